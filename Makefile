@@ -1,0 +1,98 @@
+# flannel-c: small Unix tools for the flannel overlay network.
+# Every cmd/<tool>.c becomes bin/<tool>, linked against lib/libflannel.a.
+# Every tests/unit/test_*.c becomes a TAP test built with ASan+UBSan.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+LIBEXEC  ?= $(PREFIX)/libexec/flannel
+CNIDIRS  ?= /opt/cni/bin /usr/lib/cni
+
+CC       ?= cc
+PKGS      = libcurl jansson libmnl
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib \
+	    -DFLANNEL_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
+LDFLAGS  += -Wl,--as-needed
+LDLIBS    = $(shell pkg-config --libs $(PKGS))
+SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC  := $(sort $(wildcard lib/*.c))
+LIB_OBJ  := $(LIB_SRC:lib/%.c=build/lib/%.o)
+ASAN_OBJ := $(LIB_SRC:lib/%.c=build/asan/%.o)
+CMD_SRC  := $(sort $(wildcard cmd/*.c))
+TOOLS    := $(CMD_SRC:cmd/%.c=bin/%)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNITS    := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
+MANS     := $(sort $(wildcard man/*.[1-8]))
+SCRIPTS  := $(sort $(wildcard scripts/*.sh))
+UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path))
+HDRS     := $(wildcard lib/*.h)
+
+.PHONY: all check unit e2e lint install demo clean bench
+CNI      := $(if $(wildcard cmd/flannel-cni.c),bin/flannel)
+all: $(TOOLS) $(CNI)
+
+lib/libflannel.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+build/lib/%.o: lib/%.c $(HDRS) | build/lib
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/asan/%.o: lib/%.c $(HDRS) | build/asan
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -c -o $@ $<
+
+build/libflannel-asan.a: $(ASAN_OBJ)
+	ar rcs $@ $^
+
+bin/%: cmd/%.c lib/libflannel.a $(HDRS) | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libflannel.a $(LDLIBS)
+
+# The CNI plugin must be called "flannel": runtimes find plugins by type.
+bin/flannel: bin/flannel-cni
+	cp $< $@
+
+build/unit/%: tests/unit/%.c build/libflannel-asan.a $(HDRS) tests/unit/tap.h | build/unit
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -Itests/unit $(LDFLAGS) -o $@ $< \
+		build/libflannel-asan.a $(LDLIBS)
+
+build/lib build/asan build/unit bin:
+	mkdir -p $@
+
+unit: $(UNITS)
+e2e: all
+
+check: all $(UNITS)
+	tests/run.sh $(UNITS)
+
+lint:
+	scripts/lint.sh
+
+bench: all
+	@echo "benchmarks: see bench/README.md"
+
+demo: all
+	scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXEC) \
+		$(DESTDIR)$(UNITDIR)
+	for t in $(filter-out bin/flanneld bin/flannel bin/flannel-cni,$(TOOLS)); do \
+		install -m 0755 $$t $(DESTDIR)$(BINDIR)/; done
+	if [ -e bin/flanneld ]; then install -m 0755 bin/flanneld $(DESTDIR)$(SBINDIR)/; fi
+	if [ -e bin/flannel ]; then for d in $(CNIDIRS); do install -d $(DESTDIR)$$d && \
+		install -m 0755 bin/flannel $(DESTDIR)$$d/flannel; done; fi
+	for s in $(SCRIPTS); do install -m 0755 $$s $(DESTDIR)$(LIBEXEC)/; done
+	for m in $(MANS); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	for u in $(UNITFILES); do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+		    -e 's|@LIBEXEC@|$(LIBEXEC)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+
+clean:
+	rm -rf build bin lib/libflannel.a

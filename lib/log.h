@@ -1,0 +1,24 @@
+/* log.h - the only place that prints diagnostics. */
+#ifndef FLANNEL_LOG_H
+#define FLANNEL_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+
+/* prog: name printed before every message; journal: prefix lines with <N>. */
+void log_init(const char *prog, int journal);
+/* 0: errors, warnings and notices; 1: + info; 2: + debug. */
+void log_set_verbosity(int v);
+int log_verbosity(void);
+const char *log_prog(void);
+
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Notices are printed at verbosity 0: state changes an operator wants to see. */
+void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
+
+#endif

@@ -1,0 +1,66 @@
+/* subnet.h - IPv4/IPv6 addresses and prefixes, and flannel's subnet keys. */
+#ifndef FLANNEL_SUBNET_H
+#define FLANNEL_SUBNET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Big enough for "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128". */
+#define ADDR_STRLEN 64
+#define KEY_STRLEN 128
+
+struct ipaddr {
+	int family; /* AF_INET, AF_INET6, or 0 when unset */
+	union {
+		uint8_t b[16];
+		struct in_addr v4;
+		struct in6_addr v6;
+	};
+};
+
+struct prefix {
+	struct ipaddr addr;
+	unsigned len;
+};
+
+int addr_bits(int family);
+bool addr_is_set(const struct ipaddr *a);
+/* Strict text forms: dotted quad without leading zeros, or IPv6 without zone. */
+int addr_parse(const char *s, struct ipaddr *a);
+int addr_parse_family(const char *s, int family, struct ipaddr *a);
+/* IPv4 dotted quad; IPv6 in RFC 5952 form (what Go's net.IP.String prints). */
+const char *addr_format(const struct ipaddr *a, char *buf, size_t len);
+bool addr_equal(const struct ipaddr *a, const struct ipaddr *b);
+int addr_cmp(const struct ipaddr *a, const struct ipaddr *b);
+/* Addresses no lease may announce: unspecified, loopback, multicast, broadcast, link-local. */
+bool addr_is_unusable(const struct ipaddr *a);
+/* a + n (n may be negative); false on overflow. */
+bool addr_add(struct ipaddr *a, int64_t n);
+
+/* "a.b.c.d/n" or "x::/n"; host bits are cleared (as Go's ParseCIDR does). */
+int prefix_parse(const char *s, struct prefix *p);
+/* Like prefix_parse, but host bits set is an error. */
+int prefix_parse_strict(const char *s, struct prefix *p);
+const char *prefix_format(const struct prefix *p, char *buf, size_t len);
+void prefix_mask(struct prefix *p);
+bool prefix_contains_addr(const struct prefix *net, const struct ipaddr *a);
+/* net holds all of sub. */
+bool prefix_contains(const struct prefix *net, const struct prefix *sub);
+bool prefix_overlaps(const struct prefix *a, const struct prefix *b);
+bool prefix_equal(const struct prefix *a, const struct prefix *b);
+/* Step to the next prefix of the same length; false when it wraps. */
+bool prefix_next(struct prefix *p);
+/* The first address of the next prefix minus one: the last address inside p. */
+void prefix_last_addr(const struct prefix *p, struct ipaddr *out);
+/* The address of p plus one ("100.64.5.1"), the form subnet.env uses. */
+void prefix_first_host(const struct prefix *p, struct ipaddr *out);
+bool addr_is_aligned(const struct ipaddr *a, unsigned len);
+
+/* Lease key: "100.64.5.0-24", "100.64.5.0-24&2001:db8:1:5::-64". v6 may be NULL. */
+int subnet_key_format(const struct prefix *v4, const struct prefix *v6, char *buf, size_t len);
+/* Parses what upstream's pattern accepts; v6->addr.family is 0 when absent. */
+int subnet_key_parse(const char *key, struct prefix *v4, struct prefix *v6);
+
+#endif

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Runs the unit tests (TAP) given as arguments, then the bats end-to-end
+# tests, and ends with the line "N passed, N failed, N skipped".
+set -u -o pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+passed=0 failed=0 skipped=0
+log=$(mktemp -d /tmp/flannel-check.XXXXXX)
+trap 'rm -rf "$log"' EXIT
+
+# count FILE: add the TAP results in FILE to the totals
+count() {
+	local p f s
+	p=$(grep -cE '^ok ' "$1" | head -n1)
+	s=$(grep -cE '^ok .*# (skip|SKIP)' "$1" | head -n1)
+	f=$(grep -cE '^not ok ' "$1" | head -n1)
+	passed=$((passed + p - s))
+	skipped=$((skipped + s))
+	failed=$((failed + f))
+}
+
+for t in "$@"; do
+	name=${t##*/}
+	echo "# unit: $name"
+	if ! timeout 300 "$t" >"$log/$name.tap" 2>"$log/$name.err"; then
+		# A crash or sanitizer report counts as one more failure.
+		if ! grep -q '^not ok' "$log/$name.tap"; then
+			echo "not ok - $name exited abnormally" >>"$log/$name.tap"
+		fi
+		cat "$log/$name.err"
+	fi
+	grep -E '^(not ok|#)' "$log/$name.tap" || true
+	count "$log/$name.tap"
+done
+
+if [ -z "${SKIP_E2E:-}" ] && ls tests/*.bats >/dev/null 2>&1; then
+	files=${BATS_FILES:-$(ls tests/*.bats)}
+	# shellcheck disable=SC2086
+	bats --tap $files 2>&1 | tee "$log/bats.tap"
+	count "$log/bats.tap"
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
