@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "lease.h"
+#include "gojson.h"
 #include "mem.h"
 
 void lease_init(struct lease *l)
@@ -36,18 +37,6 @@ fail:
 	return -1;
 }
 
-/* Go's encoding/json matches field names without regard to case. */
-static json_t *get_ci(json_t *obj, const char *name)
-{
-	const char *k;
-	json_t *v, *found = NULL;
-
-	json_object_foreach(obj, k, v)
-		if (strcasecmp(k, name) == 0)
-			found = v; /* the last one wins, as in Go */
-	return found;
-}
-
 static int parse_ip_field(json_t *v, int family, struct ipaddr *out, const char *name,
 			  char *err, size_t errlen)
 {
@@ -67,7 +56,7 @@ int lease_parse_value(struct lease *l, const char *val, size_t len, char *err, s
 	json_t *root, *v;
 	int rc = -1;
 
-	root = json_loadb(val, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(val, len, 0, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "invalid JSON: %s", jerr.text);
 		return -1;
@@ -76,12 +65,12 @@ int lease_parse_value(struct lease *l, const char *val, size_t len, char *err, s
 		snprintf(err, errlen, "value is not a JSON object");
 		goto out;
 	}
-	if (parse_ip_field(get_ci(root, "PublicIP"), AF_INET, &l->public_ip, "PublicIP",
+	if (parse_ip_field(gojson_get(root, "PublicIP"), AF_INET, &l->public_ip, "PublicIP",
 			   err, errlen) < 0 ||
-	    parse_ip_field(get_ci(root, "PublicIPv6"), AF_INET6, &l->public_ip6, "PublicIPv6",
+	    parse_ip_field(gojson_get(root, "PublicIPv6"), AF_INET6, &l->public_ip6, "PublicIPv6",
 			   err, errlen) < 0)
 		goto out;
-	v = get_ci(root, "BackendType");
+	v = gojson_get(root, "BackendType");
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v) ||
 		    json_string_length(v) >= sizeof(l->backend_type)) {
@@ -90,10 +79,10 @@ int lease_parse_value(struct lease *l, const char *val, size_t len, char *err, s
 		}
 		memcpy(l->backend_type, json_string_value(v), json_string_length(v) + 1);
 	}
-	v = get_ci(root, "BackendData");
+	v = gojson_get(root, "BackendData");
 	if (v && !json_is_null(v))
 		l->backend_data = json_incref(v);
-	v = get_ci(root, "BackendV6Data");
+	v = gojson_get(root, "BackendV6Data");
 	if (v && !json_is_null(v))
 		l->backend_v6_data = json_incref(v);
 	rc = 0;

@@ -1,0 +1,289 @@
+/* etcd_watch.c - an etcd v3 watch stream over the JSON gateway: one long
+ * POST to /v3/watch whose answer is a stream of JSON lines. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "etcd_internal.h"
+#include "mem.h"
+#include "timefmt.h"
+
+struct etcd_watch {
+	struct etcd *e;
+	CURL *h;
+	CURLM *m;
+	struct curl_slist *hdrs;
+	char *body;
+	struct etcd_buf in;
+	etcd_watch_cb cb;
+	void *arg;
+	int cb_rc;   /* a non-zero callback return stops the stream */
+	int wake_fd;
+	bool done;
+	char ep[256];
+};
+
+static void watch_event_free(struct etcd_watch_event *ev)
+{
+	etcd_kv_clear(&ev->kv);
+	etcd_kv_clear(&ev->prev_kv);
+}
+
+static int deliver_events(struct etcd_watch *w, json_t *events, int64_t rev)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(events, i, o) {
+		struct etcd_watch_event ev = { .revision = rev };
+		const char *t = json_string_value(json_object_get(o, "type"));
+		json_t *prev = json_object_get(o, "prev_kv");
+		int rc;
+
+		/* proto3 leaves out the default: no type means PUT. */
+		ev.type = t && strcmp(t, "DELETE") == 0 ? EW_DELETE : EW_PUT;
+		if (etcd_kv_decode(json_object_get(o, "kv"), &ev.kv))
+			return ETCD_ERR_PROTO;
+		if (prev && etcd_kv_decode(prev, &ev.prev_kv) == 0)
+			ev.has_prev = true;
+		rc = w->cb(w->arg, &ev);
+		watch_event_free(&ev);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* One line of the stream: {"result":{...}} or {"error":{...}}. */
+static int handle_message(struct etcd_watch *w, const char *line, size_t len)
+{
+	struct etcd_watch_event ev = { 0 };
+	json_error_t jerr;
+	json_t *root, *res, *events;
+	int rc = 0;
+
+	root = json_loadb(line, len, 0, &jerr);
+	if (!root) {
+		etcd_set_error(w->e, "etcd watch stream from %s: bad JSON: %s", w->ep, jerr.text);
+		return ETCD_ERR_PROTO;
+	}
+	res = json_object_get(root, "result");
+	if (!res) {
+		json_t *err = json_object_get(root, "error");
+		const char *msg = json_string_value(json_object_get(err, "message"));
+
+		etcd_set_error(w->e, "etcd watch at %s failed: %s", w->ep, msg ? msg : line);
+		json_decref(root);
+		return msg && strstr(msg, "compacted") ? ETCD_ERR_COMPACTED : ETCD_ERR_UNAVAILABLE;
+	}
+	ev.revision = etcd_json_int(json_object_get(res, "header"), "revision");
+	ev.compact_revision = etcd_json_int(res, "compact_revision");
+	events = json_object_get(res, "events");
+	if (json_is_true(json_object_get(res, "created"))) {
+		ev.type = EW_CREATED;
+		rc = w->cb(w->arg, &ev);
+	}
+	if (!rc && ev.compact_revision) {
+		ev.type = EW_COMPACTED;
+		rc = w->cb(w->arg, &ev);
+	} else if (!rc && json_is_true(json_object_get(res, "canceled"))) {
+		ev.type = EW_CANCELED;
+		ev.reason = json_string_value(json_object_get(res, "cancel_reason"));
+		rc = w->cb(w->arg, &ev);
+		if (!rc) {
+			etcd_set_error(w->e, "etcd cancelled the watch: %s",
+				       ev.reason ? ev.reason : "no reason given");
+			rc = ETCD_ERR_UNAVAILABLE;
+		}
+	} else if (!rc && json_array_size(events)) {
+		rc = deliver_events(w, events, ev.revision);
+	} else if (!rc && !json_is_true(json_object_get(res, "created"))) {
+		ev.type = EW_PROGRESS;
+		rc = w->cb(w->arg, &ev);
+	}
+	json_decref(root);
+	return rc;
+}
+
+static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct etcd_watch *w = arg;
+	size_t n = size * nmemb, start = 0;
+	char *nl;
+
+	if (w->cb_rc)
+		return 0;
+	if (etcd_buf_write(ptr, size, nmemb, &w->in) != n) {
+		w->cb_rc = ETCD_ERR_NOMEM;
+		return 0;
+	}
+	while ((nl = memchr(w->in.data + start, '\n', w->in.len - start))) {
+		size_t len = (size_t)(nl - (w->in.data + start));
+
+		if (len) {
+			int rc = handle_message(w, w->in.data + start, len);
+
+			if (rc) {
+				w->cb_rc = rc;
+				return 0;
+			}
+		}
+		start += len + 1;
+	}
+	memmove(w->in.data, w->in.data + start, w->in.len - start);
+	w->in.len -= start;
+	return n;
+}
+
+static int build_body(struct etcd_watch *w, const char *key, const char *range_end,
+		      int64_t start_rev, bool prev_kv)
+{
+	char *k = base64_encode(key, strlen(key));
+	char *r = range_end ? base64_encode(range_end, strlen(range_end)) : NULL;
+	json_t *cr = json_object(), *req;
+
+	if (!k || (range_end && !r) || !cr ||
+	    json_object_set_new(cr, "key", json_string(k)) < 0 ||
+	    (r && json_object_set_new(cr, "range_end", json_string(r)) < 0) ||
+	    (start_rev && json_object_set_new(cr, "start_revision", json_integer(start_rev)) < 0) ||
+	    (prev_kv && json_object_set_new(cr, "prev_kv", json_true()) < 0) ||
+	    json_object_set_new(cr, "progress_notify", json_true()) < 0) {
+		free(k);
+		free(r);
+		json_decref(cr);
+		return ETCD_ERR_NOMEM;
+	}
+	free(k);
+	free(r);
+	req = json_pack("{s:o}", "create_request", cr);
+	w->body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	return w->body ? ETCD_OK : ETCD_ERR_NOMEM;
+}
+
+int etcd_watch_open(struct etcd *e, const char *key, const char *range_end, int64_t start_rev,
+		    bool prev_kv, etcd_watch_cb cb, void *arg, struct etcd_watch **out)
+{
+	struct etcd_watch *w = fl_calloc(1, sizeof(*w));
+	char url[1024];
+	int rc;
+
+	*out = NULL;
+	if (!w)
+		return ETCD_ERR_NOMEM;
+	w->e = e;
+	w->cb = cb;
+	w->arg = arg;
+	w->wake_fd = -1;
+	/* A failed stream moves to the next endpoint on the next open. */
+	snprintf(w->ep, sizeof(w->ep), "%s", e->eps[e->cur]);
+	rc = build_body(w, key, range_end, start_rev, prev_kv);
+	if (rc == ETCD_OK)
+		rc = etcd_ensure_auth(e, w->ep);
+	if (rc != ETCD_OK)
+		goto fail;
+	w->h = curl_easy_init();
+	w->m = curl_multi_init();
+	if (!w->h || !w->m || etcd_setup_handle(e, w->h, &w->hdrs, true) != ETCD_OK) {
+		rc = ETCD_ERR_NOMEM;
+		goto fail;
+	}
+	snprintf(url, sizeof(url), "%s/v3/watch", w->ep);
+	curl_easy_setopt(w->h, CURLOPT_URL, url);
+	curl_easy_setopt(w->h, CURLOPT_POSTFIELDS, w->body);
+	curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, watch_write);
+	curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
+	if (curl_multi_add_handle(w->m, w->h) != CURLM_OK) {
+		rc = ETCD_ERR_NOMEM;
+		goto fail;
+	}
+	*out = w;
+	return ETCD_OK;
+fail:
+	if (rc == ETCD_ERR_UNAVAILABLE)
+		e->cur = (e->cur + 1) % e->n_eps;
+	etcd_watch_close(w);
+	return rc;
+}
+
+void etcd_watch_set_wakeup_fd(struct etcd_watch *w, int fd)
+{
+	w->wake_fd = fd;
+}
+
+static int finished(struct etcd_watch *w)
+{
+	CURLMsg *msg;
+	int left;
+	long http = 0;
+
+	while ((msg = curl_multi_info_read(w->m, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		w->done = true;
+		if (w->cb_rc)
+			return w->cb_rc;
+		curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &http);
+		if (msg->data.result != CURLE_OK)
+			etcd_set_error(w->e, "etcd watch stream from %s ended: %s", w->ep,
+				       curl_easy_strerror(msg->data.result));
+		else
+			etcd_set_error(w->e, "etcd watch stream from %s ended (HTTP %ld)", w->ep,
+				       http);
+		if (http == 401 || http == 403) {
+			w->e->token[0] = '\0';
+			return ETCD_ERR_AUTH;
+		}
+		w->e->cur = (w->e->cur + 1) % w->e->n_eps;
+		w->e->token[0] = '\0';
+		return ETCD_ERR_UNAVAILABLE;
+	}
+	return ETCD_OK;
+}
+
+int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+	struct curl_waitfd extra = { .fd = w->wake_fd, .events = CURL_WAIT_POLLIN };
+
+	if (w->done)
+		return w->cb_rc ? w->cb_rc : ETCD_ERR_UNAVAILABLE;
+	for (;;) {
+		int running = 0, left, rc;
+
+		curl_multi_perform(w->m, &running);
+		rc = finished(w);
+		if (rc != ETCD_OK)
+			return rc;
+		if (w->cb_rc)
+			return w->cb_rc;
+		left = (int)(deadline - mono_ms());
+		if (left <= 0)
+			return ETCD_OK;
+		if (curl_multi_poll(w->m, w->wake_fd >= 0 ? &extra : NULL,
+				    w->wake_fd >= 0 ? 1 : 0, left, NULL) != CURLM_OK)
+			return ETCD_ERR_UNAVAILABLE;
+		if (w->wake_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN))
+			return ETCD_OK;
+	}
+}
+
+void etcd_watch_close(struct etcd_watch *w)
+{
+	if (!w)
+		return;
+	if (w->m && w->h)
+		curl_multi_remove_handle(w->m, w->h);
+	if (w->h)
+		curl_easy_cleanup(w->h);
+	if (w->m)
+		curl_multi_cleanup(w->m);
+	curl_slist_free_all(w->hdrs);
+	free(w->body);
+	free(w->in.data);
+	free(w);
+}

@@ -1,0 +1,13 @@
+/* sig.h - signals as readable events (self-pipe), SIGPIPE ignored. */
+#ifndef FLANNEL_SIG_H
+#define FLANNEL_SIG_H
+
+/* Catch SIGTERM, SIGINT, SIGHUP (and SIGCHLD when want_chld); ignore
+ * SIGPIPE.  Returns the read end of the pipe (non-blocking), or -1. */
+int sig_init(int want_chld);
+/* The next caught signal, or 0 when none is pending. */
+int sig_next(void);
+/* The read end, for poll(). */
+int sig_fd(void);
+
+#endif
