@@ -217,8 +217,8 @@ static int parse_fields(json_t *root, struct net_config *c, char *err, size_t er
 	    get_bool(root, "EnableIPv6", &c->enable_ipv6, err, errlen) < 0 ||
 	    get_prefix(root, "Network", AF_INET, &c->network, err, errlen) < 0 ||
 	    get_prefix(root, "IPv6Network", AF_INET6, &c->network6, err, errlen) < 0 ||
-	    get_len(root, "SubnetLen", 32, &c->subnet_len, err, errlen) < 0 ||
-	    get_len(root, "IPv6SubnetLen", 128, &c->subnet6_len, err, errlen) < 0 ||
+	    get_len(root, "SubnetLen", 128, &c->subnet_len, err, errlen) < 0 ||
+	    get_len(root, "IPv6SubnetLen", 256, &c->subnet6_len, err, errlen) < 0 ||
 	    get_addr(root, "SubnetMin", AF_INET, &c->subnet_min, err, errlen) < 0 ||
 	    get_addr(root, "SubnetMax", AF_INET, &c->subnet_max, err, errlen) < 0 ||
 	    get_addr(root, "IPv6SubnetMin", AF_INET6, &c->subnet6_min, err, errlen) < 0 ||

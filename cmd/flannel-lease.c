@@ -1,0 +1,379 @@
+/* flannel-lease - acquire and renew this host's subnet lease, write subnet.env. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "env.h"
+#include "etcd.h"
+#include "iface.h"
+#include "lease_keep.h"
+#include "log.h"
+#include "sdnotify.h"
+#include "sig.h"
+#include "timefmt.h"
+
+extern char **environ;
+
+enum {
+	OPT_PUBLIC_IP = 1,
+	OPT_PUBLIC_IPV6,
+	OPT_IFACE,
+	OPT_SUBNET_FILE,
+	OPT_BACKEND_TYPE,
+	OPT_BACKEND_DATA,
+	OPT_BACKEND_V6_DATA,
+	OPT_MTU,
+	OPT_IP_MASQ,
+	OPT_MARGIN,
+	OPT_TTL,
+	OPT_ONESHOT,
+	OPT_QUIET,
+	OPT_VERSION,
+	OPT_HELP,
+};
+
+static const struct option options[] = {
+	CLI_ETCD_OPTIONS,
+	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
+	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
+	{ "iface", required_argument, NULL, OPT_IFACE },
+	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
+	{ "backend-type", required_argument, NULL, OPT_BACKEND_TYPE },
+	{ "backend-data", required_argument, NULL, OPT_BACKEND_DATA },
+	{ "backend-v6-data", required_argument, NULL, OPT_BACKEND_V6_DATA },
+	{ "mtu", required_argument, NULL, OPT_MTU },
+	{ "ip-masq", optional_argument, NULL, OPT_IP_MASQ },
+	{ "subnet-lease-renew-margin", required_argument, NULL, OPT_MARGIN },
+	{ "subnet-lease-ttl", required_argument, NULL, OPT_TTL },
+	{ "oneshot", no_argument, NULL, OPT_ONESHOT },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "v", required_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flannel-lease [options]\n"
+		"Acquire and renew this host's subnet lease in etcd; write subnet.env.\n\n"
+		"  --public-ip=IP                 IPv4 address other hosts reach us at\n"
+		"  --public-ipv6=IP               IPv6 address other hosts reach us at\n"
+		"  --iface=NAME|IP                interface whose address is the public IP\n"
+		"                                 (default: the interface of the default route)\n"
+		"  --subnet-file=FILE             default /run/flannel/subnet.env\n"
+		"  --backend-type=TYPE            BackendType of the lease (vxlan, host-gw, ...)\n"
+		"  --backend-data=JSON            BackendData of the lease\n"
+		"  --backend-v6-data=JSON         BackendV6Data of the lease\n"
+		"  --mtu=N                        FLANNEL_MTU (default: the interface MTU)\n"
+		"  --ip-masq[=BOOL]               FLANNEL_IPMASQ=true\n"
+		"  --subnet-lease-renew-margin=M  renew M minutes (or 30s, 2h) before expiry (60)\n"
+		"  --subnet-lease-ttl=DURATION    TTL of a new lease (default 24h, as upstream)\n"
+		"  --oneshot                      acquire, write subnet.env and exit\n"
+		"  --quiet                        print no lease events on stdout\n"
+		"  -v N                           verbosity (0, 1, 2)\n%s",
+		cli_etcd_usage);
+}
+
+struct args {
+	struct cli_etcd etcd;
+	const char *public_ip, *public_ip6, *iface, *backend_type, *backend_data,
+		*backend_v6_data;
+	const char *subnet_file;
+	long mtu;
+	bool ipmasq, oneshot, quiet;
+	int64_t margin_s, ttl_s;
+};
+
+static int parse_margin(const char *arg, int64_t *out)
+{
+	long min;
+	int64_t ms;
+
+	/* Upstream takes whole minutes, 1..1439; we also take durations. */
+	if (cli_long(arg, 1, 1439, &min) == 0) {
+		*out = (int64_t)min * 60;
+		return 0;
+	}
+	ms = duration_parse_ms(arg);
+	if (ms < 1000 || !strpbrk(arg, "smh"))
+		return -1;
+	*out = ms / 1000;
+	return 0;
+}
+
+static int parse_value(struct args *a, int opt, const char *arg)
+{
+	int64_t ms;
+
+	switch (opt) {
+	case OPT_MTU:
+		if (cli_long(arg, 68, 65535, &a->mtu) == 0)
+			return 0;
+		log_err("--mtu %s: not an MTU within 68..65535", arg);
+		return -1;
+	case OPT_IP_MASQ:
+		if (cli_bool(arg, &a->ipmasq) == 0)
+			return 0;
+		log_err("--ip-masq=%s: not true or false", arg);
+		return -1;
+	case OPT_MARGIN:
+		if (parse_margin(arg, &a->margin_s) == 0)
+			return 0;
+		log_err("--subnet-lease-renew-margin %s: minutes within 1..1439, or a duration such as 30s",
+			arg);
+		return -1;
+	default: /* OPT_TTL */
+		ms = duration_parse_ms(arg);
+		if (ms >= 1000) {
+			a->ttl_s = ms / 1000;
+			return 0;
+		}
+		log_err("--subnet-lease-ttl %s: a duration of at least 1s", arg);
+		return -1;
+	}
+}
+
+static int parse_one(struct args *a, int opt, const char *arg)
+{
+	long v;
+	int r = cli_etcd_option(&a->etcd, opt, arg);
+
+	if (r)
+		return r < 0 ? -1 : 0;
+	switch (opt) {
+	case OPT_PUBLIC_IP: a->public_ip = arg; return 0;
+	case OPT_PUBLIC_IPV6: a->public_ip6 = arg; return 0;
+	case OPT_IFACE: a->iface = arg; return 0;
+	case OPT_SUBNET_FILE: a->subnet_file = arg; return 0;
+	case OPT_BACKEND_TYPE: a->backend_type = arg; return 0;
+	case OPT_BACKEND_DATA: a->backend_data = arg; return 0;
+	case OPT_BACKEND_V6_DATA: a->backend_v6_data = arg; return 0;
+	case OPT_ONESHOT: a->oneshot = true; return 0;
+	case OPT_QUIET: a->quiet = true; return 0;
+	case OPT_MTU:
+	case OPT_IP_MASQ:
+	case OPT_MARGIN:
+	case OPT_TTL:
+		return parse_value(a, opt, arg);
+	case 'v':
+		if (cli_long(arg, 0, 10, &v) < 0) {
+			log_err("-v %s: not a level within 0..10", arg);
+			return -1;
+		}
+		log_set_verbosity((int)v);
+		return 0;
+	case OPT_VERSION:
+		printf("flannel-lease %s\n", FLANNEL_VERSION);
+		exit(0);
+	case OPT_HELP:
+		usage(stdout);
+		exit(0);
+	default:
+		usage(stderr);
+		return -1;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	int opt;
+
+	memset(a, 0, sizeof(*a));
+	cli_etcd_init(&a->etcd);
+	a->subnet_file = "/run/flannel/subnet.env";
+	a->margin_s = 60 * 60;
+	a->ttl_s = SUBNET_TTL_DEFAULT;
+	while ((opt = getopt_long(argc, argv, "v:", options, NULL)) != -1)
+		if (parse_one(a, opt, optarg) < 0)
+			return EX_USAGE;
+	if (optind < argc) {
+		log_err("unexpected argument: %s", argv[optind]);
+		return EX_USAGE;
+	}
+	if (a->margin_s >= a->ttl_s) {
+		log_err("--subnet-lease-renew-margin (%llds) must be shorter than the lease TTL (%llds)",
+			(long long)a->margin_s, (long long)a->ttl_s);
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+/* The public address: --public-ip, else --iface's, else the default route's. */
+static int find_public_ip(const struct args *a, int family, const char *given,
+			  struct ipaddr *out, unsigned *mtu)
+{
+	const char *fam = family == AF_INET ? "IPv4" : "IPv6";
+	struct iface ifc;
+	int r;
+
+	if (given) {
+		if (addr_parse_family(given, family, out) < 0 || addr_is_unusable(out)) {
+			log_err("--public-ip%s %s: not a usable %s unicast address",
+				family == AF_INET ? "" : "v6", given, fam);
+			return EX_USAGE;
+		}
+		r = a->iface ? iface_lookup(a->iface, family, &ifc) : iface_by_addr(out, &ifc);
+		if (!*mtu && r == 0)
+			*mtu = ifc.mtu;
+		return 0;
+	}
+	r = a->iface ? iface_lookup(a->iface, family, &ifc) : iface_default(family, &ifc);
+	if (r < 0) {
+		log_err("find the %s address of %s: %s", fam,
+			a->iface ? a->iface : "the default route's interface", strerror(errno));
+		return EX_CONFIG;
+	}
+	*out = ifc.addr;
+	if (!*mtu)
+		*mtu = ifc.mtu;
+	return 0;
+}
+
+static int load_json_arg(const char *flag, const char *arg, json_t **out)
+{
+	json_error_t jerr;
+
+	if (!arg || !*arg)
+		return 0;
+	*out = json_loads(arg, JSON_DECODE_ANY, &jerr);
+	if (!*out) {
+		log_err("--%s: not JSON: %s", flag, jerr.text);
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+static int read_config(struct etcd *e, const char *prefix, struct net_config *cfg)
+{
+	char key[512], why[512];
+	struct etcd_kv kv;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s/config", prefix);
+	rc = etcd_get(e, key, &kv, NULL);
+	if (rc == ETCD_NOTFOUND) {
+		log_err("read config %s: not found (write it with etcdctl put, the v3 API)", key);
+		return EX_CONFIG;
+	}
+	if (rc != ETCD_OK) {
+		log_err("read config %s: %s", key, etcd_error(e));
+		return etcd_exit_code(rc);
+	}
+	rc = config_parse(kv.value, kv.value_len, cfg, why, sizeof(why));
+	etcd_kv_clear(&kv);
+	if (rc < 0) {
+		log_err("parse config %s: %s", key, why);
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
+static void notify_ready(void *arg)
+{
+	(void)arg;
+	if (sd_notify_send(getenv("NOTIFY_SOCKET"), "READY=1") < 0)
+		log_warn("notify systemd: %s", strerror(errno));
+}
+
+static int setup_want(const struct args *a, const struct net_config *cfg, struct lease *want,
+		      unsigned *mtu)
+{
+	int rc = 0;
+
+	if (cfg->enable_ipv4)
+		rc = find_public_ip(a, AF_INET, a->public_ip, &want->public_ip, mtu);
+	if (!rc && (cfg->enable_ipv6 || a->public_ip6))
+		rc = find_public_ip(a, AF_INET6, a->public_ip6, &want->public_ip6, mtu);
+	if (!rc)
+		rc = load_json_arg("backend-data", a->backend_data, &want->backend_data);
+	if (!rc)
+		rc = load_json_arg("backend-v6-data", a->backend_v6_data, &want->backend_v6_data);
+	if (!rc && a->backend_type) {
+		if (strlen(a->backend_type) >= sizeof(want->backend_type)) {
+			log_err("--backend-type %s: too long", a->backend_type);
+			return EX_USAGE;
+		}
+		snprintf(want->backend_type, sizeof(want->backend_type), "%s", a->backend_type);
+	}
+	if (!rc && !*mtu) {
+		log_err("cannot tell the MTU of the underlay interface: give --mtu");
+		rc = EX_CONFIG;
+	}
+	return rc;
+}
+
+static int run(struct args *a, struct net_config *cfg, struct lease *want)
+{
+	struct lease_keep k = { 0 };
+	struct subnet_env prev;
+	struct etcd *e = NULL;
+	char err[256];
+	unsigned mtu = (unsigned)a->mtu;
+	int rc = etcd_open(&a->etcd.opts, &e, err, sizeof(err));
+
+	if (rc != ETCD_OK) {
+		log_err("set up etcd client: %s", err);
+		return etcd_exit_code(rc);
+	}
+	rc = read_config(e, a->etcd.prefix, cfg);
+	if (!rc)
+		rc = setup_want(a, cfg, want, &mtu);
+	if (rc)
+		goto out;
+	k.acq = (struct acquire){ .e = e, .prefix = a->etcd.prefix, .cfg = cfg, .want = want,
+				  .ttl = a->ttl_s };
+	/* The subnet we had before a restart, if subnet.env still says it. */
+	if (env_read(a->subnet_file, &prev) == 0) {
+		k.acq.hint = prev.subnet;
+		k.acq.hint6 = prev.subnet6;
+	}
+	k.subnet_file = a->subnet_file;
+	k.mtu = mtu;
+	k.ipmasq = a->ipmasq;
+	k.margin_s = a->margin_s;
+	k.oneshot = a->oneshot;
+	k.out = a->quiet ? NULL : stdout;
+	k.ready = notify_ready;
+	lease_init(&k.cur);
+	rc = lease_keep_run(&k);
+	lease_clear(&k.cur);
+out:
+	etcd_close(e);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct net_config cfg;
+	struct lease want;
+	struct args a;
+	int rc, inserted = 0;
+
+	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
+	config_init(&cfg);
+	lease_init(&want);
+	if (cli_env_twins(&argc, &argv, 1, options, environ, "FLANNELD", &inserted) < 0) {
+		log_err("read FLANNELD_* variables: out of memory");
+		return EX_OSERR;
+	}
+	rc = parse_args(argc, argv, &a);
+	if (!rc && sig_init(0) < 0) {
+		log_err("set up signals: %s", strerror(errno));
+		rc = EX_OSERR;
+	}
+	if (!rc)
+		rc = run(&a, &cfg, &want);
+	lease_clear(&want);
+	config_clear(&cfg);
+	cli_env_twins_free(argv, 1, inserted);
+	return rc;
+}

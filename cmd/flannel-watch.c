@@ -1,0 +1,152 @@
+/* flannel-watch - stream lease events from etcd as JSON lines. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cli.h"
+#include "etcd.h"
+#include "log.h"
+#include "sdnotify.h"
+#include "sig.h"
+#include "watch.h"
+
+extern char **environ;
+
+enum {
+	OPT_SUBNET_FILE = 1,
+	OPT_PAGE_SIZE,
+	OPT_EXPIRATIONS,
+	OPT_ONCE,
+	OPT_VERSION,
+	OPT_HELP,
+};
+
+static const struct option options[] = {
+	CLI_ETCD_OPTIONS,
+	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
+	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
+	{ "expirations", no_argument, NULL, OPT_EXPIRATIONS },
+	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "v", required_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flannel-watch [options]\n"
+		"Print every lease as a JSON line, a sync marker, then live changes.\n\n"
+		"  --subnet-file=FILE       our subnet.env, to mark our own lease \"self\"\n"
+		"                           (default /run/flannel/subnet.env)\n"
+		"  --page-size=N            leases per etcd request (default 500)\n"
+		"  --expirations            look up each lease's expiry (one request per lease)\n"
+		"  --once                   exit after the first sync marker\n"
+		"  -v N                     verbosity (0, 1, 2)\n%s",
+		cli_etcd_usage);
+}
+
+struct args {
+	struct cli_etcd etcd;
+	const char *subnet_file;
+	long page;
+	bool expirations, once;
+};
+
+static int parse_one(struct args *a, int opt, const char *arg)
+{
+	long v;
+	int r = cli_etcd_option(&a->etcd, opt, arg);
+
+	if (r)
+		return r < 0 ? -1 : 0;
+	switch (opt) {
+	case OPT_SUBNET_FILE: a->subnet_file = *arg ? arg : NULL; return 0;
+	case OPT_EXPIRATIONS: a->expirations = true; return 0;
+	case OPT_ONCE: a->once = true; return 0;
+	case OPT_PAGE_SIZE:
+		if (cli_long(arg, 1, 100000, &a->page) == 0)
+			return 0;
+		log_err("--page-size %s: not a number within 1..100000", arg);
+		return -1;
+	case 'v':
+		if (cli_long(arg, 0, 10, &v) < 0) {
+			log_err("-v %s: not a level within 0..10", arg);
+			return -1;
+		}
+		log_set_verbosity((int)v);
+		return 0;
+	case OPT_VERSION:
+		printf("flannel-watch %s\n", FLANNEL_VERSION);
+		exit(0);
+	case OPT_HELP:
+		usage(stdout);
+		exit(0);
+	default:
+		usage(stderr);
+		return -1;
+	}
+}
+
+static void notify_ready(void *arg)
+{
+	(void)arg;
+	if (sd_notify_send(getenv("NOTIFY_SOCKET"), "READY=1") < 0)
+		log_warn("notify systemd: %s", strerror(errno));
+}
+
+static int run(struct args *a)
+{
+	struct lease_watch w = { 0 };
+	struct etcd *e = NULL;
+	char err[256];
+	int rc = etcd_open(&a->etcd.opts, &e, err, sizeof(err));
+
+	if (rc != ETCD_OK) {
+		log_err("set up etcd client: %s", err);
+		return etcd_exit_code(rc);
+	}
+	w.e = e;
+	w.prefix = a->etcd.prefix;
+	w.out = stdout;
+	w.subnet_file = a->subnet_file;
+	w.page = a->page;
+	w.expirations = a->expirations;
+	w.once = a->once;
+	w.synced = notify_ready;
+	rc = lease_watch_run(&w);
+	etcd_close(e);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .subnet_file = "/run/flannel/subnet.env", .page = 500 };
+	int opt, rc = 0, inserted = 0;
+
+	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
+	cli_etcd_init(&a.etcd);
+	if (cli_env_twins(&argc, &argv, 1, options, environ, "FLANNELD", &inserted) < 0) {
+		log_err("read FLANNELD_* variables: out of memory");
+		return EX_OSERR;
+	}
+	while (!rc && (opt = getopt_long(argc, argv, "v:", options, NULL)) != -1)
+		if (parse_one(&a, opt, optarg) < 0)
+			rc = EX_USAGE;
+	if (!rc && optind < argc) {
+		log_err("unexpected argument: %s", argv[optind]);
+		rc = EX_USAGE;
+	}
+	if (!rc && sig_init(0) < 0) {
+		log_err("set up signals: %s", strerror(errno));
+		rc = EX_OSERR;
+	}
+	if (!rc)
+		rc = run(&a);
+	cli_env_twins_free(argv, 1, inserted);
+	return rc;
+}
