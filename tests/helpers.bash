@@ -160,6 +160,7 @@ bg_in_host() {
 	shift 2
 	ip netns exec "$(host_ns "$i")" "$@" >"$logf" 2>&1 &
 	track_pid "$!"
+	# shellcheck disable=SC2034 # read by the tests that call bg_in_host
 	LAST_PID=$!
 }
 
