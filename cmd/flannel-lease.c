@@ -116,9 +116,9 @@ static int parse_value(struct args *a, int opt, const char *arg)
 
 	switch (opt) {
 	case OPT_MTU:
-		if (cli_long(arg, 68, 65535, &a->mtu) == 0)
+		if (cli_long(arg, 68, 65536, &a->mtu) == 0)
 			return 0;
-		log_err("--mtu %s: not an MTU within 68..65535", arg);
+		log_err("--mtu %s: not an MTU within 68..65536", arg);
 		return -1;
 	case OPT_IP_MASQ:
 		if (cli_bool(arg, &a->ipmasq) == 0)

@@ -163,3 +163,105 @@ int iface_default(int family, struct iface *out)
 		return -1;
 	return iface_by_name(dev, family, out);
 }
+
+#include <regex.h>
+#include <unistd.h>
+
+/* The source address the kernel would use towards dst: connect() on a UDP
+ * socket sends nothing. */
+static int iface_can_reach(const char *dst, int family, struct iface *out)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	struct ipaddr a;
+	int fd, rc = -1;
+
+	if (addr_parse_family(dst, family, &a) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr = a.v4;
+		sin->sin_port = htons(9);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = a.v6;
+		sin6->sin6_port = htons(9);
+		len = sizeof(*sin6);
+	}
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		sockaddr_to_addr((struct sockaddr *)&ss, &a);
+		rc = iface_by_addr(&a, out);
+	}
+	close(fd);
+	return rc;
+}
+
+static int iface_regex(const char *re, int family, struct iface *out)
+{
+	struct ifaddrs *ifa, *i;
+	regex_t rx;
+	int rc = -1;
+
+	if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (getifaddrs(&ifa) < 0) {
+		regfree(&rx);
+		return -1;
+	}
+	/* Addresses first, then names, as upstream. */
+	for (int pass = 0; pass < 2 && rc < 0; pass++)
+		for (i = ifa; i && rc < 0; i = i->ifa_next) {
+			char buf[ADDR_STRLEN];
+			struct ipaddr a;
+
+			if (!i->ifa_addr)
+				continue;
+			sockaddr_to_addr(i->ifa_addr, &a);
+			if (a.family != family)
+				continue;
+			if (pass == 0 && regexec(&rx, addr_format(&a, buf, sizeof(buf)), 0, NULL, 0) == 0)
+				rc = fill(out, i->ifa_name, &a);
+			else if (pass == 1 && regexec(&rx, i->ifa_name, 0, NULL, 0) == 0)
+				rc = iface_by_name(i->ifa_name, family, out);
+		}
+	freeifaddrs(ifa);
+	regfree(&rx);
+	return rc;
+}
+
+int iface_select(const char *const *ifaces, int n_ifaces, const char *const *regexes,
+		 int n_regexes, const char *can_reach, int family, struct iface *out, char *err,
+		 size_t errlen)
+{
+	if (!n_ifaces && !n_regexes && !can_reach) {
+		if (iface_default(family, out) == 0)
+			return 0;
+		snprintf(err, errlen, "no --iface given and no IPv%d default route to pick one by",
+			 family == AF_INET ? 4 : 6);
+		return -1;
+	}
+	for (int i = 0; i < n_ifaces; i++)
+		if (iface_lookup(ifaces[i], family, out) == 0)
+			return 0;
+	for (int i = 0; i < n_regexes; i++)
+		if (iface_regex(regexes[i], family, out) == 0)
+			return 0;
+	if (can_reach && iface_can_reach(can_reach, family, out) == 0)
+		return 0;
+	snprintf(err, errlen,
+		 "no interface matches the --iface, --iface-regex and --iface-can-reach given");
+	return -1;
+}

@@ -25,3 +25,13 @@ int iface_default(int family, struct iface *out);
 unsigned iface_mtu(const char *name);
 
 #endif
+
+/*
+ * Upstream's choice of interface: each name-or-address in ifaces in order,
+ * then each regex (matched against addresses first, then names), then the
+ * interface of the route to can_reach; with none of them, the default
+ * route's.  Returns 0, or -1 with a reason in err.
+ */
+int iface_select(const char *const *ifaces, int n_ifaces, const char *const *regexes,
+		 int n_regexes, const char *can_reach, int family, struct iface *out, char *err,
+		 size_t errlen);
