@@ -580,6 +580,7 @@ static int check_backend(const struct network *n)
 static int setup_networks(struct daemon *d)
 {
 	const char *list = d->o->networks;
+	char name[64];
 	int i = 0;
 
 	if (!list || !*list) {
@@ -602,10 +603,10 @@ static int setup_networks(struct daemon *d)
 			return EX_USAGE;
 		}
 		n = &d->nets[i++];
-		snprintf(n->name, sizeof(n->name), "%.*s", (int)len, list);
-		snprintf(n->prefix, sizeof(n->prefix), "%s/%s", d->o->etcd.prefix, n->name);
-		snprintf(n->subnet_file, sizeof(n->subnet_file), "%s/%s.env", d->o->subnet_dir,
-			 n->name);
+		snprintf(name, sizeof(name), "%.*s", (int)len, list);
+		snprintf(n->name, sizeof(n->name), "%s", name);
+		snprintf(n->prefix, sizeof(n->prefix), "%s/%s", d->o->etcd.prefix, name);
+		snprintf(n->subnet_file, sizeof(n->subnet_file), "%s/%s.env", d->o->subnet_dir, name);
 		list += len;
 		if (*list == ',')
 			list++;
