@@ -249,21 +249,22 @@ static int plan_data(struct daemon *d, struct network *n, int base)
 static int plan_masq(struct daemon *d, struct network *n, int base)
 {
 	struct piece *p;
+	int bad;
 
 	if (!d->o->ip_masq && !d->o->forward_rules)
 		return 0;
 	p = new_piece(d, "masq", base + G_MASQ, "flannel-masq");
-	if (!p || piece_arg(p, "watch") < 0 || piece_arg(p, "--subnet-file=%s", n->subnet_file) < 0)
+	if (!p)
 		return -1;
-	if (!d->o->ip_masq && piece_arg(p, "--no-masq") < 0)
-		return -1;
-	if (d->o->fully_random_disable && piece_arg(p, "--ip-masq-fully-random-disable") < 0)
-		return -1;
-	if (piece_arg(p, "--iptables-forward-rules=%s", d->o->forward_rules ? "true" : "false") < 0)
-		return -1;
-	if (n->name[0] && piece_arg(p, "--table-suffix=%s", n->name) < 0)
-		return -1;
-	return 0;
+	bad = piece_arg(p, "watch") | piece_arg(p, "--subnet-file=%s", n->subnet_file) |
+	      piece_arg(p, "--ip-masq=%s", d->o->ip_masq ? "true" : "false") |
+	      piece_arg(p, "--iptables-forward-rules=%s", d->o->forward_rules ? "true" : "false");
+	if (d->o->fully_random_disable)
+		bad |= piece_arg(p, "--ip-masq-fully-random-disable");
+	/* One table per network in multi-network mode. */
+	if (n->name[0])
+		bad |= piece_arg(p, "--table=flannel-%s", n->name);
+	return bad ? -1 : 0;
 }
 
 /* Step 4 for extension: PostStartupCommand once the subnet is known. */
