@@ -6,10 +6,12 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "apply_priv.h"
+#include "env.h"
 #include "log.h"
 #include "mem.h"
 
@@ -413,5 +415,49 @@ int applier_run(struct applier *a, int fd)
 		rc = EX_OSERR;
 	fcntl(fd, F_SETFL, flags);
 	line_reader_free(r);
+	return rc;
+}
+
+void apply_opts_read_env(struct apply_opts *o, const char *path, bool warn,
+			 const struct prefix *network)
+{
+	struct subnet_env env;
+
+	if (env_read(path, &env) == 0) {
+		o->own = env.subnet;
+		o->own6 = env.subnet6;
+		o->network = env.network;
+		o->network6 = env.network6;
+	} else if (warn) {
+		log_warn("read %s: %s", path, strerror(errno));
+	}
+	if (network && network->addr.family == AF_INET)
+		o->network = *network;
+	else if (network && network->addr.family == AF_INET6)
+		o->network6 = *network;
+}
+
+int apply_main(const struct apply_backend *be, struct apply_opts *o)
+{
+	struct applier *a = applier_new(be, o);
+	const struct apply_stats *st;
+	struct timespec t0, t1;
+	int rc;
+
+	if (!a)
+		return EX_OSERR;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = applier_run(a, STDIN_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	st = applier_stats(a);
+	log_info("%lu lines in %.1f ms: %lu added, %lu removed, %lu unchanged, %lu skipped, "
+		 "%lu malformed, %lu kernel errors, %lu healed, %lu purged",
+		 st->lines, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+		 st->added, st->removed, st->unchanged, st->skipped, st->bad_lines, st->errors,
+		 st->healed, st->purged);
+	if (rc == 0 && st->errors)
+		rc = 1;
+	applier_free(a);
 	return rc;
 }

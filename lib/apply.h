@@ -88,6 +88,13 @@ struct apply_stats {
 		purged, reconciles;
 };
 
+/* Own subnets and networks from subnet.env; a missing file is fine unless
+ * warn (the path was given).  --network overrides the file's. */
+void apply_opts_read_env(struct apply_opts *o, const char *path, bool warn,
+			 const struct prefix *network);
+/* Run an applier on stdin: 0, 1 when kernel writes failed, or an EX_* code. */
+int apply_main(const struct apply_backend *be, struct apply_opts *o);
+
 struct applier *applier_new(const struct apply_backend *be, const struct apply_opts *o);
 void applier_free(struct applier *a);
 struct nl *applier_nl(struct applier *a);

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "iface.h"
 #include "log.h"
 #include "mem.h"
 #include "vxlan.h"
@@ -103,19 +104,47 @@ static int create(struct nl *nl, const struct vxlan_conf *c, const char *name,
 	return rc;
 }
 
+/* --iface (name or address), else the holder of --public-ip, else the
+ * default route's interface; the VTEP source is --public-ip or its address. */
+static int find_underlay(const struct vxlan_conf *c, int family, struct iface *ifc)
+{
+	int rc;
+
+	if (c->iface)
+		rc = iface_lookup(c->iface, family, ifc);
+	else if (c->public_ip.family)
+		rc = iface_by_addr(&c->public_ip, ifc);
+	else
+		rc = iface_default(family, ifc);
+	if (rc < 0) {
+		log_err("find the underlay interface%s%s: no such interface or address",
+			c->iface ? " " : "", c->iface ? c->iface : "");
+		return -ENODEV;
+	}
+	if (c->public_ip.family)
+		ifc->addr = c->public_ip;
+	if (ifc->addr.family != family) {
+		log_err("find an IPv%d address on %s: none", family == AF_INET6 ? 6 : 4, ifc->name);
+		return -EADDRNOTAVAIL;
+	}
+	return 0;
+}
+
 int vxlan_init(struct nl *nl, const struct vxlan_conf *c, struct nl_link *out)
 {
 	int family = c->ipv6 ? AF_INET6 : AF_INET, rc;
-	struct nl_link under, have;
+	struct nl_link have;
+	struct iface under;
 	struct nl_vxlan vx = { .vni = c->vni, .port = c->port, .gbp = c->gbp,
 			       .learning = c->learning };
 	char name[IFNAMSIZ];
 	unsigned mtu;
 
-	rc = underlay_find(nl, c->iface, &c->public_ip, family, &under, &vx.local);
+	rc = find_underlay(c, family, &under);
 	if (rc < 0)
 		return rc;
-	vx.link = (uint32_t)under.ifindex;
+	vx.link = (uint32_t)under.index;
+	vx.local = under.addr;
 	/* The kernel would clamp to these anyway; asking for them says so. */
 	mtu = (c->mtu ? c->mtu : under.mtu) - (c->ipv6 ? 70 : 50);
 	vxlan_devname(c->vni, c->ipv6, name, sizeof(name));

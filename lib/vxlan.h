@@ -40,9 +40,4 @@ struct vxlan_apply {
 /* The backend for the applier; data points to a struct vxlan_apply. */
 extern const struct apply_backend vxlan_backend;
 
-/* The underlay interface: by name or address, else the one holding public_ip,
- * else the default route's. */
-int underlay_find(struct nl *nl, const char *iface, const struct ipaddr *public_ip, int family,
-		  struct nl_link *link, struct ipaddr *addr);
-
 #endif

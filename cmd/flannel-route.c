@@ -1,0 +1,126 @@
+/* flannel-route - the host-gw backend: a route to each remote subnet via the
+ * remote's public IP, for remotes on our own layer-2 network only. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "apply.h"
+#include "cli.h"
+#include "iface.h"
+#include "log.h"
+
+enum {
+	OPT_IFACE = 1, OPT_SUBNET_FILE, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK,
+	OPT_VERSION, OPT_HELP,
+};
+
+static const struct option options[] = {
+	{ "iface", required_argument, NULL, OPT_IFACE },
+	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
+	{ "route-shape", required_argument, NULL, OPT_SHAPE },
+	{ "no-monitor", no_argument, NULL, OPT_NO_MONITOR },
+	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "v", required_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flannel-route apply [--iface=IF|ADDR] [--subnet-file=FILE]\n"
+		"                           [--network=CIDR] [--route-shape=nexthop|classic]\n"
+		"                           [--no-monitor] [-v N]\n"
+		"Reads lease events on stdin; routes each remote host-gw subnet via the\n"
+		"remote's public IP.  See flannel-route(1).\n");
+}
+
+struct args {
+	const char *iface, *subnet_file;
+	bool subnet_file_given;
+	struct prefix network;
+	struct apply_opts o;
+};
+
+static int parse_one(struct args *a, int opt, const char *arg)
+{
+	long v;
+
+	switch (opt) {
+	case OPT_IFACE: a->iface = arg; return 0;
+	case OPT_SUBNET_FILE:
+		a->subnet_file = arg;
+		a->subnet_file_given = true;
+		return 0;
+	case OPT_NO_MONITOR: a->o.no_monitor = true; return 0;
+	case OPT_SHAPE:
+		if (strcmp(arg, "nexthop") && strcmp(arg, "classic")) {
+			log_err("--route-shape %s: not nexthop or classic", arg);
+			return -1;
+		}
+		a->o.classic_routes = strcmp(arg, "classic") == 0;
+		return 0;
+	case OPT_NETWORK:
+		if (prefix_parse(arg, &a->network) == 0)
+			return 0;
+		log_err("--network %s: not a CIDR prefix", arg);
+		return -1;
+	case 'v':
+		if (cli_long(arg, 0, 10, &v) < 0) {
+			log_err("-v %s: not a level within 0..10", arg);
+			return -1;
+		}
+		log_set_verbosity((int)v);
+		return 0;
+	case OPT_VERSION:
+		printf("flannel-route %s\n", FLANNEL_VERSION);
+		exit(0);
+	case OPT_HELP:
+		usage(stdout);
+		exit(0);
+	default:
+		usage(stderr);
+		return -1;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .subnet_file = "/run/flannel/subnet.env" };
+	struct iface ifc;
+	int opt, rc = 0;
+
+	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "--version")))
+		return parse_one(&a, argv[1][2] == 'h' ? OPT_HELP : OPT_VERSION, NULL);
+	if (argc < 2 || strcmp(argv[1], "apply") != 0) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	optind = 2;
+	while (!rc && (opt = getopt_long(argc, argv, "v:", options, NULL)) != -1)
+		if (parse_one(&a, opt, optarg) < 0)
+			rc = EX_USAGE;
+	if (!rc && optind < argc) {
+		log_err("unexpected argument: %s", argv[optind]);
+		rc = EX_USAGE;
+	}
+	if (rc)
+		return rc;
+	if (a.iface) {
+		if (iface_lookup(a.iface, AF_INET, &ifc) < 0 &&
+		    iface_lookup(a.iface, AF_INET6, &ifc) < 0) {
+			log_err("find interface %s: no such interface or address", a.iface);
+			return EX_CONFIG;
+		}
+		a.o.iface = ifc.index;
+	}
+	apply_opts_read_env(&a.o, a.subnet_file, a.subnet_file_given, &a.network);
+	return apply_main(&hostgw_backend, &a.o);
+}
