@@ -279,7 +279,7 @@ static int handle_self(struct applier *a, const struct event *ev)
 }
 
 /* After a snapshot: forget subnets it did not announce, then purge leftovers. */
-static int handle_sync(struct applier *a)
+static int handle_sync(struct applier *a, const struct event *ev)
 {
 	struct prefix *stale = NULL;
 	size_t n = 0, it = 0;
@@ -308,6 +308,10 @@ static int handle_sync(struct applier *a)
 		kstate_free(a->k);
 		a->k = NULL;
 	}
+	if (applier_flush(a) < 0)
+		rc = -1;
+	log_info("in sync at revision %lld: %zu remote subnets", (long long)ev->revision,
+		 a->peers.count);
 	return rc;
 }
 
@@ -319,7 +323,7 @@ int applier_event(struct applier *a, const struct event *ev)
 		a->in_snapshot = true;
 		return 0;
 	case EV_SYNC:
-		return handle_sync(a);
+		return handle_sync(a, ev);
 	case EV_ADDED:
 		return ev->lease.self ? handle_self(a, ev) : handle_added(a, ev);
 	case EV_REMOVED:

@@ -120,8 +120,8 @@ static void heal_neigh(struct applier *a, const struct nlmsghdr *nlh)
 	if (!n.ip.family)
 		return;
 	p = peer_by_addr(a, &n.ip);
-	if (!p || !(p->have & HAVE_NEIGH) || p->dev != n.ifindex ||
-	    memcmp(p->neigh_mac, n.mac, 6) != 0)
+	/* A deleted entry is reported as failed first, without its MAC. */
+	if (!p || !(p->have & HAVE_NEIGH) || p->dev != n.ifindex)
 		return;
 	heal_peer(a, p, HAVE_NEIGH, "neighbour");
 }
@@ -161,8 +161,10 @@ static void watch_link(struct applier *a, const struct nlmsghdr *nlh)
 	if (!s)
 		return;
 	/* Routes and nexthops over a link vanish when it goes down. */
-	if (!created && !(s->flags & IFF_UP) && (l.flags & IFF_UP))
+	if ((l.flags & IFF_UP) && ((!created && !(s->flags & IFF_UP)) || a->retry_on_up)) {
+		a->retry_on_up = false;
 		a->want_reconcile = true;
+	}
 	s->flags = l.flags;
 }
 

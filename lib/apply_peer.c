@@ -339,6 +339,7 @@ void apply_on_error(void *arg, void *cookie, int err, const char *ext)
 	}
 	a->failed[a->nfailed].subnet = c->subnet;
 	a->failed[a->nfailed].obj = c->obj;
+	a->failed[a->nfailed].err = err;
 	a->nfailed++;
 }
 
@@ -364,6 +365,13 @@ int apply_handle_failures(struct applier *a)
 		if (a->failed[i].obj == OBJ_NEIGH)
 			p->have &= ~HAVE_NEIGH;
 		peer_uninstall(a, p);
+		if (a->failed[i].err == ENETDOWN) {
+			/* Keep it wanted: a reconcile installs it when the link is up. */
+			a->retry_on_up = true;
+			log_warn("subnet %s: not installed while the device is down",
+				 prefix_format(&p->subnet, sub, sizeof(sub)));
+			continue;
+		}
 		log_warn("skip subnet %s: not installed, see the error above",
 			 prefix_format(&p->subnet, sub, sizeof(sub)));
 		peer_forget(a, p);

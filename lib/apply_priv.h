@@ -62,6 +62,7 @@ struct kstate {
 struct failed {
 	struct prefix subnet;
 	uint8_t obj;
+	int err;
 };
 
 struct applier {
@@ -77,6 +78,7 @@ struct applier {
 	uint32_t next_nhid;
 	uint32_t gen;
 	bool in_snapshot, synced, want_reconcile;
+	bool retry_on_up;     /* writes failed with ENETDOWN: retry when a link comes up */
 	struct failed *failed;
 	size_t nfailed, failed_cap;
 	struct apply_stats st;

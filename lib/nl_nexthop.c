@@ -11,12 +11,13 @@ static void nexthop_build(struct nlmsghdr *nlh, enum nl_op op, const struct nl_n
 {
 	struct nhmsg *nhm = mnl_nlmsg_put_extra_header(nlh, sizeof(*nhm));
 
+	mnl_attr_put_u32(nlh, NHA_ID, nh->id);
+	/* A delete names the id only: the kernel refuses other header fields. */
+	if (op == NL_DELETE)
+		return;
 	nhm->nh_family = (uint8_t)nh->family;
 	nhm->nh_protocol = nh->protocol;
 	nhm->nh_flags = nh->flags;
-	mnl_attr_put_u32(nlh, NHA_ID, nh->id);
-	if (op == NL_DELETE)
-		return;
 	if (nh->gw.family)
 		nl_put_addr(nlh, NHA_GATEWAY, &nh->gw);
 	mnl_attr_put_u32(nlh, NHA_OIF, nh->oif);

@@ -169,6 +169,9 @@ int vxlan_init(struct nl *nl, const struct vxlan_conf *c, struct nl_link *out)
 	if (c->ipv6)
 		set_accept_ra(name);
 	rc = nl_link_get(nl, name, 0, out);
+	/* Up before the lease: remote leases may arrive before our own. */
+	if (rc == 0 && !(out->flags & IFF_UP) && (rc = nl_link_set_up(nl, out->ifindex)) == 0)
+		rc = nl_link_get(nl, name, 0, out);
 	if (rc < 0)
 		log_err("read back %s: %s", name, nl_strerror(nl, rc));
 	return rc;

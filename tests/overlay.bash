@@ -1,0 +1,117 @@
+# Helpers for the overlay end-to-end tests (vxlan.bats, hostgw.bats): a
+# cluster of hosts running the real flannel-lease and flannel-watch | applier
+# pipeline against an etcd in the underlay, and a "container" per host.
+
+# cluster_start N CONFIG: topology, etcd, network config.
+cluster_start() {
+	need_root
+	fl_id >/dev/null
+	topo_create "$1"
+	etcd_start "$UL_NS" 192.0.2.254
+	put_config "$2"
+	D=$BATS_TEST_TMPDIR
+}
+
+# env_get I VAR: a variable from host I's subnet.env.
+env_get() {
+	sed -n "s/^$2=//p" "$D/h$1.env"
+}
+
+# lease_start I BACKEND_TYPE [flannel-lease options...]: acquire host I's lease.
+lease_start() {
+	local i=$1 type=$2
+	shift 2
+	bg_in_host "$i" "$D/lease$i.log" flannel-lease ${LEASE_MTU:+--mtu="$LEASE_MTU"} --etcd-endpoints="$ETCD_EP" \
+		--iface=eth0 --subnet-file="$D/h$i.env" --backend-type="$type" --quiet "$@"
+	eval "LEASE_PID_$i=$LAST_PID"
+	wait_for 10 grep -q FLANNEL_SUBNET "$D/h$i.env"
+}
+
+# applier_start I CMD...: flannel-watch | CMD in host I; APPLY_PID_I is CMD's pid.
+applier_start() {
+	local i=$1 h
+	shift
+	h=$(host_ns "$i")
+	ip netns exec "$h" flannel-watch --etcd-endpoints="$ETCD_EP" --subnet-file="$D/h$i.env" \
+		2>>"$D/watch$i.log" |
+		ip netns exec "$h" "$@" --subnet-file="$D/h$i.env" -v 1 >>"$D/apply$i.log" 2>&1 &
+	track_pid "$!"
+	eval "APPLY_PID_$i=$!"
+}
+
+# synced I N: host I's applier logged its Nth sync.
+synced() {
+	[ "$(grep -c 'in sync at revision' "$D/apply$1.log" 2>/dev/null)" -ge "${2:-1}" ]
+}
+
+# container I: namespace "<id>cI" behind host I, at .2 of host I's subnet
+# (and of its IPv6 subnet when there is one); the host side is .1.
+container() {
+	local i=$1 c h sub net6 sub6
+	c="$(fl_id)c$i"
+	h=$(host_ns "$i")
+	sub=$(env_get "$i" FLANNEL_SUBNET)
+	ip netns add "$c"
+	echo "$c" >>"$BATS_TEST_TMPDIR/netns"
+	ip -n "$c" link set lo up
+	ip link add "$(fl_id)k$i" netns "$h" type veth peer name eth0 netns "$c"
+	ip -n "$h" addr add "$sub" dev "$(fl_id)k$i"
+	ip -n "$h" link set "$(fl_id)k$i" up
+	ip -n "$c" addr add "${sub%.1/*}.2/${sub#*/}" dev eth0
+	ip -n "$c" link set eth0 up
+	ip -n "$c" route add default via "${sub%/*}"
+	sub6=$(env_get "$i" FLANNEL_IPV6_SUBNET)
+	if [ -n "$sub6" ]; then
+		net6=${sub6%1/*}
+		ip -n "$h" -6 addr add "$sub6" dev "$(fl_id)k$i" nodad
+		ip -n "$c" -6 addr add "${net6}2/${sub6#*/}" dev eth0 nodad
+		ip -n "$c" -6 route add default via "${sub6%/*}"
+	fi
+}
+
+# caddr I [6]: the container address of host I.
+caddr() {
+	local sub
+	if [ "${2:-}" = 6 ]; then
+		sub=$(env_get "$1" FLANNEL_IPV6_SUBNET)
+		echo "${sub%1/*}2"
+	else
+		sub=$(env_get "$1" FLANNEL_SUBNET)
+		echo "${sub%.1/*}.2"
+	fi
+}
+
+# subnet_of I: host I's IPv4 subnet in CIDR form (x.y.z.0/24).
+subnet_of() {
+	local sub
+	sub=$(env_get "$1" FLANNEL_SUBNET)
+	echo "${sub%.1/*}.0/${sub#*/}"
+}
+
+in_container() {
+	local i=$1
+	shift
+	ip netns exec "$(fl_id)c$i" "$@"
+}
+
+# has_route I PREFIX: host I has a route for PREFIX.
+has_route() {
+	[ -n "$(ip -n "$(host_ns "$1")" route show "$2")" ]
+}
+
+no_route() {
+	! has_route "$@"
+}
+
+# routes_json I: host I's routes, nexthops, neighbours and FDB, sorted.
+kernel_state() {
+	local h
+	h=$(host_ns "$1")
+	{
+		ip -j -n "$h" route show | jq -S .
+		ip -j -n "$h" -6 route show | jq -S 'map(select(.dst | startswith("fe80") | not))'
+		ip -j -n "$h" nexthop show | jq -S .
+		ip -j -n "$h" neigh show nud permanent | jq -S .
+		bridge -j -n "$h" fdb show | jq -S 'map(select(.dst != null))'
+	}
+}

@@ -1,0 +1,192 @@
+#!/usr/bin/env bats
+# flannel-vxlan end to end: three hosts in namespaces, etcd in the underlay,
+# each host running flannel-lease and flannel-watch | flannel-vxlan apply.
+
+load helpers
+load overlay
+
+teardown() { fl_teardown; }
+
+export LEASE_MTU=1450
+VXCONF='{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
+
+# vx_up N [CONFIG [APPLY OPTIONS]]: N hosts with a container each, all routes in.
+vx_up() {
+	local n=$1 i j data
+	cluster_start "$n" "${2:-$VXCONF}"
+	for i in $(seq 1 "$n"); do
+		data=$(in_host "$i" flannel-vxlan init --iface=eth0)
+		lease_start "$i" vxlan --backend-data="$data"
+	done
+	for i in $(seq 1 "$n"); do
+		# shellcheck disable=SC2086
+		applier_start "$i" flannel-vxlan apply ${3:-}
+		container "$i"
+	done
+	for i in $(seq 1 "$n"); do
+		wait_for 10 synced "$i"
+		for j in $(seq 1 "$n"); do
+			[ "$i" = "$j" ] || wait_for 5 has_route "$i" "$(subnet_of "$j")"
+		done
+	done
+}
+
+@test "vxlan: containers on three hosts ping each other across the overlay" {
+	vx_up 3
+	for i in 1 2 3; do
+		for j in 1 2 3; do
+			[ "$i" = "$j" ] && continue
+			in_container "$i" ping -c 1 -W 2 "$(caddr "$j")"
+		done
+	done
+	# Upstream's objects: neighbour and FDB entry per remote, device address /32.
+	run ip -n "$(host_ns 1)" neigh show dev flannel.1 "$(subnet_of 2 | cut -d/ -f1)"
+	[[ "$output" == *PERMANENT* ]]
+	run bridge -n "$(host_ns 1)" fdb show dev flannel.1
+	[[ "$output" == *"dst 192.0.2.2 self permanent"* ]]
+	[[ "$output" == *"dst 192.0.2.3 self permanent"* ]]
+	run ip -n "$(host_ns 1)" -4 addr show dev flannel.1
+	[[ "$output" == *"inet $(subnet_of 1 | cut -d/ -f1)/32"* ]]
+}
+
+@test "vxlan: a 1450-byte don't-fragment ping passes on a 1500 underlay, 1451 does not" {
+	vx_up 2
+	[ "$(ip -n "$(host_ns 1)" -j link show flannel.1 | jq '.[0].mtu')" = 1450 ]
+	# -s is the ICMP payload: 1422 + 8 + 20 = 1450 bytes of IP packet.
+	in_container 1 ping -c 1 -W 2 -M "do" -s 1422 "$(caddr 2)"
+	run in_container 1 ping -c 1 -W 2 -M "do" -s 1423 "$(caddr 2)"
+	[ "$status" -ne 0 ]
+}
+
+@test "vxlan: a host whose lease is deleted loses its routes on the others within a second" {
+	vx_up 3
+	local gone
+	gone=$(subnet_of 3)
+	kill "$LEASE_PID_3"
+	etcdctl_ del "/coreos.com/network/subnets/${gone/\//-}"
+	wait_for 1 no_route 1 "$gone"
+	wait_for 1 no_route 2 "$gone"
+	# Exactly its entries: the FDB entry to host 3 goes, host 2's stays.
+	run bridge -n "$(host_ns 1)" fdb show dev flannel.1
+	[[ "$output" != *"dst 192.0.2.3"* ]]
+	[[ "$output" == *"dst 192.0.2.2"* ]]
+	[ -z "$(ip -n "$(host_ns 1)" neigh show dev flannel.1 "${gone%/*}")" ]
+	[ "$(ip -n "$(host_ns 1)" nexthop show proto 76 | wc -l)" = 1 ]
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+}
+
+@test "vxlan: a route, nexthop, neighbour or FDB entry deleted by hand comes back" {
+	vx_up 2
+	local h sub gw mac
+	h=$(host_ns 1)
+	sub=$(subnet_of 2)
+	gw=${sub%/*}
+	ip -n "$h" route del "$sub"
+	wait_for 1 has_route 1 "$sub"
+	nh=$(ip -n "$h" -j route show "$sub" | jq -r '.[0].nhid')
+	ip -n "$h" nexthop del id "$nh"
+	wait_for 1 has_route 1 "$sub"
+	mac=$(ip -n "$h" -j neigh show dev flannel.1 "$gw" | jq -r '.[0].lladdr')
+	ip -n "$h" neigh del "$gw" dev flannel.1
+	wait_for 1 sh -c "ip -n '$h' neigh show dev flannel.1 '$gw' | grep -q PERMANENT"
+	bridge -n "$h" fdb del "$mac" dev flannel.1 dst 192.0.2.2 self
+	wait_for 1 sh -c "bridge -n '$h' fdb show dev flannel.1 | grep -q '$mac dst 192.0.2.2'"
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+	grep -q 'was deleted: restoring it' "$D/apply1.log"
+}
+
+@test "vxlan: a restarted applier converges to the same state, deleting and re-adding nothing" {
+	vx_up 3
+	local h
+	h=$(host_ns 1)
+	kernel_state 1 >"$D/before.json"
+	ip -n "$h" monitor route nexthop neigh >"$D/monitor.log" 2>&1 &
+	track_pid "$!"
+	sleep 0.2
+	kill "$APPLY_PID_1"
+	applier_start 1 flannel-vxlan apply
+	wait_for 10 synced 1 2
+	sleep 0.3
+	kernel_state 1 >"$D/after.json"
+	diff -u "$D/before.json" "$D/after.json"
+	run grep -E '^Deleted|^(100\.64|id )' "$D/monitor.log"
+	[ -z "$output" ]
+	in_container 1 ping -c 1 -W 2 "$(caddr 3)"
+}
+
+@test "vxlan: stale entries of ours are purged after the snapshot, foreign ones are kept" {
+	vx_up 2
+	local h
+	h=$(host_ns 1)
+	kill "$APPLY_PID_1"
+	ip -n "$h" nexthop add id 4242 via 100.64.250.0 dev flannel.1 onlink proto 76
+	ip -n "$h" route add 100.64.250.0/24 nhid 4242 proto 76
+	ip -n "$h" neigh add 100.64.250.0 lladdr 02:00:00:00:fa:00 dev flannel.1 nud permanent
+	bridge -n "$h" fdb add 02:00:00:00:fa:00 dev flannel.1 dst 192.0.2.250 self permanent
+	ip -n "$h" route add 198.18.0.0/24 via 192.0.2.254 proto static
+	applier_start 1 flannel-vxlan apply
+	wait_for 10 synced 1 2
+	wait_for 2 no_route 1 100.64.250.0/24
+	run ip -n "$h" nexthop show id 4242
+	[ "$status" -ne 0 ]
+	[ -z "$(ip -n "$h" neigh show dev flannel.1 100.64.250.0)" ]
+	run bridge -n "$h" fdb show dev flannel.1
+	[[ "$output" != *02:00:00:00:fa:00* ]]
+	has_route 1 198.18.0.0/24
+	has_route 1 "$(subnet_of 2)"
+}
+
+@test "vxlan: IPv6 overlay over an IPv6 underlay" {
+	cluster_start 2 '{"Network":"100.64.0.0/16","EnableIPv6":true,"IPv6Network":"2001:db8:1::/48","Backend":{"Type":"vxlan"}}'
+	local i d4 d6
+	for i in 1 2; do
+		d4=$(in_host "$i" flannel-vxlan init --iface=eth0)
+		d6=$(in_host "$i" flannel-vxlan init -6 --iface=eth0)
+		lease_start "$i" vxlan --public-ipv6="2001:db8::$i" --backend-data="$d4" \
+			--backend-v6-data="$d6"
+	done
+	for i in 1 2; do
+		applier_start "$i" flannel-vxlan apply
+		container "$i"
+	done
+	wait_for 10 synced 1
+	wait_for 10 synced 2
+	[ "$(ip -n "$(host_ns 1)" -j link show flannel-v6.1 | jq '.[0].mtu')" = 1430 ]
+	wait_for 5 sh -c "ip -n '$(host_ns 1)' -6 route show proto 76 | grep -q flannel-v6.1"
+	wait_for 5 in_container 1 ping -6 -c 1 -W 1 "$(caddr 2 6)"
+	in_container 2 ping -6 -c 1 -W 2 "$(caddr 1 6)"
+	run bridge -n "$(host_ns 1)" fdb show dev flannel-v6.1
+	[[ "$output" == *"dst 2001:db8::2 self permanent"* ]]
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+}
+
+@test "vxlan: DirectRouting routes a same-subnet peer directly and the others through VXLAN" {
+	cluster_start 3 "$VXCONF"
+	local i data
+	# Host 3 is reached at 198.51.100.3 through a gateway: not on our subnet.
+	in_host 3 ip addr add 198.51.100.3/32 dev lo
+	in_host 1 ip route add 198.51.100.3/32 via 192.0.2.3
+	in_host 2 ip route add 198.51.100.3/32 via 192.0.2.3
+	for i in 1 2; do
+		data=$(in_host "$i" flannel-vxlan init --iface=eth0)
+		lease_start "$i" vxlan --backend-data="$data"
+	done
+	data=$(in_host 3 flannel-vxlan init --iface=eth0 --public-ip=198.51.100.3)
+	lease_start 3 vxlan --public-ip=198.51.100.3 --backend-data="$data"
+	for i in 1 2 3; do
+		applier_start "$i" flannel-vxlan apply --direct-routing
+		container "$i"
+	done
+	for i in 1 2 3; do wait_for 10 synced "$i"; done
+	wait_for 5 has_route 1 "$(subnet_of 2)"
+	wait_for 5 has_route 1 "$(subnet_of 3)"
+	run ip -n "$(host_ns 1)" route get "$(caddr 2)"
+	[[ "$output" == *"via 192.0.2.2 dev eth0"* ]]
+	run ip -n "$(host_ns 1)" route get "$(caddr 3)"
+	[[ "$output" == *"dev flannel.1"* ]]
+	run bridge -n "$(host_ns 1)" fdb show dev flannel.1
+	[[ "$output" == *"dst 198.51.100.3"* ]]
+	[[ "$output" != *"dst 192.0.2.2"* ]]
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+	in_container 1 ping -c 1 -W 2 "$(caddr 3)"
+}
