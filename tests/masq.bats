@@ -30,18 +30,25 @@ container() {
 	ip -n "$c" addr add "100.64.$i.2/24" dev eth0
 	ip -n "$c" link set eth0 up
 	ip -n "$c" route add default via "100.64.$i.1"
+	ip -n "$h" -6 addr add "2001:db8:1:$i::1/64" dev "$(fl_id)c$i" nodad
+	ip -n "$c" -6 addr add "2001:db8:1:$i::2/64" dev eth0 nodad
+	ip -n "$c" -6 route add default via "2001:db8:1:$i::1"
 }
 
 # count_setup NS: named counters in NS for echo requests by source address.
 count_setup() {
 	ip netns exec "$1" nft -f - <<-'NFT'
-	table ip count {
+	table inet count {
 		counter host1 { }
 		counter cont1 { }
+		counter host1v6 { }
+		counter cont1v6 { }
 		chain input {
 			type filter hook input priority filter; policy accept;
 			ip saddr 192.0.2.1 icmp type echo-request counter name host1
 			ip saddr 100.64.1.2 icmp type echo-request counter name cont1
+			ip6 saddr 2001:db8::1 icmpv6 type echo-request counter name host1v6
+			ip6 saddr 2001:db8:1:1::2 icmpv6 type echo-request counter name cont1v6
 		}
 	}
 	NFT
@@ -49,9 +56,12 @@ count_setup() {
 
 # packets NS NAME: the packet count of counter NAME in NS.
 packets() {
-	ip netns exec "$1" nft -j list counter ip count "$2" |
+	ip netns exec "$1" nft -j list counter inet count "$2" |
 		jq -r '.nftables[] | select(.counter) | .counter.packets'
 }
+
+# count_is NS NAME N: counter NAME in NS has seen N packets (for wait_for).
+count_is() { [ "$(packets "$1" "$2")" -eq "$3" ]; }
 
 topo() {
 	need_root
@@ -61,6 +71,8 @@ topo() {
 	container 2
 	in_host 1 ip route add 100.64.2.0/24 via 192.0.2.2
 	in_host 2 ip route add 100.64.1.0/24 via 192.0.2.1
+	in_host 1 ip -6 route add 2001:db8:1:2::/64 via 2001:db8::2
+	in_host 2 ip -6 route add 2001:db8:1:1::/64 via 2001:db8::1
 	count_setup "$UL_NS"
 	count_setup "$(fl_id)c2"
 	masq_env "$BATS_TEST_TMPDIR/subnet.env" true
@@ -120,7 +132,7 @@ masq1() { in_host 1 flannel-masq --subnet-file="$BATS_TEST_TMPDIR/subnet.env" "$
 	topo
 	# Without the rules the outside sees the container's own address.
 	ping_from_c1 192.0.2.254
-	[ "$(packets "$UL_NS" cont1)" -eq 1 ]
+	wait_for 3 count_is "$UL_NS" cont1 1
 	[ "$(packets "$UL_NS" host1)" -eq 0 ]
 
 	run masq1 apply
@@ -133,6 +145,26 @@ masq1() { in_host 1 flannel-masq --subnet-file="$BATS_TEST_TMPDIR/subnet.env" "$
 	ip netns exec "$(fl_id)c1" ping -c 2 -W 2 100.64.2.2
 	[ "$(packets "$(fl_id)c2" cont1)" -eq 2 ]
 	[ "$(packets "$(fl_id)c2" host1)" -eq 0 ]
+}
+
+@test "apply, IPv6: to outside masqueraded, inside the overlay not" {
+	topo
+	printf 'FLANNEL_IPV6_NETWORK=2001:db8:1::/48\nFLANNEL_IPV6_SUBNET=2001:db8:1:1::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n' \
+		>"$BATS_TEST_TMPDIR/v6.env"
+	# Resolve the neighbours first: a request queued behind neighbour
+	# discovery could arrive after ping gives up.
+	in_host 1 ping -6 -c 1 -W 5 2001:db8::fe
+	ip netns exec "$(fl_id)c1" ping -6 -c 1 -W 5 2001:db8:1:1::1
+	ip netns exec "$(fl_id)c1" ping -6 -c 1 -W 1 2001:db8::fe >/dev/null 2>&1 || true
+	wait_for 3 count_is "$UL_NS" cont1v6 1
+	in_host 1 flannel-masq --subnet-file="$BATS_TEST_TMPDIR/v6.env" apply
+	# One warm-up request came from host 1 itself.
+	ip netns exec "$(fl_id)c1" ping -6 -c 2 -W 2 2001:db8::fe
+	[ "$(packets "$UL_NS" host1v6)" -eq 3 ]
+	[ "$(packets "$UL_NS" cont1v6)" -eq 1 ]
+	ip netns exec "$(fl_id)c1" ping -6 -c 2 -W 2 2001:db8:1:2::2
+	[ "$(packets "$(fl_id)c2" cont1v6)" -eq 2 ]
+	[ "$(packets "$(fl_id)c2" host1v6)" -eq 0 ]
 }
 
 @test "apply is idempotent: twice gives the same ruleset, no duplicate" {
@@ -160,7 +192,7 @@ masq1() { in_host 1 flannel-masq --subnet-file="$BATS_TEST_TMPDIR/subnet.env" "$
 	run in_host 1 flannel-masq delete
 	[ "$status" -eq 0 ]
 	ping_from_c1 192.0.2.254
-	[ "$(packets "$UL_NS" cont1)" -eq 1 ]
+	wait_for 3 count_is "$UL_NS" cont1 1
 	[ "$(packets "$UL_NS" host1)" -eq 0 ]
 }
 
@@ -168,6 +200,15 @@ masq1() { in_host 1 flannel-masq --subnet-file="$BATS_TEST_TMPDIR/subnet.env" "$
 rules_ok() {
 	[ "$(in_host 1 nft -s list table inet flannel | grep -c 'comment "flanneld')" -eq 8 ]
 }
+
+# has_rule TEXT: host 1's table mentions TEXT.
+has_rule() { in_host 1 nft list table inet flannel | grep -qF "$1"; }
+
+# no_drop: host 1's table has no drop rule.
+no_drop() { ! in_host 1 nft list table inet flannel | grep -qw drop; }
+
+# restores_are LOG N: watch logged N finished restores.
+restores_are() { [ "$(grep -c 'restore table inet flannel: done' "$1")" -eq "$2" ]; }
 
 @test "watch restores the table after flush, delete and flush ruleset" {
 	topo
@@ -184,18 +225,24 @@ rules_ok() {
 	in_host 1 nft flush ruleset
 	wait_for 5 rules_ok
 	in_host 1 nft add rule inet flannel forward drop
-	wait_for 5 rules_ok
-	run in_host 1 nft -s list table inet flannel
-	[[ "$output" != *drop* ]]
+	wait_for 5 no_drop
+	rules_ok
 
 	# Restored and quiet again: our own re-apply does not trigger another.
-	wait_for 5 test "$(grep -c 'restore table inet flannel: done' "$log")" -eq 4
+	wait_for 5 restores_are "$log" 4
 	sleep 1
-	[ "$(grep -c 'restore table inet flannel: done' "$log")" -eq 4 ]
+	restores_are "$log" 4
 
 	# Masquerading works after the restore.
 	ip netns exec "$(fl_id)c1" ping -c 1 -W 2 192.0.2.254
 	[ "$(packets "$UL_NS" host1)" -eq 1 ]
+
+	# SIGHUP re-reads subnet.env: a new subnet replaces the old rules.
+	sed -i 's|^FLANNEL_SUBNET=.*|FLANNEL_SUBNET=100.64.7.1/24|' "$BATS_TEST_TMPDIR/subnet.env"
+	kill -HUP "$pid"
+	wait_for 5 has_rule 100.64.7.0/24
+	run in_host 1 nft list table inet flannel
+	[[ "$output" != *100.64.1.0/24* ]]
 
 	kill -TERM "$pid"
 	st=0
