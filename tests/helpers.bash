@@ -207,3 +207,9 @@ fl_teardown() {
 		rm -f "$BATS_TEST_TMPDIR/dirs"
 	fi
 }
+
+# $(fl_id) runs in a subshell, which loses the FL_ID it sets: every call gave
+# a new id (etcd's --name and --initial-cluster disagreed, host_ns named other
+# namespaces).  Pick this test's id once, when the helpers are loaded; not
+# exported, so that tests sourced together by bats-exec-file do not share it.
+FL_ID=${FL_ID:-$(printf 't%04x' $(( (RANDOM ^ $$) & 0xffff )))}
