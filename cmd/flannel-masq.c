@@ -42,7 +42,7 @@ static const struct option options[] = {
 	{ "iptables-forward-rules", optional_argument, NULL, OPT_FORWARD },
 	{ "table", required_argument, NULL, OPT_TABLE },
 	{ "nft", required_argument, NULL, OPT_NFT },
-	{ "verbose", no_argument, NULL, 'v' },
+	{ "v", required_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -71,7 +71,7 @@ static const char usage_text[] =
 	"  --iptables-forward-rules[=BOOL]           forward accept rules (default true)\n"
 	"  --table=NAME                our table, family inet (default " MASQ_TABLE_DEFAULT ")\n"
 	"  --nft=PATH                  nft(8) to run (default nft, from PATH)\n"
-	"  -v, --verbose               more messages; -h, --help; --version\n";
+	"  -v N                        verbosity (0, 1, 2); -h, --help; --version\n";
 
 /* What the command line said; flags beat the subnet file. */
 struct args {
@@ -94,9 +94,10 @@ static int bool_opt(const char *name, const char *arg, bool *out)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	bool b;
+	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "vh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "v:h", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_SUBNET_FILE: a->subnet_file = optarg; break;
 		case OPT_NETWORK: a->network = optarg; break;
@@ -105,7 +106,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_SUBNET6: a->subnet6 = optarg; break;
 		case OPT_TABLE: a->conf.table = optarg; break;
 		case OPT_NFT: a->conf.nft = optarg; break;
-		case 'v': log_set_verbosity(log_verbosity() + 1); break;
+		case 'v':
+			if (cli_long(optarg, 0, 10, &v) < 0) {
+				log_err("parse -v %s: not a level within 0..10", optarg);
+				return EX_USAGE;
+			}
+			log_set_verbosity((int)v);
+			break;
 		case OPT_IP_MASQ:
 			if (bool_opt("ip-masq", optarg, &b) < 0)
 				return EX_USAGE;

@@ -95,6 +95,7 @@ static void watch_check(struct watch *w)
 	}
 	now = list_table(w->c);
 	if (now && w->reference && strcmp(now, w->reference) == 0) {
+		log_debug("check table inet %s: as applied", w->c->table);
 		free(now);
 		return;
 	}
@@ -121,8 +122,11 @@ static void note_event(struct watch *w, const struct nlmsghdr *nlh)
 		if (mnl_attr_get_type(a) != NFTA_ANY_TABLE ||
 		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
 			continue;
-		if (strcmp(mnl_attr_get_str(a), w->c->table) == 0)
+		if (strcmp(mnl_attr_get_str(a), w->c->table) == 0) {
+			log_debug("nftables event %u on table inet %s",
+				  NFNL_MSG_TYPE(nlh->nlmsg_type), w->c->table);
 			w->dirty = 1;
+		}
 	}
 }
 
