@@ -1,6 +1,5 @@
 /* masq.c - upstream's masquerade and forward decisions as one nft table. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,63 +8,11 @@
 
 #include "log.h"
 #include "masq.h"
-#include "mem.h"
-#include "nft.h"
+#include "sbuf.h"
+#include "subproc.h"
 
 #define MASQ_COMMENT "comment \"flanneld masq\""
 #define FWD_COMMENT "comment \"flanneld forward\""
-
-/* A growing string; on allocation failure it stays failed. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	int failed;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->failed = 1;
-			return;
-		}
-		if (b->s && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
-		char *p = fl_realloc(b->s, cap);
-
-		if (!p) {
-			b->failed = 1;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-}
-
-static int sb_finish(struct sbuf *b, char **out)
-{
-	if (b->failed) {
-		free(b->s);
-		errno = ENOMEM;
-		return -1;
-	}
-	*out = b->s;
-	return 0;
-}
 
 void masq_conf_init(struct masq_conf *c)
 {
@@ -142,12 +89,12 @@ static void masq_rules(struct sbuf *b, const char *ip, const struct prefix *net,
 
 	prefix_format(net, c, sizeof(c));
 	prefix_format(sub, p, sizeof(p));
-	sb_add(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, p, ip, c);
-	sb_add(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
-	sb_add(b, "\t\t%s saddr != %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
-	sb_add(b, "\t\t%s saddr %s %s daddr != %s counter masquerade%s " MASQ_COMMENT "\n",
+	sbuf_add(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, p, ip, c);
+	sbuf_add(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
+	sbuf_add(b, "\t\t%s saddr != %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
+	sbuf_add(b, "\t\t%s saddr %s %s daddr != %s counter masquerade%s " MASQ_COMMENT "\n",
 	       ip, c, ip, mcast, fr);
-	sb_add(b, "\t\t%s saddr != %s %s daddr %s counter masquerade%s " MASQ_COMMENT "\n",
+	sbuf_add(b, "\t\t%s saddr != %s %s daddr %s counter masquerade%s " MASQ_COMMENT "\n",
 	       ip, c, ip, c, fr);
 }
 
@@ -156,54 +103,54 @@ static void fwd_rules(struct sbuf *b, const char *ip, const struct prefix *net)
 	char c[ADDR_STRLEN];
 
 	prefix_format(net, c, sizeof(c));
-	sb_add(b, "\t\t%s saddr %s counter accept " FWD_COMMENT "\n", ip, c);
-	sb_add(b, "\t\t%s daddr %s counter accept " FWD_COMMENT "\n", ip, c);
+	sbuf_add(b, "\t\t%s saddr %s counter accept " FWD_COMMENT "\n", ip, c);
+	sbuf_add(b, "\t\t%s daddr %s counter accept " FWD_COMMENT "\n", ip, c);
 }
 
 static void postrouting_chain(struct sbuf *b, const struct masq_conf *c)
 {
-	sb_add(b, "\tchain postrouting {\n"
+	sbuf_add(b, "\tchain postrouting {\n"
 		  "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
 		  "\t\tmeta mark & 0x00004000 == 0x00004000 counter return " MASQ_COMMENT "\n");
 	if (c->network.addr.family)
 		masq_rules(b, "ip", &c->network, &c->subnet, "224.0.0.0/4", c->fully_random);
 	if (c->network6.addr.family)
 		masq_rules(b, "ip6", &c->network6, &c->subnet6, "ff00::/8", c->fully_random);
-	sb_add(b, "\t}\n");
+	sbuf_add(b, "\t}\n");
 }
 
 static void forward_chain(struct sbuf *b, const struct masq_conf *c)
 {
-	sb_add(b, "\tchain forward {\n"
+	sbuf_add(b, "\tchain forward {\n"
 		  "\t\ttype filter hook forward priority filter; policy accept;\n");
 	if (c->network.addr.family)
 		fwd_rules(b, "ip", &c->network);
 	if (c->network6.addr.family)
 		fwd_rules(b, "ip6", &c->network6);
-	sb_add(b, "\t}\n");
+	sbuf_add(b, "\t}\n");
 }
 
 /* "table; delete table" removes the table in one go whether it exists or not. */
 static void delete_lines(struct sbuf *b, const char *table)
 {
-	sb_add(b, "table inet %s\ndelete table inet %s\n", table, table);
+	sbuf_add(b, "table inet %s\ndelete table inet %s\n", table, table);
 }
 
 int masq_script(const struct masq_conf *c, char **out)
 {
 	struct sbuf b = { 0 };
 
-	sb_add(&b, "# flannel-masq: rules of flanneld --ip-masq, one transaction\n");
+	sbuf_add(&b, "# flannel-masq: rules of flanneld --ip-masq, one transaction\n");
 	delete_lines(&b, c->table);
 	if (!masq_conf_empty(c)) {
-		sb_add(&b, "table inet %s {\n", c->table);
+		sbuf_add(&b, "table inet %s {\n", c->table);
 		if (c->masq)
 			postrouting_chain(&b, c);
 		if (c->forward)
 			forward_chain(&b, c);
-		sb_add(&b, "}\n");
+		sbuf_add(&b, "}\n");
 	}
-	return sb_finish(&b, out);
+	return sbuf_finish(&b, out);
 }
 
 int masq_delete_script(const char *table, char **out)
@@ -211,19 +158,18 @@ int masq_delete_script(const char *table, char **out)
 	struct sbuf b = { 0 };
 
 	delete_lines(&b, table);
-	return sb_finish(&b, out);
+	return sbuf_finish(&b, out);
 }
 
-/* Feed SCRIPT to "nft -f -"; WHAT names the action in messages. */
+/* Feed SCRIPT to "nft -f -"; WHAT names the action in messages.  A
+ * missing nft gives EX_UNAVAILABLE quietly: the caller falls back. */
 static int run_script(const struct masq_conf *c, const char *script, const char *what)
 {
 	static const char *const args[] = { "-f", "-", NULL };
-	int rc = nft_run(c->nft, args, script, NULL, 0);
+	int rc = subproc_run(c->nft, args, script, NULL, 0);
 
-	if (rc < 0 && errno == ENOENT) {
-		log_err("%s table inet %s: %s not found", what, c->table, c->nft);
+	if (rc < 0 && errno == ENOENT)
 		return EX_UNAVAILABLE;
-	}
 	if (rc < 0) {
 		log_err("%s table inet %s: run %s: %s", what, c->table, c->nft, strerror(errno));
 		return errno == ENOMEM ? EX_SOFTWARE : EX_OSERR;
@@ -246,6 +192,10 @@ int masq_apply(const struct masq_conf *c)
 	}
 	rc = run_script(c, script, "apply");
 	free(script);
+	if (rc == EX_UNAVAILABLE) {
+		log_warn("apply: %s not found, using iptables instead", c->nft);
+		rc = masq_ipt_apply(c);
+	}
 	return rc;
 }
 
@@ -260,5 +210,9 @@ int masq_delete(const struct masq_conf *c)
 	}
 	rc = run_script(c, script, "delete");
 	free(script);
+	if (rc == EX_UNAVAILABLE) {
+		log_warn("delete: %s not found, deleting iptables chains instead", c->nft);
+		rc = masq_ipt_delete(c);
+	}
 	return rc;
 }

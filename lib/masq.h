@@ -43,8 +43,17 @@ int masq_apply(const struct masq_conf *c);
 int masq_delete(const struct masq_conf *c);
 
 /*
+ * The fallback when nft is not installed, used by the two above: upstream's
+ * chains FLANNEL-POSTRTG (nat) and FLANNEL-FWD (filter) with the same rules,
+ * one "iptables-restore --noflush" per family (and ip6tables-restore).
+ */
+int masq_ipt_apply(const struct masq_conf *c);
+int masq_ipt_delete(const struct masq_conf *c);
+
+/*
  * Apply, then keep the table as applied: listen to nftables netlink events
  * and restore the table as soon as someone else changes or removes it.
+ * Needs nft: without it, EX_UNAVAILABLE.
  * ready(arg) is called once after the first apply.  Signals come through
  * sig.h (the caller runs sig_init first).  Returns 0 on SIGTERM or SIGINT,
  * MASQ_RELOAD on SIGHUP (the caller re-reads its configuration and calls

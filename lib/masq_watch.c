@@ -14,7 +14,7 @@
 
 #include "log.h"
 #include "masq.h"
-#include "nft.h"
+#include "subproc.h"
 #include "sig.h"
 
 /* Every nf_tables object message carries its table's name as attribute 1. */
@@ -50,7 +50,7 @@ static char *list_table(const struct masq_conf *c)
 {
 	const char *args[] = { "-s", "list", "table", "inet", c->table, NULL };
 	char *out = NULL;
-	int rc = nft_run(c->nft, args, NULL, &out, NFT_QUIET);
+	int rc = subproc_run(c->nft, args, NULL, &out, SUBPROC_QUIET);
 
 	if (rc != 0) {
 		free(out);
@@ -198,9 +198,16 @@ static int watch_loop(struct watch *w)
 
 int masq_watch(const struct masq_conf *c, void (*ready)(void *), void *arg)
 {
+	static const char *const version[] = { "--version", NULL };
 	struct watch w = { .c = c };
 	int rc;
 
+	if (subproc_run(c->nft, version, NULL, NULL, SUBPROC_QUIET) < 0) {
+		log_err("watch table inet %s: run %s: %s (watch needs nft; without it, "
+			"apply uses iptables but nothing restores the rules)",
+			c->table, c->nft, strerror(errno));
+		return errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR;
+	}
 	/* Listen first, so that no change after our apply goes unseen. */
 	if (watch_open(&w) < 0) {
 		log_err("listen to nftables events: %s", strerror(errno));

@@ -196,6 +196,37 @@ masq1() { in_host 1 flannel-masq --subnet-file="$BATS_TEST_TMPDIR/subnet.env" "$
 	[ "$(packets "$UL_NS" host1)" -eq 0 ]
 }
 
+@test "without nft: apply falls back to upstream's iptables chains, delete removes them" {
+	topo
+	command -v iptables-restore >/dev/null || skip "needs iptables-restore"
+	run masq1 --nft=/nonexistent/nft apply
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"not found, using iptables instead"* ]]
+	one=$(in_host 1 iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')
+	[[ "$one" == *'-A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG'* ]]
+	[[ "$one" == *'-A FLANNEL-POSTRTG ! -s 100.64.0.0/16 -d 100.64.1.0/24 -m comment --comment "flanneld masq" -j RETURN'* ]]
+	[[ "$one" == *'-A FLANNEL-FWD -d 100.64.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT'* ]]
+	# The same decisions for real packets.
+	ip netns exec "$(fl_id)c1" ping -c 1 -W 2 192.0.2.254
+	[ "$(packets "$UL_NS" host1)" -eq 1 ]
+	ip netns exec "$(fl_id)c1" ping -c 1 -W 2 100.64.2.2
+	[ "$(packets "$(fl_id)c2" cont1)" -eq 1 ]
+	# Twice: the same rules, no second jump.
+	masq1 --nft=/nonexistent/nft apply
+	two=$(in_host 1 iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')
+	[ "$one" = "$two" ]
+	# Without masquerading the nat chain and its jump go, forward stays.
+	masq1 --nft=/nonexistent/nft --ip-masq=false apply
+	run in_host 1 iptables-save
+	[[ "$output" != *FLANNEL-POSTRTG* && "$output" == *FLANNEL-FWD* ]]
+	in_host 1 flannel-masq --nft=/nonexistent/nft delete
+	run in_host 1 iptables-save
+	[[ "$output" != *FLANNEL* ]]
+	# watch needs nft.
+	run masq1 --nft=/nonexistent/nft watch
+	[ "$status" -eq 69 ]
+}
+
 # rules_ok: host 1's table has all its rules again.
 rules_ok() {
 	[ "$(in_host 1 nft -s list table inet flannel | grep -c 'comment "flanneld')" -eq 8 ]

@@ -1,4 +1,4 @@
-/* nft.c - nft(8) as a child: script in, text out, through memory files. */
+/* subproc.c - a program as a child: text in, text out, through memory files. */
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,7 +11,7 @@
 
 #include "log.h"
 #include "mem.h"
-#include "nft.h"
+#include "subproc.h"
 
 extern char **environ;
 
@@ -69,8 +69,8 @@ static char *memfd_slurp(int fd)
 	return buf;
 }
 
-/* Log what nft said on stderr, one message per line. */
-static void log_nft_stderr(int fd, int failed)
+/* Log what PROG said on stderr, one message per line. */
+static void log_stderr(const char *prog, int fd, int failed)
 {
 	char *text = memfd_slurp(fd), *line, *nl;
 
@@ -81,9 +81,9 @@ static void log_nft_stderr(int fd, int failed)
 		if (nl)
 			*nl = '\0';
 		if (*line && failed)
-			log_err("nft: %s", line);
+			log_err("%s: %s", prog, line);
 		else if (*line)
-			log_warn("nft: %s", line);
+			log_warn("%s: %s", prog, line);
 		if (!nl)
 			break;
 	}
@@ -107,7 +107,7 @@ static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
 		posix_spawn_file_actions_destroy(fa);
 		return -1;
 	}
-	/* Our blocked signals (signalfd) and ignored SIGPIPE are not nft's. */
+	/* Our blocked signals (signalfd) and ignored SIGPIPE are not the child's. */
 	for (int i = 0; i < 3; i++)
 		posix_spawn_file_actions_adddup2(fa, fds[i], i);
 	posix_spawnattr_setsigmask(at, &none);
@@ -116,7 +116,7 @@ static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
 	return 0;
 }
 
-static int spawn_wait(const char *nft, char *const argv[], const int fds[3])
+static int spawn_wait(const char *prog, char *const argv[], const int fds[3])
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -127,7 +127,7 @@ static int spawn_wait(const char *nft, char *const argv[], const int fds[3])
 		errno = ENOMEM;
 		return -1;
 	}
-	rc = posix_spawnp(&pid, nft, &fa, &at, argv, environ);
+	rc = posix_spawnp(&pid, prog, &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (rc != 0) {
@@ -140,33 +140,33 @@ static int spawn_wait(const char *nft, char *const argv[], const int fds[3])
 	}
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
-	log_err("nft: killed by signal %d", WTERMSIG(st));
+	log_err("%s: killed by signal %d", prog, WTERMSIG(st));
 	return 128 + WTERMSIG(st);
 }
 
-int nft_run(const char *nft, const char *const args[], const char *input, char **out,
-	    unsigned flags)
+int subproc_run(const char *prog, const char *const args[], const char *input, char **out,
+	      unsigned flags)
 {
 	char *argv[16];
 	int fds[3] = { -1, -1, -1 }, rc = -1, saved;
 	size_t n = 0;
 
-	argv[n++] = (char *)nft;
+	argv[n++] = (char *)prog;
 	while (args && args[n - 1] && n < sizeof(argv) / sizeof(argv[0]) - 1) {
 		argv[n] = (char *)args[n - 1];
 		n++;
 	}
 	argv[n] = NULL;
-	fds[0] = memfd_with("nft-in", input);
-	fds[1] = memfd_with("nft-out", NULL);
-	fds[2] = memfd_with("nft-err", NULL);
+	fds[0] = memfd_with("subproc-in", input);
+	fds[1] = memfd_with("subproc-out", NULL);
+	fds[2] = memfd_with("subproc-err", NULL);
 	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
 		goto out;
-	rc = spawn_wait(nft, argv, fds);
+	rc = spawn_wait(prog, argv, fds);
 	if (rc < 0)
 		goto out;
-	if (!(flags & NFT_QUIET))
-		log_nft_stderr(fds[2], rc != 0);
+	if (!(flags & SUBPROC_QUIET))
+		log_stderr(prog, fds[2], rc != 0);
 	if (out) {
 		*out = memfd_slurp(fds[1]);
 		if (!*out)
