@@ -475,16 +475,22 @@ static json_t *route_decode(json_t *in, char *err, size_t errlen)
 		}
 	}
 	out = json_object();
-	if (!out)
-		goto out;
 	/* dst has no omitempty: a missing one prints as Go's "<nil>". */
-	json_object_set_new(out, "dst", vals[0] ? json_incref(vals[0]) : json_string("<nil>"));
+	if (!out || json_object_set_new(out, "dst", vals[0] ? json_incref(vals[0]) :
+							      json_string("<nil>")) < 0)
+		goto oom;
 	for (int i = 1; i < 7; i++) {
 		if (!vals[i] || json_is_null(vals[i]) ||
 		    (i >= 2 && i <= 4 && json_integer_value(vals[i]) == 0))
 			continue;
-		json_object_set(out, route_keys[i], vals[i]);
+		if (json_object_set(out, route_keys[i], vals[i]) < 0)
+			goto oom;
 	}
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+	json_decref(out);
+	out = NULL;
 out:
 	for (int i = 0; i < 7; i++)
 		json_decref(vals[i]);

@@ -664,16 +664,31 @@ int cni_json_parse(const char *buf, size_t len, json_t **out, char *err, size_t 
 
 /* ---- encoder --------------------------------------------------------- */
 
+/* Append c n times to buf (capacity len) at *off, never overflowing. */
+static void put(char *buf, size_t len, size_t *off, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && *off + 1 < len; i++)
+		buf[(*off)++] = s[i];
+	buf[*off < len ? *off : len - 1] = '\0';
+}
+
+static void put_zeros(char *buf, size_t len, size_t *off, int n)
+{
+	for (int i = 0; i < n; i++)
+		put(buf, len, off, "0", 1);
+}
+
 void cni_json_float(double d, char *buf, size_t len)
 {
-	char tmp[40], dig[24];
-	size_t n = 0;
+	char tmp[40], dig[24], ex[16];
+	size_t n = 0, off = 0;
 	int exp, prec;
 	double a = fabs(d);
-	bool neg = signbit(d), use_e = a != 0 && (a < 1e-6 || a >= 1e21);
-	struct sbuf b = { 0 };
+	bool use_e = a != 0 && (a < 1e-6 || a >= 1e21);
 	const char *p;
 
+	if (!len)
+		return;
 	for (prec = 1; prec < 17; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, a);
 		if (strtod(tmp, NULL) == a)
@@ -687,31 +702,29 @@ void cni_json_float(double d, char *buf, size_t len)
 	exp = (int)strtol(p + 1, NULL, 10);
 	while (n > 1 && dig[n - 1] == '0')
 		dig[--n] = '\0';
-	if (neg)
-		sbuf_add(&b, "-", 1);
+	buf[0] = '\0';
+	if (signbit(d))
+		put(buf, len, &off, "-", 1);
 	if (use_e) {
-		sbuf_add(&b, dig, 1);
+		put(buf, len, &off, dig, 1);
 		if (n > 1) {
-			sbuf_add(&b, ".", 1);
-			sbuf_add(&b, dig + 1, n - 1);
+			put(buf, len, &off, ".", 1);
+			put(buf, len, &off, dig + 1, n - 1);
 		}
-		sbuf_printf(&b, exp < 0 ? "e-%d" : "e+%02d", exp < 0 ? -exp : exp);
+		snprintf(ex, sizeof(ex), exp < 0 ? "e-%d" : "e+%02d", exp < 0 ? -exp : exp);
+		put(buf, len, &off, ex, strlen(ex));
 	} else if (exp >= (int)n - 1) {
-		sbuf_add(&b, dig, n);
-		for (int i = 0; i < exp - ((int)n - 1); i++)
-			sbuf_add(&b, "0", 1);
+		put(buf, len, &off, dig, n);
+		put_zeros(buf, len, &off, exp - ((int)n - 1));
 	} else if (exp >= 0) {
-		sbuf_add(&b, dig, (size_t)exp + 1);
-		sbuf_add(&b, ".", 1);
-		sbuf_add(&b, dig + exp + 1, n - (size_t)exp - 1);
+		put(buf, len, &off, dig, (size_t)exp + 1);
+		put(buf, len, &off, ".", 1);
+		put(buf, len, &off, dig + exp + 1, n - (size_t)exp - 1);
 	} else {
-		sbuf_add(&b, "0.", 2);
-		for (int i = 0; i < -exp - 1; i++)
-			sbuf_add(&b, "0", 1);
-		sbuf_add(&b, dig, n);
+		put(buf, len, &off, "0.", 2);
+		put_zeros(buf, len, &off, -exp - 1);
+		put(buf, len, &off, dig, n);
 	}
-	snprintf(buf, len, "%s", b.s && !b.oom ? b.s : "0");
-	sbuf_free(&b);
 }
 
 /* encodeState.string with HTML escaping, as json.Marshal does. */
