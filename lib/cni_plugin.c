@@ -225,6 +225,14 @@ static char *build_delegate(const char *in, size_t len, enum cni_os os, char **d
 	if (!bytes || (data_dir && !*data_dir) || (type && !*type)) {
 		free(bytes);
 		bytes = NULL;
+		if (data_dir) {
+			free(*data_dir);
+			*data_dir = NULL;
+		}
+		if (type) {
+			free(*type);
+			*type = NULL;
+		}
 		cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory");
 	}
 out:
@@ -252,8 +260,10 @@ static int print_result(json_t *res, const char *ver, struct cni_reply *r, struc
 		v = json_object_get(res, keys[i]);
 		if (!v || json_is_null(v) || (i > 0 && json_is_object(v) && !json_object_size(v)))
 			continue;
-		if (json_object_set(o, keys[i], v) < 0)
-			break;
+		if (json_object_set(o, keys[i], v) < 0) {
+			json_decref(o);
+			return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory");
+		}
 	}
 	r->out = cni_json_dump(o, CJ_INDENT, &r->out_len);
 	json_decref(o);
