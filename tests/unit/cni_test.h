@@ -78,6 +78,18 @@ static inline char *read_whole(const char *path)
 	return buf;
 }
 
+/* upstream's input template: name, type, subnetFile, dataDir, then extra members */
+static inline char *flannel_conf(const char *subnet_file, const char *data_dir, const char *extra)
+{
+	static char buf[4096];
+
+	snprintf(buf, sizeof(buf),
+		 "{\"name\":\"cni-flannel\",\"type\":\"flannel\",\"subnetFile\":\"%s\","
+		 "\"dataDir\":\"%s\"%s%s}",
+		 subnet_file, data_dir, extra ? "," : "", extra ? extra : "");
+	return buf;
+}
+
 /* Same JSON value; prints both on mismatch. */
 static inline int json_same(const char *got, const char *want)
 {

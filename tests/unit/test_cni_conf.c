@@ -24,13 +24,7 @@ static void fixtures(void)
 /* upstream's input template, with an optional "ipam" and extra members */
 static char *conf(const char *subnet_file, const char *extra)
 {
-	static char buf[4096];
-
-	snprintf(buf, sizeof(buf),
-		 "{\"name\":\"cni-flannel\",\"type\":\"flannel\",\"subnetFile\":\"%s\","
-		 "\"dataDir\":\"%s\"%s%s}",
-		 subnet_file, data, extra ? "," : "", extra ? extra : "");
-	return buf;
+	return flannel_conf(subnet_file, data, extra);
 }
 
 static void test_load(void)

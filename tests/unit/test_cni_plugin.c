@@ -50,13 +50,7 @@ static void fixtures(void)
 
 static char *conf(const char *subnet_file, const char *extra)
 {
-	static char buf[4096];
-
-	snprintf(buf, sizeof(buf),
-		 "{\"name\":\"cni-flannel\",\"type\":\"flannel\",\"subnetFile\":\"%s\","
-		 "\"dataDir\":\"%s\"%s%s}",
-		 subnet_file, data, extra ? "," : "", extra ? extra : "");
-	return buf;
+	return flannel_conf(subnet_file, data, extra);
 }
 
 static struct cni_call call(const char *cmd, const char *cid, const char *in)
