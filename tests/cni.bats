@@ -169,3 +169,49 @@ addr_of() {
 	[ "$status" -eq 0 ]
 	run ! ip -n "${ID}c1" link show eth0
 }
+
+# Upstream's lifecycle vectors LC1-LC4 and their P-era per-version variant,
+# with DESIGN.md ranges instead of upstream's and host-local's state kept in
+# the test directory: ADD, the stored file, the number of IPs, DEL, DEL again.
+@test "upstream lifecycle LC1-LC4: stored file, IPs, DEL, DEL again, per spec version" {
+	local v4='FLANNEL_NETWORK=100.65.0.0/16\nFLANNEL_SUBNET=100.65.17.1/24\n'
+	local v6='FLANNEL_IPV6_NETWORK=2001:db8:1::/48\nFLANNEL_IPV6_SUBNET=2001:db8:1:17::1/64\n'
+	local tail='FLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n'
+	local r4='{"dst":"100.65.0.0/16"}' r6='{"dst":"2001:db8:1::/48"}'
+	local s4='[{"subnet":"100.65.17.0/24"}]' s6='[{"subnet":"2001:db8:1:17::/64"}]'
+	local -a envs=("\n$v4$tail" "\n${v4/100.65.0.0\/16/100.65.0.0/16,198.18.0.0/15}$tail"
+		"\n$v6$tail" "\n$v4$v6$tail")
+	local -a ranges=("[$s4]" "[$s4]" "[$s6]" "[$s4,$s6]")
+	local -a routes=("[$r4]" "[$r4,{\"dst\":\"198.18.0.0/15\"}]" "[$r6]" "[$r4,$r6]")
+	local -a nips=(1 1 1 2)
+	local i ver cid ns c want n=0
+	for ver in "" 0.3.1 1.0.0; do
+		for i in 0 1 2 3; do
+			n=$((n + 1))
+			cid="some-container-id-$i-$n"
+			ns="${ID}l$n"
+			add_ns "$ns"
+			printf '%b' "${envs[$i]}" >"$SUBNET_ENV"
+			c=$(jq -cn --arg s "$SUBNET_ENV" --arg d "$DATA" --arg i "$IPAMDIR" --arg v "$ver" \
+				'{name:"cni-flannel",type:"flannel",subnetFile:$s,dataDir:$d,
+				  ipam:{type:"host-local",dataDir:$i}} + (if $v == "" then {} else {cniVersion:$v} end)')
+			run cni ADD "$cid" "$ns" "$c"
+			[ "$status" -eq 0 ] || { echo "LC$((i + 1)) $ver: $output"; false; }
+			# 0.1.0/0.2.0 results carry ip4/ip6, later ones an ips list
+			[ "$(echo "$output" | jq '(.ips // [.ip4, .ip6] | map(select(. != null))) | length')" -eq "${nips[$i]}" ]
+			want=$(jq -cn --arg i "$IPAMDIR" --arg v "$ver" --argjson r "${ranges[$i]}" \
+				--argjson rt "${routes[$i]}" \
+				'{ipMasq:false,ipam:{dataDir:$i,ranges:$r,routes:$rt,type:"host-local"},
+				  isGateway:true,mtu:1472,name:"cni-flannel",type:"bridge"}
+				 + (if $v == "" then {} else {cniVersion:$v} end)')
+			[ "$(jq -cS . "$DATA/$cid")" = "$(echo "$want" | jq -cS .)" ] ||
+				{ echo "LC$((i + 1)) $ver: $(cat "$DATA/$cid")"; false; }
+			run cni DEL "$cid" "$ns" "$c"
+			[ "$status" -eq 0 ]
+			[ ! -e "$DATA/$cid" ]
+			run ! ip -n "$ns" link show eth0
+			run cni DEL "$cid" "$ns" "$c"
+			[ "$status" -eq 0 ]
+		done
+	done
+}
