@@ -56,11 +56,30 @@ static const char *env(const char *name)
 	return v ? v : "";
 }
 
+/* Go's GOARCH names, for the about line. */
+#if defined(__x86_64__)
+#define GOARCH "amd64"
+#elif defined(__aarch64__)
+#define GOARCH "arm64"
+#elif defined(__i386__)
+#define GOARCH "386"
+#elif defined(__arm__)
+#define GOARCH "arm"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define GOARCH "ppc64le"
+#elif defined(__s390x__)
+#define GOARCH "s390x"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define GOARCH "riscv64"
+#else
+#define GOARCH "unknown"
+#endif
+
 static void about(void)
 {
 	/* What the Go skel prints when the plugin is run by hand. */
-	fprintf(stderr, "CNI Plugin flannel version %s (linux) commit %s\n", FLANNEL_VERSION,
-		FLANNEL_VERSION);
+	fprintf(stderr, "CNI Plugin flannel version %s (linux/%s) commit %s\n", FLANNEL_VERSION,
+		GOARCH, FLANNEL_VERSION);
 	fprintf(stderr, "CNI protocol versions supported: ");
 	for (size_t i = 0; cni_versions[i]; i++)
 		fprintf(stderr, "%s%s", i ? ", " : "", cni_versions[i]);
@@ -98,7 +117,7 @@ static int plugin(void)
 
 static int delegate_config(enum cni_os os)
 {
-	struct sbuf in = { 0 };
+	struct cni_buf in = { 0 };
 	char chunk[8192], *out;
 	struct cni_err e;
 	ssize_t n;
@@ -109,17 +128,17 @@ static int delegate_config(enum cni_os os)
 			continue;
 		if (n < 0) {
 			log_err("read config: %s", strerror(errno));
-			sbuf_free(&in);
+			cni_buf_free(&in);
 			return EX_IOERR;
 		}
-		sbuf_add(&in, chunk, (size_t)n);
+		cni_buf_add(&in, chunk, (size_t)n);
 	}
 	if (in.oom) {
 		log_err("read config: out of memory");
 		return EX_OSERR;
 	}
 	out = cni_delegate_config(in.s ? in.s : "", in.len, os, &e);
-	sbuf_free(&in);
+	cni_buf_free(&in);
 	if (!out) {
 		log_err("build delegate config: %s", e.msg);
 		return EX_DATAERR;

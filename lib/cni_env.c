@@ -82,7 +82,7 @@ int cni_parse_uint32(const char *s, size_t n, unsigned *v, char *err, size_t err
 {
 	uint64_t acc = 0;
 	const char *why = NULL;
-	struct sbuf q = { 0 };
+	struct cni_buf q = { 0 };
 
 	for (size_t i = 0; i < n && !why; i++) {
 		if (!isdigit((unsigned char)s[i]))
@@ -98,7 +98,7 @@ int cni_parse_uint32(const char *s, size_t n, unsigned *v, char *err, size_t err
 	}
 	cni_json_quote(&q, s, n);
 	snprintf(err, errlen, "strconv.ParseUint: parsing %s: %s", q.s ? q.s : "\"\"", why);
-	sbuf_free(&q);
+	cni_buf_free(&q);
 	return -1;
 }
 
@@ -197,23 +197,23 @@ static int parse_line(const char *line, size_t n, unsigned long lineno, const ch
 
 static int check_missing(const struct cni_env *e, const char *path, char *err, size_t errlen)
 {
-	struct sbuf m = { 0 };
+	struct cni_buf m = { 0 };
 
 	if (!e->n_nets && !e->n_nets6)
-		sbuf_str(&m, ", FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK");
+		cni_buf_str(&m, ", FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK");
 	if (!e->sn.addr.family && !e->sn6.addr.family)
-		sbuf_str(&m, ", FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET");
+		cni_buf_str(&m, ", FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET");
 	if (!e->has_mtu)
-		sbuf_str(&m, ", FLANNEL_MTU");
+		cni_buf_str(&m, ", FLANNEL_MTU");
 	if (!e->has_ipmasq)
-		sbuf_str(&m, ", FLANNEL_IPMASQ");
+		cni_buf_str(&m, ", FLANNEL_IPMASQ");
 	if (!m.len && !m.oom)
 		return 0;
 	if (m.oom)
 		snprintf(err, errlen, "out of memory");
 	else
 		snprintf(err, errlen, "%s is missing %s", path, m.s + 2);
-	sbuf_free(&m);
+	cni_buf_free(&m);
 	return -1;
 }
 
@@ -250,7 +250,7 @@ fail:
 /* Read the whole file; -1 with errno and the Go-style verb in *op. */
 static char *read_file(const char *path, size_t *len, const char **op)
 {
-	struct sbuf b = { 0 };
+	struct cni_buf b = { 0 };
 	char chunk[4096];
 	int fd, saved;
 	ssize_t n;
@@ -267,7 +267,7 @@ static char *read_file(const char *path, size_t *len, const char **op)
 			saved = n < 0 ? errno : EFBIG;
 			goto fail;
 		}
-		sbuf_add(&b, chunk, (size_t)n);
+		cni_buf_add(&b, chunk, (size_t)n);
 		if (b.oom) {
 			saved = ENOMEM;
 			goto fail;
@@ -275,10 +275,10 @@ static char *read_file(const char *path, size_t *len, const char **op)
 	}
 	close(fd);
 	*len = b.len;
-	return sbuf_take(&b);
+	return cni_buf_take(&b);
 fail:
 	close(fd);
-	sbuf_free(&b);
+	cni_buf_free(&b);
 	errno = saved;
 	return NULL;
 }

@@ -32,21 +32,21 @@ void cni_exec_out_free(struct cni_exec_out *o)
 /* filepath.Join(dir, name) for a name without slashes. */
 static char *join(const char *dir, size_t dlen, const char *name)
 {
-	struct sbuf b = { 0 };
+	struct cni_buf b = { 0 };
 
 	while (dlen > 1 && dir[dlen - 1] == '/')
 		dlen--;
-	sbuf_add(&b, dir, dlen);
+	cni_buf_add(&b, dir, dlen);
 	if (dlen && !(dlen == 1 && dir[0] == '/'))
-		sbuf_add(&b, "/", 1);
-	sbuf_str(&b, name);
-	return sbuf_take(&b);
+		cni_buf_add(&b, "/", 1);
+	cni_buf_str(&b, name);
+	return cni_buf_take(&b);
 }
 
 int cni_find_plugin(const char *name, const char *cni_path, char **path, char *err,
 		    size_t errlen)
 {
-	struct sbuf list = { 0 }, q = { 0 };
+	struct cni_buf list = { 0 }, q = { 0 };
 	const char *p = cni_path ? cni_path : "";
 
 	*path = NULL;
@@ -66,12 +66,12 @@ int cni_find_plugin(const char *name, const char *cni_path, char **path, char *e
 			goto oom;
 		if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
 			*path = full;
-			sbuf_free(&list);
+			cni_buf_free(&list);
 			return 0;
 		}
 		free(full);
-		sbuf_add(&list, list.len ? " " : "", list.len ? 1 : 0);
-		sbuf_add(&list, p, n);
+		cni_buf_add(&list, list.len ? " " : "", list.len ? 1 : 0);
+		cni_buf_add(&list, p, n);
 		if (!c)
 			break;
 		p = c + 1;
@@ -80,12 +80,12 @@ int cni_find_plugin(const char *name, const char *cni_path, char **path, char *e
 	if (list.oom || q.oom)
 		goto oom;
 	snprintf(err, errlen, "failed to find plugin %s in path [%s]", q.s, list.s ? list.s : "");
-	sbuf_free(&list);
-	sbuf_free(&q);
+	cni_buf_free(&list);
+	cni_buf_free(&q);
 	return -1;
 oom:
-	sbuf_free(&list);
-	sbuf_free(&q);
+	cni_buf_free(&list);
+	cni_buf_free(&q);
 	snprintf(err, errlen, "out of memory");
 	return -1;
 }
@@ -141,6 +141,8 @@ static int spawn(const char *path, char **env, struct child *c)
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(er[1], 2) < 0)
 			_exit(127);
+		/* As Go's exec: the delegate gets stdin, stdout and stderr only. */
+		close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
 		execve(path, argv, env);
 		e = errno;
 		if (write(st[1], &e, sizeof(e)) < 0)
@@ -164,7 +166,7 @@ fail:
 	return -1;
 }
 
-static void drain(int *fd, struct sbuf *b)
+static void drain(int *fd, struct cni_buf *b)
 {
 	char buf[8192];
 	ssize_t n = read(*fd, buf, sizeof(buf));
@@ -176,12 +178,12 @@ static void drain(int *fd, struct sbuf *b)
 		return;
 	}
 	if (b->len + (size_t)n <= OUT_MAX)
-		sbuf_add(b, buf, (size_t)n);
+		cni_buf_add(b, buf, (size_t)n);
 }
 
 /* Feed stdin and collect stdout and stderr until both are closed. */
-static void pump(struct child *c, const char *in, size_t in_len, struct sbuf *out,
-		 struct sbuf *err)
+static void pump(struct child *c, const char *in, size_t in_len, struct cni_buf *out,
+		 struct cni_buf *err)
 {
 	size_t off = 0;
 
@@ -231,12 +233,12 @@ static void wait_text(int status, char *buf, size_t len)
 }
 
 /* pluginErr: the delegate's error object, or a description of its failure. */
-static void plugin_err(const char *why, const struct sbuf *out, const struct sbuf *err,
+static void plugin_err(const char *why, const struct cni_buf *out, const struct cni_buf *err,
 		       struct cni_err *e)
 {
 	char perr[512];
 	json_t *o = NULL, *v;
-	struct sbuf q = { 0 };
+	struct cni_buf q = { 0 };
 
 	cni_err_set(e, 0, NULL, "%s", "");
 	if (!out->len) {
@@ -246,7 +248,7 @@ static void plugin_err(const char *why, const struct sbuf *out, const struct sbu
 		}
 		cni_json_quote(&q, err->s, err->len);
 		cni_err_set(e, 0, NULL, "netplugin failed: %s", q.s ? q.s : "");
-		sbuf_free(&q);
+		cni_buf_free(&q);
 		return;
 	}
 	if (cni_json_parse(out->s, out->len, &o, perr, sizeof(perr)) < 0 ||
@@ -259,7 +261,7 @@ static void plugin_err(const char *why, const struct sbuf *out, const struct sbu
 		cni_err_set(e, 0, NULL,
 			    "netplugin failed but error parsing its diagnostic message %s: %s",
 			    q.s ? q.s : "", perr);
-		sbuf_free(&q);
+		cni_buf_free(&q);
 		json_decref(o);
 		return;
 	}
@@ -291,7 +293,7 @@ static int start(const char *path, char **env, struct child *c, int *exec_errno)
 }
 
 static int run(const char *path, char **env, const char *in, size_t in_len,
-	       struct sbuf *out, struct sbuf *err, struct cni_err *e)
+	       struct cni_buf *out, struct cni_buf *err, struct cni_err *e)
 {
 	struct child c = { -1, -1, -1, -1, -1 };
 	int xe = 0, status = 0;
@@ -317,8 +319,8 @@ static int run(const char *path, char **env, const char *in, size_t in_len,
 		return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory"), -2;
 	if (xe) {
 		snprintf(why, sizeof(why), "fork/exec %s: %s", path, cni_strerror(xe, os, sizeof(os)));
-		sbuf_free(out);
-		sbuf_free(err);
+		cni_buf_free(out);
+		cni_buf_free(err);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		return 0;
 	} else {
@@ -331,7 +333,7 @@ static int run(const char *path, char **env, const char *in, size_t in_len,
 int cni_exec_plugin(const char *path, const char *command, char *const envp[], const char *in,
 		    size_t in_len, struct cni_exec_out *o, struct cni_err *e)
 {
-	struct sbuf out = { 0 }, err = { 0 };
+	struct cni_buf out = { 0 }, err = { 0 };
 	char *cmdvar = NULL, **env = delegate_env(envp, command, &cmdvar);
 	int rc;
 
@@ -344,14 +346,14 @@ int cni_exec_plugin(const char *path, const char *command, char *const envp[], c
 	if (rc == 0) {
 		o->out_len = out.len;
 		o->err_len = err.len;
-		o->out = sbuf_take(&out);
-		o->errout = sbuf_take(&err);
+		o->out = cni_buf_take(&out);
+		o->errout = cni_buf_take(&err);
 		if (!o->out || !o->errout) {
 			cni_exec_out_free(o);
 			return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory"), -2;
 		}
 	}
-	sbuf_free(&out);
-	sbuf_free(&err);
+	cni_buf_free(&out);
+	cni_buf_free(&err);
 	return rc;
 }

@@ -12,13 +12,13 @@
 /* Go's encoding/json refuses deeper nesting (scanner maxNestingDepth). */
 #define GO_MAX_DEPTH 10000
 
-void sbuf_free(struct sbuf *b)
+void cni_buf_free(struct cni_buf *b)
 {
 	free(b->s);
 	memset(b, 0, sizeof(*b));
 }
 
-void sbuf_add(struct sbuf *b, const char *s, size_t n)
+void cni_buf_add(struct cni_buf *b, const char *s, size_t n)
 {
 	if (b->oom)
 		return;
@@ -41,12 +41,12 @@ void sbuf_add(struct sbuf *b, const char *s, size_t n)
 	b->s[b->len] = '\0';
 }
 
-void sbuf_str(struct sbuf *b, const char *s)
+void cni_buf_str(struct cni_buf *b, const char *s)
 {
-	sbuf_add(b, s, strlen(s));
+	cni_buf_add(b, s, strlen(s));
 }
 
-void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+void cni_buf_printf(struct cni_buf *b, const char *fmt, ...)
 {
 	char small[256], *big;
 	va_list ap;
@@ -58,7 +58,7 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
 	if (n < 0)
 		return;
 	if ((size_t)n < sizeof(small)) {
-		sbuf_add(b, small, (size_t)n);
+		cni_buf_add(b, small, (size_t)n);
 		return;
 	}
 	big = fl_malloc((size_t)n + 1);
@@ -69,18 +69,18 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(big, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	sbuf_add(b, big, (size_t)n);
+	cni_buf_add(b, big, (size_t)n);
 	free(big);
 }
 
-char *sbuf_take(struct sbuf *b)
+char *cni_buf_take(struct cni_buf *b)
 {
 	char *s;
 
 	if (!b->oom && !b->s)
-		sbuf_add(b, "", 0);
+		cni_buf_add(b, "", 0);
 	if (b->oom) {
-		sbuf_free(b);
+		cni_buf_free(b);
 		return NULL;
 	}
 	s = b->s;
@@ -127,7 +127,7 @@ static size_t utf8_decode(const unsigned char *p, size_t n, unsigned *cp)
 	return len;
 }
 
-static void utf8_put(struct sbuf *b, unsigned cp)
+static void utf8_put(struct cni_buf *b, unsigned cp)
 {
 	char o[4];
 	size_t n;
@@ -151,7 +151,7 @@ static void utf8_put(struct sbuf *b, unsigned cp)
 		o[3] = (char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
-	sbuf_add(b, o, n);
+	cni_buf_add(b, o, n);
 }
 
 /* strconv.IsPrint, close enough: the common non-printing ranges. */
@@ -166,46 +166,46 @@ static bool rune_printable(unsigned cp)
 	return true;
 }
 
-void cni_json_quote(struct sbuf *b, const char *s, size_t n)
+void cni_json_quote(struct cni_buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	static const char esc[] = "\a\b\f\n\r\t\v", letter[] = "abfnrtv";
 
-	sbuf_add(b, "\"", 1);
+	cni_buf_add(b, "\"", 1);
 	for (size_t i = 0; i < n;) {
 		unsigned cp;
 		size_t w = utf8_decode(p + i, n - i, &cp);
 		const char *e;
 
 		if (!w) {
-			sbuf_printf(b, "\\x%02x", p[i]);
+			cni_buf_printf(b, "\\x%02x", p[i]);
 			i++;
 			continue;
 		}
 		i += w;
 		if (cp == '"' || cp == '\\') {
-			sbuf_add(b, "\\", 1);
-			sbuf_add(b, (const char *)&p[i - 1], 1);
+			cni_buf_add(b, "\\", 1);
+			cni_buf_add(b, (const char *)&p[i - 1], 1);
 		} else if (cp && cp < 0x80 && (e = strchr(esc, (int)cp))) {
-			sbuf_add(b, "\\", 1);
-			sbuf_add(b, &letter[e - esc], 1);
+			cni_buf_add(b, "\\", 1);
+			cni_buf_add(b, &letter[e - esc], 1);
 		} else if (cp < 0x20 || cp == 0x7f) {
-			sbuf_printf(b, "\\x%02x", cp);
+			cni_buf_printf(b, "\\x%02x", cp);
 		} else if (rune_printable(cp)) {
-			sbuf_add(b, (const char *)p + i - w, w);
+			cni_buf_add(b, (const char *)p + i - w, w);
 		} else if (cp < 0x10000) {
-			sbuf_printf(b, "\\u%04x", cp);
+			cni_buf_printf(b, "\\u%04x", cp);
 		} else {
-			sbuf_printf(b, "\\U%08x", cp);
+			cni_buf_printf(b, "\\U%08x", cp);
 		}
 	}
-	sbuf_add(b, "\"", 1);
+	cni_buf_add(b, "\"", 1);
 }
 
 /* Go's quoteChar: how a syntax error names the offending byte. */
 static void quote_char(unsigned char c, char *buf, size_t len)
 {
-	struct sbuf b = { 0 };
+	struct cni_buf b = { 0 };
 	unsigned cp = c;
 
 	if (c == '\'' || c == '"') {
@@ -214,18 +214,18 @@ static void quote_char(unsigned char c, char *buf, size_t len)
 	}
 	/* string(c) in Go is the rune c, so bytes >= 0x80 are Latin-1 runes. */
 	{
-		struct sbuf r = { 0 };
+		struct cni_buf r = { 0 };
 
 		utf8_put(&r, cp);
 		if (r.s)
 			cni_json_quote(&b, r.s, r.len);
-		sbuf_free(&r);
+		cni_buf_free(&r);
 	}
 	if (b.s && b.len >= 2)
 		snprintf(buf, len, "'%.*s'", (int)(b.len - 2), b.s + 1);
 	else
 		snprintf(buf, len, "'?'");
-	sbuf_free(&b);
+	cni_buf_free(&b);
 }
 
 const char *cni_json_kind(const json_t *v)
@@ -318,7 +318,7 @@ static int read_u4(struct parser *ps, unsigned *u)
 	return 0;
 }
 
-static int string_escape(struct parser *ps, struct sbuf *b)
+static int string_escape(struct parser *ps, struct cni_buf *b)
 {
 	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
 	const char *e;
@@ -329,7 +329,7 @@ static int string_escape(struct parser *ps, struct sbuf *b)
 	if (*ps->p != 'u') {
 		if (!*ps->p || !(e = strchr(from, *ps->p)))
 			return syntax(ps, "in string escape code");
-		sbuf_add(b, &to[e - from], 1);
+		cni_buf_add(b, &to[e - from], 1);
 		ps->p++;
 		return 0;
 	}
@@ -355,7 +355,7 @@ static int string_escape(struct parser *ps, struct sbuf *b)
 }
 
 /* At the opening quote: decode the string into b. */
-static int parse_string(struct parser *ps, struct sbuf *b)
+static int parse_string(struct parser *ps, struct cni_buf *b)
 {
 	ps->p++;
 	for (;;) {
@@ -381,14 +381,14 @@ static int parse_string(struct parser *ps, struct sbuf *b)
 			utf8_put(b, 0xfffd);
 			ps->p++;
 		} else {
-			sbuf_add(b, (const char *)ps->p, w);
+			cni_buf_add(b, (const char *)ps->p, w);
 			ps->p += w;
 		}
 	}
 	if (b->oom)
 		return oom(ps);
 	if (!b->s)
-		sbuf_add(b, "", 0);
+		cni_buf_add(b, "", 0);
 	return b->oom ? oom(ps) : 0;
 }
 
@@ -469,14 +469,14 @@ static int parse_scalar(struct parser *ps, json_t **v)
 	unsigned char c = *ps->p;
 
 	if (c == '"') {
-		struct sbuf b = { 0 };
+		struct cni_buf b = { 0 };
 
 		if (parse_string(ps, &b) < 0) {
-			sbuf_free(&b);
+			cni_buf_free(&b);
 			return -1;
 		}
 		*v = json_stringn(b.s, b.len);
-		sbuf_free(&b);
+		cni_buf_free(&b);
 		return *v ? 0 : oom(ps);
 	}
 	if (c == '-' || (c >= '0' && c <= '9'))
@@ -529,17 +529,17 @@ static int attach(struct parser *ps, json_t *v)
 
 static int read_key(struct parser *ps)
 {
-	struct sbuf b = { 0 };
+	struct cni_buf b = { 0 };
 	struct frame *f = &ps->st[ps->depth - 1];
 
 	if (*ps->p != '"')
 		return syntax(ps, "looking for beginning of object key string");
 	if (parse_string(ps, &b) < 0) {
-		sbuf_free(&b);
+		cni_buf_free(&b);
 		return -1;
 	}
 	f->keylen = b.len;
-	f->key = sbuf_take(&b);
+	f->key = cni_buf_take(&b);
 	return f->key ? 0 : oom(ps);
 }
 
@@ -728,11 +728,11 @@ void cni_json_float(double d, char *buf, size_t len)
 }
 
 /* encodeState.string with HTML escaping, as json.Marshal does. */
-static void enc_string(struct sbuf *b, const char *s, size_t n)
+static void enc_string(struct cni_buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	sbuf_add(b, "\"", 1);
+	cni_buf_add(b, "\"", 1);
 	for (size_t i = 0; i < n;) {
 		unsigned cp;
 		size_t w;
@@ -743,30 +743,30 @@ static void enc_string(struct sbuf *b, const char *s, size_t n)
 			if (c == '"' || c == '\\') {
 				char e[2] = { '\\', (char)c };
 
-				sbuf_add(b, e, 2);
+				cni_buf_add(b, e, 2);
 			} else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
-				sbuf_str(b, c == '\n' ? "\\n" : c == '\r' ? "\\r" :
+				cni_buf_str(b, c == '\n' ? "\\n" : c == '\r' ? "\\r" :
 					    c == '\t' ? "\\t" : c == '\b' ? "\\b" : "\\f");
 			} else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-				sbuf_printf(b, "\\u00%02x", c);
+				cni_buf_printf(b, "\\u00%02x", c);
 			} else {
-				sbuf_add(b, (const char *)&c, 1);
+				cni_buf_add(b, (const char *)&c, 1);
 			}
 			continue;
 		}
 		w = utf8_decode(p + i, n - i, &cp);
 		if (!w) {
-			sbuf_str(b, "\\ufffd");
+			cni_buf_str(b, "\\ufffd");
 			i++;
 		} else if (cp == 0x2028 || cp == 0x2029) {
-			sbuf_printf(b, "\\u%04x", cp);
+			cni_buf_printf(b, "\\u%04x", cp);
 			i += w;
 		} else {
-			sbuf_add(b, s + i, w);
+			cni_buf_add(b, s + i, w);
 			i += w;
 		}
 	}
-	sbuf_add(b, "\"", 1);
+	cni_buf_add(b, "\"", 1);
 }
 
 struct kv {
@@ -784,18 +784,18 @@ static int kv_cmp(const void *a, const void *b)
 	return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
-static void enc_value(struct sbuf *b, const json_t *v, int flags, int depth);
+static void enc_value(struct cni_buf *b, const json_t *v, int flags, int depth);
 
-static void newline(struct sbuf *b, int flags, int depth)
+static void newline(struct cni_buf *b, int flags, int depth)
 {
 	if (!(flags & CJ_INDENT))
 		return;
-	sbuf_add(b, "\n", 1);
+	cni_buf_add(b, "\n", 1);
 	for (int i = 0; i < depth; i++)
-		sbuf_add(b, "    ", 4);
+		cni_buf_add(b, "    ", 4);
 }
 
-static void enc_object(struct sbuf *b, const json_t *v, int flags, int depth)
+static void enc_object(struct cni_buf *b, const json_t *v, int flags, int depth)
 {
 	size_t n = json_object_size(v), i = 0;
 	struct kv *kv;
@@ -804,7 +804,7 @@ static void enc_object(struct sbuf *b, const json_t *v, int flags, int depth)
 	json_t *m;
 
 	if (!n) {
-		sbuf_add(b, "{}", 2);
+		cni_buf_add(b, "{}", 2);
 		return;
 	}
 	kv = fl_calloc(n, sizeof(*kv));
@@ -816,21 +816,21 @@ static void enc_object(struct sbuf *b, const json_t *v, int flags, int depth)
 		kv[i++] = (struct kv){ k, klen, m };
 	if (flags & CJ_SORT)
 		qsort(kv, n, sizeof(*kv), kv_cmp);
-	sbuf_add(b, "{", 1);
+	cni_buf_add(b, "{", 1);
 	for (i = 0; i < n; i++) {
 		if (i)
-			sbuf_add(b, ",", 1);
+			cni_buf_add(b, ",", 1);
 		newline(b, flags, depth + 1);
 		enc_string(b, kv[i].k, kv[i].klen);
-		sbuf_str(b, flags & CJ_INDENT ? ": " : ":");
+		cni_buf_str(b, flags & CJ_INDENT ? ": " : ":");
 		enc_value(b, kv[i].v, flags, depth + 1);
 	}
 	newline(b, flags, depth);
-	sbuf_add(b, "}", 1);
+	cni_buf_add(b, "}", 1);
 	free(kv);
 }
 
-static void enc_value(struct sbuf *b, const json_t *v, int flags, int depth)
+static void enc_value(struct cni_buf *b, const json_t *v, int flags, int depth)
 {
 	char num[48];
 
@@ -840,49 +840,49 @@ static void enc_value(struct sbuf *b, const json_t *v, int flags, int depth)
 		break;
 	case JSON_ARRAY:
 		if (!json_array_size(v)) {
-			sbuf_add(b, "[]", 2);
+			cni_buf_add(b, "[]", 2);
 			break;
 		}
-		sbuf_add(b, "[", 1);
+		cni_buf_add(b, "[", 1);
 		for (size_t i = 0; i < json_array_size(v); i++) {
 			if (i)
-				sbuf_add(b, ",", 1);
+				cni_buf_add(b, ",", 1);
 			newline(b, flags, depth + 1);
 			enc_value(b, json_array_get(v, i), flags, depth + 1);
 		}
 		newline(b, flags, depth);
-		sbuf_add(b, "]", 1);
+		cni_buf_add(b, "]", 1);
 		break;
 	case JSON_STRING:
 		enc_string(b, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
-		sbuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		cni_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		break;
 	case JSON_REAL:
 		cni_json_float(json_real_value(v), num, sizeof(num));
-		sbuf_str(b, num);
+		cni_buf_str(b, num);
 		break;
 	case JSON_TRUE:
-		sbuf_add(b, "true", 4);
+		cni_buf_add(b, "true", 4);
 		break;
 	case JSON_FALSE:
-		sbuf_add(b, "false", 5);
+		cni_buf_add(b, "false", 5);
 		break;
 	default:
-		sbuf_add(b, "null", 4);
+		cni_buf_add(b, "null", 4);
 		break;
 	}
 }
 
 char *cni_json_dump(const json_t *v, int flags, size_t *len)
 {
-	struct sbuf b = { 0 };
+	struct cni_buf b = { 0 };
 	char *s;
 
 	enc_value(&b, v, flags, 0);
 	if (len)
 		*len = b.len;
-	s = sbuf_take(&b);
+	s = cni_buf_take(&b);
 	return s;
 }

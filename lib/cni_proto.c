@@ -126,7 +126,7 @@ static int go_atoi(const char *s, size_t n, long long *out, char *err, size_t er
 	bool neg = false;
 	unsigned long long v = 0;
 	const char *why = NULL;
-	struct sbuf q = { 0 };
+	struct cni_buf q = { 0 };
 
 	if (p < end && (*p == '+' || *p == '-'))
 		neg = *p++ == '-';
@@ -149,7 +149,7 @@ static int go_atoi(const char *s, size_t n, long long *out, char *err, size_t er
 	cni_json_quote(&q, s, n);
 	snprintf(err, errlen, "failed to convert %s version part %s: strconv.Atoi: parsing %s: %s",
 		 part, q.s ? q.s : "", q.s ? q.s : "", why);
-	sbuf_free(&q);
+	cni_buf_free(&q);
 	return -1;
 }
 
@@ -167,11 +167,11 @@ int cni_version_parse(const char *v, long long out[3], char *err, size_t errlen)
 	for (const char *c = v; *c; c++)
 		n += *c == '.';
 	if (n >= 4) {
-		struct sbuf q = { 0 };
+		struct cni_buf q = { 0 };
 
 		cni_json_quote(&q, v, strlen(v));
 		snprintf(err, errlen, "invalid version %s: too many parts", q.s ? q.s : "");
-		sbuf_free(&q);
+		cni_buf_free(&q);
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
@@ -187,17 +187,17 @@ int cni_version_parse(const char *v, long long out[3], char *err, size_t errlen)
 
 void cni_version_details(const char *v, char *buf, size_t len)
 {
-	struct sbuf b = { 0 };
+	struct cni_buf b = { 0 };
 
-	sbuf_str(&b, "config is ");
+	cni_buf_str(&b, "config is ");
 	cni_json_quote(&b, v, strlen(v));
-	sbuf_str(&b, ", plugin supports [");
+	cni_buf_str(&b, ", plugin supports [");
 	for (size_t i = 0; cni_versions[i]; i++) {
 		if (i)
-			sbuf_str(&b, " ");
+			cni_buf_str(&b, " ");
 		cni_json_quote(&b, cni_versions[i], strlen(cni_versions[i]));
 	}
-	sbuf_str(&b, "]");
+	cni_buf_str(&b, "]");
 	snprintf(buf, len, "%s", b.s && !b.oom ? b.s : "");
-	sbuf_free(&b);
+	cni_buf_free(&b);
 }

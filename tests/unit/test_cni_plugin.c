@@ -24,6 +24,8 @@ static const char fake_bridge[] =
 	"silent) exit 3 ;;\n"
 	"garbage) printf 'not json'; exit 1 ;;\n"
 	"kill) kill -9 $$ ;;\n"
+	"fds) if [ -e \"/proc/$$/fd/$LEAKFD\" ]; then echo leaked >\"$d/leak\"; fi\n"
+	"     cat \"$d/result\" ;;\n"
 	"esac\n";
 
 static char *fake_env[] = { "PATH=/usr/bin:/bin", "CNI_COMMAND=SHOULD-BE-REPLACED", "FAKE=ok",
@@ -434,6 +436,25 @@ static void test_version_and_check(void)
 	run(&c, &out, &e);
 }
 
+static void test_no_fd_leak(void)
+{
+	struct cni_err e;
+	char path[512], var[32], *out;
+	int fd = open("/dev/null", O_RDONLY); /* no O_CLOEXEC, as a runtime might leave one */
+	struct cni_call c = call("ADD", "fds", conf(env4, NULL));
+	char *env[] = { "PATH=/usr/bin:/bin", "FAKE=fds", var, NULL };
+
+	snprintf(var, sizeof(var), "LEAKFD=%d", fd);
+	c.envp = env;
+	ok(run(&c, &out, &e) == 0, "ADD with an inherited descriptor open");
+	ok(access(tpath(path, sizeof(path), "leak"), F_OK) < 0,
+	   "the delegate gets stdin, stdout and stderr only");
+	free(out);
+	close(fd);
+	c.command = "DEL";
+	run(&c, &out, &e);
+}
+
 static void test_wait_message(void)
 {
 	struct cni_err e;
@@ -493,6 +514,7 @@ int main(void)
 	test_del_vectors();
 	test_delegate_failures();
 	test_version_and_check();
+	test_no_fd_leak();
 	test_wait_message();
 	test_alloc_failures();
 	rm_tree();
