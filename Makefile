@@ -33,12 +33,18 @@ SCRIPTS  := $(sort $(wildcard scripts/*.sh))
 UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path))
 HDRS     := $(wildcard lib/*.h)
 
-.PHONY: all check unit e2e lint install demo clean bench
+.PHONY: all check unit e2e lint install demo clean bench FORCE
 CNI      := $(if $(wildcard cmd/flannel-cni.c),bin/flannel)
 all: $(TOOLS) $(CNI)
 
-lib/libflannel.a: $(LIB_OBJ)
-	ar rcs $@ $^
+# The archives are rebuilt whole when the list of sources changes, so that
+# the object of a deleted lib/*.c does not linger in them.
+build/objs.list: FORCE | build/lib
+	@echo '$(LIB_SRC)' | cmp -s - $@ || echo '$(LIB_SRC)' >$@
+FORCE:
+
+lib/libflannel.a: $(LIB_OBJ) build/objs.list
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
 build/lib/%.o: lib/%.c $(HDRS) | build/lib
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -46,8 +52,8 @@ build/lib/%.o: lib/%.c $(HDRS) | build/lib
 build/asan/%.o: lib/%.c $(HDRS) | build/asan
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -c -o $@ $<
 
-build/libflannel-asan.a: $(ASAN_OBJ)
-	ar rcs $@ $^
+build/libflannel-asan.a: $(ASAN_OBJ) build/objs.list
+	rm -f $@ && ar rcs $@ $(ASAN_OBJ)
 
 bin/%: cmd/%.c lib/libflannel.a $(HDRS) | bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libflannel.a $(LDLIBS)
