@@ -8,21 +8,11 @@
 
 #include "log.h"
 #include "masq.h"
-#include "cni_json.h" /* struct sbuf */
+#include "sbuf.h"
 #include "subproc.h"
 
 #define MASQ_COMMENT "comment \"flanneld masq\""
 #define FWD_COMMENT "comment \"flanneld forward\""
-
-/* The string, or -1 with ENOMEM when an allocation failed on the way. */
-static int sbuf_done(struct sbuf *b, char **out)
-{
-	*out = sbuf_take(b);
-	if (*out)
-		return 0;
-	errno = ENOMEM;
-	return -1;
-}
 
 void masq_conf_init(struct masq_conf *c)
 {
@@ -99,12 +89,12 @@ static void masq_rules(struct sbuf *b, const char *ip, const struct prefix *net,
 
 	prefix_format(net, c, sizeof(c));
 	prefix_format(sub, p, sizeof(p));
-	sbuf_printf(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, p, ip, c);
-	sbuf_printf(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
-	sbuf_printf(b, "\t\t%s saddr != %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
-	sbuf_printf(b, "\t\t%s saddr %s %s daddr != %s counter masquerade%s " MASQ_COMMENT "\n",
+	sbuf_add(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, p, ip, c);
+	sbuf_add(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
+	sbuf_add(b, "\t\t%s saddr != %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
+	sbuf_add(b, "\t\t%s saddr %s %s daddr != %s counter masquerade%s " MASQ_COMMENT "\n",
 	       ip, c, ip, mcast, fr);
-	sbuf_printf(b, "\t\t%s saddr != %s %s daddr %s counter masquerade%s " MASQ_COMMENT "\n",
+	sbuf_add(b, "\t\t%s saddr != %s %s daddr %s counter masquerade%s " MASQ_COMMENT "\n",
 	       ip, c, ip, c, fr);
 }
 
@@ -113,54 +103,54 @@ static void fwd_rules(struct sbuf *b, const char *ip, const struct prefix *net)
 	char c[ADDR_STRLEN];
 
 	prefix_format(net, c, sizeof(c));
-	sbuf_printf(b, "\t\t%s saddr %s counter accept " FWD_COMMENT "\n", ip, c);
-	sbuf_printf(b, "\t\t%s daddr %s counter accept " FWD_COMMENT "\n", ip, c);
+	sbuf_add(b, "\t\t%s saddr %s counter accept " FWD_COMMENT "\n", ip, c);
+	sbuf_add(b, "\t\t%s daddr %s counter accept " FWD_COMMENT "\n", ip, c);
 }
 
 static void postrouting_chain(struct sbuf *b, const struct masq_conf *c)
 {
-	sbuf_printf(b, "\tchain postrouting {\n"
+	sbuf_add(b, "\tchain postrouting {\n"
 		  "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
 		  "\t\tmeta mark & 0x00004000 == 0x00004000 counter return " MASQ_COMMENT "\n");
 	if (c->network.addr.family)
 		masq_rules(b, "ip", &c->network, &c->subnet, "224.0.0.0/4", c->fully_random);
 	if (c->network6.addr.family)
 		masq_rules(b, "ip6", &c->network6, &c->subnet6, "ff00::/8", c->fully_random);
-	sbuf_printf(b, "\t}\n");
+	sbuf_add(b, "\t}\n");
 }
 
 static void forward_chain(struct sbuf *b, const struct masq_conf *c)
 {
-	sbuf_printf(b, "\tchain forward {\n"
+	sbuf_add(b, "\tchain forward {\n"
 		  "\t\ttype filter hook forward priority filter; policy accept;\n");
 	if (c->network.addr.family)
 		fwd_rules(b, "ip", &c->network);
 	if (c->network6.addr.family)
 		fwd_rules(b, "ip6", &c->network6);
-	sbuf_printf(b, "\t}\n");
+	sbuf_add(b, "\t}\n");
 }
 
 /* "table; delete table" removes the table in one go whether it exists or not. */
 static void delete_lines(struct sbuf *b, const char *table)
 {
-	sbuf_printf(b, "table inet %s\ndelete table inet %s\n", table, table);
+	sbuf_add(b, "table inet %s\ndelete table inet %s\n", table, table);
 }
 
 int masq_script(const struct masq_conf *c, char **out)
 {
 	struct sbuf b = { 0 };
 
-	sbuf_printf(&b, "# flannel-masq: rules of flanneld --ip-masq, one transaction\n");
+	sbuf_add(&b, "# flannel-masq: rules of flanneld --ip-masq, one transaction\n");
 	delete_lines(&b, c->table);
 	if (!masq_conf_empty(c)) {
-		sbuf_printf(&b, "table inet %s {\n", c->table);
+		sbuf_add(&b, "table inet %s {\n", c->table);
 		if (c->masq)
 			postrouting_chain(&b, c);
 		if (c->forward)
 			forward_chain(&b, c);
-		sbuf_printf(&b, "}\n");
+		sbuf_add(&b, "}\n");
 	}
-	return sbuf_done(&b, out);
+	return sbuf_finish(&b, out);
 }
 
 int masq_delete_script(const char *table, char **out)
@@ -168,7 +158,7 @@ int masq_delete_script(const char *table, char **out)
 	struct sbuf b = { 0 };
 
 	delete_lines(&b, table);
-	return sbuf_done(&b, out);
+	return sbuf_finish(&b, out);
 }
 
 /* Feed SCRIPT to "nft -f -"; WHAT names the action in messages.  A

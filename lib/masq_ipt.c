@@ -10,7 +10,7 @@
 
 #include "log.h"
 #include "masq.h"
-#include "cni_json.h" /* struct sbuf */
+#include "sbuf.h"
 #include "subproc.h"
 
 #define MASQ_C "-m comment --comment \"flanneld masq\""
@@ -80,12 +80,12 @@ static void ipt_masq_rules(struct sbuf *b, const struct ipt_family *f, bool rand
 
 	prefix_format(f->net, c, sizeof(c));
 	prefix_format(f->sub, p, sizeof(p));
-	sbuf_printf(b, "-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 " MASQ_C " -j RETURN\n");
-	sbuf_printf(b, "-A FLANNEL-POSTRTG -s %s -d %s " MASQ_C " -j RETURN\n", p, c);
-	sbuf_printf(b, "-A FLANNEL-POSTRTG -s %s -d %s " MASQ_C " -j RETURN\n", c, p);
-	sbuf_printf(b, "-A FLANNEL-POSTRTG ! -s %s -d %s " MASQ_C " -j RETURN\n", c, p);
-	sbuf_printf(b, "-A FLANNEL-POSTRTG -s %s ! -d %s " MASQ_C " -j MASQUERADE%s\n", c, f->mcast, rf);
-	sbuf_printf(b, "-A FLANNEL-POSTRTG ! -s %s -d %s " MASQ_C " -j MASQUERADE%s\n", c, c, rf);
+	sbuf_add(b, "-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 " MASQ_C " -j RETURN\n");
+	sbuf_add(b, "-A FLANNEL-POSTRTG -s %s -d %s " MASQ_C " -j RETURN\n", p, c);
+	sbuf_add(b, "-A FLANNEL-POSTRTG -s %s -d %s " MASQ_C " -j RETURN\n", c, p);
+	sbuf_add(b, "-A FLANNEL-POSTRTG ! -s %s -d %s " MASQ_C " -j RETURN\n", c, p);
+	sbuf_add(b, "-A FLANNEL-POSTRTG -s %s ! -d %s " MASQ_C " -j MASQUERADE%s\n", c, f->mcast, rf);
+	sbuf_add(b, "-A FLANNEL-POSTRTG ! -s %s -d %s " MASQ_C " -j MASQUERADE%s\n", c, c, rf);
 }
 
 static void ipt_fwd_rules(struct sbuf *b, const struct ipt_family *f)
@@ -93,8 +93,8 @@ static void ipt_fwd_rules(struct sbuf *b, const struct ipt_family *f)
 	char c[ADDR_STRLEN];
 
 	prefix_format(f->net, c, sizeof(c));
-	sbuf_printf(b, "-A FLANNEL-FWD -s %s " FWD_C " -j ACCEPT\n", c);
-	sbuf_printf(b, "-A FLANNEL-FWD -d %s " FWD_C " -j ACCEPT\n", c);
+	sbuf_add(b, "-A FLANNEL-FWD -s %s " FWD_C " -j ACCEPT\n", c);
+	sbuf_add(b, "-A FLANNEL-FWD -d %s " FWD_C " -j ACCEPT\n", c);
 }
 
 /* One table's section: declaring the chain flushes it (--noflush keeps the
@@ -104,21 +104,21 @@ static void ipt_section(struct sbuf *b, const struct ipt_family *f,
 {
 	if (!ch->wanted && !ch->exists)
 		return;
-	sbuf_printf(b, "*%s\n", ch->table);
+	sbuf_add(b, "*%s\n", ch->table);
 	if (ch->wanted) {
-		sbuf_printf(b, ":%s - [0:0]\n", ch->chain);
+		sbuf_add(b, ":%s - [0:0]\n", ch->chain);
 		if (ch == &f->nat)
 			ipt_masq_rules(b, f, random);
 		else
 			ipt_fwd_rules(b, f);
 		if (!ch->jumped)
-			sbuf_printf(b, "-A %s\n", ch->jump);
+			sbuf_add(b, "-A %s\n", ch->jump);
 	} else {
 		if (ch->jumped)
-			sbuf_printf(b, "-D %s\n", ch->jump);
-		sbuf_printf(b, "-F %s\n-X %s\n", ch->chain, ch->chain);
+			sbuf_add(b, "-D %s\n", ch->jump);
+		sbuf_add(b, "-F %s\n-X %s\n", ch->chain, ch->chain);
 	}
-	sbuf_printf(b, "COMMIT\n");
+	sbuf_add(b, "COMMIT\n");
 }
 
 /* Bring one family to what c asks for; 0, or an exit code. */
@@ -139,15 +139,12 @@ static int ipt_apply_family(const struct masq_conf *c, int family)
 	}
 	ipt_section(&b, &f, &f.nat, c->fully_random);
 	ipt_section(&b, &f, &f.fwd, c->fully_random);
-	script = sbuf_take(&b);
-	if (!script) {
+	if (sbuf_finish(&b, &script) < 0) {
 		log_err("build %s rules: %s", f.iptables, strerror(ENOMEM));
 		return EX_SOFTWARE;
 	}
-	if (!*script) {
-		free(script);
+	if (!script)
 		return 0;
-	}
 	rc = subproc_run(f.restore, args, script, NULL, 0);
 	free(script);
 	if (rc < 0) {

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
+#include "sbuf.h"
 #include "subproc.h"
 #include "tap.h"
 
@@ -14,6 +16,7 @@ int main(void)
 	const char *exit3[] = { "-c", "echo to-stderr >&2; exit 3", NULL };
 	const char *sig[] = { "-c", "kill -TERM $$", NULL };
 	const char *pipe_[] = { "-c", "kill -PIPE $$; exit 0", NULL };
+	struct sbuf b = { 0 };
 	char *out = NULL;
 	int rc;
 
@@ -43,5 +46,19 @@ int main(void)
 	rc = subproc_run("/nonexistent/prog", cat, NULL, NULL, 0);
 	ok(rc == -1 && errno == ENOENT, "missing program: -1, ENOENT");
 
+	/* sbuf: formatted pieces joined, growth past the first block. */
+	for (int i = 0; i < 300; i++)
+		sbuf_add(&b, "rule %d\n", i);
+	ok(sbuf_finish(&b, &out) == 0 && out && strncmp(out, "rule 0\nrule 1\n", 14) == 0 &&
+		   strstr(out, "rule 299\n") != NULL, "sbuf grows and keeps everything");
+	free(out);
+	memset(&b, 0, sizeof(b));
+	fl_alloc_fail_at(1);
+	sbuf_add(&b, "x");
+	sbuf_add(&b, "y");
+	fl_alloc_fail_at(0);
+	errno = 0;
+	ok(sbuf_finish(&b, &out) == -1 && errno == ENOMEM && out == NULL,
+	   "sbuf: a failed allocation fails the whole string");
 	return tap_done();
 }
