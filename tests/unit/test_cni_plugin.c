@@ -24,6 +24,7 @@ static const char fake_bridge[] =
 	"silent) exit 3 ;;\n"
 	"garbage) printf 'not json'; exit 1 ;;\n"
 	"kill) kill -9 $$ ;;\n"
+	"okstderr) echo note >&2; cat \"$d/result\" ;;\n"
 	"fds) if [ -e \"/proc/$$/fd/$LEAKFD\" ]; then echo leaked >\"$d/leak\"; fi\n"
 	"     cat \"$d/result\" ;;\n"
 	"esac\n";
@@ -455,6 +456,23 @@ static void test_no_fd_leak(void)
 	run(&c, &out, &e);
 }
 
+static void test_stderr_relayed(void)
+{
+	struct cni_call c = call("ADD", "noisy", conf(env4, NULL));
+	struct cni_reply r;
+	struct cni_err e;
+	char *out;
+
+	fake_env[2] = "FAKE=okstderr";
+	ok(cni_dispatch(&c, &r, &e) == 0, "ADD with a delegate that writes to stderr");
+	is_str(r.errout, "note\n", "its stderr is passed on to ours");
+	ok(r.out && strstr(r.out, "10.1.17.2/24"), "and its result to stdout");
+	cni_reply_free(&r);
+	fake_env[2] = "FAKE=ok";
+	c.command = "DEL";
+	run(&c, &out, &e);
+}
+
 static void test_wait_message(void)
 {
 	struct cni_err e;
@@ -515,6 +533,7 @@ int main(void)
 	test_delegate_failures();
 	test_version_and_check();
 	test_no_fd_leak();
+	test_stderr_relayed();
 	test_wait_message();
 	test_alloc_failures();
 	rm_tree();
