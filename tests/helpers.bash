@@ -26,6 +26,9 @@ need_root() {
 	command -v etcd >/dev/null || require "needs etcd (Debian etcd-server)"
 }
 
+# Background processes close fd 3: bats waits for it to close before it
+# reports a test.
+
 # A short id unique to this test: namespace names must stay under 16 chars
 # for the veth names derived from them.
 fl_id() {
@@ -65,9 +68,9 @@ etcd_start() {
 		--initial-cluster "fl$(fl_id)=http://$addr:$pport"
 		--heartbeat-interval 10 --election-timeout 100 ${ETCD_EXTRA[@]+"${ETCD_EXTRA[@]}"})
 	if [ -n "$ns" ]; then
-		ip netns exec "$ns" etcd "${ETCD_ARGS[@]}" >"$ETCD_DIR/log" 2>&1 &
+		ip netns exec "$ns" etcd "${ETCD_ARGS[@]}" >"$ETCD_DIR/log" 2>&1 3>&- &
 	else
-		etcd "${ETCD_ARGS[@]}" >"$ETCD_DIR/log" 2>&1 &
+		etcd "${ETCD_ARGS[@]}" >"$ETCD_DIR/log" 2>&1 3>&- &
 	fi
 	ETCD_PID=$!
 	ETCD_NS=$ns
@@ -92,9 +95,9 @@ etcd_wait() {
 etcd_restart() {
 	kill "$ETCD_PID"; wait "$ETCD_PID" 2>/dev/null || true
 	if [ -n "$ETCD_NS" ]; then
-		ip netns exec "$ETCD_NS" etcd "${ETCD_ARGS[@]}" >>"$ETCD_DIR/log" 2>&1 &
+		ip netns exec "$ETCD_NS" etcd "${ETCD_ARGS[@]}" >>"$ETCD_DIR/log" 2>&1 3>&- &
 	else
-		etcd "${ETCD_ARGS[@]}" >>"$ETCD_DIR/log" 2>&1 &
+		etcd "${ETCD_ARGS[@]}" >>"$ETCD_DIR/log" 2>&1 3>&- &
 	fi
 	ETCD_PID=$!
 	track_pid "$ETCD_PID"
@@ -158,7 +161,7 @@ in_host() {
 bg_in_host() {
 	local i=$1 logf=$2
 	shift 2
-	ip netns exec "$(host_ns "$i")" "$@" >"$logf" 2>&1 &
+	ip netns exec "$(host_ns "$i")" "$@" >"$logf" 2>&1 3>&- &
 	track_pid "$!"
 	# shellcheck disable=SC2034 # read by the tests that call bg_in_host
 	LAST_PID=$!

@@ -1,0 +1,208 @@
+#!/usr/bin/env bats
+# flanneld: upstream's flags and FLANNELD_* twins, backends, supervision,
+# restarts that delete nothing, multi-network mode, interface choice.
+
+load helpers
+
+setup() {
+	need_root
+	topo_create 3
+	etcd_start "$UL_NS" 192.0.2.254
+	RUN="$BATS_TEST_TMPDIR/run"
+	mkdir -p "$RUN"
+}
+
+teardown() {
+	fl_teardown
+}
+
+# start_flanneld I [ARGS...]: flanneld on host I, subnet.env in $RUN/hI.
+start_flanneld() {
+	local i=$1
+	shift
+	bg_in_host "$i" "$RUN/flanneld-h$i.log" "$BIN/flanneld" \
+		--etcd-endpoints="$ETCD_EP" --iface=eth0 \
+		--subnet-file="$RUN/h$i/subnet.env" "$@"
+	eval "FLANNELD_PID_$i=$LAST_PID"
+}
+
+wait_env() {
+	wait_for 15 test -s "$RUN/h$1/subnet.env"
+}
+
+# A container namespace on host I with the subnet's .2 address.
+add_container() {
+	local i=$1 c gw len
+	c="$(fl_id)c$i"
+	# shellcheck disable=SC1090
+	. "$RUN/h$i/subnet.env"
+	gw=${FLANNEL_SUBNET%/*}
+	len=${FLANNEL_SUBNET#*/}
+	ip netns add "$c"
+	echo "$c" >>"$BATS_TEST_TMPDIR/netns"
+	ip -n "$c" link set lo up
+	ip link add "c$(fl_id)" netns "$(host_ns "$i")" type veth peer name eth0 netns "$c"
+	ip -n "$(host_ns "$i")" addr add "$FLANNEL_SUBNET" dev "c$(fl_id)"
+	ip -n "$(host_ns "$i")" link set "c$(fl_id)" up
+	ip -n "$c" addr add "${gw%.*}.$(( ${gw##*.} + 1 ))/$len" dev eth0
+	ip -n "$c" link set eth0 up
+	ip -n "$c" route add default via "$gw"
+	eval "CIP_$i=${gw%.*}.$(( ${gw##*.} + 1 ))"
+}
+
+ping_containers() {
+	local from=$1 to=$2 ip
+	ip=$(eval echo "\$CIP_$to")
+	wait_for 10 ip netns exec "$(fl_id)c$from" ping -c 1 -W 1 "$ip"
+}
+
+@test "flanneld refuses Kubernetes and client/server flags with exit 64" {
+	run "$BIN/flanneld" --kube-subnet-mgr
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"Kubernetes mode is not supported"* ]]
+	run "$BIN/flanneld" -listen=0.0.0.0:8888
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"not yet supported"* ]]
+	run "$BIN/flanneld" --remote=192.0.2.254:8888
+	[ "$status" -eq 64 ]
+}
+
+@test "flanneld refuses a backend it does not implement, naming it, exit 78" {
+	for b in udp ipip ipsec wireguard aws-vpc; do
+		put_config "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"$b\"}}"
+		run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+			--subnet-file="$RUN/x.env"
+		[ "$status" -eq 78 ]
+		[[ "$output" == *"backend \"$b\" is not implemented"* ]]
+	done
+	# No Backend at all means udp, as upstream.
+	put_config '{"Network":"100.64.0.0/16"}'
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0
+	[ "$status" -eq 78 ]
+	[[ "$output" == *'backend "udp"'* ]]
+}
+
+@test "every FLANNELD_* twin has the same effect as its flag; the flag wins" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","VNI":7}}'
+	base=(--etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run)
+	flags=(
+		"etcd-prefix=/coreos.com/network"
+		"subnet-file=/run/flannel/other.env"
+		"public-ip=192.0.2.77"
+		"ip-masq=true"
+		"ip-masq-fully-random-disable=true"
+		"iptables-forward-rules=false"
+		"subnet-lease-renew-margin=30"
+		"etcd-cafile=/etc/ssl/ca.pem"
+		"etcd-timeout=3s"
+		"v=1"
+	)
+	run in_host 1 "$BIN/flanneld" "${base[@]}"
+	[ "$status" -eq 0 ]
+	plain=$output
+	for f in "${flags[@]}"; do
+		name=${f%%=*}
+		value=${f#*=}
+		var="FLANNELD_$(echo "$name" | tr 'a-z-' 'A-Z_')"
+		run in_host 1 "$BIN/flanneld" "${base[@]}" "--$f"
+		[ "$status" -eq 0 ]
+		by_flag=$output
+		run in_host 1 env "$var=$value" "$BIN/flanneld" "${base[@]}"
+		[ "$status" -eq 0 ]
+		echo "$name: flag vs $var"
+		[ "$output" = "$by_flag" ]
+		[ "$output" != "$plain" ]
+	done
+	# The command line beats the environment.
+	run in_host 1 env FLANNELD_PUBLIC_IP=192.0.2.77 "$BIN/flanneld" "${base[@]}" \
+		--public-ip=192.0.2.88
+	[[ "$output" == *"--public-ip=192.0.2.88"* ]]
+	[[ "$output" != *"192.0.2.77"* ]]
+	# FLANNELD_ETCD_ENDPOINTS and FLANNELD_IFACE alone are enough.
+	run in_host 1 env FLANNELD_ETCD_ENDPOINTS="$ETCD_EP" FLANNELD_IFACE=eth0 \
+		"$BIN/flanneld" --dry-run
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--vni=7"* ]]
+	[[ "$output" == *"--etcd-endpoints=$ETCD_EP"* ]]
+}
+
+@test "alloc: flanneld only leases a subnet; a killed lease piece is restarted" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"alloc"}}'
+	start_flanneld 1 --iptables-forward-rules=false
+	wait_env 1
+	grep -q '^FLANNEL_SUBNET=100.64.' "$RUN/h1/subnet.env"
+	key=$(etcdctl_ get --prefix --keys-only /coreos.com/network/subnets/)
+	[ -n "$key" ]
+	run etcdctl_ get --print-value-only "$key"
+	[ "$output" = '{"PublicIP":"192.0.2.1","PublicIPv6":null}' ]
+	lease_pid=$(pgrep -P "$FLANNELD_PID_1" -f flannel-lease)
+	kill -9 "$lease_pid"
+	wait_for 10 bash -c "pgrep -P $FLANNELD_PID_1 -f flannel-lease | grep -vx $lease_pid"
+	grep -q "lease (pid $lease_pid) killed by signal 9" "$RUN/flanneld-h1.log"
+	grep -q "reused" "$RUN/flanneld-h1.log"
+	# Still one lease, the same one.
+	run etcdctl_ get --prefix --keys-only /coreos.com/network/subnets/
+	[ "$output" = "$key" ]
+}
+
+@test "flanneld on SIGTERM stops its pieces, exits 0 and leaves the lease" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"alloc"}}'
+	start_flanneld 1 --iptables-forward-rules=false
+	wait_env 1
+	kill -TERM "$FLANNELD_PID_1"
+	wait_for 10 bash -c "! kill -0 $FLANNELD_PID_1 2>/dev/null"
+	wait "$FLANNELD_PID_1" || status=$?
+	[ "${status:-0}" -eq 0 ]
+	[ -z "$(ip netns pids "$(host_ns 1)")" ]
+	run etcdctl_ get --prefix --keys-only /coreos.com/network/subnets/
+	[ -n "$output" ]
+}
+
+@test "multi-network mode writes one env file per network" {
+	etcdctl_ put /coreos.com/network/blue/config \
+		'{"Network":"100.65.0.0/16","Backend":{"Type":"alloc"}}' >/dev/null
+	etcdctl_ put /coreos.com/network/green/config \
+		'{"Network":"100.66.0.0/16","Backend":{"Type":"alloc"}}' >/dev/null
+	bg_in_host 1 "$RUN/multi.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" \
+		--iface=eth0 --networks=blue,green --subnet-dir="$RUN/networks" \
+		--iptables-forward-rules=false
+	wait_for 15 test -s "$RUN/networks/blue.env"
+	wait_for 15 test -s "$RUN/networks/green.env"
+	grep -q '^FLANNEL_NETWORK=100.65.0.0/16$' "$RUN/networks/blue.env"
+	grep -q '^FLANNEL_SUBNET=100.65.' "$RUN/networks/blue.env"
+	grep -q '^FLANNEL_NETWORK=100.66.0.0/16$' "$RUN/networks/green.env"
+	grep -q '^FLANNEL_SUBNET=100.66.' "$RUN/networks/green.env"
+	etcdctl_ get --prefix --keys-only /coreos.com/network/blue/subnets/ | grep -q '100.65.'
+	etcdctl_ get --prefix --keys-only /coreos.com/network/green/subnets/ | grep -q '100.66.'
+}
+
+@test "--iface chooses the right address among several interfaces" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"alloc"}}'
+	h=$(host_ns 2)
+	# A second underlay interface on host 2, 198.51.100.2 (a veth pair: no dummy here).
+	ip -n "$h" link add eth1 type veth peer name eth1p
+	ip -n "$h" addr add 198.51.100.2/24 dev eth1
+	ip -n "$h" link set eth1 up
+	ip -n "$h" link set eth1p up
+	# By name, by address, by regex, and first match wins.
+	for spec in "--iface=eth1" "--iface=198.51.100.2" "--iface=nosuch --iface=eth1" \
+		"--iface-regex=^198\.51\." "--iface-regex=eth1"; do
+		# shellcheck disable=SC2086
+		run in_host 2 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --dry-run $spec
+		echo "$spec: $output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"--public-ip=198.51.100.2 --iface=eth1"* ]]
+	done
+	run in_host 2 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --dry-run \
+		--iface-can-reach=192.0.2.3
+	[[ "$output" == *"--public-ip=192.0.2.2 --iface=eth0"* ]]
+	run in_host 2 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --dry-run --iface=nosuch
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"no interface matches"* ]]
+	# And for real: the lease carries the chosen address.
+	bg_in_host 2 "$RUN/iface.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" \
+		--iface=eth1 --subnet-file="$RUN/h2/subnet.env" --iptables-forward-rules=false
+	wait_env 2
+	run etcdctl_ get --prefix --print-value-only /coreos.com/network/subnets/
+	[[ "$output" == *'"PublicIP":"198.51.100.2"'* ]]
+}
