@@ -20,7 +20,7 @@ enum {
 	OPT_SUBNET_FILE, OPT_SUBNET_DIR, OPT_NETWORKS, OPT_MARGIN, OPT_IP_MASQ,
 	OPT_FULLY_RANDOM, OPT_FORWARD_RULES, OPT_RESYNC, OPT_BLACKHOLE, OPT_HEALTHZ_IP,
 	OPT_HEALTHZ_PORT, OPT_LISTEN, OPT_REMOTE, OPT_REMOTE_FILE, OPT_KUBE, OPT_BIN_DIR,
-	OPT_IGNORED, OPT_VERSION, OPT_HELP,
+	OPT_IGNORED, OPT_DRY_RUN, OPT_VERSION, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -53,6 +53,7 @@ static const struct option options[] = {
 	{ "net-config-path", required_argument, NULL, OPT_KUBE },
 	{ "set-node-network-unavailable", optional_argument, NULL, OPT_KUBE },
 	{ "bin-dir", required_argument, NULL, OPT_BIN_DIR },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "vmodule", required_argument, NULL, OPT_IGNORED },
 	{ "log_backtrace_at", required_argument, NULL, OPT_IGNORED },
 	{ "v", required_argument, NULL, 'v' },
@@ -81,6 +82,7 @@ static void usage(FILE *f)
 		"  --ip-blackhole-route[=BOOL]  blackhole route for our own subnet\n"
 		"  --iptables-resync=SECONDS    accepted; rules are restored on change instead\n"
 		"  --bin-dir=DIR                where the flannel-* pieces are\n"
+		"  --dry-run                    print the pieces' command lines, run nothing\n"
 		"  -v=N                         verbosity\n"
 		"  --version                    print the version and exit\n%s",
 		cli_etcd_usage);
@@ -139,7 +141,12 @@ static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const ch
 	case OPT_IP_MASQ: return set_bool(&o->ip_masq, arg, name);
 	case OPT_FULLY_RANDOM: return set_bool(&o->fully_random_disable, arg, name);
 	case OPT_FORWARD_RULES: return set_bool(&o->forward_rules, arg, name);
-	case OPT_BLACKHOLE: return set_bool(&o->blackhole, arg, name);
+	case OPT_BLACKHOLE:
+		if (set_bool(&o->blackhole, arg, name) < 0)
+			return -1;
+		if (o->blackhole)
+			log_warn("--ip-blackhole-route is not implemented yet: ignored");
+		return 0;
 	case OPT_RESYNC:
 	case OPT_HEALTHZ_IP:
 	case OPT_HEALTHZ_PORT:
@@ -152,6 +159,7 @@ static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const ch
 	case OPT_KUBE:
 		return refuse(opt, name);
 	case OPT_BIN_DIR: o->bin_dir = arg; return 0;
+	case OPT_DRY_RUN: o->dry_run = true; return 0;
 	case 'v':
 		if (cli_long(arg, 0, 10, &v) < 0) {
 			log_err("-v %s: not a level within 0..10", arg);

@@ -29,6 +29,7 @@ struct network {
 	char subnet_file[512];
 	struct net_config cfg;
 	char backend_data[8192];  /* the lease's BackendData (JSON text) */
+	char backend_v6_data[8192];
 	unsigned mtu;
 	bool leased, started, ready;
 	char line[8192];          /* partial line from flannel-lease */
@@ -93,6 +94,32 @@ fail:
 	return NULL;
 }
 
+/* One command line, quoted for sh, on stdout (--dry-run). */
+static void print_piece(const struct piece *p)
+{
+	for (int i = 0; i < p->argc; i++) {
+		const char *a = p->argv[i];
+		bool plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					     "0123456789-_=./:,@%+") == strlen(a);
+
+		if (i)
+			putchar(' ');
+		if (plain) {
+			fputs(a, stdout);
+			continue;
+		}
+		putchar('\'');
+		for (; *a; a++) {
+			if (*a == '\'')
+				fputs("'\\''", stdout);
+			else
+				putchar(*a);
+		}
+		putchar('\'');
+	}
+	putchar('\n');
+}
+
 static struct piece *new_piece(struct daemon *d, const char *name, int group, const char *tool)
 {
 	struct piece *p;
@@ -147,42 +174,108 @@ static int common_net_args(struct daemon *d, struct piece *p, const struct netwo
 	return bad ? -1 : 0;
 }
 
-/* The Backend object, as JSON text for the pieces. */
-static int backend_json_arg(struct piece *p, const struct network *n)
+static long backend_int(const struct network *n, const char *key, long def)
 {
-	char *js = n->cfg.backend ? json_dumps(n->cfg.backend, JSON_COMPACT) : NULL;
-	int rc;
+	json_t *v = config_backend_get(&n->cfg, key);
 
-	if (n->cfg.backend && !js)
+	return json_is_integer(v) ? (long)json_integer_value(v) : def;
+}
+
+static bool backend_bool(const struct network *n, const char *key)
+{
+	return json_is_true(config_backend_get(&n->cfg, key));
+}
+
+/* The vxlan keys of the Backend object as flannel-vxlan flags. */
+static int vxlan_init_args(struct piece *p, const struct network *n)
+{
+	json_t *mp = config_backend_get(&n->cfg, "MacPrefix");
+	int bad = piece_arg(p, "--vni=%ld", backend_int(n, "VNI", 1));
+
+	if (backend_int(n, "Port", 0) > 0)
+		bad |= piece_arg(p, "--port=%ld", backend_int(n, "Port", 0));
+	if (backend_bool(n, "GBP"))
+		bad |= piece_arg(p, "--gbp");
+	if (backend_bool(n, "Learning"))
+		bad |= piece_arg(p, "--learning");
+	if (backend_int(n, "MTU", 0) > 0)
+		bad |= piece_arg(p, "--mtu=%ld", backend_int(n, "MTU", 0));
+	if (json_is_string(mp))
+		bad |= piece_arg(p, "--mac-prefix=%s", json_string_value(mp));
+	return bad ? -1 : 0;
+}
+
+static int network_arg(struct piece *p, const struct network *n)
+{
+	char a[ADDR_STRLEN];
+
+	if (!n->cfg.enable_ipv4)
+		return 0;
+	return piece_arg(p, "--network=%s", prefix_format(&n->cfg.network, a, sizeof(a)));
+}
+
+static int run_vxlan_init(struct daemon *d, struct network *n, bool v6, char *out, size_t len)
+{
+	char a[ADDR_STRLEN];
+	struct piece *p = new_piece(d, v6 ? "vxlan-init-v6" : "vxlan-init", -1, "flannel-vxlan");
+	int bad, status;
+
+	if (!p)
 		return -1;
-	rc = piece_arg(p, "--backend-config=%s", js ? js : "{}");
-	free(js);
-	return rc;
+	bad = piece_arg(p, "init") | vxlan_init_args(p, n) |
+	      piece_arg(p, "--iface=%s", v6 ? d->ifc6.name : d->ifc.name);
+	if (v6)
+		bad |= piece_arg(p, "-6") |
+		       piece_arg(p, "--public-ipv6=%s",
+				 d->o->public_ip6 ? d->o->public_ip6 :
+						    addr_format(&d->ifc6.addr, a, sizeof(a)));
+	else
+		bad |= piece_arg(p, "--public-ip=%s",
+				 d->o->public_ip ? d->o->public_ip :
+						   addr_format(&d->ifc.addr, a, sizeof(a)));
+	if (!bad && d->o->dry_run) {
+		print_piece(p);
+		snprintf(out, len, "$(%s)", v6 ? "flannel-vxlan init -6 ..." : "flannel-vxlan init ...");
+		status = 0;
+	} else {
+		status = bad ? -1 : supervise_run_capture(&d->sv, p, out, len);
+	}
+	d->sv.n--; /* a one-off: not supervised */
+	piece_clear(p);
+	out[strcspn(out, "\n")] = '\0';
+	return status;
 }
 
 /* Step 2: the backend's own start, whose output is the lease's BackendData. */
 static int backend_init(struct daemon *d, struct network *n)
 {
 	const char *type = n->cfg.backend_type;
-	struct piece *p;
-	int status;
+	int status = 0;
 
-	n->backend_data[0] = '\0';
+	n->backend_data[0] = n->backend_v6_data[0] = '\0';
 	if (strcmp(type, "vxlan") == 0) {
-		p = new_piece(d, "vxlan-init", -1, "flannel-vxlan");
-		if (!p || piece_arg(p, "init") < 0 || backend_json_arg(p, n) < 0 ||
-		    common_net_args(d, p, n) < 0)
-			return EX_OSERR;
+		if (n->cfg.enable_ipv4)
+			status = run_vxlan_init(d, n, false, n->backend_data,
+						sizeof(n->backend_data));
+		if (status == 0 && n->cfg.enable_ipv6)
+			status = run_vxlan_init(d, n, true, n->backend_v6_data,
+						sizeof(n->backend_v6_data));
 	} else if (strcmp(type, "extension") == 0) {
-		p = new_piece(d, "pre-startup", -1, "flannel-ext");
+		struct piece *p = new_piece(d, "pre-startup", -1, "flannel-ext");
+
 		if (!p || piece_arg(p, "pre-startup") < 0 || etcd_args(d, p, n) < 0)
 			return EX_OSERR;
-	} else {
-		return 0;
+		if (d->o->dry_run) {
+			print_piece(p);
+			snprintf(n->backend_data, sizeof(n->backend_data), "$(flannel-ext pre-startup ...)");
+		} else {
+			status = supervise_run_capture(&d->sv, p, n->backend_data,
+						       sizeof(n->backend_data));
+		}
+		d->sv.n--;
+		piece_clear(p);
+		n->backend_data[strcspn(n->backend_data, "\n")] = '\0';
 	}
-	status = supervise_run_capture(&d->sv, p, n->backend_data, sizeof(n->backend_data));
-	d->sv.n--; /* a one-off: not supervised */
-	piece_clear(p);
 	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_err("%s backend init for network %s failed (%s %d)", type,
 			n->name[0] ? n->name : "(default)",
@@ -190,7 +283,6 @@ static int backend_init(struct daemon *d, struct network *n)
 			WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 		return WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1;
 	}
-	n->backend_data[strcspn(n->backend_data, "\n")] = '\0';
 	return 0;
 }
 
@@ -207,6 +299,9 @@ static int plan_lease(struct daemon *d, struct network *n, int base)
 	if (strcmp(type, "alloc") != 0 && piece_arg(p, "--backend-type=%s", type) < 0)
 		return -1;
 	if (n->backend_data[0] && piece_arg(p, "--backend-data=%s", n->backend_data) < 0)
+		return -1;
+	if (n->backend_v6_data[0] &&
+	    piece_arg(p, "--backend-v6-data=%s", n->backend_v6_data) < 0)
 		return -1;
 	if (d->o->ip_masq && piece_arg(p, "--ip-masq") < 0)
 		return -1;
@@ -228,20 +323,23 @@ static int plan_data(struct daemon *d, struct network *n, int base)
 		return -1;
 	if (strcmp(type, "vxlan") == 0) {
 		a = new_piece(d, "vxlan", base + G_DATA, "flannel-vxlan");
-		if (!a || piece_arg(a, "apply") < 0 || backend_json_arg(a, n) < 0 ||
-		    common_net_args(d, a, n) < 0)
+		if (!a || piece_arg(a, "apply") < 0 ||
+		    piece_arg(a, "--vni=%ld", backend_int(n, "VNI", 1)) < 0 ||
+		    (backend_bool(n, "DirectRouting") && piece_arg(a, "--direct-routing") < 0))
 			return -1;
 	} else if (strcmp(type, "host-gw") == 0) {
 		a = new_piece(d, "host-gw", base + G_DATA, "flannel-route");
-		if (!a || piece_arg(a, "apply") < 0 || common_net_args(d, a, n) < 0)
+		if (!a || piece_arg(a, "apply") < 0 ||
+		    piece_arg(a, "--iface=%s", d->have4 ? d->ifc.name : d->ifc6.name) < 0)
 			return -1;
 	} else {
 		a = new_piece(d, "extension", base + G_DATA, "flannel-ext");
 		if (!a || piece_arg(a, "apply") < 0 || etcd_args(d, a, n) < 0)
 			return -1;
 	}
-	if (d->o->blackhole && strcmp(type, "extension") != 0 &&
-	    piece_arg(a, "--blackhole-route") < 0)
+	if (piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0)
+		return -1;
+	if (strcmp(type, "extension") != 0 && network_arg(a, n) < 0)
 		return -1;
 	return 0;
 }
@@ -678,7 +776,7 @@ static int plan(struct daemon *d)
 	 * until the lease is there. */
 	for (int i = 0; i < d->sv.n; i++) {
 		d->pieces[i].restart_at_ms = 0;
-		if (access(d->pieces[i].argv[0], X_OK) < 0) {
+		if (!d->o->dry_run && access(d->pieces[i].argv[0], X_OK) < 0) {
 			log_err("cannot run %s: %s (install it, or point --bin-dir at it)",
 				d->pieces[i].argv[0], strerror(errno));
 			return EX_CONFIG;
@@ -724,6 +822,11 @@ int flanneld_run(struct flanneld_opts *o)
 	d->sv.envp = d->child_env;
 	if (!rc)
 		rc = plan(d);
+	if (!rc && o->dry_run) {
+		for (int i = 0; i < d->sv.n; i++)
+			print_piece(&d->pieces[i]);
+		goto out;
+	}
 	if (!rc)
 		rc = loop(d);
 out:
