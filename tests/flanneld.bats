@@ -84,9 +84,10 @@ ping_containers() {
 
 @test "every FLANNELD_* twin has the same effect as its flag; the flag wins" {
 	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","VNI":7}}'
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","VNI":8}}' /test/net
 	base=(--etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run)
 	flags=(
-		"etcd-prefix=/coreos.com/network"
+		"etcd-prefix=/test/net"
 		"subnet-file=/run/flannel/other.env"
 		"public-ip=192.0.2.77"
 		"ip-masq=true"
