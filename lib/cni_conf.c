@@ -137,6 +137,19 @@ static int check_field(const json_t *v, const struct gofield *f, const char *st,
 	return 0;
 }
 
+static int check_member(const char *k, size_t klen, const json_t *v,
+			const struct gofield *fields, const char *st, const char *prefix,
+			char *err, size_t errlen)
+{
+	const struct gofield *f = field_find(fields, k, klen);
+	char path[256];
+
+	if (!f)
+		return 0;
+	snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", f->name);
+	return check_field(v, f, st, path, err, errlen);
+}
+
 static int check_struct(const json_t *obj, const struct gofield *fields, const char *st,
 			const char *prefix, char *err, size_t errlen)
 {
@@ -144,52 +157,71 @@ static int check_struct(const json_t *obj, const struct gofield *fields, const c
 	size_t klen;
 	json_t *v;
 
-	json_object_keylen_foreach((json_t *)obj, k, klen, v) {
-		const struct gofield *f = field_find(fields, k, klen);
-		char path[256];
-
-		if (!f)
-			continue;
-		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", f->name);
-		if (check_field(v, f, st, path, err, errlen) < 0)
+	json_object_keylen_foreach((json_t *)obj, k, klen, v)
+		if (check_member(k, klen, v, fields, st, prefix, err, errlen) < 0)
 			return -1;
-	}
 	return 0;
 }
 
-/* Decode buf and check it against a Go struct; NULL with err. */
-static json_t *decode_struct(const char *buf, size_t len, const struct gofield *fields,
-			     const char *st, const char *gotype, char *err, size_t errlen)
+/* Member i of a cni_json_parse_members list. */
+static const char *member(const json_t *members, size_t i, size_t *klen, json_t **v)
 {
-	json_t *root;
+	json_t *m = json_array_get(members, i), *k = json_array_get(m, 0);
 
-	if (cni_json_parse(buf, len, &root, err, errlen) < 0)
+	*klen = json_string_length(k);
+	*v = json_array_get(m, 1);
+	return json_string_value(k);
+}
+
+static bool member_is(const char *k, size_t klen, const char *name)
+{
+	return strlen(name) == klen && strncasecmp(name, k, klen) == 0;
+}
+
+/*
+ * Decode buf as Go decodes it into a struct: every member in document
+ * order, repeated ones too.  The members in *members; NULL with err.
+ */
+static json_t *decode_struct(const char *buf, size_t len, const struct gofield *fields,
+			     const char *st, const char *gotype, json_t **members, char *err,
+			     size_t errlen)
+{
+	json_t *root, *v;
+	const char *k;
+	size_t klen;
+
+	if (cni_json_parse_members(buf, len, &root, members, err, errlen) < 0)
 		return NULL;
 	if (!json_is_object(root) && !json_is_null(root)) {
 		snprintf(err, errlen, "json: cannot unmarshal %s into Go value of type %s",
 			 cni_json_kind(root), gotype);
-		json_decref(root);
-		return NULL;
+		goto fail;
 	}
-	if (json_is_object(root) && check_struct(root, fields, st, "", err, errlen) < 0) {
-		json_decref(root);
-		return NULL;
+	for (size_t i = 0; i < json_array_size(*members); i++) {
+		k = member(*members, i, &klen, &v);
+		if (check_member(k, klen, v, fields, st, "", err, errlen) < 0)
+			goto fail;
 	}
 	return root;
+fail:
+	json_decref(root);
+	json_decref(*members);
+	*members = NULL;
+	return NULL;
 }
 
-/* A string field: the last non-null member matching name without regard to case. */
-static const char *field_string(const json_t *obj, const char *name, const char *def)
+/* A string field: the last string member of that name; null leaves it alone. */
+static const char *field_string(const json_t *members, const char *name, const char *def)
 {
 	const char *k, *val = def;
 	size_t klen;
 	json_t *v;
 
-	if (!json_is_object(obj))
-		return def;
-	json_object_keylen_foreach((json_t *)obj, k, klen, v)
-		if (strlen(name) == klen && strncasecmp(name, k, klen) == 0 && json_is_string(v))
+	for (size_t i = 0; i < json_array_size(members); i++) {
+		k = member(members, i, &klen, &v);
+		if (member_is(k, klen, name) && json_is_string(v))
 			val = json_string_value(v);
+	}
 	return val;
 }
 
@@ -197,15 +229,16 @@ static const char *field_string(const json_t *obj, const char *name, const char 
  * A map field: Go decodes every matching member into the same map, so
  * members merge; a null resets the map.  Returns a new object or NULL.
  */
-static int field_map(const json_t *obj, const char *name, json_t **out)
+static int field_map(const json_t *members, const char *name, json_t **out)
 {
 	const char *k;
 	size_t klen;
 	json_t *v;
 
 	*out = NULL;
-	json_object_keylen_foreach((json_t *)obj, k, klen, v) {
-		if (strlen(name) != klen || strncasecmp(name, k, klen) != 0)
+	for (size_t i = 0; i < json_array_size(members); i++) {
+		k = member(members, i, &klen, &v);
+		if (!member_is(k, klen, name))
 			continue;
 		if (json_is_null(v)) {
 			json_decref(*out);
@@ -223,6 +256,7 @@ static int field_map(const json_t *obj, const char *name, json_t **out)
 void cni_netconf_free(struct cni_netconf *nc)
 {
 	json_decref(nc->root);
+	json_decref(nc->members);
 	json_decref(nc->delegate);
 	json_decref(nc->ipam);
 	json_decref(nc->runtime_config);
@@ -242,26 +276,25 @@ static int parse_wait(const char *s, int64_t *ms, char *err, size_t errlen)
 int cni_netconf_load(const char *buf, size_t len, struct cni_netconf *nc, char *err,
 		     size_t errlen)
 {
-	json_t *root;
 	const char *wait;
+	json_t *m;
 
 	memset(nc, 0, sizeof(*nc));
-	root = decode_struct(buf, len, netconf_fields, "NetConf", "main.NetConf", err, errlen);
-	if (!root)
+	nc->root = decode_struct(buf, len, netconf_fields, "NetConf", "main.NetConf", &m, err,
+				 errlen);
+	if (!nc->root)
 		return -1;
-	nc->root = root;
-	nc->cni_version = field_string(root, "cniVersion", "");
-	nc->name = field_string(root, "name", "");
-	nc->subnet_file = field_string(root, "subnetFile", CNI_DEFAULT_SUBNET_FILE);
-	nc->data_dir = field_string(root, "dataDir", CNI_DEFAULT_DATA_DIR);
+	nc->members = m;
+	nc->cni_version = field_string(m, "cniVersion", "");
+	nc->name = field_string(m, "name", "");
+	nc->subnet_file = field_string(m, "subnetFile", CNI_DEFAULT_SUBNET_FILE);
+	nc->data_dir = field_string(m, "dataDir", CNI_DEFAULT_DATA_DIR);
 	nc->wait_ms = CNI_DEFAULT_WAIT_MS;
-	wait = field_string(root, "subnetFileWait", NULL);
+	wait = field_string(m, "subnetFileWait", NULL);
 	if (wait && parse_wait(wait, &nc->wait_ms, err, errlen) < 0)
 		goto fail;
-	if (json_is_object(root) &&
-	    (field_map(root, "delegate", &nc->delegate) < 0 ||
-	     field_map(root, "ipam", &nc->ipam) < 0 ||
-	     field_map(root, "runtimeConfig", &nc->runtime_config) < 0)) {
+	if (field_map(m, "delegate", &nc->delegate) < 0 || field_map(m, "ipam", &nc->ipam) < 0 ||
+	    field_map(m, "runtimeConfig", &nc->runtime_config) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -271,14 +304,19 @@ fail:
 	return -1;
 }
 
-int cni_stored_conf_check(const char *buf, size_t len, const char **type, json_t **root,
+int cni_stored_conf_check(const char *buf, size_t len, const char **type, json_t **keep,
 			  char *err, size_t errlen)
 {
-	*root = decode_struct(buf, len, pluginconf_fields, "PluginConf", "types.PluginConf", err,
-			      errlen);
-	if (!*root)
+	json_t *m, *root;
+
+	root = decode_struct(buf, len, pluginconf_fields, "PluginConf", "types.PluginConf", &m,
+			     err, errlen);
+	if (!root)
 		return -1;
-	*type = field_string(*root, "type", "");
+	json_decref(root);
+	/* The members hold a reference to every value, the type string too. */
+	*keep = m;
+	*type = field_string(m, "type", "");
 	return 0;
 }
 
@@ -288,11 +326,12 @@ static int conf_string(const char *buf, size_t len, const char *field, const cha
 {
 	const struct gofield f[] = { { field, GK_STRING, "string", NULL, NULL },
 				     { NULL, 0, NULL, NULL, NULL } };
-	json_t *root = decode_struct(buf, len, f, "", gotype, err, errlen);
+	json_t *m, *root = decode_struct(buf, len, f, "", gotype, &m, err, errlen);
 
 	if (!root)
 		return -1;
-	snprintf(out, outlen, "%s", field_string(root, field, ""));
+	snprintf(out, outlen, "%s", field_string(m, field, ""));
+	json_decref(m);
 	json_decref(root);
 	return 0;
 }

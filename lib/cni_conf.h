@@ -16,6 +16,7 @@
 
 struct cni_netconf {
 	json_t *root;        /* the whole config as parsed */
+	json_t *members;     /* its members in order, repeats kept ([key, value]) */
 	const char *cni_version; /* "" when absent; points into root */
 	const char *name;
 	const char *subnet_file;
@@ -38,8 +39,9 @@ int cni_netconf_load(const char *buf, size_t len, struct cni_netconf *nc, char *
 		     size_t errlen);
 void cni_netconf_free(struct cni_netconf *nc);
 
-/* The stored delegate config decoded as types.NetConf (for DEL).  0 or -1. */
-int cni_stored_conf_check(const char *buf, size_t len, const char **type, json_t **root,
+/* The stored delegate config decoded as types.NetConf (for DEL): 0 with
+ * *type valid until *keep is released, or -1 with err. */
+int cni_stored_conf_check(const char *buf, size_t len, const char **type, json_t **keep,
 			  char *err, size_t errlen);
 
 /* The skel's own checks: a JSON object with a valid "name" (code 6 or 7),

@@ -263,6 +263,7 @@ struct parser {
 	char *err;
 	size_t errlen;
 	int failed;
+	json_t *members; /* [key, value] of the top-level object, repeats kept */
 };
 
 static int syntax(struct parser *ps, const char *ctx)
@@ -519,6 +520,11 @@ static int attach(struct parser *ps, json_t *v)
 	if (json_is_array(f->c)) {
 		rc = json_array_append_new(f->c, v);
 	} else {
+		if (ps->members && ps->depth == 1 &&
+		    json_array_append_new(ps->members, json_pack("[s%O]", f->key, f->keylen, v)) < 0) {
+			json_decref(v);
+			return oom(ps);
+		}
 		json_object_deln(f->c, f->key, f->keylen);
 		rc = json_object_setn_new(f->c, f->key, f->keylen, v);
 		free(f->key);
@@ -622,6 +628,12 @@ static void parser_free(struct parser *ps)
 
 int cni_json_parse(const char *buf, size_t len, json_t **out, char *err, size_t errlen)
 {
+	return cni_json_parse_members(buf, len, out, NULL, err, errlen);
+}
+
+int cni_json_parse_members(const char *buf, size_t len, json_t **out, json_t **members,
+			   char *err, size_t errlen)
+{
 	struct parser ps = { .p = (const unsigned char *)buf,
 			     .end = (const unsigned char *)buf + len,
 			     .err = err, .errlen = errlen };
@@ -629,6 +641,13 @@ int cni_json_parse(const char *buf, size_t len, json_t **out, char *err, size_t 
 	json_t *root = NULL;
 
 	*out = NULL;
+	if (members) {
+		*members = ps.members = json_array();
+		if (!ps.members) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
 	for (;;) {
 		json_t *done = NULL;
 
@@ -659,6 +678,10 @@ int cni_json_parse(const char *buf, size_t len, json_t **out, char *err, size_t 
 	}
 	json_decref(root);
 	parser_free(&ps);
+	if (members) {
+		json_decref(*members);
+		*members = NULL;
+	}
 	return -1;
 }
 

@@ -33,6 +33,14 @@ char *cni_buf_take(struct cni_buf *b);
  * Returns 0, or -1 with err set ("out of memory" on allocation failure).
  */
 int cni_json_parse(const char *buf, size_t len, json_t **out, char *err, size_t errlen);
+/*
+ * The same, and when the value is an object, *members lists its members in
+ * document order as [key, value] pairs, repeated keys included: what Go's
+ * decoder sees when it fills a struct.  *members is an array (empty when
+ * the value is not an object) to json_decref.
+ */
+int cni_json_parse_members(const char *buf, size_t len, json_t **out, json_t **members,
+			   char *err, size_t errlen);
 
 enum {
 	CJ_SORT = 1,   /* sort object keys by bytes, as Go does for maps */

@@ -64,6 +64,11 @@ static const struct {
 	{ "{\"name\":\"n\",\"subnetFile\":\"/a\",\"SubnetFile\":null}", NULL, "/a",
 	  "/var/lib/cni/flannel" },
 	{ "{\"name\":\"n\",\"subnetFile\":\"\"}", NULL, "", "/var/lib/cni/flannel" },
+	{ "{\"name\":\"n\",\"subnetFile\":\"/a\",\"subnetFile\":null}", NULL, "/a",
+	  "/var/lib/cni/flannel" },
+	{ "{\"name\":\"n\",\"subnetFile\":5,\"subnetFile\":\"/x\"}",
+	  "json: cannot unmarshal number into Go struct field NetConf.subnetFile of type string",
+	  NULL, NULL },
 	{ "{\"name\":\"n\",\"subnetFile\":5}",
 	  "json: cannot unmarshal number into Go struct field NetConf.subnetFile of type string", NULL, NULL },
 	{ "{\"name\":\"n\",\"delegate\":\"bridge\"}",
@@ -116,6 +121,16 @@ static void test_decode(void)
 		ok(cni_netconf_load(c, strlen(c), &nc, err, sizeof(err)) == 0 &&
 			   json_object_size(nc.delegate) == 2 && nc.wait_ms == 250,
 		   "members of one map field merge, as Go decodes into the same map");
+		cni_netconf_free(&nc);
+		c = "{\"name\":\"n\",\"delegate\":{\"a\":1},\"delegate\":{\"b\":2}}";
+		ok(cni_netconf_load(c, strlen(c), &nc, err, sizeof(err)) == 0 &&
+			   json_object_size(nc.delegate) == 2,
+		   "a repeated key merges too");
+		cni_netconf_free(&nc);
+		c = "{\"name\":\"n\",\"delegate\":{\"a\":1},\"delegate\":null,\"delegate\":{\"b\":2}}";
+		ok(cni_netconf_load(c, strlen(c), &nc, err, sizeof(err)) == 0 &&
+			   json_object_size(nc.delegate) == 1 && json_object_get(nc.delegate, "b"),
+		   "null in between resets the map");
 		cni_netconf_free(&nc);
 	}
 }
