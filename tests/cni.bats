@@ -215,3 +215,29 @@ addr_of() {
 		done
 	done
 }
+
+@test "the binary: VERSION, the about text, --delegate-config, usage errors" {
+	run env -i CNI_COMMAND=VERSION "$BIN/flannel" </dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = '{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}' ]
+	run env -i "$BIN/flannel" </dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"CNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0"* ]]
+	run "$BIN/flannel" --delegate-config <<<"$(conf)"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat <<-JSON | jq -cS .
+		{"bridge":"$BRIDGE","cniVersion":"1.0.0","ipMasq":false,"isGateway":true,"mtu":1450,
+		 "name":"fl-$ID","type":"bridge","ipam":{"dataDir":"$IPAMDIR",
+		 "ranges":[[{"subnet":"100.65.17.0/24"}]],"routes":[{"dst":"100.65.0.0/16"}],"type":"host-local"}}
+	JSON
+	)" ]
+	run "$BIN/flannel" --delegate-config --windows <<<"$(conf '"delegate":{"type":"win-overlay"}' | jq -c 'del(.delegate.bridge)')"
+	[ "$status" -eq 0 ]
+	echo "$output" | jq -e '.ipMasq == true and .ipMasqNetwork == "100.65.0.0/16" and .cniVersion == "1.0.0" and .ipam == {"type":"host-local","subnet":"100.65.17.0/24"}'
+	run "$BIN/flannel" --delegate-config <<<'{"name":"x","subnetFile":5}'
+	[ "$status" -eq 65 ]
+	run "$BIN/flannel" --windows
+	[ "$status" -eq 64 ]
+	run "$BIN/flannel" extra-argument
+	[ "$status" -eq 64 ]
+}
