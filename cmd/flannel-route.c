@@ -14,7 +14,8 @@
 #include "log.h"
 
 enum {
-	OPT_IFACE = 1, OPT_SUBNET_FILE, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK,
+	OPT_IFACE = 1, OPT_SUBNET_FILE, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK, OPT_BLACKHOLE,
+	OPT_PUBLIC_IP, OPT_PUBLIC_IPV6,
 	OPT_VERSION, OPT_HELP,
 };
 
@@ -24,6 +25,9 @@ static const struct option options[] = {
 	{ "route-shape", required_argument, NULL, OPT_SHAPE },
 	{ "no-monitor", no_argument, NULL, OPT_NO_MONITOR },
 	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "blackhole-route", no_argument, NULL, OPT_BLACKHOLE },
+	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
+	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
 	{ "v", required_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -35,7 +39,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: flannel-route apply [--iface=IF|ADDR] [--subnet-file=FILE]\n"
 		"                           [--network=CIDR] [--route-shape=nexthop|classic]\n"
-		"                           [--no-monitor] [-v N]\n"
+		"                           [--no-monitor] [--blackhole-route] [-v N]\n"
 		"Reads lease events on stdin; routes each remote host-gw subnet via the\n"
 		"remote's public IP.  See flannel-route(1).\n");
 }
@@ -58,6 +62,10 @@ static int parse_one(struct args *a, int opt, const char *arg)
 		a->subnet_file_given = true;
 		return 0;
 	case OPT_NO_MONITOR: a->o.no_monitor = true; return 0;
+	case OPT_BLACKHOLE: a->o.blackhole = true; return 0;
+	case OPT_PUBLIC_IP:
+	case OPT_PUBLIC_IPV6:
+		return 0; /* accepted for flanneld's sake: the remotes' IPs are what matter */
 	case OPT_SHAPE:
 		if (strcmp(arg, "nexthop") && strcmp(arg, "classic")) {
 			log_err("--route-shape %s: not nexthop or classic", arg);

@@ -18,7 +18,8 @@
 enum {
 	OPT_VNI = 1, OPT_PORT, OPT_GBP, OPT_LEARNING, OPT_MTU, OPT_MAC_PREFIX, OPT_MAC,
 	OPT_IFACE, OPT_PUBLIC_IP, OPT_PUBLIC_IPV6, OPT_IPV6, OPT_SUBNET_FILE, OPT_DIRECT,
-	OPT_NO_SETUP, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK, OPT_VERSION, OPT_HELP,
+	OPT_NO_SETUP, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK, OPT_BACKEND, OPT_BLACKHOLE,
+	OPT_VERSION, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -39,6 +40,8 @@ static const struct option options[] = {
 	{ "route-shape", required_argument, NULL, OPT_SHAPE },
 	{ "no-monitor", no_argument, NULL, OPT_NO_MONITOR },
 	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "backend-config", required_argument, NULL, OPT_BACKEND },
+	{ "blackhole-route", no_argument, NULL, OPT_BLACKHOLE },
 	{ "v", required_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -55,6 +58,9 @@ static void usage(FILE *f)
 		"       flannel-vxlan apply [--vni=N] [--direct-routing] [--subnet-file=FILE]\n"
 		"                           [--network=CIDR] [--no-setup]\n"
 		"                           [--route-shape=nexthop|classic] [--no-monitor]\n"
+		"                           [--blackhole-route]\n"
+		"Every command also takes --backend-config=JSON (the network config's\n"
+		"Backend object: VNI, Port, GBP, Learning, DirectRouting, MTU, MacPrefix).\n"
 		"init creates flannel.<VNI> (flannel-v6.<VNI> with -6) and prints BackendData;\n"
 		"setup gives it our subnet's address; apply reads lease events on stdin.\n"
 		"See flannel-vxlan(1).\n");
@@ -65,7 +71,8 @@ struct args {
 	struct vxlan_conf conf;
 	struct vxlan_apply ap;
 	const char *subnet_file;
-	bool subnet_file_given, classic, no_monitor;
+	bool subnet_file_given, classic, no_monitor, blackhole;
+	struct ipaddr pub4, pub6;
 	struct prefix network;
 };
 
@@ -88,10 +95,7 @@ static int parse_addr_opts(struct args *a, int opt, const char *arg)
 		if (addr_parse_family(arg, opt == OPT_PUBLIC_IP ? AF_INET : AF_INET6, &ip) < 0)
 			return bad(opt == OPT_PUBLIC_IP ? "--public-ip" : "--public-ipv6", arg,
 				   "not an address of that family");
-		if ((opt == OPT_PUBLIC_IPV6) == a->conf.ipv6 || !a->conf.public_ip.family)
-			a->conf.public_ip = ip;
-		if (opt == OPT_PUBLIC_IPV6)
-			a->conf.ipv6 = true;
+		*(opt == OPT_PUBLIC_IP ? &a->pub4 : &a->pub6) = ip;
 		return 0;
 	case OPT_MAC:
 		if (mac_parse(arg, a->conf.mac) < 0 || (a->conf.mac[0] & 1))
@@ -106,6 +110,18 @@ static int parse_addr_opts(struct args *a, int opt, const char *arg)
 	case OPT_NETWORK:
 		if (prefix_parse(arg, &a->network) < 0)
 			return bad("--network", arg, "not a CIDR prefix");
+		return 0;
+	case OPT_BACKEND: {
+		char err[200];
+
+		if (vxlan_conf_parse_backend(arg, &a->conf, &a->ap, err, sizeof(err)) < 0) {
+			log_err("parse --backend-config: %s", err);
+			return -2;
+		}
+		return 0;
+	}
+	case OPT_BLACKHOLE:
+		a->blackhole = true;
 		return 0;
 	}
 	return 1;
@@ -259,7 +275,8 @@ static int find_devices(struct args *a, struct nl *nl, struct apply_opts *o)
 static int cmd_apply(struct args *a, struct nl *nl)
 {
 	struct apply_backend be = vxlan_backend;
-	struct apply_opts o = { .classic_routes = a->classic, .no_monitor = a->no_monitor };
+	struct apply_opts o = { .classic_routes = a->classic, .no_monitor = a->no_monitor,
+				.blackhole = a->blackhole };
 	int rc = find_devices(a, nl, &o);
 
 	if (rc)
@@ -292,13 +309,16 @@ int main(int argc, char **argv)
 	}
 	a.cmd = argv[1];
 	optind = 2;
-	while (!rc && (opt = getopt_long(argc, argv, "6v:", options, NULL)) != -1)
-		if (parse_one(&a, opt == '6' ? OPT_IPV6 : opt, optarg) < 0)
-			rc = EX_USAGE;
+	while (!rc && (opt = getopt_long(argc, argv, "6v:", options, NULL)) != -1) {
+		int r = parse_one(&a, opt == '6' ? OPT_IPV6 : opt, optarg);
+
+		rc = r == -2 ? EX_CONFIG : r < 0 ? EX_USAGE : 0;
+	}
 	if (!rc && optind < argc) {
 		log_err("unexpected argument: %s", argv[optind]);
 		rc = EX_USAGE;
 	}
+	a.conf.public_ip = a.conf.ipv6 ? a.pub6 : a.pub4;
 	if (!rc && strcmp(a.cmd, "init") && strcmp(a.cmd, "setup") && strcmp(a.cmd, "apply")) {
 		log_err("unknown command: %s", a.cmd);
 		usage(stderr);

@@ -2,6 +2,7 @@
  * applied as they come and the batch is sent whenever input would block,
  * so a snapshot goes out in large batches and a single change at once. */
 #include <errno.h>
+#include <linux/rtnetlink.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ struct applier *applier_new(const struct apply_backend *be, const struct apply_o
 		goto fail;
 	if (a->k->max_nhid >= a->next_nhid)
 		a->next_nhid = a->k->max_nhid + 1;
+	apply_blackhole(a);
 	return a;
 fail:
 	applier_free(a);
@@ -254,6 +256,26 @@ static int handle_added(struct applier *a, const struct event *ev)
 	return 0;
 }
 
+/* Upstream adds it only where no route for the subnet exists (a container
+ * bridge's connected route wins): create, never replace. */
+void apply_blackhole(struct applier *a)
+{
+	for (int i = 0; a->o.blackhole && i < 2; i++) {
+		const struct prefix *own = i ? &a->o.own6 : &a->o.own;
+		struct nl_route r = { .protocol = RTPROT_FLANNEL, .type = RTN_BLACKHOLE };
+		char b[ADDR_STRLEN];
+		int rc;
+
+		if (!own->addr.family)
+			continue;
+		r.dst = *own;
+		rc = nl_route_change(a->nl, NL_CREATE, &r);
+		if (rc < 0 && rc != -EEXIST)
+			log_warn("add blackhole route %s: %s", prefix_format(own, b, sizeof(b)),
+				 nl_strerror(a->nl, rc));
+	}
+}
+
 static int handle_self(struct applier *a, const struct event *ev)
 {
 	const struct lease *l = &ev->lease;
@@ -266,6 +288,7 @@ static int handle_self(struct applier *a, const struct event *ev)
 		a->o.own = l->subnet;
 	if (l->subnet6.addr.family)
 		a->o.own6 = l->subnet6;
+	apply_blackhole(a);
 	/* Never route our own subnet away. */
 	for (int i = 0; i < 2; i++) {
 		struct peer *p = peer_find(a, lease_subnet(l, i));

@@ -81,6 +81,8 @@ struct apply_opts {
 				* its neighbour and FDB entries are ours */
 	char devname[2][IFNAMSIZ];
 	int iface;             /* host-gw: the underlay interface routes must use, 0: any */
+	bool blackhole;        /* a blackhole route for our own subnet (upstream's
+				* --ip-blackhole-route), kept like the others */
 };
 
 struct apply_stats {

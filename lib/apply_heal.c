@@ -44,6 +44,11 @@ static void heal_route(struct applier *a, const struct nlmsghdr *nlh)
 	if (nl_route_parse(nlh, &r) < 0 || r.protocol != RTPROT_FLANNEL ||
 	    r.table != RT_TABLE_MAIN)
 		return;
+	if (r.type == RTN_BLACKHOLE) {
+		log_notice("our blackhole route was deleted: restoring it");
+		apply_blackhole(a);
+		return;
+	}
 	p = peer_find(a, &r.dst);
 	if (!p || !(p->have & HAVE_ROUTE) || r.nhid != p->route_nhid)
 		return;

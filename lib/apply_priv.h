@@ -96,6 +96,8 @@ int fdb_ref_get(struct applier *a, int dev, const uint8_t mac[6], const struct i
 		const struct prefix *queue_for);
 int dev_of(const struct applier *a, int family);
 
+void apply_blackhole(struct applier *a);
+
 /* apply_kernel.c */
 struct kstate *kstate_dump(struct applier *a);
 void kstate_free(struct kstate *k);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -248,4 +249,79 @@ int vxlan_setup(struct nl *nl, int ifindex, const struct prefix *own, const uint
 	}
 	log_info("%s has address %s", link.name, prefix_format(&mine.pfx, a, sizeof(a)));
 	return 0;
+}
+
+static int backend_int(json_t *v, const char *name, long max, long *out, char *err,
+		       size_t errlen)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max) {
+		snprintf(err, errlen, "Backend.%s is not an integer within 0..%ld", name, max);
+		return -1;
+	}
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+static int backend_bool(json_t *v, const char *name, bool *out, char *err, size_t errlen)
+{
+	if (!json_is_boolean(v)) {
+		snprintf(err, errlen, "Backend.%s is not true or false", name);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int backend_key(const char *k, json_t *v, struct vxlan_conf *c, struct vxlan_apply *ap,
+		       char *err, size_t errlen)
+{
+	long n;
+
+	if (!strcasecmp(k, "VNI")) {
+		if (backend_int(v, "VNI", VXLAN_VNI_MAX, &n, err, errlen) < 0)
+			return -1;
+		c->vni = (uint32_t)n;
+	} else if (!strcasecmp(k, "Port")) {
+		if (backend_int(v, "Port", 65535, &n, err, errlen) < 0)
+			return -1;
+		c->port = (uint16_t)n;
+	} else if (!strcasecmp(k, "MTU")) {
+		if (backend_int(v, "MTU", 65535, &n, err, errlen) < 0)
+			return -1;
+		c->mtu = (unsigned)n;
+	} else if (!strcasecmp(k, "GBP")) {
+		return backend_bool(v, "GBP", &c->gbp, err, errlen);
+	} else if (!strcasecmp(k, "Learning")) {
+		return backend_bool(v, "Learning", &c->learning, err, errlen);
+	} else if (!strcasecmp(k, "DirectRouting")) {
+		return backend_bool(v, "DirectRouting", &ap->direct_routing, err, errlen);
+	} else if (!strcasecmp(k, "MacPrefix")) {
+		if (!json_is_string(v) ||
+		    mac_prefix_parse(json_string_value(v), c->mac_prefix, &c->mac_prefix_len) < 0) {
+			snprintf(err, errlen, "Backend.MacPrefix is not like \"0E-2A\"");
+			return -1;
+		}
+	}
+	return 0; /* Type, Name and unknown keys: ignored, as Go does */
+}
+
+int vxlan_conf_parse_backend(const char *js, struct vxlan_conf *c, struct vxlan_apply *ap,
+			     char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *o = json_loads(js, JSON_REJECT_DUPLICATES, &jerr), *v;
+	const char *k;
+	int rc = 0;
+
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "Backend is not a JSON object%s%s", o ? "" : ": ",
+			 o ? "" : jerr.text);
+		json_decref(o);
+		return -1;
+	}
+	json_object_foreach(o, k, v)
+		if (rc == 0)
+			rc = backend_key(k, v, c, ap, err, errlen);
+	json_decref(o);
+	return rc;
 }

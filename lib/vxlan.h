@@ -37,6 +37,14 @@ struct vxlan_apply {
 	bool direct_routing;
 	bool setup;              /* configure the device address on the self lease */
 };
+
+/*
+ * The network config's Backend object ({"Type":"vxlan","VNI":1,"Port":0,
+ * "GBP":false,"Learning":false,"DirectRouting":false,"MTU":0,"MacPrefix":".."}),
+ * keys matched without regard to case as Go does.  -1 with err on a bad value.
+ */
+int vxlan_conf_parse_backend(const char *json, struct vxlan_conf *c, struct vxlan_apply *ap,
+			     char *err, size_t errlen);
 /* The backend for the applier; data points to a struct vxlan_apply. */
 extern const struct apply_backend vxlan_backend;
 
