@@ -150,34 +150,56 @@ static int check_mac(struct applier *a, const struct prefix *s, const struct pee
 
 	if (w->kind != PEER_ENCAP)
 		return 0;
+	const struct ipaddr *dst;
+
 	memcpy(key.mac, w->mac, 6);
 	f = htab_get(&a->fdb, &key);
-	if (!f || addr_equal(&f->dst, &w->vtep))
-		return 0;
-	if (p && (p->have & HAVE_FDB) && f->refs == 1 && memcmp(p->fdb_mac, w->mac, 6) == 0)
-		return 0; /* only this subnet uses it: the VTEP moved */
+	if (f) {
+		if (addr_equal(&f->dst, &w->vtep))
+			return 0;
+		if (p && (p->have & HAVE_FDB) && f->refs == 1 &&
+		    memcmp(p->fdb_mac, w->mac, 6) == 0)
+			return 0; /* only this subnet uses it: the VTEP moved */
+		dst = &f->dst;
+	} else {
+		/* Not yet taken over from before our start, but in the kernel. */
+		struct kfdb *k = a->k ? htab_get(&a->k->fdbs, &key) : NULL;
+
+		if (!k || addr_equal(&k->dst, &w->vtep))
+			return 0;
+		dst = &k->dst;
+	}
 	snprintf(err, errlen, "VtepMAC %s is already used by the VTEP at %s",
-		 mac_format(w->mac, mac, sizeof(mac)), addr_format(&f->dst, ip, sizeof(ip)));
+		 mac_format(w->mac, mac, sizeof(mac)), addr_format(dst, ip, sizeof(ip)));
 	return -1;
+}
+
+/* The peer for s; one the kernel already has from before we started is
+ * taken over first (adopt), so that its objects are known. */
+static struct peer *peer_known(struct applier *a, const struct prefix *s, bool create)
+{
+	struct peer *p = peer_find(a, s);
+	struct prefix key;
+	bool created;
+
+	if (p || !s->addr.family || (!create && !a->k))
+		return p;
+	peer_key(&key, s);
+	p = htab_put(&a->peers, &key, &created);
+	if (!p)
+		return NULL;
+	peer_adopt(a, p, a->k);
+	if (!create && !p->have) {
+		peer_forget(a, p);
+		return NULL;
+	}
+	return p;
 }
 
 static void remove_subnet(struct applier *a, const struct prefix *s)
 {
-	struct peer *p;
-	struct prefix key;
-	bool created;
+	struct peer *p = peer_known(a, s, false);
 
-	if (!s->addr.family)
-		return;
-	p = peer_find(a, s);
-	if (!p && a->k) {
-		/* Not announced since we started, but maybe in the kernel from before. */
-		peer_key(&key, s);
-		p = htab_put(&a->peers, &key, &created);
-		if (!p)
-			return;
-		peer_adopt(a, p, a->k);
-	}
 	if (!p)
 		return;
 	peer_uninstall(a, p);
@@ -205,19 +227,13 @@ static int plan_lease(struct applier *a, const struct lease *l, struct peer_want
 
 static int add_peer(struct applier *a, const struct prefix *s, const struct peer_want *w)
 {
-	struct prefix key;
-	struct peer *p;
-	bool created;
+	struct peer *p = peer_known(a, s, true);
 	int n;
 
-	peer_key(&key, s);
-	p = htab_put(&a->peers, &key, &created);
 	if (!p) {
 		log_err("remember subnet: out of memory");
 		return -1;
 	}
-	if (created)
-		peer_adopt(a, p, a->k);
 	p->want = *w;
 	p->gen = a->gen;
 	n = peer_install(a, p);
@@ -241,6 +257,9 @@ static int handle_added(struct applier *a, const struct event *ev)
 			remove_subnet(a, lease_subnet(l, i));
 		return 0;
 	}
+	/* Know what the kernel has for these subnets before judging the lease. */
+	for (int i = 0; i < 2; i++)
+		peer_known(a, lease_subnet(l, i), false);
 	if (plan_lease(a, l, w, has, err, sizeof(err)) < 0) {
 		log_warn("skip lease %s: %s", ev->key, err);
 		a->st.skipped++;

@@ -115,3 +115,47 @@ kernel_state() {
 		bridge -j -n "$h" fdb show | jq -S 'map(select(.dst != null))'
 	}
 }
+
+# lease_lines N [FIRST]: N synthetic upstream vxlan leases as added events,
+# host k at 100.(64+k/256).(k%256).0/24, VTEP 198.18.(k/256).(k%256) with MAC
+# 0a:58:64:00:(k/256):(k%256); k runs from FIRST (default 2).
+lease_lines() {
+	local n=$1 k=${2:-2} last a b
+	last=$((k + n - 1))
+	for k in $(seq "$k" "$last"); do
+		a=$((k >> 8)) b=$((k & 255))
+		printf '{"type":"added","key":"100.%d.%d.0-24","subnet":"100.%d.%d.0/24","public_ip":"198.18.%d.%d","backend_type":"vxlan","backend_data":{"VNI":1,"VtepMAC":"0a:58:64:00:%02x:%02x"},"revision":1}\n' \
+			$((64 + a)) "$b" $((64 + a)) "$b" "$a" "$b" "$a" "$b"
+	done
+}
+
+# upstream_batch N [FIRST]: the same leases as upstream installs them, as
+# "ip -batch" lines (neighbours, routes) and "bridge -batch" lines (FDB) on
+# stdout, prefixed "ip " and "bridge " for splitting.
+upstream_batch() {
+	local n=$1 k=${2:-2} last a b
+	last=$((k + n - 1))
+	for k in $(seq "$k" "$last"); do
+		a=$((k >> 8)) b=$((k & 255))
+		printf 'ip neigh replace 100.%d.%d.0 lladdr 0a:58:64:00:%02x:%02x dev flannel.1 nud permanent\n' \
+			$((64 + a)) "$b" "$a" "$b"
+		printf 'bridge fdb replace 0a:58:64:00:%02x:%02x dev flannel.1 dst 198.18.%d.%d self permanent\n' \
+			"$a" "$b" "$a" "$b"
+		printf 'ip route replace 100.%d.%d.0/24 via 100.%d.%d.0 dev flannel.1 onlink\n' \
+			$((64 + a)) "$b" $((64 + a)) "$b"
+	done
+}
+
+# vtep_ns NAME: a namespace like one host of kernel-limits.md: eth0 (one end
+# of a veth pair) at 198.18.0.1/15, flannel.1 made by flannel-vxlan init.
+vtep_ns() {
+	ip netns add "$1"
+	echo "$1" >>"$BATS_TEST_TMPDIR/netns"
+	ip -n "$1" link set lo up
+	ip -n "$1" link add eth0 type veth peer name eth0p
+	ip -n "$1" addr add 198.18.0.1/15 dev eth0
+	ip -n "$1" link set eth0 up
+	ip -n "$1" link set eth0p up
+	ip netns exec "$1" flannel-vxlan init --iface=eth0 --mac=02:00:00:00:00:01 >/dev/null
+	ip -n "$1" addr add 100.64.1.0/32 dev flannel.1
+}

@@ -190,3 +190,104 @@ vx_up() {
 	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
 	in_container 1 ping -c 1 -W 2 "$(caddr 3)"
 }
+
+@test "vxlan: the nexthop shape forwards exactly as upstream's route shape" {
+	need_root
+	fl_id >/dev/null
+	local up ours n=400 i a
+	up="$(fl_id)up"
+	ours="$(fl_id)us"
+	vtep_ns "$up"
+	vtep_ns "$ours"
+	upstream_batch "$n" >"$BATS_TEST_TMPDIR/batch"
+	sed -n 's/^ip //p' "$BATS_TEST_TMPDIR/batch" | ip -n "$up" -batch -
+	sed -n 's/^bridge //p' "$BATS_TEST_TMPDIR/batch" | bridge -n "$up" -batch -
+	lease_lines "$n" | ip netns exec "$ours" flannel-vxlan apply --no-monitor --no-setup
+	# The shape really differs: nexthop objects on our side only.
+	[ "$(ip -n "$ours" nexthop show | wc -l)" = "$n" ]
+	[ -z "$(ip -n "$up" nexthop show)" ]
+	# 1000 random overlay addresses, plus three that no route covers.
+	{
+		for i in $(seq 1 1000); do
+			a=$(( (RANDOM % n) + 2 ))
+			echo "100.$((64 + (a >> 8))).$((a & 255)).$((RANDOM % 256))"
+		done
+		echo 100.64.0.7; echo 100.70.0.1; echo 198.51.100.9
+	} >"$BATS_TEST_TMPDIR/addrs"
+	for ns in "$up" "$ours"; do
+		while read -r a; do
+			ip -n "$ns" route get "$a" 2>&1 | sed -E 's/ nhid [0-9]+//' | head -n1
+		done <"$BATS_TEST_TMPDIR/addrs" >"$BATS_TEST_TMPDIR/get.$ns"
+	done
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/get.$up")" = 1003 ]
+	grep -q "via 100.6" "$BATS_TEST_TMPDIR/get.$up"
+	diff -u "$BATS_TEST_TMPDIR/get.$up" "$BATS_TEST_TMPDIR/get.$ours"
+	# Neighbours and FDB identical (our neighbours carry protocol 76 in addition).
+	for ns in "$up" "$ours"; do
+		ip -n "$ns" neigh show dev flannel.1 | sed 's/ proto 76//' | sort >"$BATS_TEST_TMPDIR/neigh.$ns"
+		bridge -n "$ns" fdb show dev flannel.1 | sort >"$BATS_TEST_TMPDIR/fdb.$ns"
+		ip -n "$ns" route show dev flannel.1 |
+			sed -E 's/ nhid [0-9]+//; s/ proto (boot|76)//' | sort >"$BATS_TEST_TMPDIR/route.$ns"
+	done
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/neigh.$up")" = "$n" ]
+	diff -u "$BATS_TEST_TMPDIR/neigh.$up" "$BATS_TEST_TMPDIR/neigh.$ours"
+	diff -u "$BATS_TEST_TMPDIR/fdb.$up" "$BATS_TEST_TMPDIR/fdb.$ours"
+	diff -u "$BATS_TEST_TMPDIR/route.$up" "$BATS_TEST_TMPDIR/route.$ours"
+}
+
+@test "vxlan: hostile and malformed events change nothing and never stop the stream" {
+	need_root
+	fl_id >/dev/null
+	local ns
+	ns="$(fl_id)ho"
+	vtep_ns "$ns"
+	printf 'FLANNEL_NETWORK=100.64.0.0/16\nFLANNEL_SUBNET=100.64.1.1/24\n' >"$BATS_TEST_TMPDIR/env"
+	lease_lines 1 2 >"$BATS_TEST_TMPDIR/good"
+	ip netns exec "$ns" flannel-vxlan apply --no-monitor --no-setup \
+		--subnet-file="$BATS_TEST_TMPDIR/env" <"$BATS_TEST_TMPDIR/good"
+	ip -j -n "$ns" route | jq -S . >"$BATS_TEST_TMPDIR/before"
+	ip -n "$ns" neigh show dev flannel.1 >>"$BATS_TEST_TMPDIR/before"
+	bridge -n "$ns" fdb show dev flannel.1 >>"$BATS_TEST_TMPDIR/before"
+	V='"backend_type":"vxlan"'
+	cat >"$BATS_TEST_TMPDIR/bad" <<-EOT
+	not json at all
+	{"type":"added","subnet":"100.64.7.0/24","public_ip":"2001:db8::7",$V,"backend_data":{"VNI":1,"VtepMAC":"02:00:00:00:07:07"}}
+	{"type":"added","subnet":"100.64.7.0/24","public_ip":"127.0.0.1",$V,"backend_data":{"VNI":1,"VtepMAC":"02:00:00:00:07:07"}}
+	{"type":"added","subnet":"100.64.7.0/24","public_ip":"224.0.0.7",$V,"backend_data":{"VNI":1,"VtepMAC":"02:00:00:00:07:07"}}
+	{"type":"added","subnet":"100.64.7.0/24","public_ip":"198.18.0.7",$V,"backend_data":{"VNI":1,"VtepMAC":"02:00:00:00:07"}}
+	{"type":"added","subnet":"100.64.7.0/24","public_ip":"198.18.0.7",$V,"backend_data":{"VNI":1,"VtepMAC":"01:00:5e:00:00:07"}}
+	{"type":"added","subnet":"100.64.7.0/24","public_ip":"198.18.0.7",$V,"backend_data":{"VNI":16777216,"VtepMAC":"02:00:00:00:07:07"}}
+	{"type":"added","subnet":"100.64.1.0/25","public_ip":"198.18.0.7",$V,"backend_data":{"VNI":1,"VtepMAC":"02:00:00:00:07:07"}}
+	{"type":"added","subnet":"198.51.100.0/24","public_ip":"198.18.0.7",$V,"backend_data":{"VNI":1,"VtepMAC":"02:00:00:00:07:07"}}
+	{"type":"added","subnet":"100.64.7.0/24","public_ip":"198.18.0.7",$V,"backend_data":{"VNI":1,"VtepMAC":"0a:58:64:00:00:02"}}
+	{"type":"added","subnet":"100.64.7.0/24","public_ip":"198.18.0.7",$V,"backend_data":"a string"}
+	{"type":"added","subnet":"100.64.7.0/24","public_ip":"198.18.0.7",$V}
+	{"type":"frobnicate","revision":3}
+	EOT
+	# The good lease again, twice: nothing to write.
+	cat "$BATS_TEST_TMPDIR/good" "$BATS_TEST_TMPDIR/good" >>"$BATS_TEST_TMPDIR/bad"
+	ip -n "$ns" monitor route neigh nexthop >"$BATS_TEST_TMPDIR/monitor" 2>&1 &
+	track_pid "$!"
+	sleep 0.2
+	run ip netns exec "$ns" flannel-vxlan apply --no-monitor --no-setup \
+		--subnet-file="$BATS_TEST_TMPDIR/env" <"$BATS_TEST_TMPDIR/bad"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"line 1: invalid JSON"* ]]
+	[[ "$output" == *"line 2: public_ip is not an IPv4 address"* ]]
+	[[ "$output" == *"line 3: PublicIP 127.0.0.1 is not a usable"* ]]
+	[[ "$output" == *"line 4: PublicIP 224.0.0.7 is not a usable"* ]]
+	[[ "$output" == *"VtepMAC is not a MAC address"* ]]
+	[[ "$output" == *"VtepMAC 01:00:5e:00:00:07 is not a unicast"* ]]
+	[[ "$output" == *"VNI is not an integer"* ]]
+	[[ "$output" == *"overlaps our own subnet"* ]]
+	[[ "$output" == *"198.51.100.0/24 is outside the network"* ]]
+	[[ "$output" == *"VtepMAC 0a:58:64:00:00:02 is already used by the VTEP at 198.18.0.2"* ]]
+	[[ "$output" == *"BackendData is not an object"* ]]
+	[[ "$output" == *'unknown type "frobnicate"'* ]]
+	sleep 0.2
+	ip -j -n "$ns" route | jq -S . >"$BATS_TEST_TMPDIR/after"
+	ip -n "$ns" neigh show dev flannel.1 >>"$BATS_TEST_TMPDIR/after"
+	bridge -n "$ns" fdb show dev flannel.1 >>"$BATS_TEST_TMPDIR/after"
+	diff -u "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
+	[ ! -s "$BATS_TEST_TMPDIR/monitor" ]
+}
