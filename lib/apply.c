@@ -48,7 +48,6 @@ struct applier *applier_new(const struct apply_backend *be, const struct apply_o
 	a->next_nhid = NHID_BASE;
 	htab_init(&a->peers, sizeof(struct peer), sizeof(struct prefix));
 	htab_init(&a->fdb, sizeof(struct fdb_ref), sizeof(struct fdb_key));
-	htab_init(&a->nhids, sizeof(struct nhref), sizeof(uint32_t));
 	htab_init(&a->links, 2 * sizeof(int), sizeof(int));
 	a->nl = nl_open();
 	if (!a->nl || nl_set_error_handler(a->nl, sizeof(struct cookie), apply_on_error, a) < 0) {
@@ -82,7 +81,6 @@ void applier_free(struct applier *a)
 	kstate_free(a->k);
 	htab_free(&a->peers);
 	htab_free(&a->fdb);
-	htab_free(&a->nhids);
 	htab_free(&a->links);
 	free(a->failed);
 	free(a);
@@ -182,8 +180,11 @@ static struct peer *peer_known(struct applier *a, const struct prefix *s, bool c
 	struct prefix key;
 	bool created;
 
-	if (p || !s->addr.family || (!create && !a->k))
+	if (p || !s->addr.family)
 		return p;
+	/* Nothing from before our start (the common case on a fresh host). */
+	if (!create && (!a->k || (!a->k->routes.count && !a->k->neighs.count)))
+		return NULL;
 	peer_key(&key, s);
 	p = htab_put(&a->peers, &key, &created);
 	if (!p)
@@ -444,8 +445,10 @@ int applier_run(struct applier *a, int fd)
 	for (;;) {
 		int n = line_reader_next(r, &line, &lineno);
 
-		if (n == 1 && handle_line(a, line, lineno) < 0)
-			rc = EX_SOFTWARE;
+		if (n == 1 && handle_line(a, line, lineno) < 0) {
+			log_err("line %lu: %s", lineno, strerror(errno));
+			rc = EX_OSERR;
+		}
 		else if (n == -2 && wait_input(a, fd) < 0)
 			rc = EX_OSERR;
 		else if (n == 0)

@@ -28,8 +28,6 @@ static int heal_peer(struct applier *a, struct peer *p, uint8_t lost, const char
 	char sub[ADDR_STRLEN];
 
 	p->have &= (uint8_t)~lost;
-	if (lost & HAVE_NH)
-		htab_del(&a->nhids, &p->nhid);
 	a->st.healed++;
 	log_notice("%s for %s was deleted: restoring it", what,
 		   prefix_format(&p->subnet, sub, sizeof(sub)));
@@ -58,16 +56,16 @@ static void heal_route(struct applier *a, const struct nlmsghdr *nlh)
 static void heal_nexthop(struct applier *a, const struct nlmsghdr *nlh)
 {
 	struct nl_nexthop nh;
-	struct nhref *ref;
 	struct peer *p;
+	size_t it = 0;
 
 	if (nl_nexthop_parse(nlh, &nh) < 0 || nh.protocol != RTPROT_FLANNEL)
 		return;
-	ref = htab_get(&a->nhids, &nh.id);
-	if (!ref)
-		return;
-	p = peer_find(a, &ref->subnet);
-	if (!p || !(p->have & HAVE_NH) || p->nhid != nh.id)
+	/* Rare enough for a scan; no index to keep. */
+	while ((p = htab_next(&a->peers, &it)) != NULL)
+		if ((p->have & HAVE_NH) && p->nhid == nh.id)
+			break;
+	if (!p)
 		return;
 	/* The kernel removed the routes that used it, without telling. */
 	heal_peer(a, p, HAVE_NH | HAVE_ROUTE, "nexthop");

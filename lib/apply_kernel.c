@@ -157,10 +157,6 @@ static void adopt_route(struct applier *a, struct peer *p, struct kstate *k)
 		p->fwd.oif = r->oif;
 		p->fwd.onlink = !!(r->flags & RTNH_F_ONLINK);
 	} else if (a->nexthops && (nh = htab_get(&k->nexthops, &r->nhid)) != NULL) {
-		struct nhref *ref = htab_put(&a->nhids, &nh->id, NULL);
-
-		if (ref)
-			ref->subnet = p->subnet;
 		p->have |= HAVE_NH;
 		p->nhid = nh->id;
 		p->fwd.gw = nh->gw;
@@ -231,9 +227,10 @@ int kstate_purge(struct applier *a, struct kstate *k)
 			return -1;
 		a->st.purged++;
 	}
+	/* Nexthops a subnet uses were taken out by adoption; new ones have
+	 * higher ids than any dumped. */
 	for (it = 0; (nh = htab_next(&k->nexthops, &it)) != NULL; a->st.purged++)
-		if (htab_get(&a->nhids, &nh->id) == NULL &&
-		    nl_nexthop_queue(a->nl, NL_DELETE, nh, NULL, 0) < 0)
+		if (nl_nexthop_queue(a->nl, NL_DELETE, nh, NULL, 0) < 0)
 			return -1;
 	for (it = 0; (n = htab_next(&k->neighs, &it)) != NULL; a->st.purged++) {
 		struct nl_neigh d = { .family = n->key.ip.family, .ifindex = n->key.ifindex,
@@ -271,7 +268,6 @@ int apply_reconcile(struct applier *a)
 	if (!k)
 		return -1;
 	htab_clear(&a->fdb);
-	htab_clear(&a->nhids);
 	if (k->max_nhid >= a->next_nhid)
 		a->next_nhid = k->max_nhid + 1;
 	while ((p = htab_next(&a->peers, &it)) != NULL) {

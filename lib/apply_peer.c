@@ -159,22 +159,6 @@ static struct fwd want_fwd(const struct peer *p)
 	return f;
 }
 
-static uint32_t nhid_alloc(struct applier *a, const struct peer *p)
-{
-	struct nhref *r;
-	uint32_t id = a->next_nhid++;
-
-	r = htab_put(&a->nhids, &id, NULL);
-	if (r)
-		peer_key(&r->subnet, &p->subnet);
-	return id;
-}
-
-static void nhid_release(struct applier *a, uint32_t id)
-{
-	htab_del(&a->nhids, &id);
-}
-
 static bool fdb_points_to(struct applier *a, int dev, const uint8_t mac[6],
 			  const struct ipaddr *dst)
 {
@@ -244,7 +228,7 @@ static int install_route(struct applier *a, struct peer *p)
 		return 0;
 	}
 	if (!(p->have & HAVE_NH)) {
-		p->nhid = nhid_alloc(a, p);
+		p->nhid = a->next_nhid++;
 		if (queue_nexthop(a, NL_CREATE, p, &f, p->nhid) < 0)
 			return -1;
 	} else if (!fwd_equal(&p->fwd, &f)) {
@@ -265,12 +249,12 @@ static int install_route(struct applier *a, struct peer *p)
 /* Returns the number of messages queued, or -1. */
 int peer_install(struct applier *a, struct peer *p)
 {
-	size_t before = nl_batch_pending(a->nl);
+	unsigned long before = nl_batch_total(a->nl);
 	int dev = dev_of(a, p->subnet.addr.family);
 
 	if (drop_l2(a, p, dev) < 0 || install_l2(a, p, dev) < 0 || install_route(a, p) < 0)
 		return -1;
-	return (int)(nl_batch_pending(a->nl) - before);
+	return (int)(nl_batch_total(a->nl) - before);
 }
 
 /* Route first, so that nothing is sent towards a VTEP being forgotten. */
@@ -280,7 +264,6 @@ void peer_uninstall(struct applier *a, struct peer *p)
 		queue_route(a, NL_DELETE, p, NULL, 0);
 	if (p->have & HAVE_NH) {
 		queue_nexthop(a, NL_DELETE, p, &p->fwd, p->nhid);
-		nhid_release(a, p->nhid);
 	}
 	if (p->have & HAVE_NEIGH)
 		queue_neigh(a, NL_DELETE, p, p->dev, p->neigh_mac);
@@ -358,10 +341,8 @@ int apply_handle_failures(struct applier *a)
 
 		if (!p)
 			continue;
-		if (a->failed[i].obj == OBJ_NH) {
-			nhid_release(a, p->nhid);
+		if (a->failed[i].obj == OBJ_NH)
 			p->have &= ~HAVE_NH;
-		}
 		if (a->failed[i].obj == OBJ_NEIGH)
 			p->have &= ~HAVE_NEIGH;
 		peer_uninstall(a, p);

@@ -45,11 +45,6 @@ struct kfdb {
 	struct ipaddr dst;
 };
 
-struct nhref {
-	uint32_t id;
-	struct prefix subnet;
-};
-
 /* Our objects as one dump found them; adoption takes entries out. */
 struct kstate {
 	struct htab routes;   /* struct nl_route, key dst */
@@ -71,7 +66,6 @@ struct applier {
 	struct nl *nl, *mon;
 	struct htab peers;    /* struct peer */
 	struct htab fdb;      /* struct fdb_ref */
-	struct htab nhids;    /* struct nhref */
 	struct htab links;    /* ifindex -> last seen flags */
 	struct kstate *k;     /* startup state, until the first sync */
 	bool nexthops;        /* nexthop objects in use */

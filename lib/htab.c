@@ -1,4 +1,6 @@
-/* htab.c - linear probing with backward-shift deletion (no tombstones). */
+/* htab.c - linear probing over an index array, backward-shift deletion (no
+ * tombstones); the records themselves live in a dense array, so that only
+ * the pages of records in use are touched. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +17,15 @@ void htab_init(struct htab *h, size_t esize, size_t klen)
 
 void htab_free(struct htab *h)
 {
+	free(h->recs);
 	free(h->slots);
-	free(h->used);
 	htab_init(h, h->esize, h->klen);
 }
 
 void htab_clear(struct htab *h)
 {
-	if (h->used)
-		memset(h->used, 0, h->cap);
+	if (h->slots)
+		memset(h->slots, 0, h->cap * sizeof(*h->slots));
 	h->count = 0;
 }
 
@@ -41,17 +43,18 @@ static size_t hash_key(const void *key, size_t len)
 	return (size_t)x;
 }
 
-static unsigned char *slot(const struct htab *h, size_t i)
+static unsigned char *rec(const struct htab *h, size_t r)
 {
-	return h->slots + i * h->esize;
+	return h->recs + r * h->esize;
 }
 
+/* The slot holding key, or the empty slot where it would go. */
 static size_t find(const struct htab *h, const void *key, bool *found)
 {
 	size_t i = hash_key(key, h->klen) & (h->cap - 1);
 
-	while (h->used[i]) {
-		if (memcmp(slot(h, i), key, h->klen) == 0) {
+	while (h->slots[i]) {
+		if (memcmp(rec(h, h->slots[i] - 1), key, h->klen) == 0) {
 			*found = true;
 			return i;
 		}
@@ -69,37 +72,36 @@ void *htab_get(const struct htab *h, const void *key)
 	if (!h->count)
 		return NULL;
 	i = find(h, key, &found);
-	return found ? slot(h, i) : NULL;
+	return found ? rec(h, h->slots[i] - 1) : NULL;
 }
 
-static int grow(struct htab *h)
+static int grow_slots(struct htab *h)
 {
 	size_t ncap = h->cap ? h->cap * 2 : 64;
-	struct htab n = *h;
+	uint32_t *n = fl_calloc(ncap, sizeof(*n));
 
-	n.slots = fl_malloc(ncap * h->esize);
-	n.used = fl_calloc(ncap, 1);
-	if (!n.slots || !n.used) {
-		free(n.slots);
-		free(n.used);
+	if (!n)
 		return -1;
-	}
-	n.cap = ncap;
-	n.count = 0;
-	for (size_t i = 0; i < h->cap; i++) {
-		bool found;
-		size_t j;
-
-		if (!h->used[i])
-			continue;
-		j = find(&n, slot(h, i), &found);
-		memcpy(slot(&n, j), slot(h, i), h->esize);
-		n.used[j] = 1;
-		n.count++;
-	}
 	free(h->slots);
-	free(h->used);
-	*h = n;
+	h->slots = n;
+	h->cap = ncap;
+	for (size_t r = 0; r < h->count; r++) {
+		bool found;
+
+		h->slots[find(h, rec(h, r), &found)] = (uint32_t)(r + 1);
+	}
+	return 0;
+}
+
+static int grow_recs(struct htab *h)
+{
+	size_t ncap = h->rcap ? h->rcap * 2 : 32;
+	unsigned char *n = fl_realloc(h->recs, ncap * h->esize);
+
+	if (!n)
+		return -1;
+	h->recs = n;
+	h->rcap = ncap;
 	return 0;
 }
 
@@ -108,52 +110,61 @@ void *htab_put(struct htab *h, const void *key, bool *created)
 	bool found;
 	size_t i;
 
-	if ((h->count + 1) * 10 > h->cap * 7 && grow(h) < 0)
+	if ((h->count + 1) * 10 > h->cap * 7 && grow_slots(h) < 0)
 		return NULL;
 	i = find(h, key, &found);
 	if (created)
 		*created = !found;
-	if (!found) {
-		memset(slot(h, i), 0, h->esize);
-		memcpy(slot(h, i), key, h->klen);
-		h->used[i] = 1;
-		h->count++;
+	if (found)
+		return rec(h, h->slots[i] - 1);
+	if (h->count == h->rcap && grow_recs(h) < 0)
+		return NULL;
+	memset(rec(h, h->count), 0, h->esize);
+	memcpy(rec(h, h->count), key, h->klen);
+	h->slots[i] = (uint32_t)(++h->count);
+	return rec(h, h->count - 1);
+}
+
+/* Empty slot i and move later members of its probe run back into the hole. */
+static void slot_remove(struct htab *h, size_t i)
+{
+	h->slots[i] = 0;
+	for (size_t j = (i + 1) & (h->cap - 1); h->slots[j]; j = (j + 1) & (h->cap - 1)) {
+		size_t home = hash_key(rec(h, h->slots[j] - 1), h->klen) & (h->cap - 1);
+
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			h->slots[i] = h->slots[j];
+			h->slots[j] = 0;
+			i = j;
+		}
 	}
-	return slot(h, i);
 }
 
 void htab_del(struct htab *h, const void *key)
 {
+	size_t i, r, last;
 	bool found;
-	size_t i, j;
 
 	if (!h->count)
 		return;
 	i = find(h, key, &found);
 	if (!found)
 		return;
-	h->used[i] = 0;
-	h->count--;
-	/* Move later members of the probe run back into the hole. */
-	for (j = (i + 1) & (h->cap - 1); h->used[j]; j = (j + 1) & (h->cap - 1)) {
-		size_t home = hash_key(slot(h, j), h->klen) & (h->cap - 1);
-
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			memcpy(slot(h, i), slot(h, j), h->esize);
-			h->used[i] = 1;
-			h->used[j] = 0;
-			i = j;
-		}
+	r = h->slots[i] - 1;
+	slot_remove(h, i);
+	last = h->count - 1;
+	if (r != last) {
+		/* Keep the records dense: the last one fills the hole. */
+		i = find(h, rec(h, last), &found);
+		memcpy(rec(h, r), rec(h, last), h->esize);
+		h->slots[i] = (uint32_t)(r + 1);
 	}
+	h->count--;
 }
 
 void *htab_next(const struct htab *h, size_t *it)
 {
-	while (*it < h->cap) {
-		size_t i = (*it)++;
-
-		if (h->used[i])
-			return slot(h, i);
-	}
-	return NULL;
+	if (*it >= h->count)
+		return NULL;
+	return rec(h, (*it)++);
 }

@@ -1,15 +1,18 @@
-/* htab.h - an open-addressing hash table of fixed-size records, the key at
- * the start of each record (compared as bytes: zero the padding). */
+/* htab.h - a hash table of fixed-size records, the key at the start of each
+ * record (compared as bytes: zero the padding).  Records are kept dense, in
+ * insertion order modulo deletions, so memory grows with the count and not
+ * with the table size. */
 #ifndef FLANNEL_HTAB_H
 #define FLANNEL_HTAB_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct htab {
-	unsigned char *slots;
-	unsigned char *used;
-	size_t cap, count, esize, klen;
+	unsigned char *recs;  /* count records of esize bytes */
+	uint32_t *slots;      /* record index + 1, 0 = empty; cap is a power of 2 */
+	size_t cap, count, rcap, esize, klen;
 };
 
 void htab_init(struct htab *h, size_t esize, size_t klen);

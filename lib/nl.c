@@ -32,7 +32,7 @@ struct nl {
 	size_t cookie_size;
 	nl_error_fn on_error;
 	void *arg;
-	unsigned long errors;
+	unsigned long errors, total;
 	bool lost;
 	char ext[256];        /* extended ack text of the last synchronous error */
 	char errbuf[320];
@@ -175,6 +175,11 @@ size_t nl_batch_pending(const struct nl *nl)
 	return nl->nmsg;
 }
 
+unsigned long nl_batch_total(const struct nl *nl)
+{
+	return nl->total;
+}
+
 unsigned long nl_batch_errors(const struct nl *nl, bool *lost)
 {
 	if (lost)
@@ -211,6 +216,7 @@ struct nlmsghdr *nl_batch_msg(struct nl *nl, uint16_t type, enum nl_op op, void 
 			memset(*cookie, 0, nl->cookie_size);
 	}
 	nl->nmsg++;
+	nl->total++;
 	nl->open = nlh;
 	return nlh;
 }

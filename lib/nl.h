@@ -49,6 +49,8 @@ int nl_batch_flush(struct nl *nl);
 /* Errors reported since open; lost errors (ENOBUFS) set *lost. */
 unsigned long nl_batch_errors(const struct nl *nl, bool *lost);
 size_t nl_batch_pending(const struct nl *nl);
+/* Messages queued since open (batches flushed or not). */
+unsigned long nl_batch_total(const struct nl *nl);
 
 /* Synchronous request with an ack; returns 0 or -errno. Flushes the batch first. */
 int nl_request(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
