@@ -194,7 +194,7 @@ vx_up() {
 @test "vxlan: the nexthop shape forwards exactly as upstream's route shape" {
 	need_root
 	fl_id >/dev/null
-	local up ours n=400 i a
+	local up ours n=1000 i a
 	up="$(fl_id)up"
 	ours="$(fl_id)us"
 	vtep_ns "$up"
