@@ -90,6 +90,7 @@ static struct peer *peer_by_addr(struct applier *a, const struct ipaddr *ip)
 
 static void heal_fdb(struct applier *a, const struct nl_neigh *n)
 {
+	/* A device going away takes its entries first: nothing to restore. */
 	struct fdb_key key = { .ifindex = n->ifindex };
 	struct fdb_ref *f;
 	struct nl_neigh w = { .family = AF_BRIDGE, .ifindex = n->ifindex,
@@ -156,6 +157,7 @@ static void watch_link(struct applier *a, const struct nlmsghdr *nlh)
 				   l.ifindex);
 			a->o.dev[i] = l.ifindex;
 			a->want_reconcile = true;
+			a->resetup = true;
 		}
 	}
 	if (nlh->nlmsg_type != RTM_NEWLINK)

@@ -264,6 +264,16 @@ int apply_reconcile(struct applier *a)
 
 	a->want_reconcile = false;
 	a->st.reconciles++;
+	if (a->resetup && a->be->self && (a->o.own.addr.family || a->o.own6.addr.family)) {
+		struct lease own;
+
+		/* A recreated device needs our address again. */
+		lease_init(&own);
+		own.subnet = a->o.own;
+		own.subnet6 = a->o.own6;
+		a->be->self(a, &own);
+	}
+	a->resetup = false;
 	k = kstate_dump(a);
 	if (!k)
 		return -1;

@@ -152,10 +152,13 @@ static bool fwd_equal(const struct fwd *x, const struct fwd *y)
 	return addr_equal(&x->gw, &y->gw) && x->oif == y->oif && x->onlink == y->onlink;
 }
 
-static struct fwd want_fwd(const struct peer *p)
+static struct fwd want_fwd(const struct applier *a, const struct peer *p)
 {
 	struct fwd f = { .gw = p->want.gw, .oif = p->want.oif, .onlink = p->want.onlink };
 
+	/* The overlay device may have been recreated since the plan. */
+	if (p->want.kind == PEER_ENCAP)
+		f.oif = (uint32_t)dev_of(a, p->subnet.addr.family);
 	return f;
 }
 
@@ -215,7 +218,7 @@ static int install_l2(struct applier *a, struct peer *p, int dev)
 
 static int install_route(struct applier *a, struct peer *p)
 {
-	struct fwd f = want_fwd(p);
+	struct fwd f = want_fwd(a, p);
 
 	if (!a->nexthops) {
 		if ((p->have & HAVE_ROUTE) && p->route_nhid == 0 && fwd_equal(&p->fwd, &f))
@@ -346,10 +349,10 @@ int apply_handle_failures(struct applier *a)
 		if (a->failed[i].obj == OBJ_NEIGH)
 			p->have &= ~HAVE_NEIGH;
 		peer_uninstall(a, p);
-		if (a->failed[i].err == ENETDOWN) {
-			/* Keep it wanted: a reconcile installs it when the link is up. */
+		if (a->failed[i].err == ENETDOWN || a->failed[i].err == ENODEV) {
+			/* Keep it wanted: a reconcile installs it when the link is back. */
 			a->retry_on_up = true;
-			log_warn("subnet %s: not installed while the device is down",
+			log_warn("subnet %s: not installed while the device is down or gone",
 				 prefix_format(&p->subnet, sub, sizeof(sub)));
 			continue;
 		}

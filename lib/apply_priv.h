@@ -72,7 +72,8 @@ struct applier {
 	uint32_t next_nhid;
 	uint32_t gen;
 	bool in_snapshot, synced, want_reconcile;
-	bool retry_on_up;     /* writes failed with ENETDOWN: retry when a link comes up */
+	bool retry_on_up;
+	bool resetup;         /* a device was recreated: configure it again */     /* writes failed with ENETDOWN: retry when a link comes up */
 	struct failed *failed;
 	size_t nfailed, failed_cap;
 	struct apply_stats st;

@@ -291,3 +291,24 @@ vx_up() {
 	diff -u "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
 	[ ! -s "$BATS_TEST_TMPDIR/monitor" ]
 }
+
+@test "vxlan: after the device goes down and up, or is recreated, everything is reinstalled" {
+	vx_up 2
+	local h sub mac
+	h=$(host_ns 1)
+	sub=$(subnet_of 2)
+	ip -n "$h" link set flannel.1 down
+	wait_for 2 no_route 1 "$sub"
+	ip -n "$h" link set flannel.1 up
+	wait_for 2 has_route 1 "$sub"
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+	# Recreated with the same MAC (as a restarted init would keep it).
+	mac=$(ip -n "$h" -j link show flannel.1 | jq -r '.[0].address')
+	ip -n "$h" link del flannel.1
+	in_host 1 flannel-vxlan init --iface=eth0 --mac="$mac"
+	wait_for 2 has_route 1 "$sub"
+	wait_for 2 sh -c "ip -n '$h' -4 addr show dev flannel.1 | grep -q inet"
+	[[ "$(ip -n "$h" -4 addr show dev flannel.1)" == *"inet $(subnet_of 1 | cut -d/ -f1)/32"* ]]
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+	grep -q 'is back' "$D/apply1.log"
+}
