@@ -9,23 +9,9 @@ teardown() { fl_teardown; }
 
 GWCONF='{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
 
-# gw_up N [CONFIG]: N hosts with a container each, all routes in.
+# gw_up N: N hosts with a container each, all routes in.
 gw_up() {
-	local n=$1 i j
-	cluster_start "$n" "${2:-$GWCONF}"
-	for i in $(seq 1 "$n"); do
-		lease_start "$i" host-gw
-	done
-	for i in $(seq 1 "$n"); do
-		applier_start "$i" flannel-route apply
-		container "$i"
-	done
-	for i in $(seq 1 "$n"); do
-		wait_for 10 synced "$i"
-		for j in $(seq 1 "$n"); do
-			[ "$i" = "$j" ] || wait_for 5 has_route "$i" "$(subnet_of "$j")"
-		done
-	done
+	cluster_up "$1" "$GWCONF" host-gw flannel-route apply
 }
 
 @test "host-gw: containers on three hosts ping each other through direct routes" {
@@ -76,7 +62,7 @@ gw_up() {
 	local h
 	h=$(host_ns 1)
 	kernel_state 1 >"$D/before.json"
-	ip -n "$h" monitor route nexthop >"$D/monitor.log" 2>&1 &
+	ip -n "$h" monitor route nexthop >"$D/monitor.log" 2>&1 3>&- &
 	track_pid "$!"
 	sleep 0.2
 	kill "$APPLY_PID_1"

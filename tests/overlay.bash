@@ -33,10 +33,37 @@ applier_start() {
 	shift
 	h=$(host_ns "$i")
 	ip netns exec "$h" flannel-watch --etcd-endpoints="$ETCD_EP" --subnet-file="$D/h$i.env" \
-		2>>"$D/watch$i.log" |
-		ip netns exec "$h" "$@" --subnet-file="$D/h$i.env" -v 1 >>"$D/apply$i.log" 2>&1 &
+		2>>"$D/watch$i.log" 3>&- |
+		ip netns exec "$h" "$@" --subnet-file="$D/h$i.env" -v 1 >>"$D/apply$i.log" 2>&1 3>&- &
 	track_pid "$!"
 	eval "APPLY_PID_$i=$!"
+}
+
+# cluster_up N CONFIG TYPE APPLIER...: N hosts, each with a lease of TYPE
+# (vxlan: BackendData from flannel-vxlan init), the watch piped into APPLIER,
+# and a container; returns when every host has a route to every other.
+cluster_up() {
+	local n=$1 conf=$2 type=$3 i j data
+	shift 3
+	cluster_start "$n" "$conf"
+	for i in $(seq 1 "$n"); do
+		if [ "$type" = vxlan ]; then
+			data=$(in_host "$i" flannel-vxlan init --iface=eth0)
+			lease_start "$i" "$type" --backend-data="$data"
+		else
+			lease_start "$i" "$type"
+		fi
+	done
+	for i in $(seq 1 "$n"); do
+		applier_start "$i" "$@"
+		container "$i"
+	done
+	for i in $(seq 1 "$n"); do
+		wait_for 10 synced "$i"
+		for j in $(seq 1 "$n"); do
+			[ "$i" = "$j" ] || wait_for 5 has_route "$i" "$(subnet_of "$j")"
+		done
+	done
 }
 
 # synced I N: host I's applier logged its Nth sync.

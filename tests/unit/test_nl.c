@@ -98,9 +98,40 @@ static void test_route_roundtrip(void)
 	is_int(r.protocol, RTPROT_FLANNEL, "protocol kept");
 }
 
+static void test_backend_config(void)
+{
+	struct vxlan_conf c = { .vni = 1 };
+	struct vxlan_apply ap = { 0 };
+	char err[200];
+	char *data;
+	uint8_t mac[6] = { 0xce, 0x8e, 0x4f, 0xa1, 0x22, 0x01 };
+
+	ok(vxlan_conf_parse_backend("{\"Type\":\"vxlan\",\"vni\":7,\"PORT\":4789,\"GBP\":true,"
+				    "\"Learning\":true,\"DirectRouting\":true,\"MTU\":1400,"
+				    "\"MacPrefix\":\"0E-2A\",\"Unknown\":[1]}",
+				    &c, &ap, err, sizeof(err)) == 0,
+	   "upstream's Backend keys, any case, unknown ones ignored");
+	ok(c.vni == 7 && c.port == 4789 && c.gbp && c.learning && ap.direct_routing &&
+	   c.mtu == 1400 && c.mac_prefix_len == 2 && c.mac_prefix[1] == 0x2a,
+	   "every key lands in its field");
+	ok(vxlan_conf_parse_backend("{\"VNI\":16777216}", &c, &ap, err, sizeof(err)) < 0,
+	   "VNI above 24 bits refused");
+	is_str(err, "Backend.VNI is not an integer within 0..16777215", "and said so");
+	ok(vxlan_conf_parse_backend("{\"GBP\":\"yes\"}", &c, &ap, err, sizeof(err)) < 0,
+	   "a string for a boolean refused");
+	ok(vxlan_conf_parse_backend("[1]", &c, &ap, err, sizeof(err)) < 0, "not an object");
+	ok(vxlan_conf_parse_backend("{\"VNI\":1,\"VNI\":2}", &c, &ap, err, sizeof(err)) < 0,
+	   "duplicate keys refused");
+	data = vxlan_backend_data(1, mac);
+	is_str(data, "{\"VNI\":1,\"VtepMAC\":\"ce:8e:4f:a1:22:01\"}",
+	       "BackendData byte for byte as upstream");
+	free(data);
+}
+
 int main(void)
 {
 	test_mac();
+	test_backend_config();
 	test_htab();
 	test_route_roundtrip();
 	return tap_done();
