@@ -302,6 +302,8 @@ int cni_env_load(const char *path, int64_t wait_ms, struct cni_env *e, char *err
 
 	memset(e, 0, sizeof(*e));
 	/* flanneld may not have written the file yet (upstream flannel#2437). */
+	if (!*path)
+		wait_ms = 0; /* "subnetFile": "" can never appear */
 	while (!(buf = read_file(path, &len, &op)) && errno == ENOENT && wait_ms > 0 &&
 	       mono_ms() < deadline) {
 		int64_t left = deadline - mono_ms();

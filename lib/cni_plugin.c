@@ -344,7 +344,8 @@ static int cmd_add(const struct cni_call *c, const char *in, size_t len, struct 
 
 	if (!conf)
 		return -1;
-	log_info("delegateAdd: netconf sent to delegate plugin: %s", conf);
+	/* As upstream: runtimes log our stderr, operators look for this line. */
+	log_notice("delegateAdd: netconf sent to delegate plugin: %s", conf);
 	path = cni_store_path(dir, c->containerid);
 	if (!path) {
 		cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory");

@@ -38,12 +38,13 @@ conf() {
 		"$ID" "$SUBNET_ENV" "$DATA" "$BRIDGE" "$IPAMDIR" "$extra"
 }
 
-# cni CMD CONTAINER_ID NETNS_NAME [CONF]: run the plugin in the CNI host namespace
+# cni CMD CONTAINER_ID NETNS_NAME [CONF]: run the plugin in the CNI host
+# namespace; stdout as a runtime reads it, stderr kept in cni.stderr
 cni() {
 	local cmd=$1 cid=$2 ns=$3 c=${4:-$(conf)}
 	printf '%s' "$c" | ip netns exec "$HOSTNS" env CNI_COMMAND="$cmd" \
 		CNI_CONTAINERID="$cid" CNI_NETNS="/var/run/netns/$ns" CNI_IFNAME=eth0 \
-		CNI_PATH="$CNI_PLUGINS" "$BIN/flannel"
+		CNI_PATH="$CNI_PLUGINS" "$BIN/flannel" 2>>"$BATS_TEST_TMPDIR/cni.stderr"
 }
 
 addr_of() {
@@ -67,6 +68,8 @@ addr_of() {
 	want=$(printf '{"bridge":"%s","cniVersion":"1.0.0","ipMasq":false,"ipam":{"dataDir":"%s","ranges":[[{"subnet":"100.65.17.0/24"}]],"routes":[{"dst":"100.65.0.0/16"}],"type":"host-local"},"isGateway":true,"mtu":1450,"name":"fl-%s","type":"bridge"}' \
 		"$BRIDGE" "$IPAMDIR" "$ID")
 	[ "$(cat "$DATA/${ID}-one")" = "$want" ]
+	# as upstream, the config sent to the delegate is logged for the runtime's log
+	grep -qF "delegateAdd: netconf sent to delegate plugin: $want" "$BATS_TEST_TMPDIR/cni.stderr"
 }
 
 @test "a second ADD gets another address and both containers reach the gateway and each other" {

@@ -178,6 +178,11 @@ static void test_wait(void)
 	pthread_join(t, NULL);
 	cni_env_free(&e);
 
+	t0 = mono_ms();
+	ok(cni_env_load("", 5000, &e, err, sizeof(err)) < 0 && mono_ms() - t0 < 4000,
+	   "an empty path fails at once, as upstream");
+	is_str(err, "open : no such file or directory", "with Go's text");
+
 	tpath(path, sizeof(path), "never.env");
 	t0 = mono_ms();
 	ok(cni_env_load(path, 200, &e, err, sizeof(err)) < 0, "a file that never comes fails");
