@@ -511,7 +511,8 @@ static void maybe_ready(struct daemon *d)
 		log_warn("notify systemd: %s", strerror(errno));
 }
 
-/* A READY=1 from an applier means its first sync is in the kernel. */
+/* READY=1 from the data path: flannel-watch sends it once its first sync
+ * is written into the applier's pipe. */
 static void on_notify(struct daemon *d)
 {
 	char buf[512];
@@ -523,8 +524,7 @@ static void on_notify(struct daemon *d)
 		for (int i = 0; i < d->sv.n; i++) {
 			struct piece *p = &d->pieces[i];
 
-			if (p->pid == from && p->pid > 0 && p->group % G_PER_NET == G_DATA &&
-			    strcmp(p->name, "watch") != 0)
+			if (p->pid == from && p->pid > 0 && p->group % G_PER_NET == G_DATA)
 				d->nets[net_index(p->group)].ready = true;
 		}
 	}

@@ -207,3 +207,80 @@ ping_containers() {
 	run etcdctl_ get --prefix --print-value-only /coreos.com/network/subnets/
 	[[ "$output" == *'"PublicIP":"198.51.100.2"'* ]]
 }
+
+# Three hosts running flanneld with BACKEND; containers on each; full mesh ping.
+mesh_ping() {
+	for i in 1 2 3; do
+		start_flanneld "$i" "$@"
+	done
+	for i in 1 2 3; do
+		wait_env "$i"
+		add_container "$i"
+	done
+	for i in 1 2 3; do
+		for j in 1 2 3; do
+			[ "$i" = "$j" ] && continue
+			ping_containers "$i" "$j"
+		done
+	done
+}
+
+@test "vxlan: flanneld gives ping between containers on three hosts" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
+	mesh_ping
+	in_host 1 ip -d link show flannel.1 | grep -q 'vxlan id 1'
+	grep -q '^FLANNEL_MTU=1450$' "$RUN/h1/subnet.env"
+}
+
+@test "host-gw: flanneld gives ping between containers on three hosts" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
+	mesh_ping
+	# shellcheck disable=SC1091
+	. "$RUN/h2/subnet.env"
+	in_host 1 ip route show | grep "${FLANNEL_SUBNET%.*}.0/24" | grep -q "via 192.0.2.2"
+}
+
+@test "vxlan: restarting flanneld deletes no route, neighbour or FDB entry" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
+	mesh_ping
+	ip netns exec "$(host_ns 1)" ip monitor route neigh >"$RUN/monitor.log" 2>&1 3>&- &
+	track_pid "$!"
+	mon=$!
+	sleep 0.3
+	kill -TERM "$FLANNELD_PID_1"
+	wait "$FLANNELD_PID_1" || true
+	start_flanneld 1
+	wait_for 15 grep -q "all networks synced" "$RUN/flanneld-h1.log"
+	ping_containers 1 2
+	ping_containers 3 1
+	sleep 0.5
+	kill "$mon"
+	cat "$RUN/monitor.log"
+	! grep -q '^Deleted' "$RUN/monitor.log"
+}
+
+@test "ip-masq: leaving the overlay is masqueraded, crossing it is not" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
+	mesh_ping --ip-masq
+	grep -q '^FLANNEL_IPMASQ=true$' "$RUN/h1/subnet.env"
+	# An address outside the overlay: 198.51.100.254 on the underlay bridge.
+	ip -n "$UL_NS" addr add 198.51.100.254/24 dev br0
+	in_host 1 ip route add 198.51.100.0/24 via 192.0.2.254
+	ip netns exec "$UL_NS" tcpdump -l -n -i br0 -c 1 icmp and dst 198.51.100.254 \
+		>"$RUN/out.pcap.txt" 2>/dev/null 3>&- &
+	track_pid "$!"
+	sleep 0.5
+	ip netns exec "$(fl_id)c1" ping -c 1 -W 2 198.51.100.254
+	wait_for 5 grep -q 'ICMP' "$RUN/out.pcap.txt"
+	cat "$RUN/out.pcap.txt"
+	grep -q '192.0.2.1 > 198.51.100.254' "$RUN/out.pcap.txt"
+	# Across the overlay the container keeps its own source address.
+	ip netns exec "$(fl_id)c2" tcpdump -l -n -i eth0 -c 1 icmp and dst "$CIP_2" \
+		>"$RUN/in.pcap.txt" 2>/dev/null 3>&- &
+	track_pid "$!"
+	sleep 0.5
+	ping_containers 1 2
+	wait_for 5 grep -q 'ICMP' "$RUN/in.pcap.txt"
+	cat "$RUN/in.pcap.txt"
+	grep -q "$CIP_1 > $CIP_2" "$RUN/in.pcap.txt"
+}
