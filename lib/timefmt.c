@@ -46,7 +46,8 @@ int64_t duration_parse_ms(const char *s)
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || v < 0 || v > 1e9)
+	/* !(v >= 0) also refuses NaN, whose conversion to an integer is undefined. */
+	if (errno || end == s || !(v >= 0) || v > 1e9)
 		return -1;
 	if (!*end || strcmp(end, "s") == 0)
 		return (int64_t)(v * 1000);
