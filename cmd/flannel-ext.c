@@ -1,0 +1,448 @@
+/* flannel-ext - the extension backend: run operator commands for leases. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "ext.h"
+#include "log.h"
+#include "mem.h"
+#include "timefmt.h"
+
+extern char **environ;
+
+#define DEFAULT_TIMEOUT_MS 30000
+#define CONFIG_MAX (1 << 20)
+
+enum mode { MODE_APPLY, MODE_PRE_STARTUP, MODE_POST_STARTUP };
+
+enum {
+	OPT_ADD = 1,
+	OPT_REMOVE,
+	OPT_PRE,
+	OPT_POST,
+	OPT_CONFIG,
+	OPT_TIMEOUT,
+	OPT_BACKEND_TYPE,
+	OPT_SUBNET_FILE,
+	OPT_PUBLIC_IP,
+	OPT_PUBLIC_IPV6,
+	OPT_VERSION,
+	OPT_HELP,
+};
+
+static const struct option options[] = {
+	{ "add", required_argument, NULL, OPT_ADD },
+	{ "remove", required_argument, NULL, OPT_REMOVE },
+	{ "pre-startup", required_argument, NULL, OPT_PRE },
+	{ "post-startup", required_argument, NULL, OPT_POST },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "backend-type", required_argument, NULL, OPT_BACKEND_TYPE },
+	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
+	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
+	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
+	{ "v", required_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct args {
+	enum mode mode;
+	struct ext_config cfg;
+	const char *config_file;
+	const char *backend_type;
+	const char *subnet_file;
+	const char *public_ip, *public_ip6;
+	int64_t timeout_ms;
+};
+
+/* Set by SIGTERM/SIGINT; while no command runs the handler exits at once. */
+static volatile sig_atomic_t stop_flag, busy_flag;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+	if (!busy_flag)
+		_exit(0);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flannel-ext [apply] [options] < events\n"
+		"       flannel-ext pre-startup [options]\n"
+		"       flannel-ext post-startup [options]\n"
+		"Run the extension backend's commands through /bin/sh.\n\n"
+		"  --add=CMD              SubnetAddCommand (overrides the config)\n"
+		"  --remove=CMD           SubnetRemoveCommand\n"
+		"  --pre-startup=CMD      PreStartupCommand\n"
+		"  --post-startup=CMD     PostStartupCommand\n"
+		"  --config=FILE          network config JSON with Backend.Type \"extension\"\n"
+		"  --timeout=DURATION     per command, e.g. 30s, 500ms; 0: none (default 30s)\n"
+		"  --backend-type=TYPE    apply leases of this type only; \"any\": all\n"
+		"                         (default extension)\n"
+		"  --subnet-file=FILE     post-startup: our subnet.env\n"
+		"                         (default /run/flannel/subnet.env)\n"
+		"  --public-ip=IP         post-startup: our PUBLIC_IP\n"
+		"  --public-ipv6=IP       post-startup: our PUBLIC_IPV6\n"
+		"  -v N                   verbosity (0, 1, 2)\n");
+}
+
+static int set_cmd(struct args *a, enum ext_cmd k, const char *arg)
+{
+	if (ext_config_set(&a->cfg, k, arg) == 0)
+		return 0;
+	log_err("set %s: out of memory", ext_cmd_key(k));
+	return -1;
+}
+
+static int parse_one(struct args *a, int opt, const char *arg)
+{
+	char *end;
+	long v;
+
+	switch (opt) {
+	case OPT_ADD: return set_cmd(a, EXT_SUBNET_ADD, arg);
+	case OPT_REMOVE: return set_cmd(a, EXT_SUBNET_REMOVE, arg);
+	case OPT_PRE: return set_cmd(a, EXT_PRE_STARTUP, arg);
+	case OPT_POST: return set_cmd(a, EXT_POST_STARTUP, arg);
+	case OPT_CONFIG: a->config_file = arg; return 0;
+	case OPT_BACKEND_TYPE: a->backend_type = strcmp(arg, "any") ? arg : NULL; return 0;
+	case OPT_SUBNET_FILE: a->subnet_file = arg; return 0;
+	case OPT_PUBLIC_IP: a->public_ip = arg; return 0;
+	case OPT_PUBLIC_IPV6: a->public_ip6 = arg; return 0;
+	case OPT_TIMEOUT:
+		if ((a->timeout_ms = duration_parse_ms(arg)) >= 0)
+			return 0;
+		log_err("--timeout %s: not a duration such as 30s or 500ms", arg);
+		return -1;
+	case 'v':
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || end == arg || *end || v < 0 || v > 10) {
+			log_err("-v %s: not a level within 0..10", arg);
+			return -1;
+		}
+		log_set_verbosity((int)v);
+		return 0;
+	case OPT_VERSION:
+		printf("flannel-ext %s\n", FLANNEL_VERSION);
+		exit(0);
+	case OPT_HELP:
+		usage(stdout);
+		exit(0);
+	default:
+		usage(stderr);
+		return -1;
+	}
+}
+
+/* The whole file, NUL-terminated; NULL with errno. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n;
+
+	if (!f)
+		return NULL;
+	buf = fl_malloc(CONFIG_MAX + 1);
+	if (!buf)
+		goto out;
+	n = fread(buf, 1, CONFIG_MAX + 1, f);
+	if (ferror(f) || n > CONFIG_MAX) {
+		errno = ferror(f) ? EIO : EFBIG;
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	buf[n] = '\0';
+	*len = n;
+out:
+	fclose(f);
+	return buf;
+}
+
+static int load_config(struct args *a)
+{
+	char err[256], *text;
+	size_t len = 0;
+	int rc;
+
+	if (!a->config_file)
+		return 0;
+	text = read_file(a->config_file, &len);
+	if (!text) {
+		log_err("read config %s: %s", a->config_file, strerror(errno));
+		return EX_CONFIG;
+	}
+	rc = ext_config_from_network(&a->cfg, text, len, err, sizeof(err));
+	free(text);
+	if (rc < 0) {
+		log_err("parse config %s: %s", a->config_file, err);
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
+static bool configured(const struct args *a, enum ext_cmd k)
+{
+	return a->cfg.cmd[k] && a->cfg.cmd[k][0];
+}
+
+static struct cmdrun_opts run_opts(const struct args *a)
+{
+	struct cmdrun_opts o = { .timeout_ms = a->timeout_ms, .cancel = &stop_flag };
+
+	return o;
+}
+
+static int apply_line(struct ext_applier *ap, const char *line, unsigned long lineno)
+{
+	struct event ev;
+	char err[256];
+	int rc;
+
+	event_init(&ev);
+	if (line[strspn(line, " \t\r")] == '\0')
+		return 0;
+	if (event_parse(line, &ev, err, sizeof(err)) < 0) {
+		log_err("skip line %lu: %s", lineno, err);
+		return 0;
+	}
+	busy_flag = 1;
+	rc = ext_applier_event(ap, &ev);
+	busy_flag = 0;
+	event_clear(&ev);
+	return rc;
+}
+
+static int do_apply(struct args *a)
+{
+	struct cmdrun_opts o = run_opts(a);
+	struct ext_applier *ap = ext_applier_new(&a->cfg, environ, &o, a->backend_type);
+	struct line_reader *r = line_reader_new(STDIN_FILENO);
+	unsigned long lineno = 0;
+	char *line;
+	int n = 0, rc = 0;
+
+	if (!ap || !r) {
+		log_err("set up: out of memory");
+		rc = EX_OSERR;
+		goto out;
+	}
+	if (!configured(a, EXT_SUBNET_ADD) && !configured(a, EXT_SUBNET_REMOVE))
+		log_notice("no SubnetAddCommand and no SubnetRemoveCommand: events are only read");
+	while (!stop_flag && (n = line_reader_next(r, &line, &lineno)) == 1) {
+		if (apply_line(ap, line, lineno) == 0)
+			continue;
+		if (errno != ECANCELED) {
+			log_err("apply line %lu: %s", lineno, strerror(errno));
+			rc = EX_OSERR;
+		}
+		break;
+	}
+	if (n < 0) {
+		log_err("read events from stdin: %s", strerror(errno));
+		rc = EX_IOERR;
+	}
+out:
+	line_reader_free(r);
+	ext_applier_free(ap);
+	return rc;
+}
+
+/* Run a startup command; 0, or EX_* after logging why. */
+static int run_startup(struct args *a, enum ext_cmd k, char *const env[],
+		       struct cmdrun_result *r)
+{
+	struct cmdrun_opts o = run_opts(a);
+	char st[96];
+	int rc;
+
+	busy_flag = 1;
+	rc = cmdrun_shell(a->cfg.cmd[k], env, "\n", 1, &o, r);
+	busy_flag = 0;
+	if (rc < 0) {
+		log_err("run %s: start %s: %s", ext_cmd_key(k), CMDRUN_SHELL, strerror(errno));
+		return errno == ECANCELED ? EX_TEMPFAIL : EX_OSERR;
+	}
+	ext_log_result(ext_cmd_key(k), r);
+	if (cmdrun_ok(r))
+		return 0;
+	log_err("run %s: %s", ext_cmd_key(k), cmdrun_describe(r, st, sizeof(st)));
+	return r->cancelled ? EX_TEMPFAIL : 1;
+}
+
+static int do_pre_startup(struct args *a)
+{
+	struct cmdrun_result r = { 0 };
+	json_t *data = NULL;
+	char err[160];
+	int rc;
+
+	if (!configured(a, EXT_PRE_STARTUP)) {
+		log_notice("no PreStartupCommand: the lease gets no BackendData");
+		return 0;
+	}
+	if ((rc = run_startup(a, EXT_PRE_STARTUP, environ, &r)) != 0)
+		goto out;
+	data = ext_backend_data(r.output, r.output_len, err, sizeof(err));
+	if (!data) {
+		log_err("use %s output as BackendData: %s", ext_cmd_key(EXT_PRE_STARTUP), err);
+		rc = EX_DATAERR;
+		goto out;
+	}
+	if (json_dumpf(data, stdout, JSON_ENCODE_ANY) < 0 || putchar('\n') == EOF ||
+	    fflush(stdout) == EOF) {
+		log_err("write BackendData to stdout: %s", strerror(errno));
+		rc = EX_IOERR;
+	}
+out:
+	json_decref(data);
+	cmdrun_result_clear(&r);
+	return rc;
+}
+
+/* FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET of subnet.env. */
+static int read_subnet_env(const char *path, struct ext_host *h)
+{
+	static const char *const names[] = { "FLANNEL_NETWORK=", "FLANNEL_SUBNET=",
+					     "FLANNEL_IPV6_SUBNET=" };
+	struct prefix *dst[] = { &h->network, &h->subnet, &h->subnet6 };
+	size_t len = 0;
+	char *text = read_file(path, &len), *save = NULL;
+
+	if (!text)
+		return -1;
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		for (size_t i = 0; i < 3; i++)
+			if (strncmp(l, names[i], strlen(names[i])) == 0 &&
+			    prefix_parse(l + strlen(names[i]), dst[i]) < 0)
+				log_warn("read %s: %s is not a prefix", path, l);
+	free(text);
+	return 0;
+}
+
+static int host_from_args(const struct args *a, struct ext_host *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (read_subnet_env(a->subnet_file, h) < 0) {
+		log_err("read subnet file %s: %s", a->subnet_file, strerror(errno));
+		return EX_CONFIG;
+	}
+	if (!addr_is_set(&h->subnet.addr) && !addr_is_set(&h->subnet6.addr)) {
+		log_err("read subnet file %s: no FLANNEL_SUBNET or FLANNEL_IPV6_SUBNET",
+			a->subnet_file);
+		return EX_DATAERR;
+	}
+	if (a->public_ip && addr_parse_family(a->public_ip, AF_INET, &h->public_ip) < 0) {
+		log_err("--public-ip %s: not an IPv4 address", a->public_ip);
+		return EX_USAGE;
+	}
+	if (a->public_ip6 && addr_parse_family(a->public_ip6, AF_INET6, &h->public_ip6) < 0) {
+		log_err("--public-ipv6 %s: not an IPv6 address", a->public_ip6);
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+static int do_post_startup(struct args *a)
+{
+	struct cmdrun_result r = { 0 };
+	struct ext_host h;
+	char **env = NULL;
+	int rc;
+
+	if (!configured(a, EXT_POST_STARTUP)) {
+		log_notice("no PostStartupCommand: nothing to run");
+		return 0;
+	}
+	if ((rc = host_from_args(a, &h)) != 0)
+		return rc;
+	if (!(env = ext_env_build(environ, &h, true))) {
+		log_err("build environment: out of memory");
+		return EX_OSERR;
+	}
+	rc = run_startup(a, EXT_POST_STARTUP, env, &r);
+	cmdrun_result_clear(&r);
+	ext_env_free(env);
+	return rc;
+}
+
+static int parse_mode(int argc, char **argv, struct args *a)
+{
+	static const char *const names[] = { "apply", "pre-startup", "post-startup" };
+
+	if (argc < 2 || argv[1][0] == '-')
+		return 1;
+	for (int m = 0; m < 3; m++)
+		if (strcmp(argv[1], names[m]) == 0) {
+			a->mode = (enum mode)m;
+			return 2;
+		}
+	log_err("unknown command: %s (apply, pre-startup, post-startup)", argv[1]);
+	return -1;
+}
+
+static int setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		log_err("set up signals: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+static int run(struct args *a)
+{
+	int rc = load_config(a);
+
+	if (rc)
+		return rc;
+	switch (a->mode) {
+	case MODE_PRE_STARTUP: return do_pre_startup(a);
+	case MODE_POST_STARTUP: return do_post_startup(a);
+	default: return do_apply(a);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .timeout_ms = DEFAULT_TIMEOUT_MS, .backend_type = "extension",
+			  .subnet_file = "/run/flannel/subnet.env" };
+	int opt, rc = 0;
+
+	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
+	ext_config_init(&a.cfg);
+	if ((optind = parse_mode(argc, argv, &a)) < 0)
+		return EX_USAGE;
+	while (!rc && (opt = getopt_long(argc, argv, "v:", options, NULL)) != -1)
+		if (parse_one(&a, opt, optarg) < 0)
+			rc = EX_USAGE;
+	if (!rc && optind < argc) {
+		log_err("unexpected argument: %s", argv[optind]);
+		rc = EX_USAGE;
+	}
+	if (!rc)
+		rc = setup_signals();
+	if (!rc)
+		rc = run(&a);
+	ext_config_clear(&a.cfg);
+	return rc;
+}
