@@ -231,7 +231,7 @@ int ext_text_check(const char *s, size_t len, char *err, size_t errlen)
 		if (ch == '\n' || ch == '\t')
 			continue;
 		if (ch < 0x20 || ch == 0x7f) {
-			snprintf(err, errlen, "control character %#04x at byte %zu", ch, i);
+			snprintf(err, errlen, "control character 0x%02x at byte %zu", ch, i);
 			return -1;
 		}
 	}
