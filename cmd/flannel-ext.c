@@ -9,6 +9,10 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "cli.h"
+#include "config.h"
+#include "env.h"
+#include "etcd.h"
 #include "event.h"
 #include "ext.h"
 #include "log.h"
@@ -38,6 +42,7 @@ enum {
 };
 
 static const struct option options[] = {
+	CLI_ETCD_OPTIONS,
 	{ "add", required_argument, NULL, OPT_ADD },
 	{ "remove", required_argument, NULL, OPT_REMOVE },
 	{ "pre-startup", required_argument, NULL, OPT_PRE },
@@ -56,6 +61,9 @@ static const struct option options[] = {
 
 struct args {
 	enum mode mode;
+	struct cli_etcd etcd;
+	bool etcd_given;      /* --etcd-endpoints or FLANNELD_ETCD_ENDPOINTS */
+	bool cmd_given;       /* a command came from a flag */
 	struct ext_config cfg;
 	const char *config_file;
 	const char *backend_type;
@@ -94,11 +102,15 @@ static void usage(FILE *f)
 		"                         (default /run/flannel/subnet.env)\n"
 		"  --public-ip=IP         post-startup: our PUBLIC_IP\n"
 		"  --public-ipv6=IP       post-startup: our PUBLIC_IPV6\n"
-		"  -v N                   verbosity (0, 1, 2)\n");
+		"  -v N                   verbosity (0, 1, 2)\n"
+		"The config is read from etcd (<prefix>/config) unless --config is given\n"
+		"or a command flag is given without --etcd-endpoints.\n%s",
+		cli_etcd_usage);
 }
 
 static int set_cmd(struct args *a, enum ext_cmd k, const char *arg)
 {
+	a->cmd_given = true;
 	if (ext_config_set(&a->cfg, k, arg) == 0)
 		return 0;
 	log_err("set %s: out of memory", ext_cmd_key(k));
@@ -107,9 +119,13 @@ static int set_cmd(struct args *a, enum ext_cmd k, const char *arg)
 
 static int parse_one(struct args *a, int opt, const char *arg)
 {
-	char *end;
 	long v;
+	int r = cli_etcd_option(&a->etcd, opt, arg);
 
+	if (opt == OPT_ETCD_ENDPOINTS)
+		a->etcd_given = true;
+	if (r)
+		return r < 0 ? -1 : 0;
 	switch (opt) {
 	case OPT_ADD: return set_cmd(a, EXT_SUBNET_ADD, arg);
 	case OPT_REMOVE: return set_cmd(a, EXT_SUBNET_REMOVE, arg);
@@ -126,9 +142,7 @@ static int parse_one(struct args *a, int opt, const char *arg)
 		log_err("--timeout %s: not a duration such as 30s or 500ms", arg);
 		return -1;
 	case 'v':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || v < 0 || v > 10) {
+		if (cli_long(arg, 0, 10, &v) < 0) {
 			log_err("-v %s: not a level within 0..10", arg);
 			return -1;
 		}
@@ -172,26 +186,66 @@ out:
 	return buf;
 }
 
-static int load_config(struct args *a)
+static int config_from_file(const char *path, struct net_config *net)
 {
 	char err[256], *text;
 	size_t len = 0;
 	int rc;
 
-	if (!a->config_file)
-		return 0;
-	text = read_file(a->config_file, &len);
+	text = read_file(path, &len);
 	if (!text) {
-		log_err("read config %s: %s", a->config_file, strerror(errno));
+		log_err("read config %s: %s", path, strerror(errno));
 		return EX_CONFIG;
 	}
-	rc = ext_config_from_network(&a->cfg, text, len, err, sizeof(err));
+	rc = config_parse(text, len, net, err, sizeof(err));
 	free(text);
 	if (rc < 0) {
-		log_err("parse config %s: %s", a->config_file, err);
+		log_err("parse config %s: %s", path, err);
 		return EX_CONFIG;
 	}
 	return 0;
+}
+
+static int config_from_etcd(struct args *a, struct net_config *net)
+{
+	struct etcd *e = NULL;
+	char err[256];
+	int rc = etcd_open(&a->etcd.opts, &e, err, sizeof(err));
+
+	if (rc != ETCD_OK) {
+		log_err("set up etcd client: %s", err);
+		return etcd_exit_code(rc);
+	}
+	rc = config_fetch(e, a->etcd.prefix, net);
+	etcd_close(e);
+	return rc;
+}
+
+/* Flags first, then the config file or etcd for what they left out. */
+static int load_config(struct args *a)
+{
+	struct net_config net;
+	const char *from = a->config_file;
+	char err[256], where[600];
+	int rc = 0;
+
+	config_init(&net);
+	if (a->config_file)
+		rc = config_from_file(a->config_file, &net);
+	else if (a->etcd_given || !a->cmd_given)
+		rc = config_from_etcd(a, &net);
+	else
+		return 0;
+	if (!from) {
+		snprintf(where, sizeof(where), "%s/config", a->etcd.prefix);
+		from = where;
+	}
+	if (!rc && ext_config_from_net(&a->cfg, &net, err, sizeof(err)) < 0) {
+		log_err("use config %s: %s", from, err);
+		rc = EX_CONFIG;
+	}
+	config_clear(&net);
+	return rc;
 }
 
 static bool configured(const struct args *a, enum ext_cmd k)
@@ -313,33 +367,18 @@ out:
 	return rc;
 }
 
-/* FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET of subnet.env. */
-static int read_subnet_env(const char *path, struct ext_host *h)
-{
-	static const char *const names[] = { "FLANNEL_NETWORK=", "FLANNEL_SUBNET=",
-					     "FLANNEL_IPV6_SUBNET=" };
-	struct prefix *dst[] = { &h->network, &h->subnet, &h->subnet6 };
-	size_t len = 0;
-	char *text = read_file(path, &len), *save = NULL;
-
-	if (!text)
-		return -1;
-	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-		for (size_t i = 0; i < 3; i++)
-			if (strncmp(l, names[i], strlen(names[i])) == 0 &&
-			    prefix_parse(l + strlen(names[i]), dst[i]) < 0)
-				log_warn("read %s: %s is not a prefix", path, l);
-	free(text);
-	return 0;
-}
-
 static int host_from_args(const struct args *a, struct ext_host *h)
 {
+	struct subnet_env se;
+
 	memset(h, 0, sizeof(*h));
-	if (read_subnet_env(a->subnet_file, h) < 0) {
+	if (env_read(a->subnet_file, &se) < 0) {
 		log_err("read subnet file %s: %s", a->subnet_file, strerror(errno));
 		return EX_CONFIG;
 	}
+	h->network = se.network;
+	h->subnet = se.subnet;
+	h->subnet6 = se.subnet6;
 	if (!addr_is_set(&h->subnet.addr) && !addr_is_set(&h->subnet6.addr)) {
 		log_err("read subnet file %s: no FLANNEL_SUBNET or FLANNEL_IPV6_SUBNET",
 			a->subnet_file);
@@ -426,12 +465,18 @@ int main(int argc, char **argv)
 {
 	struct args a = { .timeout_ms = DEFAULT_TIMEOUT_MS, .backend_type = "extension",
 			  .subnet_file = "/run/flannel/subnet.env" };
-	int opt, rc = 0;
+	int opt, rc = 0, inserted = 0, start;
 
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
 	ext_config_init(&a.cfg);
-	if ((optind = parse_mode(argc, argv, &a)) < 0)
+	cli_etcd_init(&a.etcd);
+	if ((start = parse_mode(argc, argv, &a)) < 0)
 		return EX_USAGE;
+	if (cli_env_twins(&argc, &argv, start, options, environ, "FLANNELD", &inserted) < 0) {
+		log_err("read FLANNELD_* variables: out of memory");
+		return EX_OSERR;
+	}
+	optind = start;
 	while (!rc && (opt = getopt_long(argc, argv, "v:", options, NULL)) != -1)
 		if (parse_one(&a, opt, optarg) < 0)
 			rc = EX_USAGE;
@@ -444,5 +489,6 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = run(&a);
 	ext_config_clear(&a.cfg);
+	cli_env_twins_free(argv, start, inserted);
 	return rc;
 }

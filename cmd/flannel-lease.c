@@ -252,31 +252,6 @@ static int load_json_arg(const char *flag, const char *arg, json_t **out)
 	return 0;
 }
 
-static int read_config(struct etcd *e, const char *prefix, struct net_config *cfg)
-{
-	char key[512], why[512];
-	struct etcd_kv kv;
-	int rc;
-
-	snprintf(key, sizeof(key), "%s/config", prefix);
-	rc = etcd_get(e, key, &kv, NULL);
-	if (rc == ETCD_NOTFOUND) {
-		log_err("read config %s: not found (write it with etcdctl put, the v3 API)", key);
-		return EX_CONFIG;
-	}
-	if (rc != ETCD_OK) {
-		log_err("read config %s: %s", key, etcd_error(e));
-		return etcd_exit_code(rc);
-	}
-	rc = config_parse(kv.value, kv.value_len, cfg, why, sizeof(why));
-	etcd_kv_clear(&kv);
-	if (rc < 0) {
-		log_err("parse config %s: %s", key, why);
-		return EX_CONFIG;
-	}
-	return 0;
-}
-
 static void notify_ready(void *arg)
 {
 	(void)arg;
@@ -324,7 +299,7 @@ static int run(struct args *a, struct net_config *cfg, struct lease *want)
 		log_err("set up etcd client: %s", err);
 		return etcd_exit_code(rc);
 	}
-	rc = read_config(e, a->etcd.prefix, cfg);
+	rc = config_fetch(e, a->etcd.prefix, cfg);
 	if (!rc)
 		rc = setup_want(a, cfg, want, &mtu);
 	if (rc)

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include "ext.h"
@@ -59,34 +58,16 @@ int ext_config_set(struct ext_config *c, enum ext_cmd k, const char *cmd)
 	return 0;
 }
 
-/* Go's encoding/json matches field names without regard to case; last wins. */
-static json_t *get_ci(json_t *obj, const char *name)
+int ext_config_from_net(struct ext_config *c, const struct net_config *net, char *err,
+			size_t errlen)
 {
-	const char *k;
-	json_t *v, *found = NULL;
-
-	json_object_foreach(obj, k, v)
-		if (strcasecmp(k, name) == 0)
-			found = v;
-	return found;
-}
-
-int ext_config_from_backend(struct ext_config *c, json_t *backend, char *err, size_t errlen)
-{
-	json_t *t = backend ? get_ci(backend, "Type") : NULL;
-
-	if (!json_is_object(backend)) {
-		snprintf(err, errlen, "Backend is not a JSON object");
-		return -1;
-	}
-	if (!json_is_string(t) || strcasecmp(json_string_value(t), "extension") != 0) {
-		snprintf(err, errlen, "Backend.Type is %s%s%s, not \"extension\"",
-			 json_is_string(t) ? "\"" : "", json_is_string(t) ? json_string_value(t) :
-			 "missing", json_is_string(t) ? "\"" : "");
+	if (strcmp(net->backend_type, "extension") != 0) {
+		snprintf(err, errlen, "Backend.Type is \"%s\", not \"extension\"",
+			 net->backend_type);
 		return -1;
 	}
 	for (int k = 0; k < EXT_NCMD; k++) {
-		json_t *v = get_ci(backend, cmd_keys[k]);
+		json_t *v = config_backend_get(net, cmd_keys[k]);
 
 		if (!v || json_is_null(v) || c->cmd[k])
 			continue;
@@ -100,34 +81,6 @@ int ext_config_from_backend(struct ext_config *c, json_t *backend, char *err, si
 		}
 	}
 	return 0;
-}
-
-int ext_config_from_network(struct ext_config *c, const char *text, size_t len, char *err,
-			    size_t errlen)
-{
-	json_error_t jerr;
-	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	json_t *b;
-	int rc = -1;
-
-	if (!root) {
-		snprintf(err, errlen, "invalid JSON at line %d: %s", jerr.line, jerr.text);
-		return -1;
-	}
-	if (!json_is_object(root)) {
-		snprintf(err, errlen, "network config is not a JSON object");
-		goto out;
-	}
-	b = get_ci(root, "Backend");
-	if (!b) {
-		/* Upstream's default when Backend is absent. */
-		snprintf(err, errlen, "no Backend: the backend type is \"udp\", not \"extension\"");
-		goto out;
-	}
-	rc = ext_config_from_backend(c, b, err, errlen);
-out:
-	json_decref(root);
-	return rc;
 }
 
 void ext_host_from_lease(struct ext_host *h, const struct lease *l)

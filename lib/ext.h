@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "cmdrun.h"
+#include "config.h"
 #include "event.h"
 #include "lease.h"
 #include "subnet.h"
@@ -30,13 +31,10 @@ void ext_config_init(struct ext_config *c);
 void ext_config_clear(struct ext_config *c);
 /* Replace one command (a flag given on the command line); -1 on ENOMEM. */
 int ext_config_set(struct ext_config *c, enum ext_cmd k, const char *cmd);
-/* Read the four keys from a Backend object (keys matched without regard to
- * case, as Go does).  Type must be "extension".  Keys already set are kept,
- * so flags given first win. */
-int ext_config_from_backend(struct ext_config *c, json_t *backend, char *err, size_t errlen);
-/* The same from a whole network config JSON text (its "Backend" object). */
-int ext_config_from_network(struct ext_config *c, const char *text, size_t len, char *err,
-			    size_t errlen);
+/* The four keys of the config's Backend (Type must be "extension").  Keys
+ * already set are kept, so flags given first win. */
+int ext_config_from_net(struct ext_config *c, const struct net_config *net, char *err,
+			size_t errlen);
 
 /* The variables a command sees about a host. Values are formatted by us
  * from parsed addresses, so they hold only [0-9a-f.:/]; empty when absent. */

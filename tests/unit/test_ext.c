@@ -36,6 +36,19 @@ static int env_count(char **env, const char *name)
 	return c;
 }
 
+static int ext_config_text(struct ext_config *c, const char *text, char *err, size_t errlen)
+{
+	struct net_config net;
+	int rc;
+
+	config_init(&net);
+	rc = config_parse(text, strlen(text), &net, err, errlen);
+	if (rc == 0)
+		rc = ext_config_from_net(c, &net, err, errlen);
+	config_clear(&net);
+	return rc;
+}
+
 static void test_config(void)
 {
 	struct ext_config c;
@@ -47,24 +60,22 @@ static void test_config(void)
 
 	ext_config_init(&c);
 	is_int(ext_config_set(&c, EXT_SUBNET_REMOVE, "echo flag"), 0, "flag set");
-	is_int(ext_config_from_network(&c, good, strlen(good), err, sizeof(err)), 0,
+	is_int(ext_config_text(&c, good, err, sizeof(err)), 0,
 	       "config with keys in any case parses");
 	is_str(c.cmd[EXT_SUBNET_ADD], "ip route add $SUBNET via $PUBLIC_IP", "add from config");
 	is_str(c.cmd[EXT_SUBNET_REMOVE], "echo flag", "a flag wins over the config");
 	ok(c.cmd[EXT_PRE_STARTUP] == NULL, "null command: none");
 	ext_config_clear(&c);
 
-	is_int(ext_config_from_network(&c, "{\"Network\":\"100.64.0.0/16\"}", 27, err,
-				       sizeof(err)), -1, "no Backend: udp, refused");
+	is_int(ext_config_text(&c, "{\"Network\":\"100.64.0.0/16\"}", err, sizeof(err)), -1,
+	       "no Backend: udp, refused");
 	ok(strstr(err, "udp") != NULL, "error names udp: %s", err);
-	is_int(ext_config_from_network(&c, "{\"Backend\":{\"Type\":\"vxlan\"}}", 28, err,
-				       sizeof(err)), -1, "vxlan refused");
+	is_int(ext_config_text(&c, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":"
+			       "\"vxlan\"}}", err, sizeof(err)), -1, "vxlan refused");
 	ok(strstr(err, "\"vxlan\"") != NULL, "error names the type: %s", err);
-	is_int(ext_config_from_network(&c, "{\"Backend\":{\"Type\":\"extension\","
-				       "\"SubnetAddCommand\":[\"ip\"]}}", 58, err, sizeof(err)),
+	is_int(ext_config_text(&c, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":"
+			       "\"extension\",\"SubnetAddCommand\":[\"ip\"]}}", err, sizeof(err)),
 	       -1, "a command that is not a string is refused");
-	is_int(ext_config_from_network(&c, "{\"Backend\":", 11, err, sizeof(err)), -1,
-	       "broken JSON refused");
 	ext_config_clear(&c);
 }
 
@@ -380,7 +391,8 @@ static void test_applier(void)
 /* Every allocation on the way fails once: a clean error, never a crash or leak. */
 static void test_alloc_failures(void)
 {
-	const char *cfg = "{\"Backend\":{\"Type\":\"extension\",\"SubnetAddCommand\":\"true\"}}";
+	const char *cfg = "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"extension\","
+			  "\"SubnetAddCommand\":\"true\"}}";
 	char *base[] = { "PATH=/bin", "HOME=/", NULL };
 	int fails = 0, n;
 	struct ext_host h;
@@ -396,7 +408,7 @@ static void test_alloc_failures(void)
 
 		ext_config_init(&c);
 		fl_alloc_fail_at((unsigned long)n);
-		rc = ext_config_from_network(&c, cfg, strlen(cfg), err, sizeof(err));
+		rc = ext_config_text(&c, cfg, err, sizeof(err));
 		env = ext_env_build(base, &h, true);
 		fl_alloc_fail_at(0);
 		if (rc < 0 || !env)
