@@ -137,9 +137,9 @@ inject_text() {
 	printf '%s' "\$(touch $m.1)\`touch $m.2\`;touch $m.3|touch $m.4&&touch $m.5 \${x:=\$(touch $m.6)}"
 }
 
+# No marker file exists (does not touch $output).
 no_markers() {
-	run ls "$BATS_TEST_TMPDIR"
-	[[ "$output" != *mark* ]]
+	[ -z "$(find "$BATS_TEST_TMPDIR" -name 'mark*')" ]
 }
 
 @test "ext: injection attempts in every lease field written to etcd run nothing" {
@@ -152,6 +152,7 @@ no_markers() {
 	j=$(jq -Rn --arg s "$inj" '$s')
 	# The seed's vxlan device, so that its add command gets as far as $VTEP.
 	in_host 1 flannel-ext pre-startup --etcd-endpoints="$ETCD_EP" >/dev/null
+	in_host 1 ip link set flannel-vxlan up
 	etcdctl_ put "$PREFIX/subnets/100.64.9.0-24" \
 		"{\"PublicIP\":\"192.0.2.9\",\"PublicIPv6\":null,\"BackendType\":\"extension\",\"BackendData\":$j}"
 	etcdctl_ put "$PREFIX/subnets/100.64.10.0-24" \
@@ -172,7 +173,9 @@ no_markers() {
 		flannel-ext --etcd-endpoints="$1"' sh "$ETCD_EP"
 	echo "$output"
 	no_markers
-	[[ "$output" == *"SubnetAddCommand for 100.64.9.0/24: exit status"* ]]
+	# It got as far as $VTEP, which ip refused as an address.
+	[[ "$output" == *"run SubnetAddCommand for 100.64.9.0/24: exit status 255"* ]]
+	[[ "$output" == *"SubnetAddCommand for 100.64.9.0/24: output: Error: "*'mark.1)`touch'* ]]
 	run in_host 1 sh -c 'flannel-watch --once --etcd-endpoints="$1" --subnet-file=/nonexistent |
 		flannel-ext --etcd-endpoints="$1" --backend-type=any --add "$2"' sh "$ETCD_EP" \
 		"read VTEP; echo \$SUBNET \$PUBLIC_IP \$PUBLIC_IPV6 \$VTEP >/dev/null; printf '%s|%s|%s\n' \"\$SUBNET\" \"\$PUBLIC_IP\" \"\$VTEP\" >>$seen"
@@ -180,12 +183,9 @@ no_markers() {
 	no_markers
 	# The injected BackendData reached the command as data, read verbatim.
 	grep -qxF "100.64.9.0/24|192.0.2.9|$inj" "$seen"
-	# The key with text before the subnet is upstream's subnet 100.64.13.0/24:
-	# SUBNET is formatted by us, the data is only data.
-	grep -qxF "100.64.13.0/24|192.0.2.13|$inj" "$seen"
 	grep -q '^100.64.15.0/24|192.0.2.15|{"x":' "$seen"
 	# Bad addresses and keys never reach a command.
-	run grep -c '^100.64.1[014]' "$seen"
+	run grep -c '^100.64.1[0-4]' "$seen"
 	[ "$output" = 0 ]
 	no_markers
 }
@@ -213,7 +213,7 @@ no_markers() {
 		echo "{\"type\":\"removed\",\"key\":$j,\"subnet\":\"100.64.2.0/24\",\"revision\":3}"
 	} >"$f"
 	# The seed's host-gw commands verbatim, and a recorder.
-	run in_host 1 flannel-ext --config "$CONTRIB/extension-host-gw.json" <"$f"
+	run in_host 1 flannel-ext -v 1 --config "$CONTRIB/extension-host-gw.json" <"$f"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	no_markers
