@@ -15,6 +15,7 @@
 #include "etcd.h"
 #include "event.h"
 #include "ext.h"
+#include "iface.h"
 #include "log.h"
 #include "mem.h"
 #include "timefmt.h"
@@ -37,6 +38,7 @@ enum {
 	OPT_SUBNET_FILE,
 	OPT_PUBLIC_IP,
 	OPT_PUBLIC_IPV6,
+	OPT_IFACE,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -53,6 +55,7 @@ static const struct option options[] = {
 	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
 	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
+	{ "iface", required_argument, NULL, OPT_IFACE },
 	{ "v", required_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -69,6 +72,7 @@ struct args {
 	const char *backend_type;
 	const char *subnet_file;
 	const char *public_ip, *public_ip6;
+	const char *iface;
 	int64_t timeout_ms;
 };
 
@@ -102,6 +106,8 @@ static void usage(FILE *f)
 		"                         (default /run/flannel/subnet.env)\n"
 		"  --public-ip=IP         post-startup: our PUBLIC_IP\n"
 		"  --public-ipv6=IP       post-startup: our PUBLIC_IPV6\n"
+		"  --iface=NAME|IP        post-startup: PUBLIC_IP(V6) from this interface\n"
+		"                         (default: the default route's)\n"
 		"  -v N                   verbosity (0, 1, 2)\n"
 		"The config is read from etcd (<prefix>/config) unless --config is given\n"
 		"or a command flag is given without --etcd-endpoints.\n%s",
@@ -136,6 +142,7 @@ static int parse_one(struct args *a, int opt, const char *arg)
 	case OPT_SUBNET_FILE: a->subnet_file = arg; return 0;
 	case OPT_PUBLIC_IP: a->public_ip = arg; return 0;
 	case OPT_PUBLIC_IPV6: a->public_ip6 = arg; return 0;
+	case OPT_IFACE: a->iface = arg; return 0;
 	case OPT_TIMEOUT:
 		if ((a->timeout_ms = duration_parse_ms(arg)) >= 0)
 			return 0;
@@ -367,6 +374,31 @@ out:
 	return rc;
 }
 
+/* Given, or the address of --iface or of the default route's interface,
+ * as upstream's PUBLIC_IP is the interface address; empty when none. */
+static int public_addr(const struct args *a, int family, const char *given, struct ipaddr *out)
+{
+	const char *fam = family == AF_INET ? "" : "v6";
+	struct iface ifc;
+	int r;
+
+	if (given) {
+		if (addr_parse_family(given, family, out) == 0)
+			return 0;
+		log_err("--public-ip%s %s: not an IPv%d address", fam, given,
+			family == AF_INET ? 4 : 6);
+		return -1;
+	}
+	r = a->iface ? iface_lookup(a->iface, family, &ifc) : iface_default(family, &ifc);
+	if (r == 0)
+		*out = ifc.addr;
+	else
+		log_warn("find PUBLIC_IP%s: no IPv%d address on %s: left empty", fam,
+			 family == AF_INET ? 4 : 6,
+			 a->iface ? a->iface : "the default route's interface");
+	return 0;
+}
+
 static int host_from_args(const struct args *a, struct ext_host *h)
 {
 	struct subnet_env se;
@@ -384,14 +416,12 @@ static int host_from_args(const struct args *a, struct ext_host *h)
 			a->subnet_file);
 		return EX_DATAERR;
 	}
-	if (a->public_ip && addr_parse_family(a->public_ip, AF_INET, &h->public_ip) < 0) {
-		log_err("--public-ip %s: not an IPv4 address", a->public_ip);
+	if ((a->public_ip || addr_is_set(&h->subnet.addr)) &&
+	    public_addr(a, AF_INET, a->public_ip, &h->public_ip) < 0)
 		return EX_USAGE;
-	}
-	if (a->public_ip6 && addr_parse_family(a->public_ip6, AF_INET6, &h->public_ip6) < 0) {
-		log_err("--public-ipv6 %s: not an IPv6 address", a->public_ip6);
+	if ((a->public_ip6 || addr_is_set(&h->subnet6.addr)) &&
+	    public_addr(a, AF_INET6, a->public_ip6, &h->public_ip6) < 0)
 		return EX_USAGE;
-	}
 	return 0;
 }
 
