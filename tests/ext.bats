@@ -311,3 +311,23 @@ del 100.64.3.0/24 192.0.2.3" ]
 	run flannel-ext frobnicate
 	[ "$status" -eq 64 ]
 }
+
+@test "ext: flanneld with the seed vxlan config in etcd runs pre-startup, lease, post-startup and apply" {
+	need_root
+	local i
+	ext_cluster 2 "$CONTRIB/extension-vxlan.json"
+	for i in 1 2; do
+		bg_in_host "$i" "$BATS_TEST_TMPDIR/flanneld$i.log" flanneld \
+			--etcd-endpoints="$ETCD_EP" --iface=eth0 --subnet-file="$(senv "$i")" \
+			--iptables-forward-rules=false -v=1
+	done
+	for i in 1 2; do
+		wait_for 15 test -s "$(senv "$i")"
+	done
+	wait_for 20 in_host 1 ping -c1 -W1 "$(net_ip 2)"
+	wait_for 20 in_host 2 ping -c1 -W1 "$(net_ip 1)"
+	run etcdctl_ get --print-value-only "$PREFIX/subnets/$(key_of 2)"
+	[ "$output" = "{\"PublicIP\":\"192.0.2.2\",\"PublicIPv6\":null,\"BackendType\":\"extension\",\"BackendData\":\"$(in_host 2 cat /sys/class/net/flannel-vxlan/address)\"}" ]
+	grep -q "run PostStartupCommand: exit status 0" "$BATS_TEST_TMPDIR/flanneld1.log"
+	grep -q "run SubnetAddCommand for $(net_of 2): exit status 0" "$BATS_TEST_TMPDIR/flanneld1.log"
+}
