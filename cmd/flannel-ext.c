@@ -67,7 +67,8 @@ struct args {
 	struct cli_etcd etcd;
 	bool etcd_given;      /* --etcd-endpoints or FLANNELD_ETCD_ENDPOINTS */
 	bool cmd_given;       /* a command came from a flag */
-	struct ext_config cfg;
+	struct ext_config flags; /* commands given as flags */
+	struct ext_config cfg;   /* flags, then the config for the rest */
 	const char *config_file;
 	const char *backend_type;
 	const char *subnet_file;
@@ -78,6 +79,14 @@ struct args {
 
 /* Set by SIGTERM/SIGINT; while no command runs the handler exits at once. */
 static volatile sig_atomic_t stop_flag, busy_flag;
+/* Set by SIGHUP: read the config again before the next event. */
+static volatile sig_atomic_t reload_flag;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_flag = 1;
+}
 
 static void on_stop(int sig)
 {
@@ -117,7 +126,7 @@ static void usage(FILE *f)
 static int set_cmd(struct args *a, enum ext_cmd k, const char *arg)
 {
 	a->cmd_given = true;
-	if (ext_config_set(&a->cfg, k, arg) == 0)
+	if (ext_config_set(&a->flags, k, arg) == 0)
 		return 0;
 	log_err("set %s: out of memory", ext_cmd_key(k));
 	return -1;
@@ -229,13 +238,18 @@ static int config_from_etcd(struct args *a, struct net_config *net)
 }
 
 /* Flags first, then the config file or etcd for what they left out. */
-static int load_config(struct args *a)
+static int load_config(struct args *a, struct ext_config *dst)
 {
 	struct net_config net;
 	const char *from = a->config_file;
 	char err[256], where[600];
 	int rc = 0;
 
+	for (int k = 0; k < EXT_NCMD; k++)
+		if (a->flags.cmd[k] && ext_config_set(dst, (enum ext_cmd)k, a->flags.cmd[k]) < 0) {
+			log_err("set %s: out of memory", ext_cmd_key((enum ext_cmd)k));
+			return EX_OSERR;
+		}
 	config_init(&net);
 	if (a->config_file)
 		rc = config_from_file(a->config_file, &net);
@@ -247,12 +261,29 @@ static int load_config(struct args *a)
 		snprintf(where, sizeof(where), "%s/config", a->etcd.prefix);
 		from = where;
 	}
-	if (!rc && ext_config_from_net(&a->cfg, &net, err, sizeof(err)) < 0) {
+	if (!rc && ext_config_from_net(dst, &net, err, sizeof(err)) < 0) {
 		log_err("use config %s: %s", from, err);
 		rc = EX_CONFIG;
 	}
 	config_clear(&net);
 	return rc;
+}
+
+/* SIGHUP: new commands from the next event on; a bad config keeps the old. */
+static void reload_config(struct args *a)
+{
+	struct ext_config fresh;
+
+	reload_flag = 0;
+	ext_config_init(&fresh);
+	if (load_config(a, &fresh) != 0) {
+		log_warn("reload config: keeping the previous commands");
+		ext_config_clear(&fresh);
+		return;
+	}
+	ext_config_clear(&a->cfg);
+	a->cfg = fresh;
+	log_notice("reload config: done");
 }
 
 static bool configured(const struct args *a, enum ext_cmd k)
@@ -304,6 +335,8 @@ static int do_apply(struct args *a)
 	if (!configured(a, EXT_SUBNET_ADD) && !configured(a, EXT_SUBNET_REMOVE))
 		log_notice("no SubnetAddCommand and no SubnetRemoveCommand: events are only read");
 	while (!stop_flag && (n = line_reader_next(r, &line, &lineno)) == 1) {
+		if (reload_flag)
+			reload_config(a);
 		if (apply_line(ap, line, lineno) == 0)
 			continue;
 		if (errno != ECANCELED) {
@@ -470,17 +503,20 @@ static int setup_signals(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
-	    signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-		log_err("set up signals: %s", strerror(errno));
-		return EX_OSERR;
-	}
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		goto fail;
+	sa.sa_handler = on_hup;
+	if (sigaction(SIGHUP, &sa, NULL) < 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		goto fail;
 	return 0;
+fail:
+	log_err("set up signals: %s", strerror(errno));
+	return EX_OSERR;
 }
 
 static int run(struct args *a)
 {
-	int rc = load_config(a);
+	int rc = load_config(a, &a->cfg);
 
 	if (rc)
 		return rc;
@@ -499,6 +535,7 @@ int main(int argc, char **argv)
 
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
 	ext_config_init(&a.cfg);
+	ext_config_init(&a.flags);
 	cli_etcd_init(&a.etcd);
 	if ((start = parse_mode(argc, argv, &a)) < 0)
 		return EX_USAGE;
@@ -519,6 +556,7 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = run(&a);
 	ext_config_clear(&a.cfg);
+	ext_config_clear(&a.flags);
 	cli_env_twins_free(argv, start, inserted);
 	return rc;
 }

@@ -331,3 +331,32 @@ del 100.64.3.0/24 192.0.2.3" ]
 	grep -q "run PostStartupCommand: exit status 0" "$BATS_TEST_TMPDIR/flanneld1.log"
 	grep -q "run SubnetAddCommand for $(net_of 2): exit status 0" "$BATS_TEST_TMPDIR/flanneld1.log"
 }
+
+@test "ext: SIGHUP reads the config again; the new commands apply from the next event" {
+	cd "$BATS_TEST_TMPDIR"
+	local pid
+	jq -c '.Backend.SubnetAddCommand = "echo \"one $SUBNET\" >>log"' \
+		"$CONTRIB/extension-host-gw.json" >cfg.json
+	mkfifo in
+	flannel-ext --config cfg.json <in 2>err &
+	pid=$!
+	track_pid "$pid"
+	exec 9>in
+	echo '{"type":"added","subnet":"100.64.2.0/24","public_ip":"192.0.2.2","backend_type":"extension"}' >&9
+	wait_for 10 grep -q "one 100.64.2.0/24" log
+	jq -c '.Backend.SubnetAddCommand = "echo \"two $SUBNET\" >>log"' \
+		"$CONTRIB/extension-host-gw.json" >cfg.json
+	kill -HUP "$pid"
+	echo '{"type":"added","subnet":"100.64.3.0/24","public_ip":"192.0.2.3","backend_type":"extension"}' >&9
+	wait_for 10 grep -q "two 100.64.3.0/24" log
+	# A broken config keeps the commands that work.
+	echo '{"Network":' >cfg.json
+	kill -HUP "$pid"
+	echo '{"type":"added","subnet":"100.64.4.0/24","public_ip":"192.0.2.4","backend_type":"extension"}' >&9
+	wait_for 10 grep -q "two 100.64.4.0/24" log
+	exec 9>&-
+	wait "$pid"
+	cat err
+	grep -q "reload config: keeping the previous commands" err
+	[ "$(wc -l <log)" -eq 3 ]
+}
