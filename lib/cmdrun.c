@@ -245,7 +245,11 @@ int cmdrun_shell(const char *cmd, char *const envp[], const char *in, size_t inl
 		goto out;
 	}
 	r->output = fl_malloc((o->output_max ? o->output_max : OUTPUT_MAX_DEFAULT) + 1);
-	if (!r->output || (in_fd = stdin_file(in, inlen)) < 0 || open_output(pfd) < 0)
+	if (!r->output) {
+		errno = ENOMEM;
+		goto out;
+	}
+	if ((in_fd = stdin_file(in, inlen)) < 0 || open_output(pfd) < 0)
 		goto out;
 	if (spawn_shell(cmd, envp, in_fd, pfd[1], &c.pid) < 0)
 		goto out;

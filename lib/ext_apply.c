@@ -218,8 +218,10 @@ static int on_added(struct ext_applier *a, const struct lease *l)
 	}
 	if (!type_wanted(a, l))
 		return 0;
-	if (!k && !(k = remember(a, l)))
-		return errno = ENOMEM, -1;
+	if (!k && !(k = remember(a, l))) {
+		errno = ENOMEM;
+		return -1;
+	}
 	k->seen = true;
 	rc = run_for_lease(a, EXT_SUBNET_ADD, &k->lease);
 	if (rc < 0)

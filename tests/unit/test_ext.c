@@ -388,6 +388,55 @@ static void test_applier(void)
 	ext_config_clear(&c);
 }
 
+/* The applier with each allocation of an add and a remove failing in turn:
+ * either it worked or it says ENOMEM; ASan sees no leak, no crash. */
+static void test_applier_alloc_failures(void)
+{
+	struct cmdrun_opts o = { .timeout_ms = 5000 };
+	char *base[] = { "PATH=/bin:/usr/bin", NULL };
+	const char *add = ADD("100.64.2.0/24", "192.0.2.2", "m2");
+	const char *del = "{\"type\":\"removed\",\"subnet\":\"100.64.2.0/24\"}";
+	int n, bad = 0, enomem = 0;
+	struct ext_config c;
+
+	ext_config_init(&c);
+	ext_config_set(&c, EXT_SUBNET_ADD, "read d; [ \"$d\" = m2 ]");
+	ext_config_set(&c, EXT_SUBNET_REMOVE, "read d; [ \"$d\" = m2 ]");
+	for (n = 1; n < 300; n++) {
+		struct ext_applier *a = ext_applier_new(&c, base, &o, "extension");
+		struct event ev1, ev2;
+		char err[128];
+		int r1, r2;
+
+		event_init(&ev1);
+		event_init(&ev2);
+		if (!a || event_parse(add, &ev1, err, sizeof(err)) < 0 ||
+		    event_parse(del, &ev2, err, sizeof(err)) < 0) {
+			bad++;
+			break;
+		}
+		fl_alloc_fail_at((unsigned long)n);
+		r1 = ext_applier_event(a, &ev1);
+		if (r1 < 0)
+			enomem += errno == ENOMEM;
+		r2 = r1 < 0 ? 0 : ext_applier_event(a, &ev2);
+		if (r2 < 0)
+			enomem += errno == ENOMEM;
+		bad += (r1 < 0 && errno != ENOMEM) || (r2 < 0 && errno != ENOMEM);
+		fl_alloc_fail_at(0);
+		event_clear(&ev1);
+		event_clear(&ev2);
+		if (r1 == 0 && r2 == 0 && ext_applier_failures(a) == 0) {
+			ext_applier_free(a);
+			break;
+		}
+		ext_applier_free(a);
+	}
+	ok(bad == 0 && n < 300 && enomem > 0,
+	   "applier: %d allocation failures reported as ENOMEM, then a clean run", enomem);
+	ext_config_clear(&c);
+}
+
 /* Every allocation on the way fails once: a clean error, never a crash or leak. */
 static void test_alloc_failures(void)
 {
@@ -419,6 +468,7 @@ static void test_alloc_failures(void)
 			break;
 	}
 	ok(fails > 0 && n < 200, "%d allocation failures handled cleanly", fails);
+	test_applier_alloc_failures();
 }
 
 int main(void)
