@@ -360,3 +360,15 @@ del 100.64.3.0/24 192.0.2.3" ]
 	grep -q "reload config: keeping the previous commands" err
 	[ "$(wc -l <log)" -eq 3 ]
 }
+
+@test "ext: a dual-stack lease gives SUBNET, IPV6SUBNET, PUBLIC_IP and PUBLIC_IPV6; inherited values never leak" {
+	cd "$BATS_TEST_TMPDIR"
+	printf '%s\n' \
+		'{"type":"added","subnet":"100.64.2.0/24","ipv6_subnet":"2001:db8:1:2::/64","public_ip":"192.0.2.2","public_ipv6":"2001:db8::2","backend_type":"extension","backend_data":"x"}' \
+		'{"type":"added","subnet":"100.64.3.0/24","public_ip":"192.0.2.3","backend_type":"extension"}' >ev
+	IPV6SUBNET=inherited PUBLIC_IPV6=inherited NETWORK=inherited run flannel-ext \
+		--add 'echo "$SUBNET|$IPV6SUBNET|$PUBLIC_IP|$PUBLIC_IPV6|${NETWORK-unset}" >>log' <ev
+	[ "$status" -eq 0 ]
+	[ "$(cat log)" = "100.64.2.0/24|2001:db8:1:2::/64|192.0.2.2|2001:db8::2|unset
+100.64.3.0/24||192.0.2.3||unset" ]
+}
