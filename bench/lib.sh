@@ -46,5 +46,8 @@ urllib.request.urlopen(req).read()
 PY
 }
 
-# rss_of FILE: the "maxrss" KiB that /usr/bin/time -f %M wrote to FILE.
-rss_of() { tail -n1 "$1"; }
+# TIMEFMT for /usr/bin/time -f: user and system seconds, then maxrss KiB.
+export TIMEFMT='%U %S %M'
+# rss_of FILE: the maxrss KiB in FILE; cpu_of FILE: user + system in ms.
+rss_of() { tail -n1 "$1" | awk '{ print $3 }'; }
+cpu_of() { tail -n1 "$1" | awk '{ printf "%d", ($1 + $2) * 1000 }'; }

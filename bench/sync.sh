@@ -27,8 +27,8 @@ sed -n 's/^ip //p' "$T/batch" >"$T/ip.batch"
 sed -n 's/^bridge //p' "$T/batch" >"$T/bridge.batch"
 vtep_ns "$(fl_id)a"
 s=$(date +%s%N)
-/usr/bin/time -f %M -o "$T/rss.ip" ip -n "$(fl_id)a" -batch "$T/ip.batch"
-/usr/bin/time -f %M -o "$T/rss.bridge" bridge -n "$(fl_id)a" -batch "$T/bridge.batch"
+/usr/bin/time -f "$TIMEFMT" -o "$T/rss.ip" ip -n "$(fl_id)a" -batch "$T/ip.batch"
+/usr/bin/time -f "$TIMEFMT" -o "$T/rss.bridge" bridge -n "$(fl_id)a" -batch "$T/bridge.batch"
 ta=$(ms_since "$s")
 [ "$(ip -n "$(fl_id)a" route show dev flannel.1 | wc -l)" -ge "$N" ]
 
@@ -37,10 +37,10 @@ ta=$(ms_since "$s")
 h=$(host_ns 1)
 in_host 1 flannel-vxlan init --iface=eth0 >/dev/null
 s=$(date +%s%N)
-ip netns exec "$h" /usr/bin/time -f %M -o "$T/rss.watch" \
+ip netns exec "$h" /usr/bin/time -f "$TIMEFMT" -o "$T/rss.watch" \
 	flannel-watch --etcd-endpoints="$ETCD_EP" --subnet-file= --once 2>"$T/watch.log" |
 	tee "$T/snapshot" |
-	ip netns exec "$h" /usr/bin/time -f %M -o "$T/rss.apply" \
+	ip netns exec "$h" /usr/bin/time -f "$TIMEFMT" -o "$T/rss.apply" \
 		flannel-vxlan apply --no-setup -v 1 2>"$T/apply.log" &
 pipe=$!
 for _ in $(seq 1 12000); do
@@ -54,15 +54,16 @@ wait "$pipe"
 # (c) the applier alone, the same snapshot from a file, fresh namespace
 vtep_ns "$(fl_id)c"
 s=$(date +%s%N)
-ip netns exec "$(fl_id)c" /usr/bin/time -f %M -o "$T/rss.applyc" \
+ip netns exec "$(fl_id)c" /usr/bin/time -f "$TIMEFMT" -o "$T/rss.applyc" \
 	flannel-vxlan apply --no-setup <"$T/snapshot"
 tc=$(ms_since "$s")
 [ "$(ip -n "$(fl_id)c" route show proto 76 | wc -l)" -ge "$N" ]
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 echo "hosts:                                         $N ($((3 * N)) objects + $N nexthops)"
-echo "(a) ip -batch + bridge -batch, upstream shape: $ta ms  (RSS ip $(rss_of "$T/rss.ip") KiB, bridge $(rss_of "$T/rss.bridge") KiB)"
-echo "(b) flannel-watch | flannel-vxlan apply:       $tb ms  (RSS watch $(rss_of "$T/rss.watch") KiB, apply $(rss_of "$T/rss.apply") KiB)"
-echo "(c) flannel-vxlan apply < snapshot file:       $tc ms  (RSS $(rss_of "$T/rss.applyc") KiB)"
+echo "(a) ip -batch + bridge -batch, upstream shape: $ta ms wall, CPU ip $(cpu_of "$T/rss.ip") + bridge $(cpu_of "$T/rss.bridge") ms, RSS ip $(rss_of "$T/rss.ip") KiB, bridge $(rss_of "$T/rss.bridge") KiB"
+echo "(b) flannel-watch | flannel-vxlan apply:       $tb ms wall, CPU watch $(cpu_of "$T/rss.watch") + apply $(cpu_of "$T/rss.apply") ms, RSS watch $(rss_of "$T/rss.watch") KiB, apply $(rss_of "$T/rss.apply") KiB"
+echo "(c) flannel-vxlan apply < snapshot file:       $tc ms wall, CPU $(cpu_of "$T/rss.applyc") ms, RSS $(rss_of "$T/rss.applyc") KiB"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (wall times suffer when others run)"
 echo "ratios: (a)/(b) = $(ratio "$ta" "$tb")x   (a)/(c) = $(ratio "$ta" "$tc")x"
 echo "targets: (b) <= (a)/4, (c) <= 120 ms, applier RSS < 4096 KiB"
