@@ -42,25 +42,35 @@ for k in range(2, n + 2):
     conn.request("POST", "/v3/kv/put", json.dumps({"key": b64(key), "value": b64(val)}),
                  {"Content-Type": "application/json"})
     conn.getresponse().read()
-    print("100.%d.%d.0/24 %.6f" % (64 + a, b, t))
+    print("100.%d.%d.0/24 %.6f %.6f" % (64 + a, b, t, time.time()))
     time.sleep(0.02)
 PY
 sleep 1
 python3 - "$T/puts" "$T/monitor.log" <<'PY'
 import datetime, re, sys
-put = dict(l.split() for l in open(sys.argv[1]))
-seen = {}
+put, done = {}, {}
+for l in open(sys.argv[1]):
+    s, t, t2 = l.split()
+    put[s], done[s] = float(t), float(t2)
+seen, after = {}, []
 pat = re.compile(r"^\[([0-9T:.-]+)\] (100\.[0-9.]+/24) ")
 for l in open(sys.argv[2]):
     m = pat.match(l)
     if m and m.group(2) in put and m.group(2) not in seen:
         t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
-        seen[m.group(2)] = (t - float(put[m.group(2)])) * 1000
+        seen[m.group(2)] = (t - put[m.group(2)]) * 1000
+        after.append((t - done[m.group(2)]) * 1000)
 lat = sorted(seen.values())
 if not lat:
     sys.exit("no route appeared")
 q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
 print("events: %d put, %d routes seen" % (len(put), len(lat)))
 print("put -> route latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms" % (q(0.5), q(0.99), lat[-1]))
+rt = sorted((done[s] - put[s]) * 1000 for s in put)
+after.sort()
+print("  of which etcd's put round trip: p50 %.2f ms, p99 %.2f ms" %
+      (rt[len(rt) // 2], rt[min(len(rt) - 1, int(0.99 * len(rt)))]))
+print("  put acknowledged -> route: p50 %.2f ms, p99 %.2f ms" %
+      (after[len(after) // 2], after[min(len(after) - 1, int(0.99 * len(after)))]))
 print("target: p99 < 5 ms")
 PY
