@@ -262,8 +262,10 @@ static int find_devices(struct args *a, struct nl *nl, struct apply_opts *o)
 		struct nl_link link;
 
 		vxlan_devname(a->conf.vni, v6, o->devname[v6], sizeof(o->devname[v6]));
-		if (nl_link_get(nl, o->devname[v6], 0, &link) == 0)
+		if (nl_link_get(nl, o->devname[v6], 0, &link) == 0) {
 			o->dev[v6] = link.ifindex;
+			o->dev_seen[v6] = true;
+		}
 	}
 	if (!o->dev[0] && !o->dev[1]) {
 		log_err("find %s: no such device (run flannel-vxlan init first)", o->devname[0]);

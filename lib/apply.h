@@ -80,6 +80,8 @@ struct apply_opts {
 	int dev[2];            /* overlay device per family ([0] v4, [1] v6), 0: none;
 				* its neighbour and FDB entries are ours */
 	char devname[2][IFNAMSIZ];
+	bool dev_seen[2];      /* the device existed once: while it is gone, keep
+				* planning for it and install when it is back */
 	int iface;             /* host-gw: the underlay interface routes must use, 0: any */
 	bool blackhole;        /* a blackhole route for our own subnet (upstream's
 				* --ip-blackhole-route), kept like the others */

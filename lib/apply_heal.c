@@ -156,6 +156,7 @@ static void watch_link(struct applier *a, const struct nlmsghdr *nlh)
 			log_notice("device %s is back (index %d): reinstalling", l.name,
 				   l.ifindex);
 			a->o.dev[i] = l.ifindex;
+			a->o.dev_seen[i] = true;
 			a->want_reconcile = true;
 			a->resetup = true;
 		}

@@ -239,7 +239,7 @@ int kstate_purge(struct applier *a, struct kstate *k)
 		if (nl_neigh_queue(a->nl, NL_DELETE, &d, NULL, 0) < 0)
 			return -1;
 	}
-	for (it = 0; (f = htab_next(&k->fdbs, &it)) != NULL; a->st.purged++) {
+	for (it = 0; (f = htab_next(&k->fdbs, &it)) != NULL;) {
 		struct nl_neigh d = { .family = AF_BRIDGE, .ifindex = f->key.ifindex,
 				      .ip = f->dst, .state = NUD_PERMANENT, .flags = NTF_SELF };
 
@@ -248,6 +248,7 @@ int kstate_purge(struct applier *a, struct kstate *k)
 		memcpy(d.mac, f->key.mac, 6);
 		if (nl_neigh_queue(a->nl, NL_DELETE, &d, NULL, 0) < 0)
 			return -1;
+		a->st.purged++;
 	}
 	if (a->st.purged > before)
 		log_info("purged %lu objects no lease justifies", a->st.purged - before);

@@ -255,7 +255,12 @@ int peer_install(struct applier *a, struct peer *p)
 	unsigned long before = nl_batch_total(a->nl);
 	int dev = dev_of(a, p->subnet.addr.family);
 
-	if (drop_l2(a, p, dev) < 0 || install_l2(a, p, dev) < 0 || install_route(a, p) < 0)
+	if (drop_l2(a, p, dev) < 0)
+		return -1;
+	/* The device is gone for now: install when it is back (apply_heal.c). */
+	if (p->want.kind == PEER_ENCAP && !dev)
+		return (int)(nl_batch_total(a->nl) - before);
+	if (install_l2(a, p, dev) < 0 || install_route(a, p) < 0)
 		return -1;
 	return (int)(nl_batch_total(a->nl) - before);
 }

@@ -70,7 +70,7 @@ static int vxlan_plan(struct applier *a, const struct lease *l, int family,
 	json_t *data = family == AF_INET6 ? l->backend_v6_data : l->backend_data;
 	int dev = o->dev[family == AF_INET6], rc;
 
-	if (!dev)
+	if (!dev && !o->dev_seen[family == AF_INET6])
 		return 0; /* no device for this family here */
 	if (!pub->family || addr_is_unusable(pub)) {
 		snprintf(err, errlen, "no usable public IPv%d address", family == AF_INET6 ? 6 : 4);
