@@ -240,6 +240,11 @@ mesh_ping() {
 	in_host 1 ip route show | grep "${FLANNEL_SUBNET%.*}.0/24" | grep -q "via 192.0.2.2"
 }
 
+@test "extension: flanneld runs the seed's host-gw commands and gives ping" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"extension","SubnetAddCommand":"ip route add $SUBNET via $PUBLIC_IP","SubnetRemoveCommand":"ip route del $SUBNET via $PUBLIC_IP"}}'
+	mesh_ping
+}
+
 @test "vxlan: restarting flanneld deletes no route, neighbour or FDB entry" {
 	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
 	mesh_ping
