@@ -82,3 +82,26 @@ lease_of() {
 	wait_for 5 has_route 1 "$(subnet_of 2)"
 	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
 }
+
+@test "units' commands: extension backend (pre-startup, post-startup, apply)" {
+	cluster_start 2 '{"Network":"100.64.0.0/16","Backend":{"Type":"extension",
+		"PreStartupCommand":"echo vtep-data",
+		"PostStartupCommand":"echo \"$SUBNET $PUBLIC_IP\" >'"$BATS_TEST_TMPDIR"'/post-$PUBLIC_IP",
+		"SubnetAddCommand":"ip route add $SUBNET via $PUBLIC_IP",
+		"SubnetRemoveCommand":"ip route del $SUBNET via $PUBLIC_IP"}}'
+	lease_unit 1 extension
+	lease_unit 2 extension
+	# flannel-lease-start.sh ran flannel-ext pre-startup: its output is the data.
+	[ "$(lease_of | jq -r 'select(.BackendType=="extension") | .BackendData' | sort -u)" = vtep-data ]
+	for i in 1 2; do
+		# flannel-ext.service's ExecStartPre, then its ExecStart.
+		# shellcheck disable=SC2046
+		in_host "$i" env $(unit_env "$i") "$BIN/flannel-ext" post-startup
+		pipe_unit "$i" "$BIN/flannel-ext" apply
+		container "$i"
+	done
+	[ "$(cat "$D/post-192.0.2.1")" = "$(subnet_of 1) 192.0.2.1" ]
+	wait_for 10 has_route 1 "$(subnet_of 2)"
+	wait_for 10 has_route 2 "$(subnet_of 1)"
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+}
