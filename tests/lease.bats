@@ -1,0 +1,405 @@
+#!/usr/bin/env bats
+# flannel-lease against a real etcd: acquire, reuse, renew, re-acquire,
+# allocation under contention, errors and exit codes, FLANNELD_* twins.
+
+load helpers
+
+VXLAN_DATA='{"VNI":1,"VtepMAC":"ce:8e:4f:a1:22:01"}'
+NET_CONFIG='{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
+
+setup() {
+	need_root
+	# The --iface test starts its etcd inside its own namespace.
+	if [[ "$BATS_TEST_DESCRIPTION" != --iface* ]]; then
+		etcd_start
+		put_config "$NET_CONFIG"
+	fi
+	ENV_FILE="$BATS_TEST_TMPDIR/run/subnet.env"
+}
+
+teardown() { fl_teardown; }
+
+# lease ARGS...: flannel-lease against the test etcd as host 192.0.2.1.
+lease() {
+	flannel-lease --etcd-endpoints="$ETCD_EP" --mtu=1450 "$@"
+}
+
+# lease_bg ARGS...: a long-running flannel-lease, output in out and err.  Run
+# directly (not through a function, whose subshell a kill would hit instead)
+# and without bats's fd 3, so that a stray process cannot hang bats.
+lease_bg() {
+	flannel-lease --etcd-endpoints="$ETCD_EP" --mtu=1450 "$@" \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	LEASE_PID=$!
+	track_pid "$LEASE_PID"
+}
+
+lease_oneshot() {
+	lease --oneshot --public-ip=192.0.2.1 --subnet-file="$ENV_FILE" \
+		--backend-type=vxlan --backend-data="$VXLAN_DATA" "$@"
+}
+
+# The leaf names of every key under subnets/, one a line.
+subnet_keys() {
+	etcdctl_ get --prefix --keys-only "${1:-/coreos.com/network}/subnets/" |
+		sed -n 's|^.*/subnets/||p'
+}
+
+# key_lease_hex KEY: the etcd lease id attached to KEY, in hex.
+key_lease_hex() {
+	local dec
+	dec=$(etcdctl_ get -w json "$1" | grep -o '"lease":[0-9]*' | cut -d: -f2)
+	[ -n "$dec" ] && printf '%x\n' "$dec"
+}
+
+# count_ge N PATTERN FILE: FILE has at least N lines with PATTERN.
+count_ge() {
+	[ "$(grep -c -- "$2" "$3")" -ge "$1" ]
+}
+
+# subnet_of_env FILE: 100.64.5.1/24 -> 100.64.5.0-24
+subnet_of_env() {
+	sed -n 's|^FLANNEL_SUBNET=\(.*\)\.1/\([0-9]*\)$|\1.0-\2|p' "$1"
+}
+
+@test "acquire: upstream key and value, 24h etcd lease, subnet.env 0644" {
+	umask 077
+	run lease_oneshot
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"type":"acquired"'* ]]
+	keys=$(subnet_keys)
+	[ "$(echo "$keys" | wc -l)" -eq 1 ]
+	[[ "$keys" =~ ^100\.64\.([0-9]+)\.0-24$ ]]
+	x=${BASH_REMATCH[1]}
+	[ "$x" -ge 1 ] && [ "$x" -le 255 ]
+	key="/coreos.com/network/subnets/$keys"
+	val=$(etcdctl_ get --print-value-only "$key")
+	[ "$val" = '{"PublicIP":"192.0.2.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"ce:8e:4f:a1:22:01"}}' ]
+	id=$(key_lease_hex "$key")
+	[ -n "$id" ] && [ "$id" != 0 ]
+	ttl=$(etcdctl_ lease timetolive "$id")
+	echo "$ttl"
+	[[ "$ttl" == *"granted with TTL(86400s)"* ]]
+	[ "$(stat -c %a "$ENV_FILE")" = 644 ]
+	diff -u - "$ENV_FILE" <<-EOF
+		FLANNEL_NETWORK=100.64.0.0/16
+		FLANNEL_SUBNET=100.64.$x.1/24
+		FLANNEL_MTU=1450
+		FLANNEL_IPMASQ=false
+	EOF
+	# --ip-masq and the MTU reach subnet.env.
+	run lease_oneshot --ip-masq --mtu=1400
+	[ "$status" -eq 0 ]
+	grep -qx 'FLANNEL_MTU=1400' "$ENV_FILE"
+	grep -qx 'FLANNEL_IPMASQ=true' "$ENV_FILE"
+	# No temporary file is left beside it.
+	[ "$(find "$(dirname "$ENV_FILE")" -type f | wc -l)" -eq 1 ]
+}
+
+@test "restart reuses the subnet by PublicIP, and from subnet.env when the key is gone" {
+	run lease_oneshot
+	[ "$status" -eq 0 ]
+	first=$(subnet_keys)
+	key="/coreos.com/network/subnets/$first"
+	id1=$(key_lease_hex "$key")
+	# Another host comes and goes in between.
+	run lease --oneshot --public-ip=192.0.2.2 --subnet-file="$BATS_TEST_TMPDIR/h2.env"
+	[ "$status" -eq 0 ]
+	run lease_oneshot
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"how":"reused"'* ]]
+	[ "$(subnet_keys | grep -c .)" -eq 2 ]
+	[ "$(subnet_of_env "$ENV_FILE")" = "$first" ]
+	# Reuse keeps the same etcd lease alive.
+	[ "$(key_lease_hex "$key")" = "$id1" ]
+	# Backend data changed: the value is rewritten, the subnet stays.
+	run lease_oneshot --backend-data='{"VNI":1,"VtepMAC":"ce:8e:4f:a1:22:02"}'
+	[ "$status" -eq 0 ]
+	[[ "$(etcdctl_ get --print-value-only "$key")" == *'22:02"}}' ]]
+
+	# The key is gone (expired meanwhile); subnet.env still names it.
+	etcdctl_ del "$key"
+	run lease_oneshot
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"how":"previous subnet"'* ]]
+	[ "$(subnet_keys | grep -c "^$first\$")" -eq 1 ]
+	[ "$(subnet_of_env "$ENV_FILE")" = "$first" ]
+}
+
+@test "renewal with a short TTL keeps the lease well past the TTL" {
+	lease_bg --public-ip=192.0.2.1 --subnet-file="$ENV_FILE" \
+		--subnet-lease-ttl=4s --subnet-lease-renew-margin=2s
+	pid=$LEASE_PID
+	wait_for 10 test -s "$ENV_FILE"
+	key="/coreos.com/network/subnets/$(subnet_keys)"
+	id=$(key_lease_hex "$key")
+	etcdctl_ lease timetolive "$id" | grep -F 'granted with TTL(4s)'
+	sleep 11
+	kill -0 "$pid"
+	cat "$BATS_TEST_TMPDIR/err" "$BATS_TEST_TMPDIR/out"
+	# Still the same key on the same etcd lease, with time left.
+	[ "$(key_lease_hex "$key")" = "$id" ]
+	run etcdctl_ lease timetolive "$id"
+	[[ "$output" =~ remaining\(([0-9]+)s\) ]]
+	[ "${BASH_REMATCH[1]}" -ge 1 ]
+	[ "$(grep -c '"type":"renewed"' "$BATS_TEST_TMPDIR/out")" -ge 3 ]
+	! grep -q reacquired "$BATS_TEST_TMPDIR/out"
+}
+
+@test "deleting the key makes flannel-lease re-acquire the same subnet and say so" {
+	lease_bg --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	pid=$LEASE_PID
+	wait_for 10 test -s "$ENV_FILE"
+	leaf=$(subnet_keys)
+	key="/coreos.com/network/subnets/$leaf"
+	id1=$(key_lease_hex "$key")
+	etcdctl_ del "$key"
+	wait_for 10 grep -q reacquired "$BATS_TEST_TMPDIR/out"
+	cat "$BATS_TEST_TMPDIR/err" "$BATS_TEST_TMPDIR/out"
+	grep -q "lease $leaf vanished" "$BATS_TEST_TMPDIR/err"
+	grep '"type":"reacquired"' "$BATS_TEST_TMPDIR/out" | grep -q '"how":"previous subnet"'
+	[ "$(subnet_keys)" = "$leaf" ]
+	[ "$(key_lease_hex "$key")" != "$id1" ]
+	kill -0 "$pid"
+	# Overwritten by another host: also taken back, on a fresh subnet if need be.
+	etcdctl_ put "$key" '{"PublicIP":"192.0.2.9","PublicIPv6":null,"BackendType":"vxlan"}'
+	wait_for 10 count_ge 2 '"type":"reacquired"' "$BATS_TEST_TMPDIR/out"
+	grep -q 'overwritten' "$BATS_TEST_TMPDIR/err"
+	[ "$(subnet_keys | wc -l)" -eq 2 ]
+	[ "$(subnet_of_env "$ENV_FILE")" != "$leaf" ]
+	kill -0 "$pid"
+}
+
+@test "SIGTERM leaves the lease in etcd and a restart reuses it" {
+	lease_bg --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	pid=$LEASE_PID
+	wait_for 10 test -s "$ENV_FILE"
+	leaf=$(subnet_keys)
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	echo "exit status $rc"
+	cat "$BATS_TEST_TMPDIR/err"
+	[ "$rc" -eq 0 ]
+	[ "$(subnet_keys)" = "$leaf" ]
+	etcdctl_ lease timetolive "$(key_lease_hex "/coreos.com/network/subnets/$leaf")" |
+		grep -q 'remaining([1-9]'
+	run lease_oneshot
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"how":"reused"'* ]]
+	[ "$(subnet_keys)" = "$leaf" ]
+}
+
+@test "50 hosts acquiring at once get 50 distinct subnets" {
+	local i ip pids=()
+	for i in $(seq 1 50); do
+		if [ "$i" -le 25 ]; then ip="192.0.2.$i"; else ip="198.51.100.$i"; fi
+		flannel-lease --etcd-endpoints="$ETCD_EP" --mtu=1450 --oneshot --quiet \
+			--public-ip="$ip" --subnet-file="$BATS_TEST_TMPDIR/h$i/subnet.env" \
+			--backend-type=host-gw 2>"$BATS_TEST_TMPDIR/err.$i" 3>&- &
+		pids+=("$!")
+		track_pid "$!"
+	done
+	failed=0
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { failed=$((failed + 1)); cat "$BATS_TEST_TMPDIR/err.$((i + 1))"; }
+	done
+	[ "$failed" -eq 0 ]
+	[ "$(subnet_keys | sort -u | wc -l)" -eq 50 ]
+	# Every host's subnet.env names a different subnet, and etcd agrees.
+	for i in $(seq 1 50); do
+		subnet_of_env "$BATS_TEST_TMPDIR/h$i/subnet.env"
+	done | sort >"$BATS_TEST_TMPDIR/envs"
+	[ "$(sort -u "$BATS_TEST_TMPDIR/envs" | wc -l)" -eq 50 ]
+	subnet_keys | sort | diff -u - "$BATS_TEST_TMPDIR/envs"
+	for i in 1 26 50; do
+		if [ "$i" -le 25 ]; then ip="192.0.2.$i"; else ip="198.51.100.$i"; fi
+		etcdctl_ get --print-value-only \
+			"/coreos.com/network/subnets/$(subnet_of_env "$BATS_TEST_TMPDIR/h$i/subnet.env")" |
+			grep -qF "\"PublicIP\":\"$ip\""
+	done
+}
+
+@test "network full: clear error, exit 75" {
+	put_config '{"Network":"100.64.0.0/28","SubnetLen":30,"Backend":{"Type":"vxlan"}}' /full
+	for i in 1 2 3; do
+		run lease --etcd-prefix=/full --oneshot --public-ip="192.0.2.$i" \
+			--subnet-file="$BATS_TEST_TMPDIR/f$i.env"
+		[ "$status" -eq 0 ]
+	done
+	[ "$(subnet_keys /full | sort | tr '\n' ' ')" = "100.64.0.12-30 100.64.0.4-30 100.64.0.8-30 " ]
+	run lease --etcd-prefix=/full --oneshot --public-ip=192.0.2.4 \
+		--subnet-file="$BATS_TEST_TMPDIR/f4.env"
+	echo "$output"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"network 100.64.0.0/28 is full"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/f4.env" ]
+	# A host that already holds one still gets it back.
+	run lease --etcd-prefix=/full --oneshot --public-ip=192.0.2.2 \
+		--subnet-file="$BATS_TEST_TMPDIR/f2.env"
+	[ "$status" -eq 0 ]
+}
+
+@test "invalid config: exit 78 naming the field; missing config: exit 78" {
+	put_config '{"Network":"100.64.0.0/16","SubnetLen":31}' /bad1
+	run lease --etcd-prefix=/bad1 --oneshot --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"/bad1/config"*"SubnetLen"* ]]
+	put_config '{"Network":"100.64.0.0/16","SubnetMin":"100.65.0.0"}' /bad2
+	run lease --etcd-prefix=/bad2 --oneshot --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"SubnetMin"* ]]
+	put_config '{"SubnetLen":24}' /bad3
+	run lease --etcd-prefix=/bad3 --oneshot --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"Network"* ]]
+	run lease --etcd-prefix=/none --oneshot --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"/none/config"*"not found"* ]]
+	[ ! -e "$ENV_FILE" ]
+	[ -z "$(etcdctl_ get --prefix --keys-only /bad1/subnets /bad2/subnets /bad3/subnets)" ]
+}
+
+@test "bad flags: exit 64" {
+	run lease --oneshot --public-ip=not-an-ip --subnet-file="$ENV_FILE"
+	[ "$status" -eq 64 ]
+	run lease --oneshot --public-ip=192.0.2.1 --backend-data='{nope' --subnet-file="$ENV_FILE"
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"backend-data"* ]]
+	run lease --oneshot --public-ip=192.0.2.1 --subnet-lease-renew-margin=1440
+	[ "$status" -eq 64 ]
+	run flannel-lease --etcd-endpoints=ftp://127.0.0.1:1 --oneshot --public-ip=192.0.2.1
+	[ "$status" -eq 64 ]
+}
+
+@test "etcd unreachable: exit 69, promptly" {
+	port=$(free_port)
+	start=$(date +%s)
+	run flannel-lease --etcd-endpoints="http://127.0.0.1:$port" --oneshot --mtu=1450 \
+		--public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"127.0.0.1:$port"* ]]
+	[ $(( $(date +%s) - start )) -lt 20 ]
+	[ ! -e "$ENV_FILE" ]
+	# A server that accepts but never answers: the request timeout ends it.
+	python3 -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5); time.sleep(60)' "$port" \
+		>/dev/null 2>&1 3>&- &
+	track_pid "$!"
+	wait_for 5 sh -c "ss -Hltn 'sport = :$port' | grep -q ."
+	start=$(date +%s)
+	run flannel-lease --etcd-endpoints="http://127.0.0.1:$port" --etcd-timeout=1s --oneshot \
+		--mtu=1450 --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[ $(( $(date +%s) - start )) -lt 15 ]
+}
+
+@test "several endpoints, the first dead: failover works" {
+	dead=$(free_port)
+	run flannel-lease --etcd-endpoints="http://127.0.0.1:$dead,$ETCD_EP" --oneshot \
+		--mtu=1450 --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(subnet_keys | wc -l)" -eq 1 ]
+	[ -s "$ENV_FILE" ]
+	# And a running lease keeps renewing through the live one.
+	ETCD_EP="http://127.0.0.1:$dead,$ETCD_EP" lease_bg --public-ip=192.0.2.2 \
+		--subnet-file="$ENV_FILE" --subnet-lease-ttl=3s --subnet-lease-renew-margin=2s
+	wait_for 15 count_ge 2 '"type":"renewed"' "$BATS_TEST_TMPDIR/out"
+}
+
+@test "FLANNELD_* variables act as flags; an explicit flag beats them" {
+	FLANNELD_ETCD_ENDPOINTS="$ETCD_EP" FLANNELD_PUBLIC_IP=192.0.2.7 \
+		FLANNELD_SUBNET_FILE="$BATS_TEST_TMPDIR/env1" FLANNELD_SUBNET_LEASE_RENEW_MARGIN=30 \
+		run flannel-lease --oneshot --mtu=1450
+	echo "$output"
+	[ "$status" -eq 0 ]
+	leaf=$(subnet_of_env "$BATS_TEST_TMPDIR/env1")
+	etcdctl_ get --print-value-only "/coreos.com/network/subnets/$leaf" |
+		grep -qF '"PublicIP":"192.0.2.7"'
+	# Flags win over the twins.
+	FLANNELD_ETCD_ENDPOINTS="http://127.0.0.1:$(free_port)" FLANNELD_PUBLIC_IP=192.0.2.7 \
+		FLANNELD_SUBNET_FILE="$BATS_TEST_TMPDIR/env1" \
+		run flannel-lease --oneshot --mtu=1450 --etcd-endpoints="$ETCD_EP" \
+		--public-ip=192.0.2.8 --subnet-file="$BATS_TEST_TMPDIR/env2"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	leaf2=$(subnet_of_env "$BATS_TEST_TMPDIR/env2")
+	[ "$leaf2" != "$leaf" ]
+	etcdctl_ get --print-value-only "/coreos.com/network/subnets/$leaf2" |
+		grep -qF '"PublicIP":"192.0.2.8"'
+	[ "$(subnet_of_env "$BATS_TEST_TMPDIR/env1")" = "$leaf" ]
+	# A bad value from the environment is as bad as the flag.
+	FLANNELD_ETCD_ENDPOINTS="$ETCD_EP" FLANNELD_PUBLIC_IP=bogus \
+		run flannel-lease --oneshot --mtu=1450 --subnet-file="$BATS_TEST_TMPDIR/env3"
+	[ "$status" -eq 64 ]
+	# The prefix twin too.
+	put_config "$NET_CONFIG" /twin
+	FLANNELD_ETCD_ENDPOINTS="$ETCD_EP" FLANNELD_ETCD_PREFIX=/twin \
+		run flannel-lease --oneshot --mtu=1450 --public-ip=192.0.2.9 \
+		--subnet-file="$BATS_TEST_TMPDIR/env4"
+	[ "$status" -eq 0 ]
+	[ "$(subnet_keys /twin | wc -l)" -eq 1 ]
+}
+
+# A namespace with two veth pairs: a0 192.0.2.5 and b0 198.51.100.5, the
+# default route on b0; etcd inside on 127.0.0.1.
+two_iface_ns() {
+	NS="$(fl_id)if"
+	ip netns add "$NS"
+	echo "$NS" >>"$BATS_TEST_TMPDIR/netns"
+	ip -n "$NS" link set lo up
+	ip -n "$NS" link add a0 mtu 1400 type veth peer name a1
+	ip -n "$NS" link add b0 mtu 1500 type veth peer name b1
+	ip -n "$NS" addr add 192.0.2.5/24 dev a0
+	ip -n "$NS" addr add 198.51.100.5/24 dev b0
+	for d in a0 a1 b0 b1; do ip -n "$NS" link set "$d" up; done
+	ip -n "$NS" route add default via 198.51.100.254 dev b0 onlink
+}
+
+@test "--iface picks the address of the named interface; default: the default route's" {
+	two_iface_ns
+	etcd_start "$NS" 127.0.0.1
+	put_config "$NET_CONFIG"
+	ns_lease() {
+		ip netns exec "$NS" flannel-lease --etcd-endpoints="$ETCD_EP" --oneshot \
+			--subnet-file="$BATS_TEST_TMPDIR/$1.env" "${@:2}"
+	}
+	run ns_lease a --iface=a0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"public_ip":"192.0.2.5"'* ]]
+	grep -qx 'FLANNEL_MTU=1400' "$BATS_TEST_TMPDIR/a.env"
+	run ns_lease b --iface=b0
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"public_ip":"198.51.100.5"'* ]]
+	grep -qx 'FLANNEL_MTU=1500' "$BATS_TEST_TMPDIR/b.env"
+	# By address: the interface holding it.
+	run ns_lease a2 --iface=192.0.2.5
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"public_ip":"192.0.2.5"'*'"how":"reused"'* ]]
+	# No flag: the default route's interface.
+	run ns_lease d
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"public_ip":"198.51.100.5"'*'"how":"reused"'* ]]
+	# FLANNELD_IFACE twin.
+	FLANNELD_IFACE=a0 run ns_lease e
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"public_ip":"192.0.2.5"'* ]]
+	# An interface that does not exist.
+	run ns_lease n --iface=nosuch0
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *nosuch0* ]]
+	[ "$(etcdctl_ get --prefix --keys-only /coreos.com/network/subnets/ | grep -c .)" -eq 2 ]
+}
