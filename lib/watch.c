@@ -281,6 +281,12 @@ int lease_watch_run(struct lease_watch *w)
 			rc = snapshot(w);
 			if (w->out_err)
 				return w->out_err;
+			if (rc == ETCD_ERR_AUTH || rc == ETCD_ERR_USAGE || rc == ETCD_ERR_NOMEM ||
+			    (w->once && rc != ETCD_OK)) {
+				/* Retrying cannot fix these; --once must not hang. */
+				log_err("read leases: %s", etcd_error(w->e));
+				return etcd_exit_code(rc);
+			}
 			if (rc != ETCD_OK) {
 				log_warn("read leases: %s; retrying", etcd_error(w->e));
 				backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
@@ -301,6 +307,10 @@ int lease_watch_run(struct lease_watch *w)
 			return 0;
 		if (rc > 0)
 			return rc;
+		if (rc == ETCD_ERR_AUTH) {
+			log_err("watch leases: %s", etcd_error(w->e));
+			return etcd_exit_code(rc);
+		}
 		if (rc == WATCH_RESNAP) {
 			log_notice("revision %lld was compacted away: sending a new snapshot",
 				   (long long)w->rev + 1);
