@@ -82,10 +82,11 @@ static int acquire_and_write(struct lease_keep *k, const char *type)
 
 	if (rc != ETCD_OK)
 		return status_exit(k, rc, "acquire lease");
-	log_notice("%s lease %s (%s subnet %s)", type, k->key, k->acq.note,
+	log_notice("%s lease %s, subnet %s (%s)", type, k->key,
 		   addr_is_set(&k->cur.subnet.addr) ?
 			   prefix_format(&k->cur.subnet, sub, sizeof(sub)) :
-			   prefix_format(&k->cur.subnet6, sub, sizeof(sub)));
+			   prefix_format(&k->cur.subnet6, sub, sizeof(sub)),
+		   k->acq.note);
 	rc = write_env(k);
 	return rc ? rc : report(k, type, k->acq.note);
 }
