@@ -234,7 +234,10 @@ static int server_error(struct etcd *e, long http, json_t *resp)
 	if (!msg)
 		msg = json_string_value(json_object_get(resp, "error"));
 	etcd_set_error(e, "etcd answered HTTP %ld: %s", http, msg ? msg : "(no message)");
-	if (code == 16 || code == 7 || http == 401 || http == 403)
+	/* With auth on, a request without a token is "user name is empty"
+	 * (InvalidArgument, 3): a credentials problem all the same. */
+	if (code == 16 || code == 7 || http == 401 || http == 403 ||
+	    (msg && strstr(msg, "user name is empty")))
 		return ETCD_ERR_AUTH;
 	if (msg && strstr(msg, "compacted"))
 		return ETCD_ERR_COMPACTED;
