@@ -3,6 +3,7 @@
 # allocation under contention, errors and exit codes, FLANNELD_* twins.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 VXLAN_DATA='{"VNI":1,"VtepMAC":"ce:8e:4f:a1:22:01"}'
 NET_CONFIG='{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
@@ -146,7 +147,7 @@ subnet_of_env() {
 	[[ "$output" =~ remaining\(([0-9]+)s\) ]]
 	[ "${BASH_REMATCH[1]}" -ge 1 ]
 	[ "$(grep -c '"type":"renewed"' "$BATS_TEST_TMPDIR/out")" -ge 3 ]
-	! grep -q reacquired "$BATS_TEST_TMPDIR/out"
+	run ! grep -q reacquired "$BATS_TEST_TMPDIR/out"
 }
 
 @test "deleting the key makes flannel-lease re-acquire the same subnet and say so" {
