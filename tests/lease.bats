@@ -174,6 +174,26 @@ subnet_of_env() {
 	kill -0 "$pid"
 }
 
+@test "etcd restarted under a running flannel-lease: it keeps renewing the same lease" {
+	lease_bg --public-ip=192.0.2.1 --subnet-file="$ENV_FILE" \
+		--subnet-lease-ttl=6s --subnet-lease-renew-margin=3s
+	pid=$LEASE_PID
+	wait_for 10 test -s "$ENV_FILE"
+	leaf=$(subnet_keys)
+	etcd_restart
+	etcd_restart
+	# Renewals go on after etcd is back: at least two more, then more time
+	# than the TTL passes without the key going away.
+	n=$(grep -c '"type":"renewed"' "$BATS_TEST_TMPDIR/out" || true)
+	wait_for 20 count_ge $((n + 2)) '"type":"renewed"' "$BATS_TEST_TMPDIR/out"
+	cat "$BATS_TEST_TMPDIR/err" "$BATS_TEST_TMPDIR/out"
+	kill -0 "$pid"
+	[ "$(subnet_keys)" = "$leaf" ]
+	[ "$(subnet_of_env "$ENV_FILE")" = "$leaf" ]
+	etcdctl_ lease timetolive "$(key_lease_hex "/coreos.com/network/subnets/$leaf")" |
+		grep -q 'remaining([1-9]'
+}
+
 @test "SIGTERM leaves the lease in etcd and a restart reuses it" {
 	lease_bg --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
 	pid=$LEASE_PID
