@@ -56,23 +56,32 @@ stats() {
 }
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-: >"$T/ctl" && : >"$T/watch" && : >"$T/rss" && : >"$T/lease"
+: >"$T/ctl" && : >"$T/watch" && : >"$T/rss" && : >"$T/cpu" && : >"$T/lease" && : >"$T/gw"
+range=$(printf '{"key":"%s","range_end":"%s"}' "$(printf %s "$P/subnets/" | base64 -w0)" \
+	"$(printf %s "$P/subnets0" | base64 -w0)")
 for _ in $(seq 1 "$RUNS"); do
 	s=$(date +%s%N)
 	etcdctl_ get --prefix "$P/subnets/" >"$T/ctl.out"
 	echo "$(ms_since "$s")" >>"$T/ctl"
 
 	s=$(date +%s%N)
-	/usr/bin/time -f %M -o "$T/rss.once" flannel-watch --etcd-endpoints="$ETCD_EP" \
+	/usr/bin/time -f "%U %S %M" -o "$T/rss.once" flannel-watch --etcd-endpoints="$ETCD_EP" \
 		--once --subnet-file= >"$T/watch.out"
 	echo "$(ms_since "$s")" >>"$T/watch"
-	rss_of "$T/rss.once" >>"$T/rss"
+	echo "$(rss_of "$T/rss.once")" >>"$T/rss"
+	echo "$(cpu_of "$T/rss.once")" >>"$T/cpu"
+
+	# The JSON gateway's own cost: all leases in one range, read by curl.
+	s=$(date +%s%N)
+	curl -sS -o "$T/gw.out" -H 'Content-Type: application/json' -d "$range" \
+		"$ETCD_EP/v3/kv/range"
+	echo "$(ms_since "$s")" >>"$T/gw"
 done
 added=$(grep -c '"type":"added"' "$T/watch.out")
 [ "$added" = "$count" ] || echo "warning: flannel-watch printed $added added events, not $count" >&2
 
 # Kept running: the snapshot, then 100 live events, then SIGTERM.
-/usr/bin/time -f %M -o "$T/rss.live" flannel-watch --etcd-endpoints="$ETCD_EP" \
+/usr/bin/time -f "%U %S %M" -o "$T/rss.live" flannel-watch --etcd-endpoints="$ETCD_EP" \
 	--subnet-file= >"$T/live.out" 2>"$T/live.err" 3>&- &
 tpid=$!
 track_pid "$tpid"
@@ -122,7 +131,11 @@ echo "leases in etcd:                               $count"
 echo "etcdctl get --prefix:                         $(stats "$T/ctl")"
 echo "flannel-watch --once, start to sync and exit: $(stats "$T/watch")"
 echo "  ratio to etcdctl (medians):                 $(awk -v a="$w" -v b="$ctl" 'BEGIN { printf "%.2fx (target <= 1.5x)", a / b }')"
+echo "  CPU (user + system):                        $(median "$T/cpu") ms median"
 echo "  peak RSS:                                   $(median "$T/rss") KiB median, $(sort -n "$T/rss" | tail -1) KiB max (target < 4096)"
+/usr/bin/time -f "%U %S %M" -o "$T/rss.help" flannel-watch --help >/dev/null
+echo "  floor: RSS of flannel-watch --help:         $(rss_of "$T/rss.help") KiB (the shared libraries alone)"
+echo "curl, one gateway range of all the leases:    $(stats "$T/gw")"
 echo "flannel-watch running, start to sync:         $live_sync ms"
 echo "  peak RSS after snapshot + 100 live events:  $live_rss KiB"
 echo "flannel-lease --oneshot to subnet.env:        $(stats "$T/lease") (target < 50)"
