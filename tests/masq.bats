@@ -112,7 +112,7 @@ masq1() { in_host 1 flannel-masq --subnet-file="$BATS_TEST_TMPDIR/subnet.env" "$
 	[[ "$output" != *"chain forward"* ]]
 }
 
-@test "bad input: exit codes 64, 65, 75, 78" {
+@test "bad input and a closed pipe: exit codes 64, 65, 74, 75, 78" {
 	run flannel-masq --network "$NET" --subnet 100.64.1.0/24 frobnicate
 	[ "$status" -eq 64 ]
 	run flannel-masq --network "$NET" --subnet 100.64.1.0/24 --ip-masq=maybe show
@@ -126,6 +126,10 @@ masq1() { in_host 1 flannel-masq --subnet-file="$BATS_TEST_TMPDIR/subnet.env" "$
 	[ "$status" -eq 75 ]
 	run flannel-masq --table 'x; flush ruleset' delete
 	[ "$status" -eq 78 ]
+	# A reader that went away: EPIPE is an I/O error, not a signal death.
+	run bash -c '(sleep 0.2; flannel-masq --network 100.64.0.0/16 --subnet 100.64.1.0/24 show;
+		echo "status $?" >&2) | true'
+	[[ "$output" == *"write ruleset: Broken pipe"*"status 74"* ]]
 }
 
 @test "apply: to outside the overlay masqueraded, inside the overlay not" {
