@@ -29,7 +29,8 @@ TOOLS    := $(CMD_SRC:cmd/%.c=bin/%)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITS    := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 MANS     := $(sort $(wildcard man/*.[1-8]))
-SCRIPTS  := $(sort $(wildcard scripts/*.sh))
+# Developer scripts (demo, deps, lint) are not installed.
+SCRIPTS  := $(filter-out scripts/demo.sh scripts/deps.sh scripts/lint.sh,$(sort $(wildcard scripts/*.sh)))
 UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path))
 HDRS     := $(wildcard lib/*.h)
 
