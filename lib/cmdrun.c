@@ -13,6 +13,7 @@
 
 #include "cmdrun.h"
 #include "mem.h"
+#include "subproc.h"
 #include "timefmt.h"
 
 #define OUTPUT_MAX_DEFAULT 65536
@@ -55,31 +56,6 @@ const char *cmdrun_describe(const struct cmdrun_result *r, char *buf, size_t len
 	else
 		snprintf(buf, len, "wait status %#x%s", (unsigned)r->status, why);
 	return buf;
-}
-
-/* The child's stdin is a memory file: it reads what it wants, we never block. */
-static int stdin_file(const char *in, size_t len)
-{
-	int fd = memfd_create("flannel-stdin", MFD_CLOEXEC);
-	size_t off = 0;
-
-	if (fd < 0)
-		return -1;
-	while (off < len) {
-		ssize_t n = write(fd, in + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto fail;
-		off += (size_t)n;
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		goto fail;
-	return fd;
-fail:
-	close(fd);
-	return -1;
 }
 
 static int spawn_shell(const char *cmd, char *const envp[], int in, int out, pid_t *pid)
@@ -249,7 +225,7 @@ int cmdrun_shell(const char *cmd, char *const envp[], const char *in, size_t inl
 		errno = ENOMEM;
 		goto out;
 	}
-	if ((in_fd = stdin_file(in, inlen)) < 0 || open_output(pfd) < 0)
+	if ((in_fd = memfd_with("flannel-stdin", in, inlen)) < 0 || open_output(pfd) < 0)
 		goto out;
 	if (spawn_shell(cmd, envp, in_fd, pfd[1], &c.pid) < 0)
 		goto out;

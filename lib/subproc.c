@@ -15,16 +15,15 @@
 
 extern char **environ;
 
-/* A memory file holding TEXT, positioned at its start; -1 with errno. */
-static int memfd_with(const char *name, const char *text)
+int memfd_with(const char *name, const char *data, size_t len)
 {
-	size_t len = text ? strlen(text) : 0, off = 0;
+	size_t off = 0;
 	int fd = memfd_create(name, MFD_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
 	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
+		ssize_t n = write(fd, data + off, len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -157,9 +156,9 @@ int subproc_run(const char *prog, const char *const args[], const char *input, c
 		n++;
 	}
 	argv[n] = NULL;
-	fds[0] = memfd_with("subproc-in", input);
-	fds[1] = memfd_with("subproc-out", NULL);
-	fds[2] = memfd_with("subproc-err", NULL);
+	fds[0] = memfd_with("subproc-in", input, input ? strlen(input) : 0);
+	fds[1] = memfd_with("subproc-out", NULL, 0);
+	fds[2] = memfd_with("subproc-err", NULL, 0);
 	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
 		goto out;
 	rc = spawn_wait(prog, argv, fds);

@@ -3,6 +3,8 @@
 #ifndef FLANNEL_SUBPROC_H
 #define FLANNEL_SUBPROC_H
 
+#include <stddef.h>
+
 /*
  * Run PROG (a path, or a name looked up in PATH) with the arguments ARGS
  * (NULL-terminated, without argv[0]), the text INPUT (may be NULL) on stdin.
@@ -15,5 +17,9 @@
 #define SUBPROC_QUIET 1 /* flags: do not log stderr (an expected failure) */
 int subproc_run(const char *prog, const char *const args[], const char *input, char **out,
 	      unsigned flags);
+
+/* A memory file holding len bytes of data, positioned at its start: a
+ * child reads it as stdin and we never block.  -1 with errno. */
+int memfd_with(const char *name, const char *data, size_t len);
 
 #endif
