@@ -315,6 +315,33 @@ full: {
 }
 }
 
+/* A restart: the subnet in subnet.env is very likely still ours, and one
+ * read confirms it without listing every lease. */
+static bool hint_is_mine(struct acquire *a, struct scan *s)
+{
+	char leaf[KEY_STRLEN], full[512];
+	struct etcd_kv kv;
+
+	if (!addr_is_set(&a->hint.addr) && !addr_is_set(&a->hint6.addr))
+		return false;
+	if (subnet_key_format(&a->hint, &a->hint6, leaf, sizeof(leaf)) < 0 ||
+	    acquire_key(a->prefix, leaf, full, sizeof(full)) < 0 ||
+	    etcd_get(a->e, full, &kv, NULL) != ETCD_OK)
+		return false;
+	scan_kv(s, &kv);
+	etcd_kv_clear(&kv);
+	if (s->found && compatible(a, &s->mine))
+		return true;
+	/* Not ours after all: the full scan below decides. */
+	lease_clear(&s->mine);
+	lease_init(&s->mine);
+	s->found = false;
+	s->leases = 0;
+	taken_free(&s->v4);
+	taken_free(&s->v6);
+	return false;
+}
+
 static int one_try(struct acquire *a, struct lease *got, char *key, size_t keylen, int64_t *rev)
 {
 	struct scan s = { .a = a };
@@ -325,6 +352,12 @@ static int one_try(struct acquire *a, struct lease *got, char *key, size_t keyle
 	if (acquire_key(a->prefix, "", base, sizeof(base)) < 0)
 		return ETCD_ERR_USAGE;
 	s.leaf_off = strlen(base);
+	if (hint_is_mine(a, &s)) {
+		snprintf(key, keylen, "%s", s.mine_key);
+		snprintf(a->note, sizeof(a->note), "reused");
+		rc = reuse(a, &s, got, rev);
+		goto out;
+	}
 	{
 		char *end = etcd_prefix_end(base);
 

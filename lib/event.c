@@ -100,18 +100,44 @@ json_t *event_to_json(const struct event *ev)
 
 int event_write(FILE *f, const struct event *ev)
 {
+	if (event_print(f, ev) < 0 || fflush(f) == EOF)
+		return -1;
+	return 0;
+}
+
+int event_print(FILE *f, const struct event *ev)
+{
+	static char buf[16384];
 	json_t *o = event_to_json(ev);
-	int rc;
+	char *big = NULL, *line = buf;
+	size_t n;
+	int rc = 0;
 
 	if (!o) {
 		errno = ENOMEM;
 		return -1;
 	}
-	rc = json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	/* One buffer, one write: jansson's own stream output writes piecemeal. */
+	n = json_dumpb(o, buf, sizeof(buf) - 1, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (n >= sizeof(buf) - 1) {
+		big = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		line = big;
+		n = big ? strlen(big) : 0;
+	}
 	json_decref(o);
-	if (rc < 0 || fputc('\n', f) == EOF || fflush(f) == EOF)
+	if (!line) {
+		errno = ENOMEM;
 		return -1;
-	return 0;
+	}
+	if (line == buf) {
+		buf[n++] = '\n';
+		if (fwrite(buf, 1, n, f) != n)
+			rc = -1;
+	} else if (fwrite(big, 1, n, f) != n || fputc('\n', f) == EOF) {
+		rc = -1;
+	}
+	free(big);
+	return rc;
 }
 
 static int parse_prefix_field(json_t *o, const char *name, int family, struct prefix *p,

@@ -39,6 +39,9 @@ int event_parse(const char *line, struct event *ev, char *err, size_t errlen);
 json_t *event_to_json(const struct event *ev);
 /* Print one event as one line and flush; returns 0, or -1 with errno (EPIPE). */
 int event_write(FILE *f, const struct event *ev);
+/* The same without the flush, for the lines of a snapshot: the reader needs
+ * them all before the sync marker anyway. */
+int event_print(FILE *f, const struct event *ev);
 
 const char *event_type_name(enum event_type t);
 

@@ -52,7 +52,8 @@ static bool is_self(struct lease_watch *w, const struct lease *l)
 
 static int emit(struct lease_watch *w, const struct event *ev)
 {
-	if (event_write(w->out, ev) < 0) {
+	/* Snapshot lines go out in blocks; everything else at once. */
+	if ((w->in_snapshot ? event_print(w->out, ev) : event_write(w->out, ev)) < 0) {
 		w->out_err = errno == EPIPE ? EX_IOERR : EX_IOERR;
 		log_err("write event: %s", strerror(errno));
 		return -1;
@@ -156,7 +157,9 @@ static int snapshot(struct lease_watch *w)
 	if (!end)
 		return ETCD_ERR_NOMEM;
 	w->leases = w->skipped = 0;
+	w->in_snapshot = true;
 	rc = etcd_range_all(w->e, base, end, w->page, on_snapshot_kv, w, &w->rev);
+	w->in_snapshot = false;
 	free(end);
 	if (w->out_err)
 		return ETCD_ERR_USAGE;

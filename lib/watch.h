@@ -26,6 +26,7 @@ struct lease_watch {
 	unsigned long leases, skipped;
 	int out_err;
 	bool connected;           /* the current stream was accepted */
+	bool in_snapshot;         /* lines are buffered until the sync marker */
 };
 
 /* Runs until SIGTERM/SIGINT (after sig_init) or, with once, the first
