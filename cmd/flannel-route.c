@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "iface.h"
 #include "log.h"
+#include "sig.h"
 
 enum {
 	OPT_IFACE = 1, OPT_SUBNET_FILE, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK, OPT_BLACKHOLE,
@@ -128,6 +129,11 @@ int main(int argc, char **argv)
 			return EX_CONFIG;
 		}
 		a.o.iface = ifc.index;
+	}
+	a.o.sigfd = sig_init(0);
+	if (a.o.sigfd < 0) {
+		log_err("set up signals: %s", strerror(errno));
+		return EX_OSERR;
 	}
 	apply_opts_read_env(&a.o, a.subnet_file, a.subnet_file_given, &a.network);
 	return apply_main(&hostgw_backend, &a.o);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "env.h"
 #include "log.h"
+#include "sig.h"
 #include "vxlan.h"
 
 enum {
@@ -278,11 +279,15 @@ static int cmd_apply(struct args *a, struct nl *nl)
 {
 	struct apply_backend be = vxlan_backend;
 	struct apply_opts o = { .classic_routes = a->classic, .no_monitor = a->no_monitor,
-				.blackhole = a->blackhole };
+				.blackhole = a->blackhole, .sigfd = sig_init(0) };
 	int rc = find_devices(a, nl, &o);
 
 	if (rc)
 		return rc;
+	if (o.sigfd < 0) {
+		log_err("set up signals: %s", strerror(errno));
+		return EX_OSERR;
+	}
 	apply_opts_read_env(&o, a->subnet_file, a->subnet_file_given, &a->network);
 	be.data = &a->ap;
 	return apply_main(&be, &o);

@@ -5,6 +5,7 @@
 #include <linux/rtnetlink.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 #include "env.h"
 #include "log.h"
 #include "mem.h"
+#include "sig.h"
 
 /* Nexthop ids we hand out start here, above the small ids people type. */
 #define NHID_BASE 0x10000u
@@ -411,19 +413,42 @@ static int handle_line(struct applier *a, const char *line, unsigned long lineno
 	return rc;
 }
 
+/* 1 when a signal asks to stop. */
+static int handle_signals(struct applier *a)
+{
+	int sig;
+
+	while ((sig = sig_next()) != 0) {
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("stopping on signal %d; the kernel state stays", sig);
+			return 1;
+		}
+		if (sig == SIGHUP) {
+			log_notice("SIGHUP: dumping the kernel state and reconciling");
+			a->want_reconcile = true;
+		}
+	}
+	return a->want_reconcile && apply_reconcile(a) < 0 ? -1 : 0;
+}
+
+/* Send the batch, then sleep until input, a kernel notification or a signal. */
 static int wait_input(struct applier *a, int fd)
 {
-	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
-				 { .fd = a->mon ? nl_fd(a->mon) : -1, .events = POLLIN } };
+	struct pollfd pfd[3] = { { .fd = fd, .events = POLLIN },
+				 { .fd = a->mon ? nl_fd(a->mon) : -1, .events = POLLIN },
+				 { .fd = a->o.sigfd, .events = POLLIN } };
+	int rc;
 
 	if (applier_flush(a) < 0)
 		return -1;
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
+		if ((pfd[2].revents & POLLIN) && (rc = handle_signals(a)) != 0)
+			return rc;
 		if ((pfd[1].revents & POLLIN) && apply_monitor_read(a) < 0)
 			return -1;
 		if (pfd[0].revents)
@@ -443,17 +468,16 @@ int applier_run(struct applier *a, int fd)
 		return EX_OSERR;
 	}
 	for (;;) {
-		int n = line_reader_next(r, &line, &lineno);
+		int n = line_reader_next(r, &line, &lineno), w = 0;
 
 		if (n == 1 && handle_line(a, line, lineno) < 0) {
 			log_err("line %lu: %s", lineno, strerror(errno));
 			rc = EX_OSERR;
-		}
-		else if (n == -2 && wait_input(a, fd) < 0)
+		} else if (n == -2 && (w = wait_input(a, fd)) < 0) {
 			rc = EX_OSERR;
-		else if (n == 0)
+		} else if (n == 0 || w == 1) {
 			break;
-		else if (n == -1) {
+		} else if (n == -1) {
 			log_err("read events: %s", strerror(errno));
 			rc = EX_IOERR;
 		}

@@ -83,6 +83,8 @@ struct apply_opts {
 	bool dev_seen[2];      /* the device existed once: while it is gone, keep
 				* planning for it and install when it is back */
 	int iface;             /* host-gw: the underlay interface routes must use, 0: any */
+	int sigfd;             /* sig.h's pipe, or -1: SIGHUP reconciles, SIGTERM and
+				* SIGINT end the run */
 	bool blackhole;        /* a blackhole route for our own subnet (upstream's
 				* --ip-blackhole-route), kept like the others */
 };
