@@ -28,8 +28,9 @@ static int detect_nexthops(struct applier *a)
 		return 0;
 	}
 	a->k = kstate_dump(a);
-	if (!a->k) {
-		/* The dump fails on kernels without nexthop objects (< 5.3). */
+	if (!a->k)
+		return -1;
+	if (a->k->no_nexthops) {
 		a->o.classic_routes = true;
 		log_notice("this kernel has no nexthop objects: using upstream's route shape,"
 			   " whose cost grows with the square of the number of hosts");
@@ -45,7 +46,8 @@ struct applier *applier_new(const struct apply_backend *be, const struct apply_o
 
 	if (!a)
 		return NULL;
-	a->be = be;
+	a->be_copy = *be;
+	a->be = &a->be_copy;
 	a->o = *o;
 	a->next_nhid = NHID_BASE;
 	htab_init(&a->peers, sizeof(struct peer), sizeof(struct prefix));

@@ -130,7 +130,11 @@ struct kstate *kstate_dump(struct applier *a)
 	}
 	if (a->nexthops || !a->o.classic_routes) {
 		rc = nl_nexthop_dump(a->nl, knh_add, k);
-		if (rc < 0 && a->nexthops) {
+		/* Kernels before 5.3 do not know RTM_GETNEXTHOP. */
+		if (rc == -EOPNOTSUPP || rc == -EINVAL || rc == -EPROTONOSUPPORT ||
+		    rc == -EAFNOSUPPORT)
+			k->no_nexthops = true;
+		else if (rc < 0) {
 			log_err("dump nexthops: %s", nl_strerror(a->nl, rc));
 			goto fail;
 		}

@@ -200,6 +200,7 @@ static int install_l2(struct applier *a, struct peer *p, int dev)
 
 	if (w->kind != PEER_ENCAP)
 		return 0;
+	p->dev = dev;
 	if (!(p->have & HAVE_NEIGH) || memcmp(p->neigh_mac, w->mac, 6) != 0) {
 		if (queue_neigh(a, NL_REPLACE, p, dev, w->mac) < 0)
 			return -1;
@@ -212,7 +213,6 @@ static int install_l2(struct applier *a, struct peer *p, int dev)
 		memcpy(p->fdb_mac, w->mac, 6);
 		p->have |= HAVE_FDB;
 	}
-	p->dev = dev;
 	return 0;
 }
 

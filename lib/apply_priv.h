@@ -52,6 +52,7 @@ struct kstate {
 	struct htab neighs;   /* struct kneigh */
 	struct htab fdbs;     /* struct kfdb */
 	uint32_t max_nhid;    /* of all nexthops, ours or not */
+	bool no_nexthops;     /* the kernel has no nexthop objects */
 };
 
 struct failed {
@@ -61,7 +62,8 @@ struct failed {
 };
 
 struct applier {
-	const struct apply_backend *be;
+	const struct apply_backend *be; /* points to be_copy */
+	struct apply_backend be_copy;
 	struct apply_opts o;
 	struct nl *nl, *mon;
 	struct htab peers;    /* struct peer */

@@ -297,7 +297,7 @@ struct talk {
 	mnl_cb_t cb;
 	void *data;
 	int err;
-	bool intr;
+	bool intr, cb_failed;
 	char *ext;
 	size_t extlen;
 };
@@ -319,7 +319,15 @@ static int talk_data(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
 		t->intr = true;
-	return t->cb ? t->cb(nlh, t->data) : MNL_CB_OK;
+	if (!t->cb || t->cb_failed)
+		return MNL_CB_OK;
+	/* A failed callback (out of memory) still reads the dump to its end,
+	 * or its rest would be taken for the answer to the next request. */
+	if (t->cb(nlh, t->data) == MNL_CB_ERROR) {
+		t->cb_failed = true;
+		t->err = -ENOMEM; /* our callbacks fail only to allocate */
+	}
+	return MNL_CB_OK;
 }
 
 static int talk_done(const struct nlmsghdr *nlh, void *data)
@@ -367,6 +375,8 @@ static int talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 		if (rc == MNL_CB_ERROR)
 			return t.err ? t.err : (errno ? -errno : -EIO);
 	}
+	if (t.cb_failed)
+		return t.err;
 	return t.intr ? -EINTR : 0;
 }
 
