@@ -184,7 +184,7 @@ static int parse_one(struct args *a, int opt, const char *arg)
 	v = parse_addr_opts(a, opt, arg);
 	if (v == 1)
 		usage(stderr);
-	return v ? -1 : 0;
+	return v == 1 ? -1 : (int)v;
 }
 
 static int exit_code(int err)

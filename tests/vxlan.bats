@@ -307,3 +307,39 @@ vx_up() {
 	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
 	grep -q 'is back' "$D/apply1.log"
 }
+
+@test "flannel-vxlan setup and init: the address from subnet.env, reuse, exit codes" {
+	need_root
+	fl_id >/dev/null
+	local ns
+	ns="$(fl_id)se"
+	vtep_ns "$ns"
+	ip -n "$ns" addr flush dev flannel.1
+	printf 'FLANNEL_NETWORK=100.64.0.0/16\nFLANNEL_SUBNET=100.64.7.1/24\n' >"$BATS_TEST_TMPDIR/env"
+	ip -n "$ns" addr add 100.64.9.9/32 dev flannel.1
+	ip netns exec "$ns" flannel-vxlan setup --subnet-file="$BATS_TEST_TMPDIR/env"
+	run ip -n "$ns" -4 -o addr show dev flannel.1
+	[[ "$output" == *"inet 100.64.7.0/32"* ]]
+	[[ "$output" != *100.64.9.9* ]]
+	# init again with the same settings reuses the device and its MAC.
+	mac=$(ip -n "$ns" -j link show flannel.1 | jq -r '.[0].address')
+	run ip netns exec "$ns" flannel-vxlan init --iface=eth0
+	[ "$status" -eq 0 ]
+	[ "$output" = "{\"VNI\":1,\"VtepMAC\":\"$mac\"}" ]
+	# Exit codes of flannel-vxlan(1).
+	run ip netns exec "$ns" flannel-vxlan setup --subnet-file="$BATS_TEST_TMPDIR/none"
+	[ "$status" -eq 66 ]
+	printf 'FLANNEL_MTU=1450\n' >"$BATS_TEST_TMPDIR/empty"
+	run ip netns exec "$ns" flannel-vxlan setup --subnet-file="$BATS_TEST_TMPDIR/empty"
+	[ "$status" -eq 65 ]
+	run ip netns exec "$ns" flannel-vxlan init --vni=16777216
+	[ "$status" -eq 64 ]
+	run ip netns exec "$ns" flannel-vxlan init --backend-config='{"VNI":"one"}'
+	[ "$status" -eq 78 ]
+	run ip netns exec "$ns" flannel-vxlan init --iface=nosuchif0
+	[ "$status" -eq 78 ]
+	run ip netns exec "$ns" flannel-vxlan apply --vni=9 </dev/null
+	[ "$status" -eq 69 ]
+	run ip netns exec "$ns" flannel-vxlan frobnicate
+	[ "$status" -eq 64 ]
+}
