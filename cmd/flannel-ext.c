@@ -39,8 +39,6 @@ enum {
 	OPT_PUBLIC_IP,
 	OPT_PUBLIC_IPV6,
 	OPT_IFACE,
-	OPT_VERSION,
-	OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -56,9 +54,7 @@ static const struct option options[] = {
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
 	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
 	{ "iface", required_argument, NULL, OPT_IFACE },
-	{ "v", required_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ "help", no_argument, NULL, OPT_HELP },
+	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -134,7 +130,6 @@ static int set_cmd(struct args *a, enum ext_cmd k, const char *arg)
 
 static int parse_one(struct args *a, int opt, const char *arg)
 {
-	long v;
 	int r = cli_etcd_option(&a->etcd, opt, arg);
 
 	if (opt == OPT_ETCD_ENDPOINTS)
@@ -157,22 +152,11 @@ static int parse_one(struct args *a, int opt, const char *arg)
 			return 0;
 		log_err("--timeout %s: not a duration such as 30s or 500ms", arg);
 		return -1;
-	case 'v':
-		if (cli_long(arg, 0, 10, &v) < 0) {
-			log_err("-v %s: not a level within 0..10", arg);
-			return -1;
-		}
-		log_set_verbosity((int)v);
-		return 0;
-	case OPT_VERSION:
-		printf("flannel-ext %s\n", FLANNEL_VERSION);
-		exit(0);
-	case OPT_HELP:
-		usage(stdout);
-		exit(0);
 	default:
-		usage(stderr);
-		return -1;
+		r = cli_common_option(opt, arg, "flannel-ext", usage);
+		if (r > 0)
+			exit(0);
+		return r;
 	}
 }
 

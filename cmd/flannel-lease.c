@@ -35,8 +35,6 @@ enum {
 	OPT_TTL,
 	OPT_ONESHOT,
 	OPT_QUIET,
-	OPT_VERSION,
-	OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -54,9 +52,7 @@ static const struct option options[] = {
 	{ "subnet-lease-ttl", required_argument, NULL, OPT_TTL },
 	{ "oneshot", no_argument, NULL, OPT_ONESHOT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
-	{ "v", required_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ "help", no_argument, NULL, OPT_HELP },
+	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -144,7 +140,6 @@ static int parse_value(struct args *a, int opt, const char *arg)
 
 static int parse_one(struct args *a, int opt, const char *arg)
 {
-	long v;
 	int r = cli_etcd_option(&a->etcd, opt, arg);
 
 	if (r)
@@ -164,22 +159,11 @@ static int parse_one(struct args *a, int opt, const char *arg)
 	case OPT_MARGIN:
 	case OPT_TTL:
 		return parse_value(a, opt, arg);
-	case 'v':
-		if (cli_long(arg, 0, 10, &v) < 0) {
-			log_err("-v %s: not a level within 0..10", arg);
-			return -1;
-		}
-		log_set_verbosity((int)v);
-		return 0;
-	case OPT_VERSION:
-		printf("flannel-lease %s\n", FLANNEL_VERSION);
-		exit(0);
-	case OPT_HELP:
-		usage(stdout);
-		exit(0);
 	default:
-		usage(stderr);
-		return -1;
+		r = cli_common_option(opt, arg, "flannel-lease", usage);
+		if (r > 0)
+			exit(0);
+		return r;
 	}
 }
 

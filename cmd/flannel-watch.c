@@ -20,8 +20,6 @@ enum {
 	OPT_PAGE_SIZE,
 	OPT_EXPIRATIONS,
 	OPT_ONCE,
-	OPT_VERSION,
-	OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -30,9 +28,7 @@ static const struct option options[] = {
 	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
 	{ "expirations", no_argument, NULL, OPT_EXPIRATIONS },
 	{ "once", no_argument, NULL, OPT_ONCE },
-	{ "v", required_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ "help", no_argument, NULL, OPT_HELP },
+	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -59,7 +55,6 @@ struct args {
 
 static int parse_one(struct args *a, int opt, const char *arg)
 {
-	long v;
 	int r = cli_etcd_option(&a->etcd, opt, arg);
 
 	if (r)
@@ -73,22 +68,11 @@ static int parse_one(struct args *a, int opt, const char *arg)
 			return 0;
 		log_err("--page-size %s: not a number within 1..100000", arg);
 		return -1;
-	case 'v':
-		if (cli_long(arg, 0, 10, &v) < 0) {
-			log_err("-v %s: not a level within 0..10", arg);
-			return -1;
-		}
-		log_set_verbosity((int)v);
-		return 0;
-	case OPT_VERSION:
-		printf("flannel-watch %s\n", FLANNEL_VERSION);
-		exit(0);
-	case OPT_HELP:
-		usage(stdout);
-		exit(0);
 	default:
-		usage(stderr);
-		return -1;
+		r = cli_common_option(opt, arg, "flannel-watch", usage);
+		if (r > 0)
+			exit(0);
+		return r;
 	}
 }
 

@@ -184,3 +184,27 @@ int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg)
 		return 0;
 	}
 }
+
+int cli_common_option(int opt, const char *arg, const char *prog, void (*usage)(FILE *))
+{
+	long v;
+
+	switch (opt) {
+	case 'v':
+		if (cli_long(arg, 0, 10, &v) < 0) {
+			log_err("-v %s: not a level within 0..10", arg);
+			return -1;
+		}
+		log_set_verbosity((int)v);
+		return 0;
+	case OPT_CLI_VERSION:
+		printf("%s %s\n", prog, FLANNEL_VERSION);
+		return 1;
+	case OPT_CLI_HELP:
+		usage(stdout);
+		return 1;
+	default:
+		usage(stderr);
+		return -1;
+	}
+}

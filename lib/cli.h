@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "etcd.h"
 
@@ -47,6 +48,22 @@ enum {
 	{ "etcd-username", required_argument, NULL, OPT_ETCD_USERNAME },             \
 	{ "etcd-password", required_argument, NULL, OPT_ETCD_PASSWORD },             \
 	{ "etcd-timeout", required_argument, NULL, OPT_ETCD_TIMEOUT }
+
+/* -v N, --version and --help, the same in every tool. */
+enum { OPT_CLI_VERSION = 1100, OPT_CLI_HELP };
+
+#define CLI_COMMON_OPTIONS                                                           \
+	{ "v", required_argument, NULL, 'v' },                                       \
+	{ "version", no_argument, NULL, OPT_CLI_VERSION },                           \
+	{ "help", no_argument, NULL, OPT_CLI_HELP }
+
+/*
+ * Handle one of the common options: 0 after -v N (verbosity set), 1 after
+ * --version or --help printed their text on stdout (the caller exits 0),
+ * -1 on a bad level or an option that is not one of them (usage printed on
+ * stderr).
+ */
+int cli_common_option(int opt, const char *arg, const char *prog, void (*usage)(FILE *));
 
 struct cli_etcd {
 	struct etcd_opts opts;
