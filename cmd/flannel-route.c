@@ -17,7 +17,6 @@
 enum {
 	OPT_IFACE = 1, OPT_SUBNET_FILE, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK, OPT_BLACKHOLE,
 	OPT_PUBLIC_IP, OPT_PUBLIC_IPV6,
-	OPT_VERSION, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -29,9 +28,7 @@ static const struct option options[] = {
 	{ "blackhole-route", no_argument, NULL, OPT_BLACKHOLE },
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
 	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
-	{ "v", required_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ "help", no_argument, NULL, OPT_HELP },
+	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -54,7 +51,7 @@ struct args {
 
 static int parse_one(struct args *a, int opt, const char *arg)
 {
-	long v;
+	int r;
 
 	switch (opt) {
 	case OPT_IFACE: a->iface = arg; return 0;
@@ -79,22 +76,11 @@ static int parse_one(struct args *a, int opt, const char *arg)
 			return 0;
 		log_err("--network %s: not a CIDR prefix", arg);
 		return -1;
-	case 'v':
-		if (cli_long(arg, 0, 10, &v) < 0) {
-			log_err("-v %s: not a level within 0..10", arg);
-			return -1;
-		}
-		log_set_verbosity((int)v);
-		return 0;
-	case OPT_VERSION:
-		printf("flannel-route %s\n", FLANNEL_VERSION);
-		exit(0);
-	case OPT_HELP:
-		usage(stdout);
-		exit(0);
 	default:
-		usage(stderr);
-		return -1;
+		r = cli_common_option(opt, arg, "flannel-route", usage);
+		if (r > 0)
+			exit(0);
+		return r;
 	}
 }
 
@@ -107,7 +93,7 @@ int main(int argc, char **argv)
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "--version")))
-		return parse_one(&a, argv[1][2] == 'h' ? OPT_HELP : OPT_VERSION, NULL);
+		return parse_one(&a, argv[1][2] == 'h' ? OPT_CLI_HELP : OPT_CLI_VERSION, NULL);
 	if (argc < 2 || strcmp(argv[1], "apply") != 0) {
 		usage(stderr);
 		return EX_USAGE;

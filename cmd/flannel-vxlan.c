@@ -20,7 +20,6 @@ enum {
 	OPT_VNI = 1, OPT_PORT, OPT_GBP, OPT_LEARNING, OPT_MTU, OPT_MAC_PREFIX, OPT_MAC,
 	OPT_IFACE, OPT_PUBLIC_IP, OPT_PUBLIC_IPV6, OPT_IPV6, OPT_SUBNET_FILE, OPT_DIRECT,
 	OPT_NO_SETUP, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK, OPT_BACKEND, OPT_BLACKHOLE,
-	OPT_VERSION, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -43,9 +42,7 @@ static const struct option options[] = {
 	{ "network", required_argument, NULL, OPT_NETWORK },
 	{ "backend-config", required_argument, NULL, OPT_BACKEND },
 	{ "blackhole-route", no_argument, NULL, OPT_BLACKHOLE },
-	{ "v", required_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ "help", no_argument, NULL, OPT_HELP },
+	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -170,16 +167,12 @@ static int parse_one(struct args *a, int opt, const char *arg)
 		a->classic = strcmp(arg, "classic") == 0;
 		return 0;
 	case 'v':
-		if (cli_long(arg, 0, 10, &v) < 0)
-			return bad("-v", arg, "not a level within 0..10");
-		log_set_verbosity((int)v);
-		return 0;
-	case OPT_VERSION:
-		printf("flannel-vxlan %s\n", FLANNEL_VERSION);
-		exit(0);
-	case OPT_HELP:
-		usage(stdout);
-		exit(0);
+	case OPT_CLI_VERSION:
+	case OPT_CLI_HELP:
+		v = cli_common_option(opt, arg, "flannel-vxlan", usage);
+		if (v > 0)
+			exit(0);
+		return (int)v;
 	}
 	v = parse_addr_opts(a, opt, arg);
 	if (v == 1)
