@@ -17,6 +17,7 @@
 #include "ext.h"
 #include "iface.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "mem.h"
 #include "timefmt.h"
 
@@ -75,6 +76,7 @@ struct args {
 
 /* Set by SIGTERM/SIGINT; while no command runs the handler exits at once. */
 static volatile sig_atomic_t stop_flag, busy_flag;
+static bool told_ready;
 /* Set by SIGHUP: read the config again before the next event. */
 static volatile sig_atomic_t reload_flag;
 
@@ -298,6 +300,11 @@ static int apply_line(struct ext_applier *ap, const char *line, unsigned long li
 	busy_flag = 1;
 	rc = ext_applier_event(ap, &ev);
 	busy_flag = 0;
+	/* Ready for systemd once the first snapshot's commands have run. */
+	if (rc == 0 && ev.type == EV_SYNC && !told_ready) {
+		told_ready = true;
+		sd_notify_ready(getenv("NOTIFY_SOCKET"));
+	}
 	event_clear(&ev);
 	return rc;
 }

@@ -236,13 +236,6 @@ static int load_json_arg(const char *flag, const char *arg, json_t **out)
 	return 0;
 }
 
-static void notify_ready(void *arg)
-{
-	(void)arg;
-	if (sd_notify_send(getenv("NOTIFY_SOCKET"), "READY=1") < 0)
-		log_warn("notify systemd: %s", strerror(errno));
-}
-
 static int setup_want(const struct args *a, const struct net_config *cfg, struct lease *want,
 		      unsigned *mtu)
 {
@@ -301,7 +294,8 @@ static int run(struct args *a, struct net_config *cfg, struct lease *want)
 	k.margin_s = a->margin_s;
 	k.oneshot = a->oneshot;
 	k.out = a->quiet ? NULL : stdout;
-	k.ready = notify_ready;
+	k.ready = sd_notify_ready;
+	k.ready_arg = getenv("NOTIFY_SOCKET");
 	lease_init(&k.cur);
 	rc = lease_keep_run(&k);
 	lease_clear(&k.cur);

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "iface.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "sig.h"
 
 enum {
@@ -117,6 +118,8 @@ int main(int argc, char **argv)
 		a.o.iface = ifc.index;
 	}
 	a.o.sigfd = sig_init(0);
+	a.o.synced = sd_notify_ready;
+	a.o.synced_arg = getenv("NOTIFY_SOCKET");
 	if (a.o.sigfd < 0) {
 		log_err("set up signals: %s", strerror(errno));
 		return EX_OSERR;

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "env.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "sig.h"
 #include "vxlan.h"
 
@@ -272,7 +273,8 @@ static int cmd_apply(struct args *a, struct nl *nl)
 {
 	struct apply_backend be = vxlan_backend;
 	struct apply_opts o = { .classic_routes = a->classic, .no_monitor = a->no_monitor,
-				.blackhole = a->blackhole, .sigfd = sig_init(0) };
+				.blackhole = a->blackhole, .sigfd = sig_init(0),
+				.synced = sd_notify_ready, .synced_arg = getenv("NOTIFY_SOCKET") };
 	int rc = find_devices(a, nl, &o);
 
 	if (rc)

@@ -76,13 +76,6 @@ static int parse_one(struct args *a, int opt, const char *arg)
 	}
 }
 
-static void notify_ready(void *arg)
-{
-	(void)arg;
-	if (sd_notify_send(getenv("NOTIFY_SOCKET"), "READY=1") < 0)
-		log_warn("notify systemd: %s", strerror(errno));
-}
-
 static int run(struct args *a)
 {
 	struct lease_watch w = { 0 };
@@ -101,7 +94,8 @@ static int run(struct args *a)
 	w.page = a->page;
 	w.expirations = a->expirations;
 	w.once = a->once;
-	w.synced = notify_ready;
+	w.synced = sd_notify_ready;
+	w.synced_arg = getenv("NOTIFY_SOCKET");
 	rc = lease_watch_run(&w);
 	etcd_close(e);
 	return rc;

@@ -141,12 +141,7 @@ static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const ch
 	case OPT_IP_MASQ: return set_bool(&o->ip_masq, arg, name);
 	case OPT_FULLY_RANDOM: return set_bool(&o->fully_random_disable, arg, name);
 	case OPT_FORWARD_RULES: return set_bool(&o->forward_rules, arg, name);
-	case OPT_BLACKHOLE:
-		if (set_bool(&o->blackhole, arg, name) < 0)
-			return -1;
-		if (o->blackhole)
-			log_warn("--ip-blackhole-route is not implemented yet: ignored");
-		return 0;
+	case OPT_BLACKHOLE: return set_bool(&o->blackhole, arg, name);
 	case OPT_RESYNC:
 	case OPT_HEALTHZ_IP:
 	case OPT_HEALTHZ_PORT:

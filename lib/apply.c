@@ -359,6 +359,10 @@ static int handle_sync(struct applier *a, const struct event *ev)
 		rc = -1;
 	log_info("in sync at revision %lld: %zu remote subnets", (long long)ev->revision,
 		 a->peers.count);
+	if (!a->told_synced && a->o.synced) {
+		a->told_synced = true;
+		a->o.synced(a->o.synced_arg);
+	}
 	return rc;
 }
 

@@ -87,6 +87,9 @@ struct apply_opts {
 				* SIGINT end the run */
 	bool blackhole;        /* a blackhole route for our own subnet (upstream's
 				* --ip-blackhole-route), kept like the others */
+	/* Called once, when the first sync is in the kernel (systemd's READY=1). */
+	void (*synced)(void *arg);
+	void *synced_arg;
 };
 
 struct apply_stats {

@@ -74,6 +74,7 @@ struct applier {
 	uint32_t next_nhid;
 	uint32_t gen;
 	bool in_snapshot, synced, want_reconcile;
+	bool told_synced;     /* the synced callback has run */
 	bool retry_on_up;
 	bool resetup;         /* a device was recreated: configure it again */     /* writes failed with ENETDOWN: retry when a link comes up */
 	struct failed *failed;

@@ -339,7 +339,8 @@ static int plan_data(struct daemon *d, struct network *n, int base)
 	}
 	if (piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0)
 		return -1;
-	if (strcmp(type, "extension") != 0 && network_arg(a, n) < 0)
+	if (strcmp(type, "extension") != 0 &&
+	    (network_arg(a, n) < 0 || (d->o->blackhole && piece_arg(a, "--blackhole-route") < 0)))
 		return -1;
 	return 0;
 }
@@ -511,8 +512,8 @@ static void maybe_ready(struct daemon *d)
 		log_warn("notify systemd: %s", strerror(errno));
 }
 
-/* READY=1 from the data path: flannel-watch sends it once its first sync
- * is written into the applier's pipe. */
+/* READY=1 from an applier: its first sync is in the kernel (or, for the
+ * extension backend, its commands have run). */
 static void on_notify(struct daemon *d)
 {
 	char buf[512];
@@ -524,7 +525,8 @@ static void on_notify(struct daemon *d)
 		for (int i = 0; i < d->sv.n; i++) {
 			struct piece *p = &d->pieces[i];
 
-			if (p->pid == from && p->pid > 0 && p->group % G_PER_NET == G_DATA)
+			if (p->pid == from && p->pid > 0 && p->group % G_PER_NET == G_DATA &&
+			    strcmp(p->name, "watch") != 0)
 				d->nets[net_index(p->group)].ready = true;
 		}
 	}

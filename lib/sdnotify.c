@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "sdnotify.h"
 
 /* Fill SUN from PATH; returns the address length, or -1 with EINVAL. */
@@ -65,4 +66,10 @@ out:
 	close(fd);
 	errno = saved;
 	return rc;
+}
+
+void sd_notify_ready(void *socket_path)
+{
+	if (sd_notify_send(socket_path, "READY=1") < 0)
+		log_warn("notify systemd at %s: %s", (const char *)socket_path, strerror(errno));
 }

@@ -12,4 +12,8 @@
  */
 int sd_notify_send(const char *socket_path, const char *state);
 
+/* A "ready" hook for the tools: arg is the socket path (the cmd layer passes
+ * getenv("NOTIFY_SOCKET")); sends READY=1 and logs a failure. */
+void sd_notify_ready(void *socket_path);
+
 #endif

@@ -12,4 +12,5 @@ if [ "$#" -lt 2 ]; then
 fi
 watch=$1
 shift
-"$watch" | "$@"
+# Only the applier tells systemd it is ready: after its first sync is applied.
+NOTIFY_SOCKET='' "$watch" | "$@"
