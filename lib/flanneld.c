@@ -656,15 +656,8 @@ static int read_config(struct etcd *e, struct network *n)
 						       etcd_error(e));
 			said = mono_ms();
 		}
-		{
-			struct pollfd p = { .fd = sig_fd(), .events = POLLIN };
-			int sig;
-
-			poll(&p, 1, 1000);
-			while ((sig = sig_next()))
-				if (sig == SIGTERM || sig == SIGINT)
-					return -1;
-		}
+		if (sig_pause_ms(1000))
+			return -1;
 	}
 }
 

@@ -159,27 +159,6 @@ static int reacquire(struct lease_keep *k)
 	return acquire_and_write(k, "reacquired");
 }
 
-static bool stop_requested(void)
-{
-	int sig;
-
-	while ((sig = sig_next()))
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_info("signal %d: leaving the lease in etcd", sig);
-			return true;
-		}
-	return false;
-}
-
-/* Sleep ms, or less when a signal arrives; true when asked to stop. */
-static bool pause_ms(int64_t ms)
-{
-	struct pollfd p = { .fd = sig_fd(), .events = POLLIN };
-
-	poll(&p, 1, (int)ms);
-	return stop_requested();
-}
-
 enum { SESSION_STOP = -1, SESSION_RECONNECT = -2, SESSION_LOST = -3 };
 
 /* Watch our key and renew on time until something needs the caller. */
@@ -199,7 +178,7 @@ static int watch_session(struct lease_keep *k, int64_t *next_renew)
 	while (!s.lost && !s.compacted) {
 		int64_t wait = (*next_renew - time(NULL)) * 1000;
 
-		if (stop_requested()) {
+		if (sig_stop_requested()) {
 			rc = SESSION_STOP;
 			goto out;
 		}
@@ -241,7 +220,7 @@ int lease_keep_run(struct lease_keep *k)
 		k->ready(k->ready_arg);
 	next_renew = k->cur.expiration - k->margin_s;
 	for (;;) {
-		if (backoff && pause_ms(backoff))
+		if (backoff && sig_pause_ms(backoff))
 			return 0;
 		if (lost) {
 			rc = reacquire(k);
@@ -256,8 +235,10 @@ int lease_keep_run(struct lease_keep *k)
 			next_renew = k->cur.expiration - k->margin_s;
 		}
 		rc = watch_session(k, &next_renew);
-		if (rc == SESSION_STOP)
+		if (rc == SESSION_STOP) {
+			log_info("stopping: the lease stays in etcd");
 			return 0;
+		}
 		if (rc > 0)
 			return rc;
 		if (rc == SESSION_LOST) {

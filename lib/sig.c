@@ -1,6 +1,7 @@
 /* sig.c - the self-pipe trick: handlers only write the signal number. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,4 +52,23 @@ int sig_next(void)
 int sig_fd(void)
 {
 	return sig_pipe[0];
+}
+
+bool sig_stop_requested(void)
+{
+	bool stop = false;
+	int sig;
+
+	while ((sig = sig_next()))
+		if (sig == SIGTERM || sig == SIGINT)
+			stop = true;
+	return stop;
+}
+
+bool sig_pause_ms(int64_t ms)
+{
+	struct pollfd p = { .fd = sig_fd(), .events = POLLIN };
+
+	poll(&p, 1, (int)(ms < 0 ? 0 : ms));
+	return sig_stop_requested();
 }

@@ -2,6 +2,9 @@
 #ifndef FLANNEL_SIG_H
 #define FLANNEL_SIG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* Catch SIGTERM, SIGINT, SIGHUP (and SIGCHLD when want_chld); ignore
  * SIGPIPE.  Returns the read end of the pipe (non-blocking), or -1. */
 int sig_init(int want_chld);
@@ -9,5 +12,10 @@ int sig_init(int want_chld);
 int sig_next(void);
 /* The read end, for poll(). */
 int sig_fd(void);
+
+/* Drain pending signals: true when SIGTERM or SIGINT is among them. */
+bool sig_stop_requested(void);
+/* Sleep ms, or less when a signal arrives; true when asked to stop. */
+bool sig_pause_ms(int64_t ms);
 
 #endif

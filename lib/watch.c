@@ -222,24 +222,6 @@ static int on_change(void *arg, const struct etcd_watch_event *we)
 	return 0;
 }
 
-static bool stop_requested(void)
-{
-	int sig;
-
-	while ((sig = sig_next()))
-		if (sig == SIGTERM || sig == SIGINT)
-			return true;
-	return false;
-}
-
-static bool pause_ms(int64_t ms)
-{
-	struct pollfd p = { .fd = sig_fd(), .events = POLLIN };
-
-	poll(&p, 1, (int)ms);
-	return stop_requested();
-}
-
 enum { WATCH_STOP = -100, WATCH_RESNAP = -101 };
 
 static int stream(struct lease_watch *w)
@@ -257,7 +239,7 @@ static int stream(struct lease_watch *w)
 		return rc;
 	etcd_watch_set_wakeup_fd(wt, sig_fd());
 	do {
-		if (stop_requested()) {
+		if (sig_stop_requested()) {
 			rc = WATCH_STOP;
 			break;
 		}
@@ -278,7 +260,7 @@ int lease_watch_run(struct lease_watch *w)
 	int rc;
 
 	for (;;) {
-		if (backoff && pause_ms(backoff))
+		if (backoff && sig_pause_ms(backoff))
 			return 0;
 		if (need_snapshot) {
 			rc = snapshot(w);
