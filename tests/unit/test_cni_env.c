@@ -157,8 +157,14 @@ static void *write_later(void *arg)
 {
 	struct timespec ts = { 0, 300 * 1000000 };
 
+	char tmp[600];
+
 	nanosleep(&ts, NULL);
-	write_file(arg, ENV4, 0644);
+	/* As flanneld does: a complete file appears at once (rename), never a
+	 * half-written one. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", (const char *)arg);
+	write_file(tmp, ENV4, 0644);
+	rename(tmp, arg);
 	return NULL;
 }
 
