@@ -36,6 +36,7 @@ struct scan {
 	char mine_full[512];
 	struct lease mine;        /* the first lease with our public IP */
 	bool found;
+	char want_ip[ADDR_STRLEN]; /* IPv4 text to look for, or "" */
 	size_t leases;
 	int err;
 };
@@ -149,7 +150,11 @@ static int scan_kv(void *arg, const struct etcd_kv *kv)
 		s->err = ETCD_ERR_NOMEM;
 		return 1;
 	}
-	if (s->found || lease_parse_value(&l, kv->value, kv->value_len, why, sizeof(why)) < 0) {
+	/* Most values are other hosts': skip parsing those whose text cannot
+	 * hold our (canonical, dotted) address. */
+	if (s->found || (s->want_ip[0] && !memmem(kv->value, kv->value_len, s->want_ip,
+						  strlen(s->want_ip))) ||
+	    lease_parse_value(&l, kv->value, kv->value_len, why, sizeof(why)) < 0) {
 		lease_clear(&l);
 		return 0;
 	}
@@ -349,6 +354,8 @@ static int one_try(struct acquire *a, struct lease *got, char *key, size_t keyle
 	int rc;
 
 	lease_init(&s.mine);
+	if (a->cfg->enable_ipv4)
+		addr_format(&a->want->public_ip, s.want_ip, sizeof(s.want_ip));
 	if (acquire_key(a->prefix, "", base, sizeof(base)) < 0)
 		return ETCD_ERR_USAGE;
 	s.leaf_off = strlen(base);
