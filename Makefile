@@ -18,7 +18,8 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib \
 	    -DFLANNEL_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
 LDFLAGS  += -Wl,--as-needed
-LDLIBS    = $(shell pkg-config --libs $(PKGS))
+# libcurl's headers only: lib/etcd_curl.c loads it with dlopen for https://.
+LDLIBS    = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl
 SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  := $(sort $(wildcard lib/*.c))

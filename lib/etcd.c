@@ -1,6 +1,6 @@
 /* etcd.c - etcd v3 through its JSON gateway: unary calls with endpoint
- * failover, a timeout on every request, TLS and username/password. */
-#include <curl/curl.h>
+ * failover, a timeout on every request, TLS and username/password.
+ * http:// goes through lib/http.c; https:// through libcurl (etcd_curl.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -95,16 +95,39 @@ static char *dup_opt(const char *s, int *bad)
 	return d;
 }
 
+/* An http_conn per http:// endpoint; libcurl only when one is https://. */
+static int open_transports(struct etcd *e, char *err, size_t errlen)
+{
+	bool need_curl = false;
+	char why[256];
+
+	e->conns = fl_calloc(e->n_eps, sizeof(*e->conns));
+	if (!e->conns)
+		return ETCD_ERR_NOMEM;
+	for (size_t i = 0; i < e->n_eps; i++) {
+		int rc;
+
+		if (strncmp(e->eps[i], "https://", 8) == 0) {
+			need_curl = true;
+			continue;
+		}
+		rc = http_conn_new(e->eps[i], e->timeout_ms, &e->conns[i], why, sizeof(why));
+		if (rc == HTTP_ERR_NOMEM)
+			return ETCD_ERR_NOMEM;
+		if (rc != HTTP_OK) {
+			snprintf(err, errlen, "etcd endpoint \"%s\": %s", e->eps[i], why);
+			return ETCD_ERR_USAGE;
+		}
+	}
+	return need_curl ? etcd_curl_load(err, errlen) : ETCD_OK;
+}
+
 int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t errlen)
 {
 	struct etcd *e;
 	int bad = 0, rc;
 
 	*out = NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(err, errlen, "cannot initialise libcurl");
-		return ETCD_ERR_NOMEM;
-	}
 	e = fl_calloc(1, sizeof(*e));
 	if (!e)
 		return ETCD_ERR_NOMEM;
@@ -128,11 +151,13 @@ int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t er
 	e->username = dup_opt(o->username, &bad);
 	e->password = dup_opt(o->password, &bad);
 	e->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : ETCD_DEFAULT_TIMEOUT_MS;
-	e->curl = curl_easy_init();
-	if (bad || !e->curl) {
+	if (bad) {
 		rc = ETCD_ERR_NOMEM;
 		goto fail;
 	}
+	rc = open_transports(e, err, errlen);
+	if (rc != ETCD_OK)
+		goto fail;
 	*out = e;
 	return ETCD_OK;
 fail:
@@ -146,11 +171,14 @@ void etcd_close(struct etcd *e)
 {
 	if (!e)
 		return;
-	if (e->curl)
-		curl_easy_cleanup(e->curl);
-	for (size_t i = 0; i < e->n_eps; i++)
+	etcd_curl_free(e);
+	for (size_t i = 0; i < e->n_eps; i++) {
 		free(e->eps[i]);
+		if (e->conns)
+			http_conn_free(e->conns[i]);
+	}
 	free(e->eps);
+	free(e->conns);
 	free(e->cafile);
 	free(e->certfile);
 	free(e->keyfile);
@@ -161,68 +189,6 @@ void etcd_close(struct etcd *e)
 	explicit_bzero(e->token, sizeof(e->token));
 	free(e->resp.data);
 	free(e);
-}
-
-size_t etcd_buf_write(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct etcd_buf *b = arg;
-	size_t n = size * nmemb;
-
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *d;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		d = fl_realloc(b->data, cap);
-		if (!d)
-			return 0; /* curl reports a write error */
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
-/* Options every handle gets: TLS, timeouts, headers. */
-int etcd_setup_handle(struct etcd *e, CURL *h, struct curl_slist **hdrs, bool stream)
-{
-	char auth[sizeof(e->token) + 32];
-	struct curl_slist *l;
-
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, e->timeout_ms);
-	if (!stream)
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, e->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 10L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (e->cafile)
-		curl_easy_setopt(h, CURLOPT_CAINFO, e->cafile);
-	if (e->certfile) {
-		curl_easy_setopt(h, CURLOPT_SSLCERT, e->certfile);
-		curl_easy_setopt(h, CURLOPT_SSLKEY, e->keyfile);
-	}
-	l = curl_slist_append(NULL, "Content-Type: application/json");
-	if (l && e->token[0]) {
-		struct curl_slist *l2;
-
-		snprintf(auth, sizeof(auth), "Authorization: %s", e->token);
-		l2 = curl_slist_append(l, auth);
-		explicit_bzero(auth, sizeof(auth));
-		if (!l2) {
-			curl_slist_free_all(l);
-			l = NULL;
-		}
-	}
-	if (!l)
-		return ETCD_ERR_NOMEM;
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
-	*hdrs = l;
-	return ETCD_OK;
 }
 
 /* Classify a gateway error body: {"error":..,"message":..,"code":N}. */
@@ -246,37 +212,43 @@ static int server_error(struct etcd *e, long http, json_t *resp)
 	return ETCD_ERR_SERVER;
 }
 
-/* One POST to one endpoint. */
-static int call_one(struct etcd *e, const char *ep, const char *path, const char *body,
-		    json_t **resp)
+/* The answer of one POST to endpoint i in e->resp, whichever transport. */
+static int post_raw(struct etcd *e, size_t i, const char *path, const char *body, long *http)
 {
-	char url[1024];
-	struct curl_slist *hdrs = NULL;
-	json_error_t jerr;
-	CURLcode cc;
-	long http = 0;
-	int rc;
+	const char *ep = e->eps[i];
+	char cause[256] = "", url[1024];
+	int rc, status = 0;
 
-	if (snprintf(url, sizeof(url), "%s%s", ep, path) >= (int)sizeof(url)) {
+	if (e->conns[i]) {
+		rc = http_post(e->conns[i], path, body, e->token[0] ? e->token : NULL, &status,
+			       &e->resp, cause, sizeof(cause));
+		*http = status;
+		rc = rc == HTTP_OK ? ETCD_OK : rc == HTTP_ERR_NOMEM ? ETCD_ERR_NOMEM :
+		     rc == HTTP_ERR_USAGE ? ETCD_ERR_USAGE : ETCD_ERR_UNAVAILABLE;
+	} else if (snprintf(url, sizeof(url), "%s%s", ep, path) >= (int)sizeof(url)) {
 		etcd_set_error(e, "etcd URL too long: %s", ep);
 		return ETCD_ERR_USAGE;
+	} else {
+		rc = etcd_curl_post(e, url, body, http, cause, sizeof(cause));
 	}
-	curl_easy_reset(e->curl);
-	rc = etcd_setup_handle(e, e->curl, &hdrs, false);
+	if (rc == ETCD_ERR_NOMEM)
+		etcd_set_error(e, "etcd at %s: out of memory", ep);
+	else if (rc != ETCD_OK)
+		etcd_set_error(e, "etcd unreachable at %s: %s", ep, cause);
+	return rc;
+}
+
+/* One POST to one endpoint. */
+static int call_one(struct etcd *e, size_t i, const char *path, const char *body,
+		    json_t **resp)
+{
+	const char *ep = e->eps[i];
+	json_error_t jerr;
+	long http = 0;
+	int rc = post_raw(e, i, path, body, &http);
+
 	if (rc != ETCD_OK)
 		return rc;
-	e->resp.len = 0;
-	curl_easy_setopt(e->curl, CURLOPT_URL, url);
-	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, etcd_buf_write);
-	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &e->resp);
-	cc = curl_easy_perform(e->curl);
-	curl_slist_free_all(hdrs);
-	if (cc != CURLE_OK) {
-		etcd_set_error(e, "etcd unreachable at %s: %s", ep, curl_easy_strerror(cc));
-		return cc == CURLE_WRITE_ERROR ? ETCD_ERR_NOMEM : ETCD_ERR_UNAVAILABLE;
-	}
-	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &http);
 	*resp = json_loadb(e->resp.data ? e->resp.data : "", e->resp.len, 0, &jerr);
 	if (!*resp || !json_is_object(*resp)) {
 		etcd_set_error(e, "etcd at %s answered HTTP %ld with no JSON object%s%s", ep, http,
@@ -294,7 +266,7 @@ static int call_one(struct etcd *e, const char *ep, const char *path, const char
 	return ETCD_OK;
 }
 
-static int authenticate(struct etcd *e, const char *ep)
+static int authenticate(struct etcd *e, size_t ep)
 {
 	json_t *req, *resp = NULL;
 	const char *tok;
@@ -329,7 +301,7 @@ static int authenticate(struct etcd *e, const char *ep)
 }
 
 /* Ensure a token for endpoint ep (when auth is configured). */
-int etcd_ensure_auth(struct etcd *e, const char *ep)
+int etcd_ensure_auth(struct etcd *e, size_t ep)
 {
 	if (!e->username || e->token[0])
 		return ETCD_OK;
@@ -350,7 +322,7 @@ int etcd_call(struct etcd *e, const char *path, json_t *req, json_t **resp)
 	if (!body)
 		return ETCD_ERR_NOMEM;
 	for (size_t tries = 0; tries < e->n_eps; tries++) {
-		const char *ep = e->eps[e->cur];
+		size_t ep = e->cur;
 
 		rc = etcd_ensure_auth(e, ep);
 		if (rc == ETCD_OK)

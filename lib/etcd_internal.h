@@ -1,34 +1,47 @@
-/* etcd_internal.h - shared between etcd.c (unary calls) and etcd_watch.c. */
+/* etcd_internal.h - shared between etcd.c (unary calls), etcd_watch.c and
+ * etcd_curl.c (https:// through a dlopen'd libcurl). */
 #ifndef FLANNEL_ETCD_INTERNAL_H
 #define FLANNEL_ETCD_INTERNAL_H
 
-#include <curl/curl.h>
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "etcd.h"
-
-struct etcd_buf {
-	char *data;
-	size_t len, cap;
-};
+#include "http.h"
 
 struct etcd {
 	char **eps;
+	struct http_conn **conns; /* per endpoint; NULL for https:// */
 	size_t n_eps, cur;
 	char *cafile, *certfile, *keyfile, *username, *password;
 	long timeout_ms;
-	CURL *curl;
-	struct etcd_buf resp;
+	void *curl;               /* a CURL handle, made on the first https call */
+	struct http_buf resp;
 	char token[512];
 	char err[768];
 };
 
 void etcd_set_error(struct etcd *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-size_t etcd_buf_write(char *ptr, size_t size, size_t nmemb, void *arg);
-int etcd_setup_handle(struct etcd *e, CURL *h, struct curl_slist **hdrs, bool stream);
-int etcd_ensure_auth(struct etcd *e, const char *ep);
+int etcd_ensure_auth(struct etcd *e, size_t ep);
 int etcd_call(struct etcd *e, const char *path, json_t *req, json_t **resp);
 int64_t etcd_json_int(json_t *o, const char *name);
 int etcd_kv_decode(json_t *o, struct etcd_kv *kv);
+
+/* libcurl, loaded on first use; a clear error when it is not there. */
+int etcd_curl_load(char *err, size_t errlen);
+/* POST to an https:// URL: the answer in e->resp, or the cause in cause. */
+int etcd_curl_post(struct etcd *e, const char *url, const char *body, long *http,
+		   char *cause, size_t causelen);
+void etcd_curl_free(struct etcd *e);
+
+struct etcd_curl_stream;
+int etcd_curl_stream_open(struct etcd *e, const char *url, const char *body, http_body_cb cb,
+			  void *arg, struct etcd_curl_stream **out);
+/* Move the transfer on without waiting: HTTP_OK, HTTP_DONE (*status), or an error. */
+int etcd_curl_stream_step(struct etcd_curl_stream *s, int *status, char *cause,
+			  size_t causelen);
+/* Wait for data for at most timeout_ms; true when wake_fd became readable. */
+bool etcd_curl_stream_wait(struct etcd_curl_stream *s, int wake_fd, int timeout_ms);
+void etcd_curl_stream_close(struct etcd_curl_stream *s);
 
 #endif

@@ -1,6 +1,6 @@
 /* etcd_watch.c - an etcd v3 watch stream over the JSON gateway: one long
- * POST to /v3/watch whose answer is a stream of JSON lines. */
-#include <curl/curl.h>
+ * POST to /v3/watch whose answer is a stream of JSON lines, read through
+ * lib/http.c (http://) or libcurl (https://). */
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -14,16 +14,16 @@
 
 struct etcd_watch {
 	struct etcd *e;
-	CURL *h;
-	CURLM *m;
-	struct curl_slist *hdrs;
+	struct http_conn *hc;            /* http:// */
+	struct etcd_curl_stream *cs;     /* https:// */
 	char *body;
-	struct etcd_buf in;
+	struct http_buf in;
 	etcd_watch_cb cb;
 	void *arg;
 	int cb_rc;   /* a non-zero callback return stops the stream */
 	int wake_fd;
 	bool done;
+	size_t ep_idx;
 	char ep[256];
 };
 
@@ -109,17 +109,18 @@ static int handle_message(struct etcd_watch *w, const char *line, size_t len)
 	return rc;
 }
 
-static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *arg)
+/* Body bytes of the stream: complete lines are messages. */
+static int watch_data(void *arg, const char *data, size_t n)
 {
 	struct etcd_watch *w = arg;
-	size_t n = size * nmemb, start = 0;
+	size_t start = 0;
 	char *nl;
 
 	if (w->cb_rc)
-		return 0;
-	if (etcd_buf_write(ptr, size, nmemb, &w->in) != n) {
+		return 1;
+	if (http_buf_add(&w->in, data, n) != HTTP_OK) {
 		w->cb_rc = ETCD_ERR_NOMEM;
-		return 0;
+		return 1;
 	}
 	while ((nl = memchr(w->in.data + start, '\n', w->in.len - start))) {
 		size_t len = (size_t)(nl - (w->in.data + start));
@@ -129,14 +130,14 @@ static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *arg)
 
 			if (rc) {
 				w->cb_rc = rc;
-				return 0;
+				return 1;
 			}
 		}
 		start += len + 1;
 	}
 	memmove(w->in.data, w->in.data + start, w->in.len - start);
 	w->in.len -= start;
-	return n;
+	return 0;
 }
 
 static int build_body(struct etcd_watch *w, const char *key, const char *range_end,
@@ -165,11 +166,34 @@ static int build_body(struct etcd_watch *w, const char *key, const char *range_e
 	return w->body ? ETCD_OK : ETCD_ERR_NOMEM;
 }
 
+static int stream_open(struct etcd_watch *w)
+{
+	struct etcd *e = w->e;
+	char url[1024], cause[256];
+	int rc;
+
+	if (!e->conns[w->ep_idx]) {
+		snprintf(url, sizeof(url), "%s/v3/watch", w->ep);
+		return etcd_curl_stream_open(e, url, w->body, watch_data, w, &w->cs);
+	}
+	/* Its own connection: the stream holds it for as long as it lasts. */
+	rc = http_conn_new(w->ep, e->timeout_ms, &w->hc, cause, sizeof(cause));
+	if (rc == HTTP_OK)
+		rc = http_stream_open(w->hc, "/v3/watch", w->body,
+				      e->token[0] ? e->token : NULL, watch_data, w, cause,
+				      sizeof(cause));
+	if (rc == HTTP_OK)
+		return ETCD_OK;
+	if (rc == HTTP_ERR_NOMEM)
+		return ETCD_ERR_NOMEM;
+	etcd_set_error(e, "etcd unreachable at %s: %s", w->ep, cause);
+	return ETCD_ERR_UNAVAILABLE;
+}
+
 int etcd_watch_open(struct etcd *e, const char *key, const char *range_end, int64_t start_rev,
 		    bool prev_kv, etcd_watch_cb cb, void *arg, struct etcd_watch **out)
 {
 	struct etcd_watch *w = fl_calloc(1, sizeof(*w));
-	char url[1024];
 	int rc;
 
 	*out = NULL;
@@ -180,32 +204,22 @@ int etcd_watch_open(struct etcd *e, const char *key, const char *range_end, int6
 	w->arg = arg;
 	w->wake_fd = -1;
 	/* A failed stream moves to the next endpoint on the next open. */
+	w->ep_idx = e->cur;
 	snprintf(w->ep, sizeof(w->ep), "%s", e->eps[e->cur]);
 	rc = build_body(w, key, range_end, start_rev, prev_kv);
 	if (rc == ETCD_OK)
-		rc = etcd_ensure_auth(e, w->ep);
+		rc = etcd_ensure_auth(e, w->ep_idx);
+	if (rc == ETCD_OK)
+		rc = stream_open(w);
 	if (rc != ETCD_OK)
 		goto fail;
-	w->h = curl_easy_init();
-	w->m = curl_multi_init();
-	if (!w->h || !w->m || etcd_setup_handle(e, w->h, &w->hdrs, true) != ETCD_OK) {
-		rc = ETCD_ERR_NOMEM;
-		goto fail;
-	}
-	snprintf(url, sizeof(url), "%s/v3/watch", w->ep);
-	curl_easy_setopt(w->h, CURLOPT_URL, url);
-	curl_easy_setopt(w->h, CURLOPT_POSTFIELDS, w->body);
-	curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, watch_write);
-	curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
-	if (curl_multi_add_handle(w->m, w->h) != CURLM_OK) {
-		rc = ETCD_ERR_NOMEM;
-		goto fail;
-	}
 	*out = w;
 	return ETCD_OK;
 fail:
-	if (rc == ETCD_ERR_UNAVAILABLE)
+	if (rc == ETCD_ERR_UNAVAILABLE) {
 		e->cur = (e->cur + 1) % e->n_eps;
+		e->token[0] = '\0';
+	}
 	etcd_watch_close(w);
 	return rc;
 }
@@ -215,59 +229,70 @@ void etcd_watch_set_wakeup_fd(struct etcd_watch *w, int fd)
 	w->wake_fd = fd;
 }
 
-static int finished(struct etcd_watch *w)
+/* The stream ended (rc from the transport): why, and what the caller does. */
+static int stream_ended(struct etcd_watch *w, int rc, int http, const char *cause)
 {
-	CURLMsg *msg;
-	int left;
-	long http = 0;
-
-	while ((msg = curl_multi_info_read(w->m, &left))) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		w->done = true;
-		if (w->cb_rc)
-			return w->cb_rc;
-		curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &http);
-		if (msg->data.result != CURLE_OK)
-			etcd_set_error(w->e, "etcd watch stream from %s ended: %s", w->ep,
-				       curl_easy_strerror(msg->data.result));
-		else
-			etcd_set_error(w->e, "etcd watch stream from %s ended (HTTP %ld)", w->ep,
-				       http);
-		if (http == 401 || http == 403) {
-			w->e->token[0] = '\0';
-			return ETCD_ERR_AUTH;
-		}
-		w->e->cur = (w->e->cur + 1) % w->e->n_eps;
-		w->e->token[0] = '\0';
-		return ETCD_ERR_UNAVAILABLE;
+	w->done = true;
+	if (w->cb_rc)
+		return w->cb_rc;
+	if (rc == HTTP_ERR_NOMEM || rc == HTTP_ERR_CALLBACK) {
+		etcd_set_error(w->e, "etcd watch stream from %s: out of memory", w->ep);
+		return ETCD_ERR_NOMEM;
 	}
-	return ETCD_OK;
+	if (rc != HTTP_DONE)
+		etcd_set_error(w->e, "etcd watch stream from %s ended: %s", w->ep, cause);
+	else
+		etcd_set_error(w->e, "etcd watch stream from %s ended (HTTP %d)", w->ep, http);
+	if (http == 401 || http == 403) {
+		w->e->token[0] = '\0';
+		return ETCD_ERR_AUTH;
+	}
+	w->e->cur = (w->e->cur + 1) % w->e->n_eps;
+	w->e->token[0] = '\0';
+	return ETCD_ERR_UNAVAILABLE;
+}
+
+/* Take what has arrived: HTTP_OK while the stream is open. */
+static int stream_step(struct etcd_watch *w, int *http, char *cause, size_t len)
+{
+	if (w->cs)
+		return etcd_curl_stream_step(w->cs, http, cause, len);
+	return http_stream_read(w->hc, http, cause, len);
+}
+
+/* Wait for the stream or the wake-up fd; true when woken. */
+static bool stream_wait(struct etcd_watch *w, int timeout_ms)
+{
+	struct pollfd p[2] = { { .fd = -1 }, { .fd = w->wake_fd, .events = POLLIN } };
+
+	if (w->cs)
+		return etcd_curl_stream_wait(w->cs, w->wake_fd, timeout_ms);
+	p[0] = (struct pollfd){ .fd = http_conn_fd(w->hc), .events = POLLIN };
+	if (poll(p, w->wake_fd >= 0 ? 2 : 1, timeout_ms) <= 0)
+		return false;
+	return w->wake_fd >= 0 && (p[1].revents & POLLIN);
 }
 
 int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
 {
 	int64_t deadline = mono_ms() + timeout_ms;
-	struct curl_waitfd extra = { .fd = w->wake_fd, .events = CURL_WAIT_POLLIN };
+	char cause[256] = "";
 
 	if (w->done)
 		return w->cb_rc ? w->cb_rc : ETCD_ERR_UNAVAILABLE;
 	for (;;) {
-		int running = 0, left, rc;
+		int http = 0, left, rc = stream_step(w, &http, cause, sizeof(cause));
 
-		curl_multi_perform(w->m, &running);
-		rc = finished(w);
-		if (rc != ETCD_OK)
-			return rc;
-		if (w->cb_rc)
+		if (rc != HTTP_OK)
+			return stream_ended(w, rc, http, cause);
+		if (w->cb_rc) {
+			w->done = true;
 			return w->cb_rc;
+		}
 		left = (int)(deadline - mono_ms());
 		if (left <= 0)
 			return ETCD_OK;
-		if (curl_multi_poll(w->m, w->wake_fd >= 0 ? &extra : NULL,
-				    w->wake_fd >= 0 ? 1 : 0, left, NULL) != CURLM_OK)
-			return ETCD_ERR_UNAVAILABLE;
-		if (w->wake_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN))
+		if (stream_wait(w, left))
 			return ETCD_OK;
 	}
 }
@@ -276,13 +301,8 @@ void etcd_watch_close(struct etcd_watch *w)
 {
 	if (!w)
 		return;
-	if (w->m && w->h)
-		curl_multi_remove_handle(w->m, w->h);
-	if (w->h)
-		curl_easy_cleanup(w->h);
-	if (w->m)
-		curl_multi_cleanup(w->m);
-	curl_slist_free_all(w->hdrs);
+	etcd_curl_stream_close(w->cs);
+	http_conn_free(w->hc);
 	free(w->body);
 	free(w->in.data);
 	free(w);
