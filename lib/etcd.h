@@ -1,4 +1,4 @@
-/* etcd.h - an etcd v3 client over the JSON gateway (libcurl). */
+/* etcd.h - an etcd v3 client over the JSON gateway (lib/http.c; libcurl for https). */
 #ifndef FLANNEL_ETCD_H
 #define FLANNEL_ETCD_H
 

@@ -200,7 +200,7 @@ static int conn_open(struct http_conn *c, int64_t deadline, char *err, size_t er
 	if (err_no == ETIMEDOUT || !err_no)
 		snprintf(err, errlen, "connect timed out after %ld ms", c->timeout_ms);
 	else
-		set_err(err, errlen, "connect", err_no);
+		snprintf(err, errlen, "%s", strerror(err_no));
 	return rc;
 }
 
