@@ -238,21 +238,16 @@ static int post_raw(struct etcd *e, size_t i, const char *path, const char *body
 	return rc;
 }
 
-/* One POST to one endpoint. */
-static int call_one(struct etcd *e, size_t i, const char *path, const char *body,
-		    json_t **resp)
+/* The JSON object in e->resp, or why there is none: etcd's own error. */
+int etcd_answer(struct etcd *e, size_t i, long http, json_t **resp)
 {
-	const char *ep = e->eps[i];
 	json_error_t jerr;
-	long http = 0;
-	int rc = post_raw(e, i, path, body, &http);
+	int rc;
 
-	if (rc != ETCD_OK)
-		return rc;
 	*resp = json_loadb(e->resp.data ? e->resp.data : "", e->resp.len, 0, &jerr);
 	if (!*resp || !json_is_object(*resp)) {
-		etcd_set_error(e, "etcd at %s answered HTTP %ld with no JSON object%s%s", ep, http,
-			       *resp ? "" : ": ", *resp ? "" : jerr.text);
+		etcd_set_error(e, "etcd at %s answered HTTP %ld with no JSON object%s%s", e->eps[i],
+			       http, *resp ? "" : ": ", *resp ? "" : jerr.text);
 		json_decref(*resp);
 		*resp = NULL;
 		return http == 404 ? ETCD_ERR_PROTO : ETCD_ERR_UNAVAILABLE;
@@ -264,6 +259,21 @@ static int call_one(struct etcd *e, size_t i, const char *path, const char *body
 		return rc;
 	}
 	return ETCD_OK;
+}
+
+/* One POST to one endpoint. */
+static int call_one(struct etcd *e, size_t i, const char *path, const char *body,
+		    json_t **resp)
+{
+	long http = 0;
+	int rc = post_raw(e, i, path, body, &http);
+
+	if (rc != ETCD_OK)
+		return rc;
+	/* A paged walk asks for its next page before it reads this one. */
+	if (e->pf && http == 200 && strcmp(path, "/v3/kv/range") == 0)
+		etcd_prefetch_next(e, i);
+	return etcd_answer(e, i, http, resp);
 }
 
 static int authenticate(struct etcd *e, size_t ep)
@@ -431,19 +441,29 @@ char *etcd_prefix_end(const char *prefix)
 	return end;
 }
 
-static int range_page(struct etcd *e, const char *key, size_t keylen, const char *end,
-		      int64_t rev, long limit, json_t **resp)
+json_t *etcd_range_req(const char *key, size_t keylen, const char *end, int64_t rev, long limit)
 {
 	json_t *req = json_object();
-	int rc;
 
 	if (!req || json_object_set_new(req, "key", b64_string(key, keylen)) < 0 ||
 	    (end && json_object_set_new(req, "range_end", b64_string(end, strlen(end))) < 0) ||
 	    (rev && json_object_set_new(req, "revision", json_integer(rev)) < 0) ||
 	    (limit && json_object_set_new(req, "limit", json_integer(limit)) < 0)) {
 		json_decref(req);
-		return ETCD_ERR_NOMEM;
+		return NULL;
 	}
+	return req;
+}
+
+int etcd_range_page(struct etcd *e, const char *key, size_t keylen, const char *end,
+		    int64_t rev, long limit, json_t **resp)
+{
+	json_t *req = etcd_range_req(key, keylen, end, rev, limit);
+	int rc;
+
+	*resp = NULL;
+	if (!req)
+		return ETCD_ERR_NOMEM;
 	rc = etcd_call(e, "/v3/kv/range", req, resp);
 	json_decref(req);
 	return rc;
@@ -452,7 +472,7 @@ static int range_page(struct etcd *e, const char *key, size_t keylen, const char
 int etcd_get(struct etcd *e, const char *key, struct etcd_kv *kv, int64_t *rev)
 {
 	json_t *resp, *kvs;
-	int rc = range_page(e, key, strlen(key), NULL, 0, 0, &resp);
+	int rc = etcd_range_page(e, key, strlen(key), NULL, 0, 0, &resp);
 
 	memset(kv, 0, sizeof(*kv));
 	if (rc != ETCD_OK)
@@ -468,73 +488,6 @@ int etcd_get(struct etcd *e, const char *key, struct etcd_kv *kv, int64_t *rev)
 			etcd_set_error(e, "etcd answered a range with a malformed key or value");
 	}
 	json_decref(resp);
-	return rc;
-}
-
-/* Deliver one page; remember the last key to continue after it. */
-static int walk_page(struct etcd *e, json_t *kvs, etcd_kv_cb cb, void *arg, char **last)
-{
-	size_t i;
-	json_t *o;
-
-	json_array_foreach(kvs, i, o) {
-		struct etcd_kv kv;
-		int rc = etcd_kv_decode(o, &kv);
-
-		if (rc) {
-			etcd_set_error(e, "etcd answered a range with a malformed key or value");
-			return rc;
-		}
-		rc = cb(arg, &kv);
-		if (rc == 0 && i + 1 == json_array_size(kvs)) {
-			free(*last);
-			*last = kv.key;
-			kv.key = NULL;
-		}
-		etcd_kv_clear(&kv);
-		if (rc)
-			return rc;
-	}
-	return ETCD_OK;
-}
-
-int etcd_range_all(struct etcd *e, const char *key, const char *range_end, long page,
-		   etcd_kv_cb cb, void *arg, int64_t *rev)
-{
-	char *start = fl_strdup(key), *last = NULL;
-	size_t start_len = strlen(key);
-	int64_t at = rev ? *rev : 0;
-	int rc = start ? ETCD_OK : ETCD_ERR_NOMEM;
-	bool more = true;
-
-	while (rc == ETCD_OK && more) {
-		json_t *resp;
-
-		rc = range_page(e, start, start_len, range_end, at, page, &resp);
-		if (rc != ETCD_OK)
-			break;
-		if (!at)
-			at = etcd_json_int(json_object_get(resp, "header"), "revision");
-		more = json_is_true(json_object_get(resp, "more"));
-		rc = walk_page(e, json_object_get(resp, "kvs"), cb, arg, &last);
-		json_decref(resp);
-		if (rc != ETCD_OK || !more || !last)
-			break;
-		/* Continue just after the last key: the same bytes plus a NUL. */
-		free(start);
-		start_len = strlen(last) + 1;
-		start = fl_malloc(start_len + 1);
-		if (!start) {
-			rc = ETCD_ERR_NOMEM;
-			break;
-		}
-		memcpy(start, last, start_len);
-		start[start_len] = '\0';
-	}
-	free(start);
-	free(last);
-	if (rev)
-		*rev = at;
 	return rc;
 }
 

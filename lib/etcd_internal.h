@@ -17,6 +17,7 @@ struct etcd {
 	long timeout_ms;
 	void *curl;               /* a CURL handle, made on the first https call */
 	struct http_buf resp;
+	struct etcd_prefetch *pf; /* set while etcd_range_all walks */
 	char token[512];
 	char err[768];
 };
@@ -24,6 +25,13 @@ struct etcd {
 void etcd_set_error(struct etcd *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int etcd_ensure_auth(struct etcd *e, size_t ep);
 int etcd_call(struct etcd *e, const char *path, json_t *req, json_t **resp);
+/* The JSON answer in e->resp from endpoint i, or etcd's error. */
+int etcd_answer(struct etcd *e, size_t i, long http, json_t **resp);
+json_t *etcd_range_req(const char *key, size_t keylen, const char *end, int64_t rev, long limit);
+int etcd_range_page(struct etcd *e, const char *key, size_t keylen, const char *end,
+		    int64_t rev, long limit, json_t **resp);
+/* etcd_range.c: send the request for the page after the one in e->resp. */
+void etcd_prefetch_next(struct etcd *e, size_t i);
 int64_t etcd_json_int(json_t *o, const char *name);
 int etcd_kv_decode(json_t *o, struct etcd_kv *kv);
 

@@ -24,6 +24,8 @@ struct http_conn {
 	long timeout_ms;
 	int fd;
 	bool reused;     /* the socket carried a request already */
+	bool sent_reused; /* ...before the current request */
+	bool pending;    /* a request sent, its answer not read */
 	bool got_bytes;  /* the current answer has started */
 	struct http_parser p;
 };
@@ -112,6 +114,7 @@ static void conn_drop(struct http_conn *c)
 		close(c->fd);
 	c->fd = -1;
 	c->reused = false;
+	c->pending = false;
 }
 
 void http_conn_free(struct http_conn *c)
@@ -305,25 +308,37 @@ static int body_to_buf(void *arg, const char *data, size_t len)
 	return http_buf_add(arg, data, len) != HTTP_OK;
 }
 
-static int post_once(struct http_conn *c, const char *path, const char *body,
-		     const char *auth, struct http_buf *resp, int64_t deadline,
-		     char *err, size_t errlen)
+/* Connect when needed and send; the answer is read by await_answer. */
+static int start_request(struct http_conn *c, const char *path, const char *body,
+			 const char *auth, int64_t deadline, char *err, size_t errlen)
 {
 	int rc;
 
-	if (c->fd >= 0 && conn_stale(c))
+	/* An answer nobody read (a prefetch not taken) would be misread. */
+	if (c->fd >= 0 && (c->pending || conn_stale(c)))
 		conn_drop(c);
 	if (c->fd < 0) {
 		rc = conn_open(c, deadline, err, errlen);
 		if (rc != HTTP_OK)
 			return rc;
 	}
+	http_parser_init(&c->p, body_to_buf, NULL);
+	c->got_bytes = false;
+	c->sent_reused = c->reused;
+	rc = send_request(c, path, body, auth, deadline, err, errlen);
+	c->pending = rc == HTTP_OK;
+	return rc;
+}
+
+static int await_answer(struct http_conn *c, struct http_buf *resp, int64_t deadline,
+			char *err, size_t errlen)
+{
+	int rc = HTTP_OK;
+
 	resp->len = 0;
 	if (resp->data)
 		resp->data[0] = '\0';
-	http_parser_init(&c->p, body_to_buf, resp);
-	c->got_bytes = false;
-	rc = send_request(c, path, body, auth, deadline, err, errlen);
+	c->p.arg = resp;
 	while (rc == HTTP_OK) {
 		int w = wait_fd(c->fd, POLLIN, deadline);
 
@@ -336,23 +351,13 @@ static int post_once(struct http_conn *c, const char *path, const char *body,
 	return rc;
 }
 
-int http_post(struct http_conn *c, const char *path, const char *body, const char *auth,
-	      int *status, struct http_buf *resp, char *err, size_t errlen)
+/* After an answer: keep the socket for the next request, or close it. */
+static int answered(struct http_conn *c, int rc, int *status)
 {
-	int64_t deadline = mono_ms() + c->timeout_ms;
-	int rc;
-
-	for (int attempt = 0;; attempt++) {
-		bool reused = c->fd >= 0 && c->reused;
-
-		rc = post_once(c, path, body, auth, resp, deadline, err, errlen);
-		if (rc == HTTP_DONE)
-			break;
+	c->pending = false;
+	if (rc != HTTP_DONE) {
 		conn_drop(c);
-		/* A kept-alive socket the server closed meanwhile: once more. */
-		if (rc != HTTP_ERR_IO || !reused || c->got_bytes || attempt > 0 ||
-		    mono_ms() >= deadline)
-			return rc == HTTP_ERR_CALLBACK ? HTTP_ERR_NOMEM : rc;
+		return rc == HTTP_ERR_CALLBACK ? HTTP_ERR_NOMEM : rc;
 	}
 	*status = c->p.status;
 	if (http_parser_keepalive(&c->p))
@@ -360,6 +365,47 @@ int http_post(struct http_conn *c, const char *path, const char *body, const cha
 	else
 		conn_drop(c);
 	return HTTP_OK;
+}
+
+int http_post(struct http_conn *c, const char *path, const char *body, const char *auth,
+	      int *status, struct http_buf *resp, char *err, size_t errlen)
+{
+	int64_t deadline = mono_ms() + c->timeout_ms;
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		rc = start_request(c, path, body, auth, deadline, err, errlen);
+		if (rc == HTTP_OK)
+			rc = await_answer(c, resp, deadline, err, errlen);
+		rc = answered(c, rc, status);
+		/* A kept-alive socket the server closed meanwhile: once more. */
+		if (rc != HTTP_ERR_IO || !c->sent_reused || c->got_bytes || attempt > 0 ||
+		    mono_ms() >= deadline)
+			return rc;
+	}
+}
+
+int http_post_send(struct http_conn *c, const char *path, const char *body, const char *auth,
+		   char *err, size_t errlen)
+{
+	int rc = start_request(c, path, body, auth, mono_ms() + c->timeout_ms, err, errlen);
+
+	if (rc != HTTP_OK)
+		conn_drop(c);
+	return rc;
+}
+
+int http_post_recv(struct http_conn *c, int *status, struct http_buf *resp, char *err,
+		   size_t errlen)
+{
+	int rc;
+
+	if (!c->pending || c->fd < 0) {
+		snprintf(err, errlen, "no request sent");
+		return HTTP_ERR_IO;
+	}
+	rc = await_answer(c, resp, mono_ms() + c->timeout_ms, err, errlen);
+	return answered(c, rc, status);
 }
 
 static void stream_keepalive(int fd)

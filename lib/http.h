@@ -75,6 +75,16 @@ void http_conn_free(struct http_conn *c);
 int http_post(struct http_conn *c, const char *path, const char *body, const char *auth,
 	      int *status, struct http_buf *resp, char *err, size_t errlen);
 
+/*
+ * The same in two steps, so that etcd works on a request while the caller
+ * does something else: send now, read the answer later.  Any other request
+ * on c in between drops the unread answer with its connection.
+ */
+int http_post_send(struct http_conn *c, const char *path, const char *body, const char *auth,
+		   char *err, size_t errlen);
+int http_post_recv(struct http_conn *c, int *status, struct http_buf *resp, char *err,
+		   size_t errlen);
+
 /* Streaming: connect and send the POST; the answer's body goes to cb. */
 int http_stream_open(struct http_conn *c, const char *path, const char *body,
 		     const char *auth, http_body_cb cb, void *arg, char *err, size_t errlen);

@@ -462,6 +462,37 @@ static void test_stream(void)
 	server_stop(&s);
 }
 
+/* Send now, read later; an unread answer is never taken for another's. */
+static void test_send_recv(void)
+{
+	struct server s;
+	struct http_conn *c = NULL;
+	struct http_buf b = { 0 };
+	char err[256] = "";
+	int status = 0, rc;
+
+	if (server_start(&s, M_KEEP) < 0 || http_conn_new(s.url, 5000, &c, err, sizeof(err))) {
+		ok(0, "send/recv: server and connection");
+		server_stop(&s);
+		return;
+	}
+	rc = http_post_send(c, "/v3/kv/range", "{}", NULL, err, sizeof(err));
+	if (rc == HTTP_OK)
+		rc = http_post_recv(c, &status, &b, err, sizeof(err));
+	ok(rc == HTTP_OK && b.data && strcmp(b.data, "{\"conn\":1,\"req\":1}") == 0,
+	   "send, then receive the answer");
+	rc = http_post_send(c, "/v3/kv/range", "{}", NULL, err, sizeof(err));
+	if (rc == HTTP_OK)
+		rc = http_post(c, "/v3/kv/range", "{}", NULL, &status, &b, err, sizeof(err));
+	ok(rc == HTTP_OK && b.data && strcmp(b.data, "{\"conn\":2,\"req\":1}") == 0,
+	   "a request while an answer is unread: a new connection, its own answer");
+	rc = http_post_recv(c, &status, &b, err, sizeof(err));
+	is_int(rc, HTTP_ERR_IO, "receive without a request sent");
+	http_conn_free(c);
+	free(b.data);
+	server_stop(&s);
+}
+
 /* Fail the 1st, 2nd... allocation until a request gets through. */
 static void test_alloc_failures(void)
 {
@@ -502,6 +533,7 @@ int main(void)
 	test_failures();
 	test_ipv6();
 	test_stream();
+	test_send_recv();
 	test_alloc_failures();
 	return tap_done();
 }
