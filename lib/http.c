@@ -314,6 +314,7 @@ static int start_request(struct http_conn *c, const char *path, const char *body
 {
 	int rc;
 
+	c->sent_reused = false;
 	/* An answer nobody read (a prefetch not taken) would be misread. */
 	if (c->fd >= 0 && (c->pending || conn_stale(c)))
 		conn_drop(c);
