@@ -122,6 +122,14 @@ static int setup_handle(struct etcd *e, CURL *h, struct curl_slist **hdrs, bool 
 	*hdrs = l;
 	return ETCD_OK;
 }
+/* TLS failures that are about trust or our own files, not the network. */
+static bool tls_refused(CURLcode cc)
+{
+	return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+	       cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_ISSUER_ERROR ||
+	       cc == CURLE_SSL_CRL_BADFILE || cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+}
+
 
 int etcd_curl_post(struct etcd *e, const char *url, const char *body, long *http,
 		   char *cause, size_t causelen)
@@ -145,7 +153,10 @@ int etcd_curl_post(struct etcd *e, const char *url, const char *body, long *http
 	cu.slist_free_all(hdrs);
 	if (cc != CURLE_OK) {
 		snprintf(cause, causelen, "%s", cu.easy_strerror(cc));
-		return cc == CURLE_WRITE_ERROR ? ETCD_ERR_NOMEM : ETCD_ERR_UNAVAILABLE;
+		if (cc == CURLE_WRITE_ERROR)
+			return ETCD_ERR_NOMEM;
+		/* Certificates that do not check out will not on a retry either. */
+		return tls_refused(cc) ? ETCD_ERR_AUTH : ETCD_ERR_UNAVAILABLE;
 	}
 	*http = 0;
 	cu.easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, http);
