@@ -186,3 +186,14 @@ vtep_ns() {
 	ip netns exec "$1" flannel-vxlan init --iface=eth0 --mac=02:00:00:00:00:01 >/dev/null
 	ip -n "$1" addr add 100.64.1.0/32 dev flannel.1
 }
+
+# ping_all N: every container of hosts 1..N pings every other one.
+ping_all() {
+	local i j
+	for i in $(seq 1 "$1"); do
+		for j in $(seq 1 "$1"); do
+			[ "$i" = "$j" ] && continue
+			in_container "$i" ping -c 1 -W 2 "$(caddr "$j")" || return 1
+		done
+	done
+}

@@ -17,12 +17,7 @@ vx_up() {
 
 @test "vxlan: containers on three hosts ping each other across the overlay" {
 	vx_up 3
-	for i in 1 2 3; do
-		for j in 1 2 3; do
-			[ "$i" = "$j" ] && continue
-			in_container "$i" ping -c 1 -W 2 "$(caddr "$j")"
-		done
-	done
+	ping_all 3
 	# Upstream's objects: neighbour and FDB entry per remote, device address /32.
 	run ip -n "$(host_ns 1)" neigh show dev flannel.1 "$(subnet_of 2 | cut -d/ -f1)"
 	[[ "$output" == *PERMANENT* ]]
