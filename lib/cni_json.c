@@ -8,6 +8,7 @@
 
 #include "cni_json.h"
 #include "mem.h"
+#include "hex.h"
 
 /* Go's encoding/json refuses deeper nesting (scanner maxNestingDepth). */
 #define GO_MAX_DEPTH 10000
@@ -290,17 +291,6 @@ static int oom(struct parser *ps)
 	return -1;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* At "\u": read 4 hex digits into *u; syntax error otherwise. */
 static int read_u4(struct parser *ps, unsigned *u)
 {
@@ -310,7 +300,7 @@ static int read_u4(struct parser *ps, unsigned *u)
 
 		if (ps->p >= ps->end)
 			return syntax(ps, "");
-		h = hexval(*ps->p);
+		h = hex_value(*ps->p);
 		if (h < 0)
 			return syntax(ps, "in \\u hexadecimal character escape");
 		*u = *u << 4 | (unsigned)h;

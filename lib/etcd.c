@@ -565,8 +565,11 @@ int etcd_delete(struct etcd *e, const char *key, int64_t *deleted)
 	return ETCD_OK;
 }
 
-static int lease_call(struct etcd *e, const char *path, json_t *req, json_t **resp)
+/* POST {"<field>": n} to one of the lease endpoints. */
+static int lease_call(struct etcd *e, const char *path, const char *field, int64_t n,
+		      json_t **resp)
 {
+	json_t *req = json_pack("{s:I}", field, (json_int_t)n);
 	int rc;
 
 	if (!req)
@@ -579,7 +582,7 @@ static int lease_call(struct etcd *e, const char *path, json_t *req, json_t **re
 int etcd_lease_grant(struct etcd *e, int64_t ttl, int64_t *id)
 {
 	json_t *resp;
-	int rc = lease_call(e, "/v3/lease/grant", json_pack("{s:I}", "TTL", (json_int_t)ttl), &resp);
+	int rc = lease_call(e, "/v3/lease/grant", "TTL", ttl, &resp);
 
 	if (rc != ETCD_OK)
 		return rc;
@@ -595,8 +598,7 @@ int etcd_lease_grant(struct etcd *e, int64_t ttl, int64_t *id)
 int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl)
 {
 	json_t *resp;
-	int rc = lease_call(e, "/v3/lease/keepalive", json_pack("{s:I}", "ID", (json_int_t)id),
-			    &resp);
+	int rc = lease_call(e, "/v3/lease/keepalive", "ID", id, &resp);
 
 	if (rc != ETCD_OK)
 		return rc;
@@ -609,7 +611,7 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl)
 int etcd_lease_revoke(struct etcd *e, int64_t id)
 {
 	json_t *resp;
-	int rc = lease_call(e, "/v3/lease/revoke", json_pack("{s:I}", "ID", (json_int_t)id), &resp);
+	int rc = lease_call(e, "/v3/lease/revoke", "ID", id, &resp);
 
 	if (rc == ETCD_OK)
 		json_decref(resp);
@@ -619,8 +621,7 @@ int etcd_lease_revoke(struct etcd *e, int64_t id)
 int etcd_lease_ttl(struct etcd *e, int64_t id, int64_t *ttl)
 {
 	json_t *resp;
-	int rc = lease_call(e, "/v3/lease/timetolive", json_pack("{s:I}", "ID", (json_int_t)id),
-			    &resp);
+	int rc = lease_call(e, "/v3/lease/timetolive", "ID", id, &resp);
 
 	if (rc != ETCD_OK)
 		return rc;

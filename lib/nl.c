@@ -12,6 +12,7 @@
 
 #include "mem.h"
 #include "nl.h"
+#include "hex.h"
 
 /* Per sendmsg: kernel-limits.md shows the size hardly matters without acks. */
 #define BATCH_BYTES (64 * 1024)
@@ -480,23 +481,12 @@ int nl_get_addr(const struct nlattr *attr, int family, struct ipaddr *out)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int mac_parse(const char *s, uint8_t mac[6])
 {
 	if (!s || strlen(s) != 17)
 		return -1;
 	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
+		int hi = hex_value(s[i * 3]), lo = hex_value(s[i * 3 + 1]);
 
 		if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
 			return -1;

@@ -15,18 +15,11 @@
 #include "log.h"
 #include "mem.h"
 #include "vxlan.h"
+#include "hex.h"
 
 void vxlan_devname(uint32_t vni, bool ipv6, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s.%u", ipv6 ? "flannel-v6" : "flannel", vni);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* 1..5 bytes: "0E-2A" (upstream's Windows form) or "0e:2a". */
@@ -37,7 +30,7 @@ int mac_prefix_parse(const char *s, uint8_t out[5], unsigned *len)
 	if (n < 2 || n > 14 || (n + 1) % 3 != 0)
 		return -1;
 	for (size_t i = 0; i < n; i += 3) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
 
 		if (hi < 0 || lo < 0 || (i + 2 < n && s[i + 2] != '-' && s[i + 2] != ':'))
 			return -1;
