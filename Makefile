@@ -1,5 +1,6 @@
 # flannel-c: small Unix tools for the flannel overlay network.
-# Every cmd/<tool>.c becomes bin/<tool>, linked against lib/libflannel.a.
+# Every cmd/<tool>.c becomes build/bin/<tool>, linked against build/libflannel.a
+# (every lib/<concern>/*.c). Nothing is built into the source tree.
 # Every tests/unit/test_*.c becomes a TAP test built with ASan+UBSan.
 
 PREFIX   ?= /usr/local
@@ -18,57 +19,61 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib \
 	    -DFLANNEL_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
 LDFLAGS  += -Wl,--as-needed
-# libcurl's headers only: lib/etcd_curl.c loads it with dlopen for https://.
+# libcurl's headers only: lib/etcd/etcd_curl.c loads it with dlopen for https://.
 LDLIBS    = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl
 SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC  := $(sort $(wildcard lib/*.c))
-LIB_OBJ  := $(LIB_SRC:lib/%.c=build/lib/%.o)
+LIB_SRC  := $(sort $(wildcard lib/*/*.c))
+LIB_OBJ  := $(LIB_SRC:lib/%.c=build/obj/%.o)
 ASAN_OBJ := $(LIB_SRC:lib/%.c=build/asan/%.o)
+B        := build/bin
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
-TOOLS    := $(CMD_SRC:cmd/%.c=bin/%)
+TOOLS    := $(CMD_SRC:cmd/%.c=$(B)/%)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITS    := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 MANS     := $(sort $(wildcard man/*.[1-8]))
 # Developer scripts (demo, deps, lint) are not installed.
 SCRIPTS  := $(filter-out scripts/demo.sh scripts/deps.sh scripts/lint.sh,$(sort $(wildcard scripts/*.sh)))
 UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path))
-HDRS     := $(wildcard lib/*.h)
+HDRS     := $(wildcard lib/*/*.h)
 
 .PHONY: all check unit e2e lint install demo clean bench FORCE
-CNI      := $(if $(wildcard cmd/flannel-cni.c),bin/flannel)
+CNI      := $(if $(wildcard cmd/flannel-cni.c),$(B)/flannel)
 all: $(TOOLS) $(CNI)
 
 # The archives are rebuilt whole when the list of sources changes, so that
-# the object of a deleted lib/*.c does not linger in them.
-build/objs.list: FORCE | build/lib
+# the object of a deleted lib/*/*.c does not linger in them.
+build/objs.list: FORCE
+	@mkdir -p build
 	@echo '$(LIB_SRC)' | cmp -s - $@ || echo '$(LIB_SRC)' >$@
 FORCE:
 
-lib/libflannel.a: $(LIB_OBJ) build/objs.list
+build/libflannel.a: $(LIB_OBJ) build/objs.list
 	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
-build/lib/%.o: lib/%.c $(HDRS) | build/lib
+build/obj/%.o: lib/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-build/asan/%.o: lib/%.c $(HDRS) | build/asan
+build/asan/%.o: lib/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -c -o $@ $<
 
 build/libflannel-asan.a: $(ASAN_OBJ) build/objs.list
 	rm -f $@ && ar rcs $@ $(ASAN_OBJ)
 
-bin/%: cmd/%.c lib/libflannel.a $(HDRS) | bin
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libflannel.a $(LDLIBS)
+$(B)/%: cmd/%.c build/libflannel.a $(HDRS) | $(B)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libflannel.a $(LDLIBS)
 
 # The CNI plugin must be called "flannel": runtimes find plugins by type.
-bin/flannel: bin/flannel-cni
+$(B)/flannel: $(B)/flannel-cni
 	cp $< $@
 
 build/unit/%: tests/unit/%.c build/libflannel-asan.a $(HDRS) tests/unit/tap.h | build/unit
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -Itests/unit $(LDFLAGS) -o $@ $< \
 		build/libflannel-asan.a $(LDLIBS)
 
-build/lib build/asan build/unit bin:
+build/unit $(B):
 	mkdir -p $@
 
 unit: $(UNITS)
@@ -89,11 +94,11 @@ demo: all
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXEC) \
 		$(DESTDIR)$(UNITDIR)
-	for t in $(filter-out bin/flanneld bin/flannel bin/flannel-cni,$(TOOLS)); do \
+	for t in $(filter-out $(B)/flanneld $(B)/flannel $(B)/flannel-cni,$(TOOLS)); do \
 		install -m 0755 $$t $(DESTDIR)$(BINDIR)/; done
-	if [ -e bin/flanneld ]; then install -m 0755 bin/flanneld $(DESTDIR)$(SBINDIR)/; fi
-	if [ -e bin/flannel ]; then for d in $(CNIDIRS); do install -d $(DESTDIR)$$d && \
-		install -m 0755 bin/flannel $(DESTDIR)$$d/flannel; done; fi
+	if [ -e $(B)/flanneld ]; then install -m 0755 $(B)/flanneld $(DESTDIR)$(SBINDIR)/; fi
+	if [ -e $(B)/flannel ]; then for d in $(CNIDIRS); do install -d $(DESTDIR)$$d && \
+		install -m 0755 $(B)/flannel $(DESTDIR)$$d/flannel; done; fi
 	for s in $(SCRIPTS); do install -m 0755 $$s $(DESTDIR)$(LIBEXEC)/; done
 	for m in $(MANS); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
@@ -103,4 +108,4 @@ install: all
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
 clean:
-	rm -rf build bin lib/libflannel.a
+	rm -rf build

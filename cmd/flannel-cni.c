@@ -8,9 +8,9 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "cni_json.h"
-#include "cni_plugin.h"
-#include "log.h"
+#include "base/log.h"
+#include "cni/cni_json.h"
+#include "cni/cni_plugin.h"
 
 extern char **environ;
 

@@ -9,17 +9,17 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "config.h"
-#include "env.h"
-#include "etcd.h"
-#include "event.h"
-#include "ext.h"
-#include "iface.h"
-#include "log.h"
-#include "sdnotify.h"
-#include "mem.h"
-#include "timefmt.h"
+#include "base/cli.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/sdnotify.h"
+#include "base/timefmt.h"
+#include "etcd/etcd.h"
+#include "ext/ext.h"
+#include "model/config.h"
+#include "model/env.h"
+#include "model/event.h"
+#include "netlink/iface.h"
 
 extern char **environ;
 

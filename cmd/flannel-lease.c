@@ -8,16 +8,16 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "config.h"
-#include "env.h"
-#include "etcd.h"
-#include "iface.h"
-#include "lease_keep.h"
-#include "log.h"
-#include "sdnotify.h"
-#include "sig.h"
-#include "timefmt.h"
+#include "base/cli.h"
+#include "base/log.h"
+#include "base/sdnotify.h"
+#include "base/sig.h"
+#include "base/timefmt.h"
+#include "etcd/etcd.h"
+#include "etcd/lease_keep.h"
+#include "model/config.h"
+#include "model/env.h"
+#include "netlink/iface.h"
 
 extern char **environ;
 

@@ -7,13 +7,13 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "cli.h"
-#include "env.h"
-#include "log.h"
-#include "masq.h"
-#include "sdnotify.h"
-#include "sig.h"
-#include "subnet.h"
+#include "base/cli.h"
+#include "base/log.h"
+#include "base/sdnotify.h"
+#include "base/sig.h"
+#include "masq/masq.h"
+#include "model/env.h"
+#include "model/subnet.h"
 
 #define SUBNET_FILE_DEFAULT "/run/flannel/subnet.env"
 

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "apply.h"
-#include "cli.h"
-#include "iface.h"
-#include "log.h"
-#include "sdnotify.h"
-#include "sig.h"
+#include "apply/apply.h"
+#include "base/cli.h"
+#include "base/log.h"
+#include "base/sdnotify.h"
+#include "base/sig.h"
+#include "netlink/iface.h"
 
 enum {
 	OPT_IFACE = 1, OPT_SUBNET_FILE, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK, OPT_BLACKHOLE,

@@ -9,13 +9,13 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "cli.h"
-#include "env.h"
-#include "log.h"
-#include "sdnotify.h"
-#include "sig.h"
-#include "vxlan.h"
+#include "apply/apply.h"
+#include "backend/vxlan.h"
+#include "base/cli.h"
+#include "base/log.h"
+#include "base/sdnotify.h"
+#include "base/sig.h"
+#include "model/env.h"
 
 enum {
 	OPT_VNI = 1, OPT_PORT, OPT_GBP, OPT_LEARNING, OPT_MTU, OPT_MAC_PREFIX, OPT_MAC,

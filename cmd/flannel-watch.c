@@ -6,12 +6,12 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "cli.h"
-#include "etcd.h"
-#include "log.h"
-#include "sdnotify.h"
-#include "sig.h"
-#include "watch.h"
+#include "base/cli.h"
+#include "base/log.h"
+#include "base/sdnotify.h"
+#include "base/sig.h"
+#include "etcd/etcd.h"
+#include "etcd/watch.h"
 
 extern char **environ;
 

@@ -8,10 +8,10 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "flanneld.h"
-#include "log.h"
-#include "sig.h"
+#include "base/cli.h"
+#include "base/log.h"
+#include "base/sig.h"
+#include "flanneld/flanneld.h"
 
 extern char **environ;
 

@@ -12,7 +12,7 @@ set -eu -o pipefail
 BACKEND=${BACKEND:-vxlan}
 HOSTS=${HOSTS:-3}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-BIN="$TOP/bin"
+BIN="$TOP/build/bin"
 P=fldemo
 UL="$P-ul"
 RUN="/run/flannel-demo"

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.." || exit 1
 rc=0
 
 banned='\b(strcpy|sprintf|strcat|gets|atoi|atol|system|popen|vsprintf|strtok)[[:space:]]*\('
-if grep -nE "$banned" lib/*.c lib/*.h cmd/*.c 2>/dev/null | grep -v 'lint: allow'; then
+if grep -nE "$banned" lib/*/*.c lib/*/*.h cmd/*.c tests/unit/*.c 2>/dev/null | grep -v 'lint: allow'; then
 	echo "lint: banned function used (see STYLE.md)" >&2
 	rc=1
 fi

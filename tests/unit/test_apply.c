@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apply.h"
-#include "log.h"
-#include "mem.h"
-#include "nl.h"
+#include "apply/apply.h"
+#include "backend/vxlan.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "netlink/nl.h"
 #include "tap.h"
-#include "vxlan.h"
 
 static struct nl *nl;
 static int dev;

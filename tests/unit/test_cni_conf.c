@@ -3,11 +3,11 @@
  * stored files of the lifecycle tests (LC1-LC4) and the P-era per-version
  * variant, the Windows example of cni-facts 4, delegate checks (E1-E3, E5,
  * E6).  Pure config generation: no interface, no packet. */
-#include "cni_conf.h"
-#include "cni_json.h"
-#include "cni_plugin.h"
+#include "base/mem.h"
+#include "cni/cni_conf.h"
+#include "cni/cni_json.h"
+#include "cni/cni_plugin.h"
 #include "cni_test.h"
-#include "mem.h"
 
 static char env4[512], env6[512], envdual[512], env4multi[512], envbad[512], data[512];
 

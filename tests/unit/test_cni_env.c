@@ -4,10 +4,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "cni_env.h"
+#include "base/mem.h"
+#include "base/timefmt.h"
+#include "cni/cni_env.h"
 #include "cni_test.h"
-#include "mem.h"
-#include "timefmt.h"
 
 static const char *fmt(const struct prefix *p, char *buf, size_t len)
 {

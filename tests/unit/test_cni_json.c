@@ -1,8 +1,8 @@
 /* Go-compatible JSON: syntax error texts, float forms, escaping, key order. */
 #include <math.h>
 
-#include "cni_json.h"
-#include "mem.h"
+#include "base/mem.h"
+#include "cni/cni_json.h"
 #include "tap.h"
 
 /* Expected texts are what Go's json.Unmarshal returns for the same input. */

@@ -1,13 +1,13 @@
 /* The whole plugin through cni_dispatch, with a fake "bridge" delegate that
- * records what it gets (cni-facts 5.6's harness): LC1-LC4 stored files and
+ * records each call it is given: LC1-LC4 stored files and
  * DEL, the error vectors E1-E15, the DEL vectors, CHECK/VERSION/GC/STATUS,
  * container ID and interface name checks, allocation failures.  Pure
  * config handling: the fake creates no interface and sends no packet. */
 #include <sys/socket.h>
 
-#include "cni_plugin.h"
+#include "base/mem.h"
+#include "cni/cni_plugin.h"
 #include "cni_test.h"
-#include "mem.h"
 
 static char bindir[512], emptydir[512], data[512], calls[512], result[512];
 static char env4[512], env6[512], envdual[512], env4multi[512];

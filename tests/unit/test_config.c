@@ -2,7 +2,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "config.h"
+#include "model/config.h"
 #include "tap.h"
 
 static char err[512];

@@ -9,9 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ext.h"
-#include "log.h"
-#include "mem.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "ext/ext.h"
 #include "tap.h"
 
 static char tmpdir[] = "/tmp/flannel-test-ext.XXXXXX";

@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "mem.h"
+#include "base/mem.h"
+#include "base/timefmt.h"
+#include "etcd/http.h"
 #include "tap.h"
-#include "timefmt.h"
 
 struct sink {
 	struct http_buf b;

@@ -7,12 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base64.h"
-#include "cli.h"
-#include "env.h"
-#include "event.h"
-#include "lease.h"
-#include "mem.h"
+#include "base/base64.h"
+#include "base/cli.h"
+#include "base/mem.h"
+#include "model/env.h"
+#include "model/event.h"
+#include "model/lease.h"
 #include "tap.h"
 
 static const char upstream_vxlan[] =

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "masq.h"
-#include "mem.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "masq/masq.h"
 #include "tap.h"
 
 static void conf_v4(struct masq_conf *c)

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "htab.h"
-#include "mem.h"
-#include "nl.h"
+#include "backend/vxlan.h"
+#include "base/htab.h"
+#include "base/mem.h"
+#include "netlink/nl.h"
 #include "tap.h"
-#include "vxlan.h"
 
 struct rec {
 	unsigned key;

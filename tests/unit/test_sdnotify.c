@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "sdnotify.h"
+#include "base/sdnotify.h"
 #include "tap.h"
 
 /* Bind a datagram socket at NAME ('@' = abstract); returns the fd or -1. */

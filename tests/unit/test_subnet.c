@@ -1,7 +1,7 @@
 /* Prefix arithmetic, address formats and subnet keys. */
 #include <sys/socket.h>
 
-#include "subnet.h"
+#include "model/subnet.h"
 #include "tap.h"
 
 static const char *fmt_prefix(const char *in, char *buf, size_t len)

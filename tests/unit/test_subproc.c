@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "mem.h"
-#include "sbuf.h"
-#include "subproc.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/sbuf.h"
+#include "base/subproc.h"
 #include "tap.h"
 
 int main(void)

@@ -1,0 +1,210 @@
+/* cli.c - flags from the environment and shared option parsing. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cli.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/timefmt.h"
+
+/* FLANNELD_ + the flag name in upper case, '-' and '.' as '_'. */
+static int twin_name(const char *prefix, const char *name, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s_%s", prefix, name);
+
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	for (char *p = buf; *p; p++)
+		*p = *p == '-' || *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+	return 0;
+}
+
+static const char *env_lookup(char **envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp && *envp; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+/* Given as --name, --name=x, -name or -name=x (Go accepts one dash too). */
+static bool on_command_line(int argc, char **argv, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+			break;
+		if (a[0] != '-')
+			continue;
+		a += a[1] == '-' ? 2 : 1;
+		if (strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '='))
+			return true;
+	}
+	return false;
+}
+
+int cli_env_twins(int *argc, char ***argv, int start, const struct option *opts, char **envp,
+		  const char *prefix, int *inserted)
+{
+	char **out;
+	int n = 0, count = 0;
+
+	for (const struct option *o = opts; o->name; o++)
+		count++;
+	out = fl_calloc((size_t)(*argc + count + 1), sizeof(*out));
+	if (!out)
+		return -1;
+	for (int i = 0; i < start && i < *argc; i++)
+		out[n++] = (*argv)[i];
+	for (const struct option *o = opts; o->name; o++) {
+		char var[128], *arg;
+		const char *val;
+		bool b = true;
+		size_t len;
+
+		if (twin_name(prefix, o->name, var, sizeof(var)) < 0 ||
+		    !(val = env_lookup(envp, var)) || !*val || on_command_line(*argc, *argv, o->name))
+			continue;
+		if (o->has_arg == no_argument && (cli_bool(val, &b) < 0 || !b))
+			continue;
+		len = strlen(o->name) + strlen(val) + 4;
+		arg = fl_malloc(len);
+		if (!arg)
+			goto fail;
+		if (o->has_arg == no_argument)
+			snprintf(arg, len, "--%s", o->name);
+		else
+			snprintf(arg, len, "--%s=%s", o->name, val);
+		log_debug("%s=%s gives %s", var, o->has_arg == no_argument ? val : "...", o->name);
+		out[n++] = arg;
+	}
+	*inserted = n - start;
+	for (int i = start; i < *argc; i++)
+		out[n++] = (*argv)[i];
+	out[n] = NULL;
+	*argv = out;
+	*argc = n;
+	return 0;
+fail:
+	for (int i = start; i < n; i++)
+		free(out[i]);
+	free(out);
+	return -1;
+}
+
+void cli_env_twins_free(char **argv, int start, int inserted)
+{
+	for (int i = start; i < start + inserted; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+int cli_bool(const char *arg, bool *out)
+{
+	static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True", NULL };
+	static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False", NULL };
+
+	if (!arg) {
+		*out = true;
+		return 0;
+	}
+	for (int i = 0; yes[i]; i++)
+		if (strcmp(arg, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+	for (int i = 0; no[i]; i++)
+		if (strcmp(arg, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	return -1;
+}
+
+int cli_long(const char *arg, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!arg || !*arg || isspace((unsigned char)*arg))
+		return -1;
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+const char cli_etcd_usage[] =
+	"  --etcd-endpoints=URL[,URL...]  etcd endpoints (default " ETCD_DEFAULT_ENDPOINTS ")\n"
+	"  --etcd-prefix=PATH             key prefix (default " ETCD_DEFAULT_PREFIX ")\n"
+	"  --etcd-cafile=FILE             CA certificate for https endpoints\n"
+	"  --etcd-certfile=FILE           client certificate\n"
+	"  --etcd-keyfile=FILE            client key\n"
+	"  --etcd-username=NAME           etcd user\n"
+	"  --etcd-password=PASSWORD       etcd password\n"
+	"  --etcd-timeout=DURATION        timeout of every request (default 5s)\n";
+
+void cli_etcd_init(struct cli_etcd *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->prefix = ETCD_DEFAULT_PREFIX;
+}
+
+int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg)
+{
+	int64_t ms;
+
+	switch (opt) {
+	case OPT_ETCD_ENDPOINTS: c->opts.endpoints = arg; return 1;
+	case OPT_ETCD_PREFIX: c->prefix = arg; return 1;
+	case OPT_ETCD_CAFILE: c->opts.cafile = arg; return 1;
+	case OPT_ETCD_CERTFILE: c->opts.certfile = arg; return 1;
+	case OPT_ETCD_KEYFILE: c->opts.keyfile = arg; return 1;
+	case OPT_ETCD_USERNAME: c->opts.username = arg; return 1;
+	case OPT_ETCD_PASSWORD: c->opts.password = arg; return 1;
+	case OPT_ETCD_TIMEOUT:
+		ms = duration_parse_ms(arg);
+		if (ms <= 0) {
+			log_err("--etcd-timeout %s: not a duration such as 5s or 500ms", arg);
+			return -1;
+		}
+		c->opts.timeout_ms = (long)ms;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int cli_common_option(int opt, const char *arg, const char *prog, void (*usage)(FILE *))
+{
+	long v;
+
+	switch (opt) {
+	case 'v':
+		if (cli_long(arg, 0, 10, &v) < 0) {
+			log_err("-v %s: not a level within 0..10", arg);
+			return -1;
+		}
+		log_set_verbosity((int)v);
+		return 0;
+	case OPT_CLI_VERSION:
+		printf("%s %s\n", prog, FLANNEL_VERSION);
+		return 1;
+	case OPT_CLI_HELP:
+		usage(stdout);
+		return 1;
+	default:
+		usage(stderr);
+		return -1;
+	}
+}

@@ -1,0 +1,359 @@
+/* cni_exec.c - delegate lookup and execution (pkg/invoke: find.go,
+ * raw_exec.go, args.go). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/mem.h"
+#include "cni/cni_env.h"
+#include "cni/cni_exec.h"
+#include "cni/cni_json.h"
+
+/* A delegate that writes more than this is broken; the rest is discarded. */
+#define OUT_MAX (16u << 20)
+/* Upstream retries "text file busy" 6 times, one second apart. */
+#define TXTBSY_TRIES 6
+
+void cni_exec_out_free(struct cni_exec_out *o)
+{
+	free(o->out);
+	free(o->errout);
+	memset(o, 0, sizeof(*o));
+}
+
+/* filepath.Join(dir, name) for a name without slashes. */
+static char *join(const char *dir, size_t dlen, const char *name)
+{
+	struct cni_buf b = { 0 };
+
+	while (dlen > 1 && dir[dlen - 1] == '/')
+		dlen--;
+	cni_buf_add(&b, dir, dlen);
+	if (dlen && !(dlen == 1 && dir[0] == '/'))
+		cni_buf_add(&b, "/", 1);
+	cni_buf_str(&b, name);
+	return cni_buf_take(&b);
+}
+
+int cni_find_plugin(const char *name, const char *cni_path, char **path, char *err,
+		    size_t errlen)
+{
+	struct cni_buf list = { 0 }, q = { 0 };
+	const char *p = cni_path ? cni_path : "";
+
+	*path = NULL;
+	if (!name || !*name)
+		return snprintf(err, errlen, "no plugin name provided"), -1;
+	if (strchr(name, '/'))
+		return snprintf(err, errlen, "invalid plugin name: %s", name), -1;
+	if (!*p)
+		return snprintf(err, errlen, "no paths provided"), -1;
+	for (;;) {
+		const char *c = strchr(p, ':');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		char *full = join(p, n, name);
+		struct stat st;
+
+		if (!full)
+			goto oom;
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+			*path = full;
+			cni_buf_free(&list);
+			return 0;
+		}
+		free(full);
+		cni_buf_add(&list, list.len ? " " : "", list.len ? 1 : 0);
+		cni_buf_add(&list, p, n);
+		if (!c)
+			break;
+		p = c + 1;
+	}
+	cni_json_quote(&q, name, strlen(name));
+	if (list.oom || q.oom)
+		goto oom;
+	snprintf(err, errlen, "failed to find plugin %s in path [%s]", q.s, list.s ? list.s : "");
+	cni_buf_free(&list);
+	cni_buf_free(&q);
+	return -1;
+oom:
+	cni_buf_free(&list);
+	cni_buf_free(&q);
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+/* The environment with CNI_COMMAND replaced; NULL on allocation failure. */
+static char **delegate_env(char *const envp[], const char *command, char **cmdvar)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (envp && envp[n])
+		n++;
+	env = fl_calloc(n + 2, sizeof(*env));
+	*cmdvar = env ? fl_malloc(strlen(command) + sizeof("CNI_COMMAND=")) : NULL;
+	if (!env || !*cmdvar) {
+		free(env);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(envp[i], "CNI_COMMAND=", 12) != 0)
+			env[k++] = envp[i];
+	snprintf(*cmdvar, strlen(command) + sizeof("CNI_COMMAND="), "CNI_COMMAND=%s", command);
+	env[k] = *cmdvar;
+	return env;
+}
+
+struct child {
+	pid_t pid;
+	int in, out, err, status; /* parent ends; status: exec errno pipe */
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int spawn(const char *path, char **env, struct child *c)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 }, st[2] = { -1, -1 };
+	char *argv[] = { (char *)path, NULL };
+
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0 ||
+	    pipe2(st, O_CLOEXEC) < 0)
+		goto fail;
+	c->pid = fork();
+	if (c->pid < 0)
+		goto fail;
+	if (c->pid == 0) {
+		int e;
+
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(er[1], 2) < 0)
+			_exit(127);
+		/* As Go's exec: the delegate gets stdin, stdout and stderr only. */
+		close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
+		execve(path, argv, env);
+		e = errno;
+		if (write(st[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(er[1]);
+	close(st[1]);
+	*c = (struct child){ c->pid, in[1], out[0], er[0], st[0] };
+	fcntl(c->in, F_SETFL, O_NONBLOCK);
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		close_fd(&in[i]);
+		close_fd(&out[i]);
+		close_fd(&er[i]);
+		close_fd(&st[i]);
+	}
+	return -1;
+}
+
+static void drain(int *fd, struct cni_buf *b)
+{
+	char buf[8192];
+	ssize_t n = read(*fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close_fd(fd);
+		return;
+	}
+	if (b->len + (size_t)n <= OUT_MAX)
+		cni_buf_add(b, buf, (size_t)n);
+}
+
+/* Feed stdin and collect stdout and stderr until both are closed. */
+static void pump(struct child *c, const char *in, size_t in_len, struct cni_buf *out,
+		 struct cni_buf *err)
+{
+	size_t off = 0;
+
+	if (!in_len)
+		close_fd(&c->in);
+	while (c->out >= 0 || c->err >= 0) {
+		struct pollfd p[3] = { { c->in, POLLOUT, 0 }, { c->out, POLLIN, 0 },
+				       { c->err, POLLIN, 0 } };
+
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (c->in >= 0 && p[0].revents) {
+			ssize_t n = write(c->in, in + off, in_len - off);
+
+			/* A delegate that does not read its stdin is not an error. */
+			if (n > 0)
+				off += (size_t)n;
+			if ((n < 0 && errno != EAGAIN && errno != EINTR) || off == in_len)
+				close_fd(&c->in);
+		}
+		if (c->out >= 0 && p[1].revents)
+			drain(&c->out, out);
+		if (c->err >= 0 && p[2].revents)
+			drain(&c->err, err);
+	}
+	close_fd(&c->in);
+	close_fd(&c->out);
+	close_fd(&c->err);
+}
+
+/* Go's ProcessState text: "exit status 1", "signal: killed". */
+static void wait_text(int status, char *buf, size_t len)
+{
+	char sig[64];
+
+	if (WIFEXITED(status)) {
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+		return;
+	}
+	snprintf(sig, sizeof(sig), "%s", strsignal(WTERMSIG(status)));
+	if (sig[0] >= 'A' && sig[0] <= 'Z')
+		sig[0] = (char)(sig[0] - 'A' + 'a');
+	snprintf(buf, len, "signal: %s%s", sig, WCOREDUMP(status) ? " (core dumped)" : "");
+}
+
+/* pluginErr: the delegate's error object, or a description of its failure. */
+static void plugin_err(const char *why, const struct cni_buf *out, const struct cni_buf *err,
+		       struct cni_err *e)
+{
+	char perr[512];
+	json_t *o = NULL, *v;
+	struct cni_buf q = { 0 };
+
+	cni_err_set(e, 0, NULL, "%s", "");
+	if (!out->len) {
+		if (!err->len) {
+			cni_err_set(e, 0, NULL, "netplugin failed with no error message: %s", why);
+			return;
+		}
+		cni_json_quote(&q, err->s, err->len);
+		cni_err_set(e, 0, NULL, "netplugin failed: %s", q.s ? q.s : "");
+		cni_buf_free(&q);
+		return;
+	}
+	if (cni_json_parse(out->s, out->len, &o, perr, sizeof(perr)) < 0 ||
+	    (!json_is_object(o) && !json_is_null(o))) {
+		if (o)
+			snprintf(perr, sizeof(perr),
+				 "json: cannot unmarshal %s into Go value of type types.Error",
+				 cni_json_kind(o));
+		cni_json_quote(&q, out->s, out->len);
+		cni_err_set(e, 0, NULL,
+			    "netplugin failed but error parsing its diagnostic message %s: %s",
+			    q.s ? q.s : "", perr);
+		cni_buf_free(&q);
+		json_decref(o);
+		return;
+	}
+	v = json_object_get(o, "code");
+	if (json_is_number(v) && json_number_value(v) >= 0)
+		e->code = (unsigned)json_number_value(v);
+	if (json_is_string(v = json_object_get(o, "msg")))
+		snprintf(e->msg, sizeof(e->msg), "%s", json_string_value(v));
+	if (json_is_string(v = json_object_get(o, "details")))
+		snprintf(e->details, sizeof(e->details), "%s", json_string_value(v));
+	json_decref(o);
+}
+
+/* Start the delegate; the exec errno in *exec_errno (0 when it started). */
+static int start(const char *path, char **env, struct child *c, int *exec_errno)
+{
+	ssize_t n;
+
+	*exec_errno = 0;
+	if (spawn(path, env, c) < 0)
+		return -1;
+	do
+		n = read(c->status, exec_errno, sizeof(*exec_errno));
+	while (n < 0 && errno == EINTR);
+	close_fd(&c->status);
+	if (n != (ssize_t)sizeof(*exec_errno))
+		*exec_errno = 0;
+	return 0;
+}
+
+static int run(const char *path, char **env, const char *in, size_t in_len,
+	       struct cni_buf *out, struct cni_buf *err, struct cni_err *e)
+{
+	struct child c = { -1, -1, -1, -1, -1 };
+	int xe = 0, status = 0;
+	char why[512], os[128];
+
+	for (int tries = 0; tries < TXTBSY_TRIES; tries++) {
+		if (start(path, env, &c, &xe) < 0)
+			return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "fork/exec %s: %s", path,
+					   cni_strerror(errno, os, sizeof(os))), -2;
+		if (xe != ETXTBSY)
+			break;
+		pump(&c, NULL, 0, out, err);
+		waitpid(c.pid, &status, 0);
+		sleep(1);
+	}
+	if (!xe)
+		pump(&c, in, in_len, out, err);
+	else
+		pump(&c, NULL, 0, out, err);
+	while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out->oom || err->oom)
+		return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory"), -2;
+	if (xe) {
+		snprintf(why, sizeof(why), "fork/exec %s: %s", path, cni_strerror(xe, os, sizeof(os)));
+		cni_buf_free(out);
+		cni_buf_free(err);
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		return 0;
+	} else {
+		wait_text(status, why, sizeof(why));
+	}
+	plugin_err(why, out, err, e);
+	return -1;
+}
+
+int cni_exec_plugin(const char *path, const char *command, char *const envp[], const char *in,
+		    size_t in_len, struct cni_exec_out *o, struct cni_err *e)
+{
+	struct cni_buf out = { 0 }, err = { 0 };
+	char *cmdvar = NULL, **env = delegate_env(envp, command, &cmdvar);
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	if (!env)
+		return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory"), -2;
+	rc = run(path, env, in, in_len, &out, &err, e);
+	free(env);
+	free(cmdvar);
+	if (rc == 0) {
+		o->out_len = out.len;
+		o->err_len = err.len;
+		o->out = cni_buf_take(&out);
+		o->errout = cni_buf_take(&err);
+		if (!o->out || !o->errout) {
+			cni_exec_out_free(o);
+			return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory"), -2;
+		}
+	}
+	cni_buf_free(&out);
+	cni_buf_free(&err);
+	return rc;
+}

@@ -1,0 +1,309 @@
+/* etcd_watch.c - an etcd v3 watch stream over the JSON gateway: one long
+ * POST to /v3/watch whose answer is a stream of JSON lines, read through
+ * lib/etcd/http.c (http://) or libcurl (https://). */
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base64.h"
+#include "base/mem.h"
+#include "base/timefmt.h"
+#include "etcd/etcd_internal.h"
+
+struct etcd_watch {
+	struct etcd *e;
+	struct http_conn *hc;            /* http:// */
+	struct etcd_curl_stream *cs;     /* https:// */
+	char *body;
+	struct http_buf in;
+	etcd_watch_cb cb;
+	void *arg;
+	int cb_rc;   /* a non-zero callback return stops the stream */
+	int wake_fd;
+	bool done;
+	size_t ep_idx;
+	char ep[256];
+};
+
+static void watch_event_free(struct etcd_watch_event *ev)
+{
+	etcd_kv_clear(&ev->kv);
+	etcd_kv_clear(&ev->prev_kv);
+}
+
+static int deliver_events(struct etcd_watch *w, json_t *events, int64_t rev)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(events, i, o) {
+		struct etcd_watch_event ev = { .revision = rev };
+		const char *t = json_string_value(json_object_get(o, "type"));
+		json_t *prev = json_object_get(o, "prev_kv");
+		int rc;
+
+		/* proto3 leaves out the default: no type means PUT. */
+		ev.type = t && strcmp(t, "DELETE") == 0 ? EW_DELETE : EW_PUT;
+		if (etcd_kv_decode(json_object_get(o, "kv"), &ev.kv))
+			return ETCD_ERR_PROTO;
+		if (prev && etcd_kv_decode(prev, &ev.prev_kv) == 0)
+			ev.has_prev = true;
+		rc = w->cb(w->arg, &ev);
+		watch_event_free(&ev);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* One line of the stream: {"result":{...}} or {"error":{...}}. */
+static int handle_message(struct etcd_watch *w, const char *line, size_t len)
+{
+	struct etcd_watch_event ev = { 0 };
+	json_error_t jerr;
+	json_t *root, *res, *events;
+	int rc = 0;
+
+	root = json_loadb(line, len, 0, &jerr);
+	if (!root) {
+		etcd_set_error(w->e, "etcd watch stream from %s: bad JSON: %s", w->ep, jerr.text);
+		return ETCD_ERR_PROTO;
+	}
+	res = json_object_get(root, "result");
+	if (!res) {
+		json_t *err = json_object_get(root, "error");
+		const char *msg = json_string_value(json_object_get(err, "message"));
+
+		etcd_set_error(w->e, "etcd watch at %s failed: %s", w->ep, msg ? msg : line);
+		json_decref(root);
+		return msg && strstr(msg, "compacted") ? ETCD_ERR_COMPACTED : ETCD_ERR_UNAVAILABLE;
+	}
+	ev.revision = etcd_json_int(json_object_get(res, "header"), "revision");
+	ev.compact_revision = etcd_json_int(res, "compact_revision");
+	events = json_object_get(res, "events");
+	if (json_is_true(json_object_get(res, "created"))) {
+		ev.type = EW_CREATED;
+		rc = w->cb(w->arg, &ev);
+	}
+	if (!rc && ev.compact_revision) {
+		ev.type = EW_COMPACTED;
+		rc = w->cb(w->arg, &ev);
+	} else if (!rc && json_is_true(json_object_get(res, "canceled"))) {
+		ev.type = EW_CANCELED;
+		ev.reason = json_string_value(json_object_get(res, "cancel_reason"));
+		rc = w->cb(w->arg, &ev);
+		if (!rc) {
+			etcd_set_error(w->e, "etcd cancelled the watch: %s",
+				       ev.reason ? ev.reason : "no reason given");
+			rc = ETCD_ERR_UNAVAILABLE;
+		}
+	} else if (!rc && json_array_size(events)) {
+		rc = deliver_events(w, events, ev.revision);
+	} else if (!rc && !json_is_true(json_object_get(res, "created"))) {
+		ev.type = EW_PROGRESS;
+		rc = w->cb(w->arg, &ev);
+	}
+	json_decref(root);
+	return rc;
+}
+
+/* Body bytes of the stream: complete lines are messages. */
+static int watch_data(void *arg, const char *data, size_t n)
+{
+	struct etcd_watch *w = arg;
+	size_t start = 0;
+	char *nl;
+
+	if (w->cb_rc)
+		return 1;
+	if (http_buf_add(&w->in, data, n) != HTTP_OK) {
+		w->cb_rc = ETCD_ERR_NOMEM;
+		return 1;
+	}
+	while ((nl = memchr(w->in.data + start, '\n', w->in.len - start))) {
+		size_t len = (size_t)(nl - (w->in.data + start));
+
+		if (len) {
+			int rc = handle_message(w, w->in.data + start, len);
+
+			if (rc) {
+				w->cb_rc = rc;
+				return 1;
+			}
+		}
+		start += len + 1;
+	}
+	memmove(w->in.data, w->in.data + start, w->in.len - start);
+	w->in.len -= start;
+	return 0;
+}
+
+static int build_body(struct etcd_watch *w, const char *key, const char *range_end,
+		      int64_t start_rev, bool prev_kv)
+{
+	char *k = base64_encode(key, strlen(key));
+	char *r = range_end ? base64_encode(range_end, strlen(range_end)) : NULL;
+	json_t *cr = json_object(), *req;
+
+	if (!k || (range_end && !r) || !cr ||
+	    json_object_set_new(cr, "key", json_string(k)) < 0 ||
+	    (r && json_object_set_new(cr, "range_end", json_string(r)) < 0) ||
+	    (start_rev && json_object_set_new(cr, "start_revision", json_integer(start_rev)) < 0) ||
+	    (prev_kv && json_object_set_new(cr, "prev_kv", json_true()) < 0) ||
+	    json_object_set_new(cr, "progress_notify", json_true()) < 0) {
+		free(k);
+		free(r);
+		json_decref(cr);
+		return ETCD_ERR_NOMEM;
+	}
+	free(k);
+	free(r);
+	req = json_pack("{s:o}", "create_request", cr);
+	w->body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	return w->body ? ETCD_OK : ETCD_ERR_NOMEM;
+}
+
+static int stream_open(struct etcd_watch *w)
+{
+	struct etcd *e = w->e;
+	char url[1024], cause[256];
+	int rc;
+
+	if (!e->conns[w->ep_idx]) {
+		snprintf(url, sizeof(url), "%s/v3/watch", w->ep);
+		return etcd_curl_stream_open(e, url, w->body, watch_data, w, &w->cs);
+	}
+	/* Its own connection: the stream holds it for as long as it lasts. */
+	rc = http_conn_new(w->ep, e->timeout_ms, &w->hc, cause, sizeof(cause));
+	if (rc == HTTP_OK)
+		rc = http_stream_open(w->hc, "/v3/watch", w->body,
+				      e->token[0] ? e->token : NULL, watch_data, w, cause,
+				      sizeof(cause));
+	if (rc == HTTP_OK)
+		return ETCD_OK;
+	if (rc == HTTP_ERR_NOMEM)
+		return ETCD_ERR_NOMEM;
+	etcd_set_error(e, "etcd unreachable at %s: %s", w->ep, cause);
+	return ETCD_ERR_UNAVAILABLE;
+}
+
+int etcd_watch_open(struct etcd *e, const char *key, const char *range_end, int64_t start_rev,
+		    bool prev_kv, etcd_watch_cb cb, void *arg, struct etcd_watch **out)
+{
+	struct etcd_watch *w = fl_calloc(1, sizeof(*w));
+	int rc;
+
+	*out = NULL;
+	if (!w)
+		return ETCD_ERR_NOMEM;
+	w->e = e;
+	w->cb = cb;
+	w->arg = arg;
+	w->wake_fd = -1;
+	/* A failed stream moves to the next endpoint on the next open. */
+	w->ep_idx = e->cur;
+	snprintf(w->ep, sizeof(w->ep), "%s", e->eps[e->cur]);
+	rc = build_body(w, key, range_end, start_rev, prev_kv);
+	if (rc == ETCD_OK)
+		rc = etcd_ensure_auth(e, w->ep_idx);
+	if (rc == ETCD_OK)
+		rc = stream_open(w);
+	if (rc != ETCD_OK)
+		goto fail;
+	*out = w;
+	return ETCD_OK;
+fail:
+	if (rc == ETCD_ERR_UNAVAILABLE) {
+		e->cur = (e->cur + 1) % e->n_eps;
+		e->token[0] = '\0';
+	}
+	etcd_watch_close(w);
+	return rc;
+}
+
+void etcd_watch_set_wakeup_fd(struct etcd_watch *w, int fd)
+{
+	w->wake_fd = fd;
+}
+
+/* The stream ended (rc from the transport): why, and what the caller does. */
+static int stream_ended(struct etcd_watch *w, int rc, int http, const char *cause)
+{
+	w->done = true;
+	if (w->cb_rc)
+		return w->cb_rc;
+	if (rc == HTTP_ERR_NOMEM || rc == HTTP_ERR_CALLBACK) {
+		etcd_set_error(w->e, "etcd watch stream from %s: out of memory", w->ep);
+		return ETCD_ERR_NOMEM;
+	}
+	if (rc != HTTP_DONE)
+		etcd_set_error(w->e, "etcd watch stream from %s ended: %s", w->ep, cause);
+	else
+		etcd_set_error(w->e, "etcd watch stream from %s ended (HTTP %d)", w->ep, http);
+	if (http == 401 || http == 403) {
+		w->e->token[0] = '\0';
+		return ETCD_ERR_AUTH;
+	}
+	w->e->cur = (w->e->cur + 1) % w->e->n_eps;
+	w->e->token[0] = '\0';
+	return ETCD_ERR_UNAVAILABLE;
+}
+
+/* Take what has arrived: HTTP_OK while the stream is open. */
+static int stream_step(struct etcd_watch *w, int *http, char *cause, size_t len)
+{
+	if (w->cs)
+		return etcd_curl_stream_step(w->cs, http, cause, len);
+	return http_stream_read(w->hc, http, cause, len);
+}
+
+/* Wait for the stream or the wake-up fd; true when woken. */
+static bool stream_wait(struct etcd_watch *w, int timeout_ms)
+{
+	struct pollfd p[2] = { { .fd = -1 }, { .fd = w->wake_fd, .events = POLLIN } };
+
+	if (w->cs)
+		return etcd_curl_stream_wait(w->cs, w->wake_fd, timeout_ms);
+	p[0] = (struct pollfd){ .fd = http_conn_fd(w->hc), .events = POLLIN };
+	if (poll(p, w->wake_fd >= 0 ? 2 : 1, timeout_ms) <= 0)
+		return false;
+	return w->wake_fd >= 0 && (p[1].revents & POLLIN);
+}
+
+int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+	char cause[256] = "";
+
+	if (w->done)
+		return w->cb_rc ? w->cb_rc : ETCD_ERR_UNAVAILABLE;
+	for (;;) {
+		int http = 0, left, rc = stream_step(w, &http, cause, sizeof(cause));
+
+		if (rc != HTTP_OK)
+			return stream_ended(w, rc, http, cause);
+		if (w->cb_rc) {
+			w->done = true;
+			return w->cb_rc;
+		}
+		left = (int)(deadline - mono_ms());
+		if (left <= 0)
+			return ETCD_OK;
+		if (stream_wait(w, left))
+			return ETCD_OK;
+	}
+}
+
+void etcd_watch_close(struct etcd_watch *w)
+{
+	if (!w)
+		return;
+	etcd_curl_stream_close(w->cs);
+	http_conn_free(w->hc);
+	free(w->body);
+	free(w->in.data);
+	free(w);
+}

@@ -1,0 +1,31 @@
+/* lease_keep.h - hold this host's lease: acquire, write subnet.env, renew,
+ * and take it back when it vanishes. */
+#ifndef FLANNEL_LEASE_KEEP_H
+#define FLANNEL_LEASE_KEEP_H
+
+#include <stdio.h>
+
+#include "etcd/acquire.h"
+#include "model/env.h"
+
+struct lease_keep {
+	struct acquire acq;
+	const char *subnet_file;
+	unsigned mtu;
+	bool ipmasq;
+	int64_t margin_s;          /* renew this long before expiry */
+	bool oneshot;              /* acquire, write, exit */
+	FILE *out;                 /* JSON lines about the lease, or NULL */
+	void (*ready)(void *arg);  /* after the first subnet.env is written */
+	void *ready_arg;
+	/* state */
+	struct lease cur;
+	char key[KEY_STRLEN];
+	int64_t rev;
+};
+
+/* Runs until SIGTERM/SIGINT (sig_init must have been called). Returns an
+ * exit status: 0, 75 network full, 69 etcd unreachable, 74 output, ... */
+int lease_keep_run(struct lease_keep *k);
+
+#endif

@@ -1,0 +1,847 @@
+/* flanneld.c - read each network's config, start its pieces in upstream's
+ * order (backend init, lease, subnet.env, local setup, watch | applier),
+ * restart what dies, stop cleanly leaving lease and routes in place. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/sdnotify.h"
+#include "base/sig.h"
+#include "base/timefmt.h"
+#include "etcd/etcd.h"
+#include "flanneld/flanneld.h"
+#include "flanneld/supervise.h"
+
+enum { G_LEASE, G_DATA, G_MASQ, G_PER_NET };
+
+struct network {
+	char name[64];            /* "" for the single network */
+	char prefix[512];
+	char subnet_file[512];
+	struct net_config cfg;
+	char backend_data[8192];  /* the lease's BackendData (JSON text) */
+	char backend_v6_data[8192];
+	unsigned mtu;
+	bool leased, started, ready;
+	char line[8192];          /* partial line from flannel-lease */
+	size_t line_len;
+};
+
+struct daemon {
+	struct flanneld_opts *o;
+	struct supervisor sv;
+	struct piece pieces[FLANNELD_MAX_NETWORKS * 5];
+	struct network nets[FLANNELD_MAX_NETWORKS];
+	int n_nets;
+	struct iface ifc, ifc6;
+	bool have4, have6, told_ready;
+	char **child_env;
+	size_t n_env_own;         /* our own strings at the end of child_env */
+};
+
+static const char *const known_backends[] = { "vxlan", "host-gw", "extension", "alloc", NULL };
+
+bool flanneld_backend_known(const char *type)
+{
+	for (int i = 0; known_backends[i]; i++)
+		if (strcmp(type, known_backends[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The children get our environment without FLANNELD_* (we pass flags), our
+ * notify socket, and the etcd credentials out of sight of ps(1). */
+static char **child_environment(struct daemon *d)
+{
+	const struct etcd_opts *eo = &d->o->etcd.opts;
+	size_t n = 0, k = 0, kept;
+	char **env;
+
+	while (d->o->envp && d->o->envp[n])
+		n++;
+	env = fl_calloc(n + 4, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *v = d->o->envp[i];
+
+		if (strncmp(v, "FLANNELD_", 9) != 0 && strncmp(v, "NOTIFY_SOCKET=", 14) != 0)
+			env[k++] = (char *)v;
+	}
+	kept = k;
+	if (asprintf(&env[k++], "NOTIFY_SOCKET=%s", d->sv.notify_name) < 0)
+		goto fail;
+	if (eo->username && asprintf(&env[k++], "FLANNELD_ETCD_USERNAME=%s", eo->username) < 0)
+		goto fail;
+	if (eo->password && asprintf(&env[k++], "FLANNELD_ETCD_PASSWORD=%s", eo->password) < 0)
+		goto fail;
+	env[k] = NULL;
+	d->n_env_own = k - kept;
+	return env;
+fail:
+	while (k > kept)
+		free(env[--k]);
+	free(env);
+	return NULL;
+}
+
+/* One command line, quoted for sh, on stdout (--dry-run). */
+static void print_piece(const struct piece *p)
+{
+	for (int i = 0; i < p->argc; i++) {
+		const char *a = p->argv[i];
+		bool plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					     "0123456789-_=./:,@%+") == strlen(a);
+
+		if (i)
+			putchar(' ');
+		if (plain) {
+			fputs(a, stdout);
+			continue;
+		}
+		putchar('\'');
+		for (; *a; a++) {
+			if (*a == '\'')
+				fputs("'\\''", stdout);
+			else
+				putchar(*a);
+		}
+		putchar('\'');
+	}
+	putchar('\n');
+}
+
+static struct piece *new_piece(struct daemon *d, const char *name, int group, const char *tool)
+{
+	struct piece *p;
+
+	if (d->sv.n >= (int)(sizeof(d->pieces) / sizeof(d->pieces[0])))
+		return NULL;
+	p = &d->pieces[d->sv.n++];
+	memset(p, 0, sizeof(*p));
+	p->out_fd = -1;
+	p->group = group;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	if (piece_arg(p, "%s/%s", d->o->bin_dir, tool) < 0)
+		return NULL;
+	return p;
+}
+
+static int etcd_args(struct daemon *d, struct piece *p, const struct network *n)
+{
+	const struct etcd_opts *eo = &d->o->etcd.opts;
+	int bad = 0;
+
+	if (eo->endpoints)
+		bad |= piece_arg(p, "--etcd-endpoints=%s", eo->endpoints);
+	bad |= piece_arg(p, "--etcd-prefix=%s", n->prefix);
+	if (eo->cafile)
+		bad |= piece_arg(p, "--etcd-cafile=%s", eo->cafile);
+	if (eo->certfile)
+		bad |= piece_arg(p, "--etcd-certfile=%s", eo->certfile);
+	if (eo->keyfile)
+		bad |= piece_arg(p, "--etcd-keyfile=%s", eo->keyfile);
+	if (eo->timeout_ms)
+		bad |= piece_arg(p, "--etcd-timeout=%ldms", eo->timeout_ms);
+	if (d->o->verbosity)
+		bad |= piece_arg(p, "-v%d", d->o->verbosity);
+	return bad ? -1 : 0;
+}
+
+static int common_net_args(struct daemon *d, struct piece *p, const struct network *n)
+{
+	char a[ADDR_STRLEN];
+	int bad = piece_arg(p, "--subnet-file=%s", n->subnet_file);
+
+	if (d->have4)
+		bad |= piece_arg(p, "--public-ip=%s",
+				 d->o->public_ip ? d->o->public_ip :
+						   addr_format(&d->ifc.addr, a, sizeof(a)));
+	if (d->have6)
+		bad |= piece_arg(p, "--public-ipv6=%s",
+				 d->o->public_ip6 ? d->o->public_ip6 :
+						    addr_format(&d->ifc6.addr, a, sizeof(a)));
+	bad |= piece_arg(p, "--iface=%s", d->have4 ? d->ifc.name : d->ifc6.name);
+	return bad ? -1 : 0;
+}
+
+static long backend_int(const struct network *n, const char *key, long def)
+{
+	json_t *v = config_backend_get(&n->cfg, key);
+
+	return json_is_integer(v) ? (long)json_integer_value(v) : def;
+}
+
+static bool backend_bool(const struct network *n, const char *key)
+{
+	return json_is_true(config_backend_get(&n->cfg, key));
+}
+
+/* The vxlan keys of the Backend object as flannel-vxlan flags. */
+static int vxlan_init_args(struct piece *p, const struct network *n)
+{
+	json_t *mp = config_backend_get(&n->cfg, "MacPrefix");
+	int bad = piece_arg(p, "--vni=%ld", backend_int(n, "VNI", 1));
+
+	if (backend_int(n, "Port", 0) > 0)
+		bad |= piece_arg(p, "--port=%ld", backend_int(n, "Port", 0));
+	if (backend_bool(n, "GBP"))
+		bad |= piece_arg(p, "--gbp");
+	if (backend_bool(n, "Learning"))
+		bad |= piece_arg(p, "--learning");
+	if (backend_int(n, "MTU", 0) > 0)
+		bad |= piece_arg(p, "--mtu=%ld", backend_int(n, "MTU", 0));
+	if (json_is_string(mp))
+		bad |= piece_arg(p, "--mac-prefix=%s", json_string_value(mp));
+	return bad ? -1 : 0;
+}
+
+static int network_arg(struct piece *p, const struct network *n)
+{
+	char a[ADDR_STRLEN];
+
+	if (!n->cfg.enable_ipv4)
+		return 0;
+	return piece_arg(p, "--network=%s", prefix_format(&n->cfg.network, a, sizeof(a)));
+}
+
+static int run_vxlan_init(struct daemon *d, struct network *n, bool v6, char *out, size_t len)
+{
+	char a[ADDR_STRLEN];
+	struct piece *p = new_piece(d, v6 ? "vxlan-init-v6" : "vxlan-init", -1, "flannel-vxlan");
+	int bad, status;
+
+	if (!p)
+		return -1;
+	bad = piece_arg(p, "init") | vxlan_init_args(p, n) |
+	      piece_arg(p, "--iface=%s", v6 ? d->ifc6.name : d->ifc.name);
+	if (v6)
+		bad |= piece_arg(p, "-6") |
+		       piece_arg(p, "--public-ipv6=%s",
+				 d->o->public_ip6 ? d->o->public_ip6 :
+						    addr_format(&d->ifc6.addr, a, sizeof(a)));
+	else
+		bad |= piece_arg(p, "--public-ip=%s",
+				 d->o->public_ip ? d->o->public_ip :
+						   addr_format(&d->ifc.addr, a, sizeof(a)));
+	if (!bad && d->o->dry_run) {
+		print_piece(p);
+		snprintf(out, len, "$(%s)", v6 ? "flannel-vxlan init -6 ..." : "flannel-vxlan init ...");
+		status = 0;
+	} else {
+		status = bad ? -1 : supervise_run_capture(&d->sv, p, out, len);
+	}
+	d->sv.n--; /* a one-off: not supervised */
+	piece_clear(p);
+	out[strcspn(out, "\n")] = '\0';
+	return status;
+}
+
+/* Step 2: the backend's own start, whose output is the lease's BackendData. */
+static int backend_init(struct daemon *d, struct network *n)
+{
+	const char *type = n->cfg.backend_type;
+	int status = 0;
+
+	n->backend_data[0] = n->backend_v6_data[0] = '\0';
+	if (strcmp(type, "vxlan") == 0) {
+		if (n->cfg.enable_ipv4)
+			status = run_vxlan_init(d, n, false, n->backend_data,
+						sizeof(n->backend_data));
+		if (status == 0 && n->cfg.enable_ipv6)
+			status = run_vxlan_init(d, n, true, n->backend_v6_data,
+						sizeof(n->backend_v6_data));
+	} else if (strcmp(type, "extension") == 0) {
+		struct piece *p = new_piece(d, "pre-startup", -1, "flannel-ext");
+
+		if (!p || piece_arg(p, "pre-startup") < 0 || etcd_args(d, p, n) < 0)
+			return EX_OSERR;
+		if (d->o->dry_run) {
+			print_piece(p);
+			snprintf(n->backend_data, sizeof(n->backend_data), "$(flannel-ext pre-startup ...)");
+		} else {
+			status = supervise_run_capture(&d->sv, p, n->backend_data,
+						       sizeof(n->backend_data));
+		}
+		d->sv.n--;
+		piece_clear(p);
+		n->backend_data[strcspn(n->backend_data, "\n")] = '\0';
+	}
+	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_err("%s backend init for network %s failed (%s %d)", type,
+			n->name[0] ? n->name : "(default)",
+			WIFSIGNALED(status) ? "signal" : "status",
+			WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		return WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1;
+	}
+	return 0;
+}
+
+static int plan_lease(struct daemon *d, struct network *n, int base)
+{
+	struct piece *p = new_piece(d, "lease", base + G_LEASE, "flannel-lease");
+	const char *type = n->cfg.backend_type;
+
+	if (!p || etcd_args(d, p, n) < 0 || common_net_args(d, p, n) < 0 ||
+	    piece_arg(p, "--mtu=%u", n->mtu) < 0)
+		return -1;
+	p->capture_stdout = true;
+	/* alloc leases carry no BackendType, as upstream's. */
+	if (strcmp(type, "alloc") != 0 && piece_arg(p, "--backend-type=%s", type) < 0)
+		return -1;
+	if (n->backend_data[0] && piece_arg(p, "--backend-data=%s", n->backend_data) < 0)
+		return -1;
+	if (n->backend_v6_data[0] &&
+	    piece_arg(p, "--backend-v6-data=%s", n->backend_v6_data) < 0)
+		return -1;
+	if (d->o->ip_masq && piece_arg(p, "--ip-masq") < 0)
+		return -1;
+	if (d->o->renew_margin &&
+	    piece_arg(p, "--subnet-lease-renew-margin=%s", d->o->renew_margin) < 0)
+		return -1;
+	return 0;
+}
+
+static int plan_data(struct daemon *d, struct network *n, int base)
+{
+	const char *type = n->cfg.backend_type;
+	struct piece *w, *a;
+
+	if (strcmp(type, "alloc") == 0)
+		return 0;
+	w = new_piece(d, "watch", base + G_DATA, "flannel-watch");
+	if (!w || etcd_args(d, w, n) < 0 || piece_arg(w, "--subnet-file=%s", n->subnet_file) < 0)
+		return -1;
+	if (strcmp(type, "vxlan") == 0) {
+		a = new_piece(d, "vxlan", base + G_DATA, "flannel-vxlan");
+		if (!a || piece_arg(a, "apply") < 0 ||
+		    piece_arg(a, "--vni=%ld", backend_int(n, "VNI", 1)) < 0 ||
+		    (backend_bool(n, "DirectRouting") && piece_arg(a, "--direct-routing") < 0))
+			return -1;
+	} else if (strcmp(type, "host-gw") == 0) {
+		a = new_piece(d, "host-gw", base + G_DATA, "flannel-route");
+		if (!a || piece_arg(a, "apply") < 0 ||
+		    piece_arg(a, "--iface=%s", d->have4 ? d->ifc.name : d->ifc6.name) < 0)
+			return -1;
+	} else {
+		a = new_piece(d, "extension", base + G_DATA, "flannel-ext");
+		if (!a || piece_arg(a, "apply") < 0 || etcd_args(d, a, n) < 0)
+			return -1;
+	}
+	if (piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0)
+		return -1;
+	if (strcmp(type, "extension") != 0 &&
+	    (network_arg(a, n) < 0 || (d->o->blackhole && piece_arg(a, "--blackhole-route") < 0)))
+		return -1;
+	return 0;
+}
+
+static int plan_masq(struct daemon *d, struct network *n, int base)
+{
+	struct piece *p;
+	int bad;
+
+	if (!d->o->ip_masq && !d->o->forward_rules)
+		return 0;
+	p = new_piece(d, "masq", base + G_MASQ, "flannel-masq");
+	if (!p)
+		return -1;
+	bad = piece_arg(p, "watch") | piece_arg(p, "--subnet-file=%s", n->subnet_file) |
+	      piece_arg(p, "--ip-masq=%s", d->o->ip_masq ? "true" : "false") |
+	      piece_arg(p, "--iptables-forward-rules=%s", d->o->forward_rules ? "true" : "false");
+	if (d->o->fully_random_disable)
+		bad |= piece_arg(p, "--ip-masq-fully-random-disable");
+	/* One table per network in multi-network mode. */
+	if (n->name[0])
+		bad |= piece_arg(p, "--table=flannel-%s", n->name);
+	return bad ? -1 : 0;
+}
+
+/* Step 4 for extension: PostStartupCommand once the subnet is known. */
+static int post_startup(struct daemon *d, struct network *n)
+{
+	char out[4096];
+	struct piece *p;
+	int status;
+
+	if (strcmp(n->cfg.backend_type, "extension") != 0)
+		return 0;
+	p = new_piece(d, "post-startup", -1, "flannel-ext");
+	if (!p || piece_arg(p, "post-startup") < 0 || etcd_args(d, p, n) < 0 ||
+	    common_net_args(d, p, n) < 0)
+		return EX_OSERR;
+	status = supervise_run_capture(&d->sv, p, out, sizeof(out));
+	d->sv.n--;
+	piece_clear(p);
+	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_err("PostStartupCommand failed for network %s", n->name[0] ? n->name : "(default)");
+		return 1;
+	}
+	return 0;
+}
+
+static int net_index(int group)
+{
+	return group / G_PER_NET;
+}
+
+/* flannel-lease printed a line: the first "acquired" starts the data path. */
+static int on_lease_line(struct daemon *d, struct network *n, const char *line)
+{
+	json_t *j = json_loads(line, 0, NULL);
+	const char *type = json_string_value(json_object_get(j, "type"));
+	int rc = 0;
+
+	if (type && (strcmp(type, "acquired") == 0 || strcmp(type, "reacquired") == 0)) {
+		log_notice("network %s: lease %s (%s)", n->name[0] ? n->name : "(default)",
+			   json_string_value(json_object_get(j, "subnet")) ?: "?", type);
+		if (!n->leased || strcmp(type, "reacquired") == 0)
+			rc = post_startup(d, n);
+		n->leased = true;
+	}
+	json_decref(j);
+	return rc;
+}
+
+static int read_lease_output(struct daemon *d, struct piece *p)
+{
+	struct network *n = &d->nets[net_index(p->group)];
+	ssize_t r = read(p->out_fd, n->line + n->line_len, sizeof(n->line) - 1 - n->line_len);
+	char *nl;
+	int rc = 0;
+
+	if (r <= 0) {
+		close(p->out_fd);
+		p->out_fd = -1;
+		return 0;
+	}
+	n->line_len += (size_t)r;
+	n->line[n->line_len] = '\0';
+	while (!rc && (nl = strchr(n->line, '\n'))) {
+		*nl = '\0';
+		rc = on_lease_line(d, n, n->line);
+		n->line_len -= (size_t)(nl + 1 - n->line);
+		memmove(n->line, nl + 1, n->line_len + 1);
+	}
+	if (n->line_len == sizeof(n->line) - 1)
+		n->line_len = 0; /* a line this long is not ours: drop it */
+	return rc;
+}
+
+static bool group_running(struct daemon *d, int group)
+{
+	for (int i = 0; i < d->sv.n; i++)
+		if (d->pieces[i].group == group && d->pieces[i].pid > 0)
+			return true;
+	return false;
+}
+
+static bool group_exists(struct daemon *d, int group)
+{
+	for (int i = 0; i < d->sv.n; i++)
+		if (d->pieces[i].group == group)
+			return true;
+	return false;
+}
+
+static int64_t *group_restart_at(struct daemon *d, int group)
+{
+	for (int i = 0; i < d->sv.n; i++)
+		if (d->pieces[i].group == group)
+			return &d->pieces[i].restart_at_ms;
+	return NULL;
+}
+
+static int start_group(struct daemon *d, int group)
+{
+	if (supervise_start_group(&d->sv, group) < 0) {
+		log_err("start pieces: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+/* A piece ended: a configuration or usage error ends flanneld too (a restart
+ * would not help); anything else restarts its group with a backoff. */
+static int on_death(struct daemon *d, struct piece *p, int status)
+{
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+	int64_t now = mono_ms();
+	int64_t *at;
+
+	if (WIFSIGNALED(status))
+		log_warn("%s (pid %d) killed by signal %d", p->name, (int)p->last_pid,
+			 WTERMSIG(status));
+	else
+		log_warn("%s exited with status %d", p->name, code);
+	if (code == EX_USAGE || code == EX_DATAERR || code == EX_NOPERM || code == EX_CONFIG)
+		return code;
+	/* Stop the rest of a pipeline: its partner cannot go on alone. */
+	for (int i = 0; i < d->sv.n; i++)
+		if (d->pieces[i].group == p->group && d->pieces[i].pid > 0)
+			kill(d->pieces[i].pid, SIGTERM);
+	p->backoff_ms = now - p->started_ms > 60000 || !p->backoff_ms ? 200 : p->backoff_ms * 2;
+	if (p->backoff_ms > 30000)
+		p->backoff_ms = 30000;
+	at = group_restart_at(d, p->group);
+	*at = now + p->backoff_ms;
+	p->restarts++;
+	log_notice("restarting %s in %lld ms", p->name, (long long)p->backoff_ms);
+	return 0;
+}
+
+static void maybe_ready(struct daemon *d)
+{
+	for (int i = 0; i < d->n_nets; i++)
+		if (!d->nets[i].ready)
+			return;
+	if (d->told_ready)
+		return;
+	d->told_ready = true;
+	log_notice("all networks synced: ready");
+	if (sd_notify_send(getenv("NOTIFY_SOCKET"), "READY=1") < 0)
+		log_warn("notify systemd: %s", strerror(errno));
+}
+
+/* READY=1 from an applier: its first sync is in the kernel (or, for the
+ * extension backend, its commands have run). */
+static void on_notify(struct daemon *d)
+{
+	char buf[512];
+	pid_t from;
+
+	while (supervise_notify_read(&d->sv, buf, sizeof(buf), &from) >= 0) {
+		if (!strstr(buf, "READY=1"))
+			continue;
+		for (int i = 0; i < d->sv.n; i++) {
+			struct piece *p = &d->pieces[i];
+
+			if (p->pid == from && p->pid > 0 && p->group % G_PER_NET == G_DATA &&
+			    strcmp(p->name, "watch") != 0)
+				d->nets[net_index(p->group)].ready = true;
+		}
+	}
+	maybe_ready(d);
+}
+
+/* Start what is due: data pieces after the lease, restarts after backoff. */
+static int start_due(struct daemon *d)
+{
+	int64_t now = mono_ms();
+
+	for (int i = 0; i < d->n_nets; i++) {
+		struct network *n = &d->nets[i];
+
+		for (int g = 0; g < G_PER_NET; g++) {
+			int group = i * G_PER_NET + g;
+			int64_t *at = group_restart_at(d, group);
+			int rc;
+
+			if (!group_exists(d, group) || group_running(d, group) || !at || *at > now)
+				continue;
+			if (g != G_LEASE && !n->leased)
+				continue;
+			*at = INT64_MAX;
+			rc = start_group(d, group);
+			if (rc)
+				return rc;
+			if (g == G_DATA && strcmp(n->cfg.backend_type, "alloc") != 0)
+				n->started = true;
+		}
+		if (strcmp(n->cfg.backend_type, "alloc") == 0 && n->leased)
+			n->ready = true;
+	}
+	maybe_ready(d);
+	return 0;
+}
+
+static int64_t next_due(struct daemon *d)
+{
+	int64_t best = INT64_MAX;
+
+	for (int i = 0; i < d->sv.n; i++)
+		if (d->pieces[i].pid == 0 && d->pieces[i].restart_at_ms < best)
+			best = d->pieces[i].restart_at_ms;
+	return best;
+}
+
+static int handle_signals(struct daemon *d, bool *stop)
+{
+	int sig, status, rc = 0;
+	struct piece *p;
+
+	while ((sig = sig_next())) {
+		if (sig == SIGTERM || sig == SIGINT)
+			*stop = true;
+		if (sig != SIGCHLD)
+			continue;
+		while ((p = supervise_reap(&d->sv, &status)) || waitpid(-1, NULL, WNOHANG) > 0)
+			if (p && !*stop && !rc)
+				rc = on_death(d, p, status);
+	}
+	return rc;
+}
+
+static int loop(struct daemon *d)
+{
+	struct pollfd fds[2 + FLANNELD_MAX_NETWORKS];
+	struct piece *owner[2 + FLANNELD_MAX_NETWORKS];
+	bool stop = false;
+	int rc = 0;
+
+	while (!rc && !stop) {
+		int64_t due = next_due(d), wait;
+		int nfds = 0;
+
+		rc = start_due(d);
+		if (rc)
+			break;
+		fds[nfds++] = (struct pollfd){ .fd = sig_fd(), .events = POLLIN };
+		fds[nfds++] = (struct pollfd){ .fd = d->sv.notify_fd, .events = POLLIN };
+		for (int i = 0; i < d->sv.n && nfds < (int)(sizeof(fds) / sizeof(fds[0])); i++)
+			if (d->pieces[i].out_fd >= 0) {
+				owner[nfds] = &d->pieces[i];
+				fds[nfds++] = (struct pollfd){ .fd = d->pieces[i].out_fd, .events = POLLIN };
+			}
+		wait = due == INT64_MAX ? 1000 : due - mono_ms();
+		poll(fds, (nfds_t)nfds, (int)(wait < 0 ? 0 : wait > 1000 ? 1000 : wait));
+		rc = handle_signals(d, &stop);
+		if (fds[1].revents & POLLIN)
+			on_notify(d);
+		for (int i = 2; !rc && i < nfds; i++)
+			if (fds[i].revents & (POLLIN | POLLHUP))
+				rc = read_lease_output(d, owner[i]);
+	}
+	log_notice("stopping: leases and routes stay in place");
+	supervise_stop_all(&d->sv, 5000);
+	return rc;
+}
+
+/* Read <prefix>/config, waiting while it does not exist (as upstream). */
+static int read_config(struct etcd *e, struct network *n)
+{
+	char key[600], why[512];
+	int64_t said = 0;
+
+	snprintf(key, sizeof(key), "%s/config", n->prefix);
+	for (;;) {
+		struct etcd_kv kv;
+		int rc = etcd_get(e, key, &kv, NULL);
+
+		if (rc == ETCD_OK) {
+			rc = config_parse(kv.value, kv.value_len, &n->cfg, why, sizeof(why));
+			etcd_kv_clear(&kv);
+			if (rc < 0) {
+				log_err("parse config %s: %s", key, why);
+				return EX_CONFIG;
+			}
+			return 0;
+		}
+		if (rc == ETCD_ERR_AUTH || rc == ETCD_ERR_USAGE) {
+			log_err("read config %s: %s", key, etcd_error(e));
+			return etcd_exit_code(rc);
+		}
+		if (mono_ms() - said > 10000) {
+			log_warn("waiting for config %s: %s", key,
+				 rc == ETCD_NOTFOUND ? "not found (write it with etcdctl put)" :
+						       etcd_error(e));
+			said = mono_ms();
+		}
+		if (sig_pause_ms(1000))
+			return -1;
+	}
+}
+
+static int check_backend(const struct network *n)
+{
+	if (flanneld_backend_known(n->cfg.backend_type))
+		return 0;
+	log_err("network %s: backend \"%s\" is not implemented by flanneld here "
+		"(supported: vxlan, host-gw, extension, alloc)",
+		n->name[0] ? n->name : "(default)", n->cfg.backend_type);
+	return EX_CONFIG;
+}
+
+static int setup_networks(struct daemon *d)
+{
+	const char *list = d->o->networks;
+	char name[64];
+	int i = 0;
+
+	if (!list || !*list) {
+		struct network *n = &d->nets[d->n_nets++];
+
+		snprintf(n->prefix, sizeof(n->prefix), "%s", d->o->etcd.prefix);
+		snprintf(n->subnet_file, sizeof(n->subnet_file), "%s", d->o->subnet_file);
+		return 0;
+	}
+	while (*list) {
+		size_t len = strcspn(list, ",");
+		struct network *n;
+
+		if (len == 0 || len >= sizeof(n->name) || memchr(list, '/', len)) {
+			log_err("--networks: \"%.*s\" is not a network name", (int)len, list);
+			return EX_USAGE;
+		}
+		if (i >= FLANNELD_MAX_NETWORKS) {
+			log_err("--networks: more than %d networks", FLANNELD_MAX_NETWORKS);
+			return EX_USAGE;
+		}
+		n = &d->nets[i++];
+		snprintf(name, sizeof(name), "%.*s", (int)len, list);
+		snprintf(n->name, sizeof(n->name), "%s", name);
+		snprintf(n->prefix, sizeof(n->prefix), "%s/%s", d->o->etcd.prefix, name);
+		snprintf(n->subnet_file, sizeof(n->subnet_file), "%s/%s.env", d->o->subnet_dir, name);
+		list += len;
+		if (*list == ',')
+			list++;
+	}
+	d->n_nets = i;
+	return 0;
+}
+
+static int choose_iface(struct daemon *d)
+{
+	bool want4 = false, want6 = false;
+	char err[256];
+
+	for (int i = 0; i < d->n_nets; i++) {
+		want4 |= d->nets[i].cfg.enable_ipv4;
+		want6 |= d->nets[i].cfg.enable_ipv6;
+	}
+	if (want4) {
+		if (iface_select(d->o->ifaces, d->o->n_ifaces, d->o->iface_regex, d->o->n_regex,
+				 d->o->can_reach, AF_INET, &d->ifc, err, sizeof(err)) < 0) {
+			log_err("choose the interface: %s", err);
+			return EX_CONFIG;
+		}
+		d->have4 = true;
+		log_notice("using interface %s, address %s", d->ifc.name,
+			   addr_format(&d->ifc.addr, err, sizeof(err)));
+	}
+	if (want6) {
+		if (iface_select(d->o->ifaces, d->o->n_ifaces, d->o->iface_regex, d->o->n_regex,
+				 d->o->can_reach, AF_INET6, &d->ifc6, err, sizeof(err)) < 0) {
+			log_err("choose the IPv6 interface: %s", err);
+			return EX_CONFIG;
+		}
+		d->have6 = true;
+	}
+	return 0;
+}
+
+/* FLANNEL_MTU as upstream computes it per backend. */
+static unsigned backend_mtu(struct daemon *d, const struct network *n)
+{
+	json_t *m = config_backend_get(&n->cfg, "MTU");
+	unsigned ext = d->have4 ? d->ifc.mtu : d->ifc6.mtu;
+
+	if (strcmp(n->cfg.backend_type, "vxlan") == 0)
+		return (json_is_integer(m) && json_integer_value(m) > 100 ?
+				(unsigned)json_integer_value(m) : ext) - 50;
+	return ext;
+}
+
+static int plan(struct daemon *d)
+{
+	for (int i = 0; i < d->n_nets; i++) {
+		struct network *n = &d->nets[i];
+		int base = i * G_PER_NET, rc;
+
+		n->mtu = backend_mtu(d, n);
+		rc = backend_init(d, n);
+		if (rc)
+			return rc;
+		if (plan_lease(d, n, base) < 0 || plan_data(d, n, base) < 0 ||
+		    plan_masq(d, n, base) < 0) {
+			log_err("build the command lines: %s", strerror(errno));
+			return EX_SOFTWARE;
+		}
+	}
+	/* Everything is due now; start_due holds the data path and masq back
+	 * until the lease is there. */
+	for (int i = 0; i < d->sv.n; i++) {
+		d->pieces[i].restart_at_ms = 0;
+		if (!d->o->dry_run && access(d->pieces[i].argv[0], X_OK) < 0) {
+			log_err("cannot run %s: %s (install it, or point --bin-dir at it)",
+				d->pieces[i].argv[0], strerror(errno));
+			return EX_CONFIG;
+		}
+	}
+	return 0;
+}
+
+int flanneld_run(struct flanneld_opts *o)
+{
+	struct daemon *d = fl_calloc(1, sizeof(*d));
+	struct etcd *e = NULL;
+	char err[256];
+	int rc;
+
+	if (!d)
+		return EX_OSERR;
+	d->o = o;
+	d->sv.pieces = d->pieces;
+	d->sv.notify_fd = -1;
+	rc = setup_networks(d);
+	if (!rc && etcd_open(&o->etcd.opts, &e, err, sizeof(err)) != ETCD_OK) {
+		log_err("set up etcd client: %s", err);
+		rc = EX_USAGE;
+	}
+	for (int i = 0; !rc && i < d->n_nets; i++) {
+		rc = read_config(e, &d->nets[i]);
+		if (rc < 0) {
+			rc = 0;
+			goto out;
+		}
+		if (!rc)
+			rc = check_backend(&d->nets[i]);
+	}
+	if (!rc)
+		rc = choose_iface(d);
+	if (!rc && supervise_notify_open(&d->sv) < 0) {
+		log_err("open notify socket: %s", strerror(errno));
+		rc = EX_OSERR;
+	}
+	if (!rc && !(d->child_env = child_environment(d)))
+		rc = EX_OSERR;
+	d->sv.envp = d->child_env;
+	if (!rc)
+		rc = plan(d);
+	if (!rc && o->dry_run) {
+		for (int i = 0; i < d->sv.n; i++)
+			print_piece(&d->pieces[i]);
+		goto out;
+	}
+	if (!rc)
+		rc = loop(d);
+out:
+	supervise_stop_all(&d->sv, 5000);
+	for (int i = 0; i < d->sv.n; i++)
+		piece_clear(&d->pieces[i]);
+	for (int i = 0; i < d->n_nets; i++)
+		config_clear(&d->nets[i].cfg);
+	if (d->sv.notify_fd >= 0)
+		close(d->sv.notify_fd);
+	if (d->child_env) {
+		size_t n = 0;
+
+		while (d->child_env[n])
+			n++;
+		for (size_t i = n - d->n_env_own; i < n; i++)
+			free(d->child_env[i]);
+	}
+	free(d->child_env);
+	etcd_close(e);
+	free(d);
+	return rc;
+}

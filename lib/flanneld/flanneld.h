@@ -1,0 +1,39 @@
+/* flanneld.h - the supervisor: run the pieces of each network in upstream's
+ * order and keep them running. */
+#ifndef FLANNEL_FLANNELD_H
+#define FLANNEL_FLANNELD_H
+
+#include <stdbool.h>
+
+#include "base/cli.h"
+#include "model/config.h"
+#include "netlink/iface.h"
+
+#define FLANNELD_MAX_LIST 16
+#define FLANNELD_MAX_NETWORKS 16
+
+struct flanneld_opts {
+	struct cli_etcd etcd;
+	const char *ifaces[FLANNELD_MAX_LIST];
+	int n_ifaces;
+	const char *iface_regex[FLANNELD_MAX_LIST];
+	int n_regex;
+	const char *can_reach;
+	const char *public_ip, *public_ip6;
+	const char *subnet_file, *subnet_dir;
+	const char *networks;     /* comma-separated, or NULL */
+	const char *renew_margin; /* passed through to flannel-lease */
+	bool ip_masq, fully_random_disable, forward_rules, blackhole;
+	bool dry_run;             /* print the pieces' command lines, run nothing */
+	int verbosity;
+	const char *bin_dir;      /* where the pieces live */
+	char **envp;
+};
+
+/* Backends flanneld can run today; the others are refused by name. */
+bool flanneld_backend_known(const char *type);
+
+/* Runs until SIGTERM; returns an exit status. */
+int flanneld_run(struct flanneld_opts *o);
+
+#endif

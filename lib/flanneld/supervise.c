@@ -1,0 +1,270 @@
+/* supervise.c - fork/exec with explicit argv, pipes between pieces. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/timefmt.h"
+#include "flanneld/supervise.h"
+
+int piece_arg(struct piece *p, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	int n;
+
+	if (p->argc >= PIECE_ARGS - 1) {
+		errno = E2BIG;
+		return -1;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		errno = E2BIG;
+		return -1;
+	}
+	p->argv[p->argc] = fl_strdup(buf);
+	if (!p->argv[p->argc])
+		return -1;
+	p->argv[++p->argc] = NULL;
+	return 0;
+}
+
+void piece_clear(struct piece *p)
+{
+	for (int i = 0; i < p->argc; i++)
+		free(p->argv[i]);
+	if (p->out_fd >= 0)
+		close(p->out_fd);
+	memset(p, 0, sizeof(*p));
+	p->out_fd = -1;
+}
+
+/* In the child: wire stdin/stdout, reset signals, exec. Never returns. */
+static void exec_child(struct piece *p, char **envp, int in, int out)
+{
+	sigset_t none;
+
+	if (in >= 0 && in != STDIN_FILENO) {
+		dup2(in, STDIN_FILENO);
+		close(in);
+	}
+	if (out >= 0 && out != STDOUT_FILENO) {
+		dup2(out, STDOUT_FILENO);
+		close(out);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	execve(p->argv[0], p->argv, envp);
+	log_err("run %s: %s", p->argv[0], strerror(errno));
+	_exit(127);
+}
+
+static pid_t spawn(struct supervisor *s, struct piece *p, int in, int out, int close_fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (close_fd >= 0)
+			close(close_fd);
+		exec_child(p, s->envp, in, out);
+	}
+	if (pid > 0) {
+		p->pid = pid;
+		p->started_ms = mono_ms();
+		log_info("started %s (pid %d): %s", p->name, (int)pid, p->argv[0]);
+	}
+	return pid;
+}
+
+int supervise_start_group(struct supervisor *s, int group)
+{
+	int in = -1;
+
+	for (int i = 0; i < s->n; i++) {
+		struct piece *p = &s->pieces[i];
+		bool last = true;
+		int fds[2] = { -1, -1 }, out = -1;
+
+		if (p->group != group)
+			continue;
+		for (int j = i + 1; j < s->n; j++)
+			if (s->pieces[j].group == group)
+				last = false;
+		if (!last || p->capture_stdout) {
+			if (pipe2(fds, O_CLOEXEC) < 0)
+				goto fail;
+			out = fds[1];
+		}
+		if (spawn(s, p, in, out, fds[0]) < 0) {
+			int saved = errno;
+
+			if (fds[0] >= 0) {
+				close(fds[0]);
+				close(fds[1]);
+			}
+			errno = saved;
+			goto fail;
+		}
+		if (in >= 0)
+			close(in);
+		in = -1;
+		if (out >= 0) {
+			close(out);
+			if (last) {
+				if (p->out_fd >= 0)
+					close(p->out_fd);
+				p->out_fd = fds[0];
+			} else {
+				in = fds[0];
+			}
+		}
+	}
+	return 0;
+fail:
+	if (in >= 0)
+		close(in);
+	return -1;
+}
+
+int supervise_run_capture(struct supervisor *s, struct piece *p, char *buf, size_t len)
+{
+	int fds[2], status = 0;
+	size_t off = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	pid = spawn(s, p, -1, fds[1], fds[0]);
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = read(fds[0], buf + off, len - 1 - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+		if (off == len - 1)
+			break;
+	}
+	buf[off] = '\0';
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	p->pid = 0;
+	return status;
+}
+
+void supervise_stop_all(struct supervisor *s, int grace_ms)
+{
+	int64_t deadline = mono_ms() + grace_ms;
+	int running;
+
+	for (int i = 0; i < s->n; i++)
+		if (s->pieces[i].pid > 0)
+			kill(s->pieces[i].pid, SIGTERM);
+	do {
+		running = 0;
+		for (int i = 0; i < s->n; i++) {
+			struct piece *p = &s->pieces[i];
+
+			if (p->pid > 0 && waitpid(p->pid, &p->status, WNOHANG) == p->pid)
+				p->pid = 0;
+			running += p->pid > 0;
+		}
+		if (running)
+			poll(NULL, 0, 20);
+	} while (running && mono_ms() < deadline);
+	for (int i = 0; i < s->n; i++) {
+		struct piece *p = &s->pieces[i];
+
+		if (p->pid > 0) {
+			log_warn("%s (pid %d) ignored SIGTERM: killing it", p->name, (int)p->pid);
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &p->status, 0);
+			p->pid = 0;
+		}
+	}
+}
+
+struct piece *supervise_reap(struct supervisor *s, int *status)
+{
+	pid_t pid = waitpid(-1, status, WNOHANG);
+
+	if (pid <= 0)
+		return NULL;
+	for (int i = 0; i < s->n; i++)
+		if (s->pieces[i].pid == pid) {
+			s->pieces[i].last_pid = pid;
+			s->pieces[i].pid = 0;
+			s->pieces[i].status = *status;
+			return &s->pieces[i];
+		}
+	return NULL;
+}
+
+int supervise_notify_open(struct supervisor *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(s->notify_name, sizeof(s->notify_name), "@flanneld-%d", (int)getpid());
+	/* Abstract namespace: a leading NUL instead of the '@'. */
+	memcpy(sa.sun_path + 1, s->notify_name + 1, strlen(s->notify_name) - 1);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(s->notify_name));
+	/* Credentials tell which piece sent a READY=1. */
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int)) < 0) {
+		close(fd);
+		return -1;
+	}
+	s->notify_fd = fd;
+	return 0;
+}
+
+int supervise_notify_read(struct supervisor *s, char *buf, size_t len, pid_t *from)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(struct ucred))];
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = len - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
+			     .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(s->notify_fd, &mh, 0);
+
+	*from = 0;
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred cred;
+
+			memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			*from = cred.pid;
+		}
+	return (int)n;
+}

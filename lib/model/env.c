@@ -1,0 +1,195 @@
+/* env.c - read and atomically write subnet.env. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/env.h"
+
+static int append(char *buf, size_t len, size_t *off, const char *key, const char *val)
+{
+	int n = snprintf(buf + *off, len - *off, "%s=%s\n", key, val);
+
+	if (n < 0 || (size_t)n >= len - *off)
+		return -1;
+	*off += (size_t)n;
+	return 0;
+}
+
+/* FLANNEL_SUBNET is the subnet's first host address with the subnet's length. */
+static const char *host_form(const struct prefix *p, char *buf, size_t len)
+{
+	struct prefix h = *p;
+
+	prefix_first_host(p, &h.addr);
+	return prefix_format(&h, buf, len);
+}
+
+int env_format(const struct subnet_env *e, char *buf, size_t len)
+{
+	char a[ADDR_STRLEN], mtu[16];
+	size_t off = 0;
+	int bad = 0;
+
+	buf[0] = '\0';
+	if (addr_is_set(&e->subnet.addr)) {
+		bad |= append(buf, len, &off, "FLANNEL_NETWORK",
+			      prefix_format(&e->network, a, sizeof(a)));
+		bad |= append(buf, len, &off, "FLANNEL_SUBNET", host_form(&e->subnet, a, sizeof(a)));
+	}
+	if (addr_is_set(&e->subnet6.addr)) {
+		bad |= append(buf, len, &off, "FLANNEL_IPV6_NETWORK",
+			      prefix_format(&e->network6, a, sizeof(a)));
+		bad |= append(buf, len, &off, "FLANNEL_IPV6_SUBNET",
+			      host_form(&e->subnet6, a, sizeof(a)));
+	}
+	snprintf(mtu, sizeof(mtu), "%u", e->mtu);
+	bad |= append(buf, len, &off, "FLANNEL_MTU", mtu);
+	bad |= append(buf, len, &off, "FLANNEL_IPMASQ", e->ipmasq ? "true" : "false");
+	return bad ? -1 : (int)off;
+}
+
+static int mkdir_parents(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int env_write(const char *path, const struct subnet_env *e)
+{
+	char buf[1024], tmp[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	int len, fd, saved;
+
+	len = env_format(e, buf, sizeof(buf));
+	if (len < 0) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	base = base ? base + 1 : path;
+	/* A hidden temporary beside the target, so that rename is atomic. */
+	if (snprintf(tmp, sizeof(tmp), "%.*s.%s.%ld", (int)(base - path), path, base,
+		     (long)getpid()) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir_parents(path) < 0)
+		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (fchmod(fd, 0644) < 0 || write_all(fd, buf, (size_t)len) < 0 || fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+/* A single CIDR; upstream ignores a value that lists several. */
+static void read_prefix(const char *val, struct prefix *p)
+{
+	struct prefix t;
+
+	if (strchr(val, ',') || prefix_parse(val, &t) < 0)
+		return;
+	*p = t;
+}
+
+static void read_line(char *line, struct subnet_env *e)
+{
+	char *eq = strchr(line, '=');
+	char *val, *end;
+	unsigned long mtu;
+
+	if (!eq)
+		return;
+	*eq = '\0';
+	val = eq + 1;
+	if (strcmp(line, "FLANNEL_NETWORK") == 0)
+		read_prefix(val, &e->network);
+	else if (strcmp(line, "FLANNEL_SUBNET") == 0)
+		read_prefix(val, &e->subnet);
+	else if (strcmp(line, "FLANNEL_IPV6_NETWORK") == 0)
+		read_prefix(val, &e->network6);
+	else if (strcmp(line, "FLANNEL_IPV6_SUBNET") == 0)
+		read_prefix(val, &e->subnet6);
+	else if (strcmp(line, "FLANNEL_MTU") == 0) {
+		errno = 0;
+		mtu = strtoul(val, &end, 10);
+		if (!errno && end != val && !*end && mtu <= 65535)
+			e->mtu = (unsigned)mtu;
+	} else if (strcmp(line, "FLANNEL_IPMASQ") == 0) {
+		e->has_ipmasq = true;
+		e->ipmasq = strcmp(val, "true") == 0;
+	}
+}
+
+int env_read(const char *path, struct subnet_env *e)
+{
+	char line[512];
+	FILE *f;
+
+	memset(e, 0, sizeof(*e));
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		read_line(line, e);
+	}
+	fclose(f);
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* lease.h - a subnet lease: upstream's etcd value and our event lines. */
+#ifndef FLANNEL_LEASE_H
+#define FLANNEL_LEASE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "model/subnet.h"
+
+#define BACKEND_TYPE_MAX 32
+
+struct lease {
+	struct prefix subnet;      /* IPv4 subnet; family 0 when IPv6-only */
+	struct prefix subnet6;     /* family 0 when absent */
+	struct ipaddr public_ip;   /* always AF_INET; 0.0.0.0 when unset */
+	struct ipaddr public_ip6;  /* family 0 when absent */
+	char backend_type[BACKEND_TYPE_MAX];
+	json_t *backend_data;      /* owned; NULL when absent */
+	json_t *backend_v6_data;   /* owned; NULL when absent */
+	int64_t lease_id;          /* etcd lease; 0 = reservation (never expires) */
+	time_t expiration;         /* 0 = unknown or never */
+	int64_t mod_revision;
+	bool self;                 /* this host's own lease */
+};
+
+void lease_init(struct lease *l);
+void lease_clear(struct lease *l);
+/* Deep copy; returns -1 on allocation failure. */
+int lease_copy(struct lease *dst, const struct lease *src);
+
+/*
+ * Parse an etcd value as upstream flanneld writes it (field names matched
+ * without regard to case, unknown fields ignored).  The subnets come from the
+ * key and must already be in l.  On error, err says why and l is unchanged
+ * apart from what lease_clear frees.
+ */
+int lease_parse_value(struct lease *l, const char *val, size_t len, char *err, size_t errlen);
+/* Upstream's exact bytes: {"PublicIP":..,"PublicIPv6":..,"BackendType":..,"BackendData":..}. */
+char *lease_format_value(const struct lease *l);
+
+/* Check what a backend will trust: addresses usable, family right, BackendData an object. */
+int lease_validate(const struct lease *l, char *err, size_t errlen);
+
+#endif
