@@ -9,16 +9,19 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "backend/extension.h"
 #include "base/cli.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sdnotify.h"
+#include "base/sig.h"
 #include "base/timefmt.h"
 #include "etcd/etcd.h"
 #include "ext/ext.h"
 #include "model/config.h"
 #include "model/env.h"
 #include "model/event.h"
+#include "model/event_stream.h"
 #include "netlink/iface.h"
 
 extern char **environ;
@@ -74,25 +77,8 @@ struct args {
 	int64_t timeout_ms;
 };
 
-/* Set by SIGTERM/SIGINT; while no command runs the handler exits at once. */
-static volatile sig_atomic_t stop_flag, busy_flag;
-static bool told_ready;
 /* Set by SIGHUP: read the config again before the next event. */
-static volatile sig_atomic_t reload_flag;
-
-static void on_hup(int sig)
-{
-	(void)sig;
-	reload_flag = 1;
-}
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-	if (!busy_flag)
-		_exit(0);
-}
+static bool reload_wanted, told_ready;
 
 static void usage(FILE *f)
 {
@@ -260,7 +246,7 @@ static void reload_config(struct args *a)
 {
 	struct ext_config fresh;
 
-	reload_flag = 0;
+	reload_wanted = false;
 	ext_config_init(&fresh);
 	if (load_config(a, &fresh) != 0) {
 		log_warn("reload config: keeping the previous commands");
@@ -279,70 +265,57 @@ static bool configured(const struct args *a, enum ext_cmd k)
 
 static struct cmdrun_opts run_opts(const struct args *a)
 {
-	struct cmdrun_opts o = { .timeout_ms = a->timeout_ms, .cancel = &stop_flag };
+	struct cmdrun_opts o = { .timeout_ms = a->timeout_ms, .cancel = sig_stop_flag() };
 
 	return o;
 }
 
-static int apply_line(struct ext_applier *ap, const char *line, unsigned long lineno)
-{
-	struct event ev;
-	char err[256];
-	int rc;
+struct apply_ctx {
+	struct args *a;
+	struct ext_applier *ap;
+};
 
-	event_init(&ev);
-	if (line[strspn(line, " \t\r")] == '\0')
-		return 0;
-	if (event_parse(line, &ev, err, sizeof(err)) < 0) {
-		log_err("skip line %lu: %s", lineno, err);
-		return 0;
-	}
-	busy_flag = 1;
-	rc = ext_applier_event(ap, &ev);
-	busy_flag = 0;
+static int on_event(void *arg, const struct event *ev)
+{
+	struct apply_ctx *c = arg;
+
+	if (reload_wanted)
+		reload_config(c->a);
+	if (ext_applier_event(c->ap, ev) < 0)
+		return errno == ECANCELED ? 1 : -1;
 	/* Ready for systemd once the first snapshot's commands have run. */
-	if (rc == 0 && ev.type == EV_SYNC && !told_ready) {
+	if (ev->type == EV_SYNC && !told_ready) {
 		told_ready = true;
 		sd_notify_ready(getenv("NOTIFY_SOCKET"));
 	}
-	event_clear(&ev);
-	return rc;
+	return 0;
+}
+
+/* SIGTERM and SIGINT end the run; SIGHUP reloads before the next event. */
+static int on_signal(void *arg, int sig)
+{
+	(void)arg;
+	if (sig == SIGHUP)
+		reload_wanted = true;
+	return sig == SIGTERM || sig == SIGINT;
 }
 
 static int do_apply(struct args *a)
 {
 	struct cmdrun_opts o = run_opts(a);
-	struct ext_applier *ap = ext_applier_new(&a->cfg, environ, &o, a->backend_type);
-	struct line_reader *r = line_reader_new(STDIN_FILENO);
-	unsigned long lineno = 0;
-	char *line;
-	int n = 0, rc = 0;
+	struct apply_ctx c = { .a = a, .ap = ext_applier_new(&a->cfg, environ, &o, a->backend_type) };
+	struct event_sink s = { .event = on_event, .signal = on_signal, .sigfd = sig_fd(),
+				.extra_fd = -1, .arg = &c };
+	int rc;
 
-	if (!ap || !r) {
+	if (!c.ap) {
 		log_err("set up: out of memory");
-		rc = EX_OSERR;
-		goto out;
+		return EX_OSERR;
 	}
 	if (!configured(a, EXT_SUBNET_ADD) && !configured(a, EXT_SUBNET_REMOVE))
 		log_notice("no SubnetAddCommand and no SubnetRemoveCommand: events are only read");
-	while (!stop_flag && (n = line_reader_next(r, &line, &lineno)) == 1) {
-		if (reload_flag)
-			reload_config(a);
-		if (apply_line(ap, line, lineno) == 0)
-			continue;
-		if (errno != ECANCELED) {
-			log_err("apply line %lu: %s", lineno, strerror(errno));
-			rc = EX_OSERR;
-		}
-		break;
-	}
-	if (n < 0) {
-		log_err("read events from stdin: %s", strerror(errno));
-		rc = EX_IOERR;
-	}
-out:
-	line_reader_free(r);
-	ext_applier_free(ap);
+	rc = event_stream_run(STDIN_FILENO, &s);
+	ext_applier_free(c.ap);
 	return rc;
 }
 
@@ -354,9 +327,7 @@ static int run_startup(struct args *a, enum ext_cmd k, char *const env[],
 	char st[96];
 	int rc;
 
-	busy_flag = 1;
 	rc = cmdrun_shell(a->cfg.cmd[k], env, "\n", 1, &o, r);
-	busy_flag = 0;
 	if (rc < 0) {
 		log_err("run %s: start %s: %s", ext_cmd_key(k), CMDRUN_SHELL, strerror(errno));
 		return errno == ECANCELED ? EX_TEMPFAIL : EX_OSERR;
@@ -489,18 +460,8 @@ static int parse_mode(int argc, char **argv, struct args *a)
 
 static int setup_signals(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
-		goto fail;
-	sa.sa_handler = on_hup;
-	if (sigaction(SIGHUP, &sa, NULL) < 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		goto fail;
-	return 0;
-fail:
+	if (sig_init(0) >= 0)
+		return 0;
 	log_err("set up signals: %s", strerror(errno));
 	return EX_OSERR;
 }

@@ -9,6 +9,7 @@
 #include <sysexits.h>
 
 #include "apply/apply.h"
+#include "backend/backend.h"
 #include "base/cli.h"
 #include "base/log.h"
 #include "base/sdnotify.h"
@@ -125,5 +126,5 @@ int main(int argc, char **argv)
 		return EX_OSERR;
 	}
 	apply_opts_read_env(&a.o, a.subnet_file, a.subnet_file_given, &a.network);
-	return apply_main(&hostgw_backend, &a.o);
+	return apply_main(backend_hostgw.plan, &a.o);
 }

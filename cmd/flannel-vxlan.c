@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
+#include "backend/backend.h"
 #include "backend/vxlan.h"
 #include "base/cli.h"
 #include "base/log.h"
@@ -271,7 +272,7 @@ static int find_devices(struct args *a, struct nl *nl, struct apply_opts *o)
 
 static int cmd_apply(struct args *a, struct nl *nl)
 {
-	struct apply_backend be = vxlan_backend;
+	struct apply_backend be = *backend_vxlan.plan;
 	struct apply_opts o = { .classic_routes = a->classic, .no_monitor = a->no_monitor,
 				.blackhole = a->blackhole, .sigfd = sig_init(0),
 				.synced = sd_notify_ready, .synced_arg = getenv("NOTIFY_SOCKET") };

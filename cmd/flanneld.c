@@ -8,6 +8,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "base/cli.h"
 #include "base/log.h"
 #include "base/sig.h"
@@ -86,6 +87,9 @@ static void usage(FILE *f)
 		"  -v=N                         verbosity\n"
 		"  --version                    print the version and exit\n%s",
 		cli_etcd_usage);
+	fprintf(f, "\nBackends (the network config's Backend.Type):\n");
+	for (int i = 0; backend_table[i]; i++)
+		fprintf(f, "  %-12s %s\n", backend_table[i]->name, backend_table[i]->about);
 }
 
 static int add_list(const char **list, int *n, const char *arg, const char *flag)

@@ -1,6 +1,7 @@
-/* apply.c - the event loop: lines in, batches to the kernel.  Lines are
- * applied as they come and the batch is sent whenever input would block,
- * so a snapshot goes out in large batches and a single change at once. */
+/* apply.c - lease events into the kernel: each event planned by the
+ * backend and batched; the batch is sent whenever input would block
+ * (model/event_stream.c), so a snapshot goes out in large batches and a
+ * single change at once. */
 #include <errno.h>
 #include <linux/rtnetlink.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "base/mem.h"
 #include "base/sig.h"
 #include "model/env.h"
+#include "model/event_stream.h"
 
 /* Nexthop ids we hand out start here, above the small ids people type. */
 #define NHID_BASE 0x10000u
@@ -103,6 +105,20 @@ const struct apply_opts *applier_opts(const struct applier *a)
 const void *applier_backend_data(const struct applier *a)
 {
 	return a->be->data;
+}
+
+int applier_direct_oif(struct applier *a, const struct ipaddr *ip, uint32_t *oif)
+{
+	struct nl_route r;
+	int rc = nl_route_get(a->nl, ip, &r);
+
+	if (rc < 0)
+		return rc;
+	/* Upstream's test: direct when the route has no gateway. */
+	if (r.gw.family || !r.oif || r.type != RTN_UNICAST)
+		return 0;
+	*oif = r.oif;
+	return 1;
 }
 
 const struct apply_stats *applier_stats(const struct applier *a)
@@ -399,101 +415,47 @@ int applier_flush(struct applier *a)
 	return apply_handle_failures(a);
 }
 
-static int handle_line(struct applier *a, const char *line, unsigned long lineno)
+static int sink_event(void *arg, const struct event *ev)
 {
-	struct event ev;
-	char err[256];
-	int rc;
-
-	a->st.lines++;
-	if (!line[0])
-		return 0;
-	event_init(&ev);
-	if (event_parse(line, &ev, err, sizeof(err)) < 0) {
-		log_warn("line %lu: %s: skipped", lineno, err);
-		a->st.bad_lines++;
-		return 0;
-	}
-	rc = applier_event(a, &ev);
-	event_clear(&ev);
-	return rc;
+	return applier_event(arg, ev) < 0 ? -1 : 0;
 }
 
-/* 1 when a signal asks to stop. */
-static int handle_signals(struct applier *a)
+static int sink_idle(void *arg)
 {
-	int sig;
-
-	while ((sig = sig_next()) != 0) {
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_info("stopping on signal %d; the kernel state stays", sig);
-			return 1;
-		}
-		if (sig == SIGHUP) {
-			log_notice("SIGHUP: dumping the kernel state and reconciling");
-			a->want_reconcile = true;
-		}
-	}
-	return a->want_reconcile && apply_reconcile(a) < 0 ? -1 : 0;
+	return applier_flush(arg);
 }
 
-/* Send the batch, then sleep until input, a kernel notification or a signal. */
-static int wait_input(struct applier *a, int fd)
+static int sink_extra(void *arg)
 {
-	struct pollfd pfd[3] = { { .fd = fd, .events = POLLIN },
-				 { .fd = a->mon ? nl_fd(a->mon) : -1, .events = POLLIN },
-				 { .fd = a->o.sigfd, .events = POLLIN } };
-	int rc;
+	return apply_monitor_read(arg);
+}
 
-	if (applier_flush(a) < 0)
-		return -1;
-	for (;;) {
-		if (poll(pfd, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if ((pfd[2].revents & POLLIN) && (rc = handle_signals(a)) != 0)
-			return rc;
-		if ((pfd[1].revents & POLLIN) && apply_monitor_read(a) < 0)
-			return -1;
-		if (pfd[0].revents)
-			return 0;
+/* SIGTERM and SIGINT end the run; SIGHUP reconciles. */
+static int sink_signal(void *arg, int sig)
+{
+	struct applier *a = arg;
+
+	if (sig == SIGTERM || sig == SIGINT) {
+		log_info("stopping on signal %d; the kernel state stays", sig);
+		return 1;
 	}
+	if (sig == SIGHUP) {
+		log_notice("SIGHUP: dumping the kernel state and reconciling");
+		a->want_reconcile = true;
+		return apply_reconcile(a) < 0 ? -1 : 0;
+	}
+	return 0;
 }
 
 int applier_run(struct applier *a, int fd)
 {
-	struct line_reader *r = line_reader_new(fd);
-	int flags = fcntl(fd, F_GETFL), rc = 0;
-	unsigned long lineno;
-	char *line;
+	struct event_sink s = { .event = sink_event, .idle = sink_idle, .signal = sink_signal,
+				.sigfd = a->o.sigfd, .extra = a->mon ? sink_extra : NULL,
+				.extra_fd = a->mon ? nl_fd(a->mon) : -1, .arg = a };
+	int rc = event_stream_run(fd, &s);
 
-	if (!r || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		line_reader_free(r);
-		return EX_OSERR;
-	}
-	for (;;) {
-		int n = line_reader_next(r, &line, &lineno), w = 0;
-
-		if (n == 1 && handle_line(a, line, lineno) < 0) {
-			log_err("line %lu: %s", lineno, strerror(errno));
-			rc = EX_OSERR;
-		} else if (n == -2 && (w = wait_input(a, fd)) < 0) {
-			rc = EX_OSERR;
-		} else if (n == 0 || w == 1) {
-			break;
-		} else if (n == -1) {
-			log_err("read events: %s", strerror(errno));
-			rc = EX_IOERR;
-		}
-		if (rc)
-			break;
-	}
-	if (applier_flush(a) < 0 && !rc)
-		rc = EX_OSERR;
-	fcntl(fd, F_SETFL, flags);
-	line_reader_free(r);
+	a->st.lines += s.lines;
+	a->st.bad_lines += s.bad_lines;
 	return rc;
 }
 

@@ -58,6 +58,7 @@ struct applier;
 
 struct apply_backend {
 	const char *name;          /* "vxlan", "host-gw": the lease BackendType */
+	/* (the backends' plans are in lib/backend/, one file each) */
 	/*
 	 * Plan one family of a remote lease: 1 and *w filled when something is
 	 * to be installed, 0 when the lease has nothing for this family here,
@@ -109,14 +110,14 @@ void applier_free(struct applier *a);
 struct nl *applier_nl(struct applier *a);
 const struct apply_opts *applier_opts(const struct applier *a);
 const void *applier_backend_data(const struct applier *a);
+/* The kernel's own lookup of ip: 1 with *oif when it is directly on a link
+ * (no gateway), 0 when not, -errno. */
+int applier_direct_oif(struct applier *a, const struct ipaddr *ip, uint32_t *oif);
 /* Read events from fd until EOF; 0 at EOF, or an EX_* code. */
 int applier_run(struct applier *a, int fd);
 /* Apply one event (the batch is flushed by applier_flush). */
 int applier_event(struct applier *a, const struct event *ev);
 int applier_flush(struct applier *a);
 const struct apply_stats *applier_stats(const struct applier *a);
-
-/* host-gw (peer_plan.c); vxlan_backend is in vxlan.h. */
-extern const struct apply_backend hostgw_backend;
 
 #endif

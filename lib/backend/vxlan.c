@@ -1,5 +1,7 @@
-/* vxlan.c - the VXLAN device (upstream's device.go) and the per-lease plan
- * (upstream's vxlan_network.go). */
+/* vxlan.c - the vxlan backend: its Backend keys, the device as upstream
+ * creates it (upstream's device.go), its BackendData, its MTU rule, its
+ * flanneld command lines and its plan per remote lease (upstream's
+ * vxlan_network.go). */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -11,6 +13,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "backend/vxlan.h"
 #include "base/hex.h"
 #include "base/log.h"
@@ -140,7 +143,7 @@ int vxlan_init(struct nl *nl, const struct vxlan_conf *c, struct nl_link *out)
 	vx.link = (uint32_t)under.index;
 	vx.local = under.addr;
 	/* The kernel would clamp to these anyway; asking for them says so. */
-	mtu = (c->mtu ? c->mtu : under.mtu) - (c->ipv6 ? 70 : 50);
+	mtu = vxlan_mtu(c->mtu, under.mtu, c->ipv6);
 	vxlan_devname(c->vni, c->ipv6, name, sizeof(name));
 	rc = nl_link_get(nl, name, 0, &have);
 	if (rc == 0 && !compatible(&have, &vx)) {
@@ -298,23 +301,208 @@ static int backend_key(const char *k, json_t *v, struct vxlan_conf *c, struct vx
 	return 0; /* Type, Name and unknown keys: ignored, as Go does */
 }
 
+int vxlan_conf_from_json(json_t *o, struct vxlan_conf *c, struct vxlan_apply *ap, char *err,
+			 size_t errlen)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "Backend is not a JSON object");
+		return -1;
+	}
+	json_object_foreach(o, k, v)
+		if (backend_key(k, v, c, ap, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 int vxlan_conf_parse_backend(const char *js, struct vxlan_conf *c, struct vxlan_apply *ap,
 			     char *err, size_t errlen)
 {
 	json_error_t jerr;
-	json_t *o = json_loads(js, JSON_REJECT_DUPLICATES, &jerr), *v;
-	const char *k;
-	int rc = 0;
+	json_t *o = json_loads(js, JSON_REJECT_DUPLICATES, &jerr);
+	int rc;
 
-	if (!json_is_object(o)) {
-		snprintf(err, errlen, "Backend is not a JSON object%s%s", o ? "" : ": ",
-			 o ? "" : jerr.text);
-		json_decref(o);
+	if (!o) {
+		snprintf(err, errlen, "Backend is not a JSON object: %s", jerr.text);
 		return -1;
 	}
-	json_object_foreach(o, k, v)
-		if (rc == 0)
-			rc = backend_key(k, v, c, ap, err, errlen);
+	rc = vxlan_conf_from_json(o, c, ap, err, errlen);
 	json_decref(o);
 	return rc;
 }
+
+/* The kernel's MTU for the device and FLANNEL_MTU: the VXLAN, UDP and outer
+ * IP headers come off the underlay's (or Backend.MTU's) MTU. */
+unsigned vxlan_mtu(unsigned conf_mtu, unsigned underlay, bool ipv6)
+{
+	return (conf_mtu ? conf_mtu : underlay) - (ipv6 ? 70 : 50);
+}
+
+/* The vxlan keys as flannel-vxlan's flags, parsed once, here. */
+static void config_of(const struct net_config *c, struct vxlan_conf *vc, struct vxlan_apply *ap)
+{
+	char err[160];
+
+	*vc = (struct vxlan_conf){ .vni = 1 };
+	*ap = (struct vxlan_apply){ .setup = true };
+	if (c->backend)
+		(void)vxlan_conf_from_json(c->backend, vc, ap, err, sizeof(err));
+}
+
+static int vxlan_check(const struct net_config *c, char *err, size_t errlen)
+{
+	struct vxlan_conf vc = { .vni = 1 };
+	struct vxlan_apply ap = { 0 };
+
+	return c->backend ? vxlan_conf_from_json(c->backend, &vc, &ap, err, errlen) : 0;
+}
+
+static unsigned mtu_rule(const struct net_config *c, unsigned underlay)
+{
+	struct vxlan_conf vc;
+	struct vxlan_apply ap;
+
+	config_of(c, &vc, &ap);
+	/* Upstream takes Backend.MTU only when it is a plausible link MTU. */
+	return vxlan_mtu(vc.mtu > 100 ? vc.mtu : 0, underlay, false);
+}
+
+static void vxlan_args(const struct net_config *c, enum backend_step step,
+		       const struct backend_host *h, struct strv *av)
+{
+	struct vxlan_conf vc;
+	struct vxlan_apply ap;
+
+	config_of(c, &vc, &ap);
+	strv_addf(av, "--vni=%u", vc.vni);
+	if (step == BACKEND_APPLY) {
+		if (ap.direct_routing)
+			strv_addf(av, "--direct-routing");
+		return;
+	}
+	if (vc.port)
+		strv_addf(av, "--port=%u", vc.port);
+	if (vc.gbp)
+		strv_addf(av, "--gbp");
+	if (vc.learning)
+		strv_addf(av, "--learning");
+	if (vc.mtu)
+		strv_addf(av, "--mtu=%u", vc.mtu);
+	if (vc.mac_prefix_len) {
+		char mp[16];
+		size_t n = 0;
+
+		for (unsigned i = 0; i < vc.mac_prefix_len; i++)
+			n += (size_t)snprintf(mp + n, sizeof(mp) - n, "%s%02X", i ? "-" : "",
+					      vc.mac_prefix[i]);
+		strv_addf(av, "--mac-prefix=%s", mp);
+	}
+	strv_addf(av, "--iface=%s", h->iface);
+	if (h->family == AF_INET6)
+		strv_addf(av, "-6");
+	strv_addf(av, "--public-ip%s=%s", h->family == AF_INET6 ? "v6" : "", h->public_ip);
+}
+
+static int vtep_mac(json_t *data, uint8_t mac[6], char *err, size_t errlen)
+{
+	json_t *m, *vni;
+	static const uint8_t zero[6];
+
+	if (!json_is_object(data)) {
+		snprintf(err, errlen, "BackendData is not an object with VtepMAC");
+		return -1;
+	}
+	m = json_object_get(data, "VtepMAC");
+	if (!json_is_string(m) || mac_parse(json_string_value(m), mac) < 0) {
+		snprintf(err, errlen, "VtepMAC is not a MAC address");
+		return -1;
+	}
+	if ((mac[0] & 1) || memcmp(mac, zero, 6) == 0) {
+		snprintf(err, errlen, "VtepMAC %s is not a unicast MAC address",
+			 json_string_value(m));
+		return -1;
+	}
+	vni = json_object_get(data, "VNI");
+	if (vni && (!json_is_integer(vni) || json_integer_value(vni) < 0 ||
+		    json_integer_value(vni) > (json_int_t)VXLAN_VNI_MAX)) {
+		snprintf(err, errlen, "VNI is not an integer within 0..%u", VXLAN_VNI_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* A neighbour, an FDB entry and a route onlink through the device; with
+ * DirectRouting, a plain route when the peer is on our link. */
+static int vxlan_plan(struct applier *a, const struct lease *l, int family,
+		      struct peer_want *w, char *err, size_t errlen)
+{
+	const struct apply_opts *o = applier_opts(a);
+	const struct vxlan_apply *cfg = applier_backend_data(a);
+	const struct ipaddr *pub = lease_public_of(l, family);
+	json_t *data = family == AF_INET6 ? l->backend_v6_data : l->backend_data;
+	int dev = o->dev[family == AF_INET6], rc;
+
+	if (!dev && !o->dev_seen[family == AF_INET6])
+		return 0; /* no device for this family here */
+	if (!pub->family || addr_is_unusable(pub)) {
+		snprintf(err, errlen, "no usable public IPv%d address", family == AF_INET6 ? 6 : 4);
+		return -1;
+	}
+	if (vtep_mac(data, w->mac, err, errlen) < 0)
+		return -1;
+	if (cfg && cfg->direct_routing) {
+		rc = applier_direct_oif(a, pub, &w->oif);
+		if (rc < 0) {
+			snprintf(err, errlen, "look up the route to the public IP: %s",
+				 strerror(-rc));
+			return -1;
+		}
+		if (rc == 1) {
+			w->kind = PEER_GW;
+			w->gw = *pub;
+			return 1;
+		}
+	}
+	w->kind = PEER_ENCAP;
+	w->gw = lease_subnet_of(l, family)->addr;
+	w->oif = (uint32_t)dev;
+	w->onlink = 1;
+	w->vtep = *pub;
+	return 1;
+}
+
+static int vxlan_self(struct applier *a, const struct lease *l)
+{
+	const struct vxlan_apply *cfg = applier_backend_data(a);
+	const struct apply_opts *o = applier_opts(a);
+	int rc = 0;
+
+	if (!cfg || !cfg->setup)
+		return 0;
+	if (l->subnet.addr.family && o->dev[0])
+		rc = vxlan_setup(applier_nl(a), o->dev[0], &l->subnet, NULL);
+	if (rc == 0 && l->subnet6.addr.family && o->dev[1])
+		rc = vxlan_setup(applier_nl(a), o->dev[1], &l->subnet6, NULL);
+	return rc < 0 ? -1 : 0;
+}
+
+static const struct apply_backend vxlan_kernel_plan = {
+	.name = "vxlan", .plan = vxlan_plan, .self = vxlan_self,
+};
+
+const struct backend backend_vxlan = {
+	.name = "vxlan",
+	.about = "VXLAN device flannel.<VNI>: neighbour, FDB entry and route per host",
+	.lease_type = "vxlan",
+	.tool = "flannel-vxlan",
+	.step_cmd = { [BACKEND_INIT] = "init", [BACKEND_APPLY] = "apply" },
+	.init_per_family = true,
+	.kernel = true,
+	.ipv6 = true,
+	.check = vxlan_check,
+	.mtu = mtu_rule,
+	.args = vxlan_args,
+	.plan = &vxlan_kernel_plan,
+};

@@ -1,7 +1,9 @@
-/* vxlan.h - the VXLAN backend: device as upstream creates it, the local
- * address after the lease, and the plan per remote lease. */
+/* vxlan.h - the vxlan backend's device, BackendData and Backend keys, for
+ * flannel-vxlan; its table entry is backend_vxlan (backend.h). */
 #ifndef FLANNEL_VXLAN_H
 #define FLANNEL_VXLAN_H
+
+#include <jansson.h>
 
 #include "apply/apply.h"
 #include "netlink/nl.h"
@@ -45,7 +47,10 @@ struct vxlan_apply {
  */
 int vxlan_conf_parse_backend(const char *json, struct vxlan_conf *c, struct vxlan_apply *ap,
 			     char *err, size_t errlen);
-/* The backend for the applier; data points to a struct vxlan_apply. */
-extern const struct apply_backend vxlan_backend;
+/* The same for the parsed Backend object. */
+int vxlan_conf_from_json(json_t *o, struct vxlan_conf *c, struct vxlan_apply *ap, char *err,
+			 size_t errlen);
+/* The device's MTU: conf_mtu (0: the underlay's) less the encapsulation. */
+unsigned vxlan_mtu(unsigned conf_mtu, unsigned underlay, bool ipv6);
 
 #endif

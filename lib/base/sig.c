@@ -9,12 +9,16 @@
 #include "base/sig.h"
 
 static int sig_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t stop_flag, pending_flag;
 
 static void on_signal(int sig)
 {
 	int saved = errno;
 	unsigned char c = (unsigned char)sig;
 
+	if (sig == SIGTERM || sig == SIGINT)
+		stop_flag = 1;
+	pending_flag = 1;
 	if (write(sig_pipe[1], &c, 1) < 0) {
 		/* Full pipe: a signal is already pending, nothing is lost. */
 	}
@@ -40,13 +44,24 @@ int sig_init(int want_chld)
 	return sig_pipe[0];
 }
 
+bool sig_pending(void)
+{
+	return pending_flag;
+}
+
 int sig_next(void)
 {
 	unsigned char c;
 
+	pending_flag = 0;
 	if (sig_pipe[0] < 0 || read(sig_pipe[0], &c, 1) != 1)
 		return 0;
 	return c;
+}
+
+const volatile sig_atomic_t *sig_stop_flag(void)
+{
+	return &stop_flag;
 }
 
 int sig_fd(void)

@@ -2,6 +2,7 @@
 #ifndef FLANNEL_SIG_H
 #define FLANNEL_SIG_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -10,8 +11,13 @@
 int sig_init(int want_chld);
 /* The next caught signal, or 0 when none is pending. */
 int sig_next(void);
+/* A signal may be waiting in the pipe: a check without a system call. */
+bool sig_pending(void);
 /* The read end, for poll(). */
 int sig_fd(void);
+/* Set from the handler once SIGTERM or SIGINT arrived: for code that waits
+ * on something else (cmdrun's cancel). */
+const volatile sig_atomic_t *sig_stop_flag(void);
 
 /* Drain pending signals: true when SIGTERM or SIGINT is among them. */
 bool sig_stop_requested(void);

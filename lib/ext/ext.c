@@ -1,5 +1,5 @@
-/* ext.c - extension backend: its config, the environment and stdin of its
- * commands, and how their results are logged. */
+/* ext.c - the extension backend's hooks: their names, the environment and stdin of
+ * their commands, and how their results are logged. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,31 +55,6 @@ int ext_config_set(struct ext_config *c, enum ext_cmd k, const char *cmd)
 		return -1;
 	free(c->cmd[k]);
 	c->cmd[k] = d;
-	return 0;
-}
-
-int ext_config_from_net(struct ext_config *c, const struct net_config *net, char *err,
-			size_t errlen)
-{
-	if (strcmp(net->backend_type, "extension") != 0) {
-		snprintf(err, errlen, "Backend.Type is \"%s\", not \"extension\"",
-			 net->backend_type);
-		return -1;
-	}
-	for (int k = 0; k < EXT_NCMD; k++) {
-		json_t *v = config_backend_get(net, cmd_keys[k]);
-
-		if (!v || json_is_null(v) || c->cmd[k])
-			continue;
-		if (!json_is_string(v)) {
-			snprintf(err, errlen, "Backend.%s is not a string", cmd_keys[k]);
-			return -1;
-		}
-		if (ext_config_set(c, (enum ext_cmd)k, json_string_value(v)) < 0) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	}
 	return 0;
 }
 

@@ -8,7 +8,6 @@
 #include <stdbool.h>
 
 #include "base/cmdrun.h"
-#include "model/config.h"
 #include "model/event.h"
 #include "model/lease.h"
 #include "model/subnet.h"
@@ -31,10 +30,6 @@ void ext_config_init(struct ext_config *c);
 void ext_config_clear(struct ext_config *c);
 /* Replace one command (a flag given on the command line); -1 on ENOMEM. */
 int ext_config_set(struct ext_config *c, enum ext_cmd k, const char *cmd);
-/* The four keys of the config's Backend (Type must be "extension").  Keys
- * already set are kept, so flags given first win. */
-int ext_config_from_net(struct ext_config *c, const struct net_config *net, char *err,
-			size_t errlen);
 
 /* The variables a command sees about a host. Values are formatted by us
  * from parsed addresses, so they hold only [0-9a-f.:/]; empty when absent. */

@@ -12,6 +12,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sdnotify.h"
@@ -28,6 +29,7 @@ struct network {
 	char prefix[512];
 	char subnet_file[512];
 	struct net_config cfg;
+	const struct backend *be; /* from the table, by cfg.backend_type */
 	char backend_data[8192];  /* the lease's BackendData (JSON text) */
 	char backend_v6_data[8192];
 	unsigned mtu;
@@ -47,16 +49,6 @@ struct daemon {
 	char **child_env;
 	size_t n_env_own;         /* our own strings at the end of child_env */
 };
-
-static const char *const known_backends[] = { "vxlan", "host-gw", "extension", "alloc", NULL };
-
-bool flanneld_backend_known(const char *type)
-{
-	for (int i = 0; known_backends[i]; i++)
-		if (strcmp(type, known_backends[i]) == 0)
-			return true;
-	return false;
-}
 
 /* The children get our environment without FLANNELD_* (we pass flags), our
  * notify socket, and the etcd credentials out of sight of ps(1). */
@@ -174,34 +166,34 @@ static int common_net_args(struct daemon *d, struct piece *p, const struct netwo
 	return bad ? -1 : 0;
 }
 
-static long backend_int(const struct network *n, const char *key, long def)
+/* The host, as a backend sees it, for one family. */
+static struct backend_host host_of(struct daemon *d, int family, char *ip, size_t len)
 {
-	json_t *v = config_backend_get(&n->cfg, key);
+	bool v6 = family == AF_INET6;
+	const char *given = v6 ? d->o->public_ip6 : d->o->public_ip;
+	const struct iface *ifc = v6 ? &d->ifc6 : &d->ifc;
 
-	return json_is_integer(v) ? (long)json_integer_value(v) : def;
+	return (struct backend_host){ .family = family, .iface = ifc->name,
+				      .public_ip = given ? given : addr_format(&ifc->addr, ip, len) };
 }
 
-static bool backend_bool(const struct network *n, const char *key)
+/* The backend's own arguments for a step; the common ones follow. */
+static int backend_args(struct daemon *d, struct piece *p, const struct network *n,
+			enum backend_step step, int family)
 {
-	return json_is_true(config_backend_get(&n->cfg, key));
-}
+	char ip[ADDR_STRLEN];
+	struct backend_host h = host_of(d, family, ip, sizeof(ip));
+	struct strv av = { 0 };
+	int bad = piece_arg(p, "%s", n->be->step_cmd[step]);
 
-/* The vxlan keys of the Backend object as flannel-vxlan flags. */
-static int vxlan_init_args(struct piece *p, const struct network *n)
-{
-	json_t *mp = config_backend_get(&n->cfg, "MacPrefix");
-	int bad = piece_arg(p, "--vni=%ld", backend_int(n, "VNI", 1));
-
-	if (backend_int(n, "Port", 0) > 0)
-		bad |= piece_arg(p, "--port=%ld", backend_int(n, "Port", 0));
-	if (backend_bool(n, "GBP"))
-		bad |= piece_arg(p, "--gbp");
-	if (backend_bool(n, "Learning"))
-		bad |= piece_arg(p, "--learning");
-	if (backend_int(n, "MTU", 0) > 0)
-		bad |= piece_arg(p, "--mtu=%ld", backend_int(n, "MTU", 0));
-	if (json_is_string(mp))
-		bad |= piece_arg(p, "--mac-prefix=%s", json_string_value(mp));
+	if (n->be->args)
+		n->be->args(&n->cfg, step, &h, &av);
+	bad |= strv_status(&av);
+	for (int i = 0; !bad && i < av.n; i++)
+		bad |= piece_arg(p, "%s", av.v[i]);
+	strv_clear(&av);
+	if (n->be->etcd && step != BACKEND_APPLY)
+		bad |= etcd_args(d, p, n);
 	return bad ? -1 : 0;
 }
 
@@ -214,31 +206,33 @@ static int network_arg(struct piece *p, const struct network *n)
 	return piece_arg(p, "--network=%s", prefix_format(&n->cfg.network, a, sizeof(a)));
 }
 
-static int run_vxlan_init(struct daemon *d, struct network *n, bool v6, char *out, size_t len)
+static int primary_family(const struct daemon *d)
 {
-	char a[ADDR_STRLEN];
-	struct piece *p = new_piece(d, v6 ? "vxlan-init-v6" : "vxlan-init", -1, "flannel-vxlan");
-	int bad, status;
+	return d->have4 ? AF_INET : AF_INET6;
+}
 
+/* One INIT run of the backend's tool: its stdout is BackendData. */
+static int run_init(struct daemon *d, struct network *n, int family, char *out, size_t len)
+{
+	bool v6 = n->be->init_per_family && family == AF_INET6;
+	char name[32];
+	struct piece *p;
+	int status;
+
+	snprintf(name, sizeof(name), "%s-%s%s", n->be->name, n->be->step_cmd[BACKEND_INIT],
+		 v6 ? "-v6" : "");
+	p = new_piece(d, name, -1, n->be->tool);
 	if (!p)
 		return -1;
-	bad = piece_arg(p, "init") | vxlan_init_args(p, n) |
-	      piece_arg(p, "--iface=%s", v6 ? d->ifc6.name : d->ifc.name);
-	if (v6)
-		bad |= piece_arg(p, "-6") |
-		       piece_arg(p, "--public-ipv6=%s",
-				 d->o->public_ip6 ? d->o->public_ip6 :
-						    addr_format(&d->ifc6.addr, a, sizeof(a)));
-	else
-		bad |= piece_arg(p, "--public-ip=%s",
-				 d->o->public_ip ? d->o->public_ip :
-						   addr_format(&d->ifc.addr, a, sizeof(a)));
-	if (!bad && d->o->dry_run) {
+	if (backend_args(d, p, n, BACKEND_INIT, family) < 0) {
+		status = -1;
+	} else if (d->o->dry_run) {
 		print_piece(p);
-		snprintf(out, len, "$(%s)", v6 ? "flannel-vxlan init -6 ..." : "flannel-vxlan init ...");
+		snprintf(out, len, "$(%s %s%s ...)", n->be->tool, n->be->step_cmd[BACKEND_INIT],
+			 v6 ? " -6" : "");
 		status = 0;
 	} else {
-		status = bad ? -1 : supervise_run_capture(&d->sv, p, out, len);
+		status = supervise_run_capture(&d->sv, p, out, len);
 	}
 	d->sv.n--; /* a one-off: not supervised */
 	piece_clear(p);
@@ -249,32 +243,21 @@ static int run_vxlan_init(struct daemon *d, struct network *n, bool v6, char *ou
 /* Step 2: the backend's own start, whose output is the lease's BackendData. */
 static int backend_init(struct daemon *d, struct network *n)
 {
-	const char *type = n->cfg.backend_type;
+	const char *type = n->be->name;
 	int status = 0;
 
 	n->backend_data[0] = n->backend_v6_data[0] = '\0';
-	if (strcmp(type, "vxlan") == 0) {
+	if (!n->be->step_cmd[BACKEND_INIT])
+		return 0;
+	if (!n->be->init_per_family) {
+		status = run_init(d, n, primary_family(d), n->backend_data,
+				  sizeof(n->backend_data));
+	} else {
 		if (n->cfg.enable_ipv4)
-			status = run_vxlan_init(d, n, false, n->backend_data,
-						sizeof(n->backend_data));
+			status = run_init(d, n, AF_INET, n->backend_data, sizeof(n->backend_data));
 		if (status == 0 && n->cfg.enable_ipv6)
-			status = run_vxlan_init(d, n, true, n->backend_v6_data,
-						sizeof(n->backend_v6_data));
-	} else if (strcmp(type, "extension") == 0) {
-		struct piece *p = new_piece(d, "pre-startup", -1, "flannel-ext");
-
-		if (!p || piece_arg(p, "pre-startup") < 0 || etcd_args(d, p, n) < 0)
-			return EX_OSERR;
-		if (d->o->dry_run) {
-			print_piece(p);
-			snprintf(n->backend_data, sizeof(n->backend_data), "$(flannel-ext pre-startup ...)");
-		} else {
-			status = supervise_run_capture(&d->sv, p, n->backend_data,
-						       sizeof(n->backend_data));
-		}
-		d->sv.n--;
-		piece_clear(p);
-		n->backend_data[strcspn(n->backend_data, "\n")] = '\0';
+			status = run_init(d, n, AF_INET6, n->backend_v6_data,
+					  sizeof(n->backend_v6_data));
 	}
 	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_err("%s backend init for network %s failed (%s %d)", type,
@@ -289,14 +272,12 @@ static int backend_init(struct daemon *d, struct network *n)
 static int plan_lease(struct daemon *d, struct network *n, int base)
 {
 	struct piece *p = new_piece(d, "lease", base + G_LEASE, "flannel-lease");
-	const char *type = n->cfg.backend_type;
 
 	if (!p || etcd_args(d, p, n) < 0 || common_net_args(d, p, n) < 0 ||
 	    piece_arg(p, "--mtu=%u", n->mtu) < 0)
 		return -1;
 	p->capture_stdout = true;
-	/* alloc leases carry no BackendType, as upstream's. */
-	if (strcmp(type, "alloc") != 0 && piece_arg(p, "--backend-type=%s", type) < 0)
+	if (n->be->lease_type && piece_arg(p, "--backend-type=%s", n->be->lease_type) < 0)
 		return -1;
 	if (n->backend_data[0] && piece_arg(p, "--backend-data=%s", n->backend_data) < 0)
 		return -1;
@@ -313,33 +294,19 @@ static int plan_lease(struct daemon *d, struct network *n, int base)
 
 static int plan_data(struct daemon *d, struct network *n, int base)
 {
-	const char *type = n->cfg.backend_type;
 	struct piece *w, *a;
 
-	if (strcmp(type, "alloc") == 0)
+	if (!n->be->tool || !n->be->step_cmd[BACKEND_APPLY])
 		return 0;
 	w = new_piece(d, "watch", base + G_DATA, "flannel-watch");
 	if (!w || etcd_args(d, w, n) < 0 || piece_arg(w, "--subnet-file=%s", n->subnet_file) < 0)
 		return -1;
-	if (strcmp(type, "vxlan") == 0) {
-		a = new_piece(d, "vxlan", base + G_DATA, "flannel-vxlan");
-		if (!a || piece_arg(a, "apply") < 0 ||
-		    piece_arg(a, "--vni=%ld", backend_int(n, "VNI", 1)) < 0 ||
-		    (backend_bool(n, "DirectRouting") && piece_arg(a, "--direct-routing") < 0))
-			return -1;
-	} else if (strcmp(type, "host-gw") == 0) {
-		a = new_piece(d, "host-gw", base + G_DATA, "flannel-route");
-		if (!a || piece_arg(a, "apply") < 0 ||
-		    piece_arg(a, "--iface=%s", d->have4 ? d->ifc.name : d->ifc6.name) < 0)
-			return -1;
-	} else {
-		a = new_piece(d, "extension", base + G_DATA, "flannel-ext");
-		if (!a || piece_arg(a, "apply") < 0 || etcd_args(d, a, n) < 0)
-			return -1;
-	}
-	if (piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0)
+	a = new_piece(d, n->be->name, base + G_DATA, n->be->tool);
+	if (!a || backend_args(d, a, n, BACKEND_APPLY, primary_family(d)) < 0 ||
+	    (n->be->etcd && etcd_args(d, a, n) < 0) ||
+	    piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0)
 		return -1;
-	if (strcmp(type, "extension") != 0 &&
+	if (n->be->kernel &&
 	    (network_arg(a, n) < 0 || (d->o->blackhole && piece_arg(a, "--blackhole-route") < 0)))
 		return -1;
 	return 0;
@@ -366,24 +333,25 @@ static int plan_masq(struct daemon *d, struct network *n, int base)
 	return bad ? -1 : 0;
 }
 
-/* Step 4 for extension: PostStartupCommand once the subnet is known. */
+/* Step 4: the backend's local setup once the subnet is known. */
 static int post_startup(struct daemon *d, struct network *n)
 {
 	char out[4096];
 	struct piece *p;
 	int status;
 
-	if (strcmp(n->cfg.backend_type, "extension") != 0)
+	if (!n->be->step_cmd[BACKEND_POST])
 		return 0;
-	p = new_piece(d, "post-startup", -1, "flannel-ext");
-	if (!p || piece_arg(p, "post-startup") < 0 || etcd_args(d, p, n) < 0 ||
+	p = new_piece(d, "post-startup", -1, n->be->tool);
+	if (!p || backend_args(d, p, n, BACKEND_POST, primary_family(d)) < 0 ||
 	    common_net_args(d, p, n) < 0)
 		return EX_OSERR;
 	status = supervise_run_capture(&d->sv, p, out, sizeof(out));
 	d->sv.n--;
 	piece_clear(p);
 	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		log_err("PostStartupCommand failed for network %s", n->name[0] ? n->name : "(default)");
+		log_err("%s %s failed for network %s", n->be->tool, n->be->step_cmd[BACKEND_POST],
+			n->name[0] ? n->name : "(default)");
 		return 1;
 	}
 	return 0;
@@ -554,10 +522,10 @@ static int start_due(struct daemon *d)
 			rc = start_group(d, group);
 			if (rc)
 				return rc;
-			if (g == G_DATA && strcmp(n->cfg.backend_type, "alloc") != 0)
+			if (g == G_DATA && n->be->tool)
 				n->started = true;
 		}
-		if (strcmp(n->cfg.backend_type, "alloc") == 0 && n->leased)
+		if (!n->be->tool && n->leased)
 			n->ready = true;
 	}
 	maybe_ready(d);
@@ -661,14 +629,27 @@ static int read_config(struct etcd *e, struct network *n)
 	}
 }
 
-static int check_backend(const struct network *n)
+/* The backend from the table, and its Backend keys checked. */
+static int check_backend(struct network *n)
 {
-	if (flanneld_backend_known(n->cfg.backend_type))
-		return 0;
-	log_err("network %s: backend \"%s\" is not implemented by flanneld here "
-		"(supported: vxlan, host-gw, extension, alloc)",
-		n->name[0] ? n->name : "(default)", n->cfg.backend_type);
-	return EX_CONFIG;
+	const char *net = n->name[0] ? n->name : "(default)";
+	char err[256];
+
+	n->be = backend_find(n->cfg.backend_type);
+	if (!n->be) {
+		log_err("network %s: backend \"%s\" is not implemented by flanneld here "
+			"(supported: %s)", net, n->cfg.backend_type, backend_names());
+		return EX_CONFIG;
+	}
+	if (n->cfg.enable_ipv6 && !n->be->ipv6) {
+		log_err("network %s: backend %s does not support EnableIPv6", net, n->be->name);
+		return EX_CONFIG;
+	}
+	if (n->be->check && n->be->check(&n->cfg, err, sizeof(err)) < 0) {
+		log_err("network %s: parse config %s/config: %s", net, n->prefix, err);
+		return EX_CONFIG;
+	}
+	return 0;
 }
 
 static int setup_networks(struct daemon *d)
@@ -739,25 +720,13 @@ static int choose_iface(struct daemon *d)
 	return 0;
 }
 
-/* FLANNEL_MTU as upstream computes it per backend. */
-static unsigned backend_mtu(struct daemon *d, const struct network *n)
-{
-	json_t *m = config_backend_get(&n->cfg, "MTU");
-	unsigned ext = d->have4 ? d->ifc.mtu : d->ifc6.mtu;
-
-	if (strcmp(n->cfg.backend_type, "vxlan") == 0)
-		return (json_is_integer(m) && json_integer_value(m) > 100 ?
-				(unsigned)json_integer_value(m) : ext) - 50;
-	return ext;
-}
-
 static int plan(struct daemon *d)
 {
 	for (int i = 0; i < d->n_nets; i++) {
 		struct network *n = &d->nets[i];
 		int base = i * G_PER_NET, rc;
 
-		n->mtu = backend_mtu(d, n);
+		n->mtu = n->be->mtu(&n->cfg, d->have4 ? d->ifc.mtu : d->ifc6.mtu);
 		rc = backend_init(d, n);
 		if (rc)
 			return rc;

@@ -30,9 +30,6 @@ struct flanneld_opts {
 	char **envp;
 };
 
-/* Backends flanneld can run today; the others are refused by name. */
-bool flanneld_backend_known(const char *type);
-
 /* Runs until SIGTERM; returns an exit status. */
 int flanneld_run(struct flanneld_opts *o);
 

@@ -265,22 +265,21 @@ out:
 struct line_reader {
 	int fd;
 	char *buf;
-	size_t len, cap, start;
+	size_t len, cap, start, max;
 	unsigned long lineno;
-	int eof;
+	bool eof;
+	bool skipping;       /* inside an over-long line: drop up to its newline */
 };
 
-/* Lines longer than this are an error, not a reason to grow without bound. */
-#define LINE_MAX_BYTES (1u << 20)
-
-struct line_reader *line_reader_new(int fd)
+struct line_reader *line_reader_new(int fd, size_t max)
 {
 	struct line_reader *r = fl_calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
 	r->fd = fd;
-	r->cap = 65536;
+	r->max = max;
+	r->cap = max < 65536 ? max + 1 : 65536;
 	r->buf = fl_malloc(r->cap);
 	if (!r->buf) {
 		free(r);
@@ -297,11 +296,6 @@ void line_reader_free(struct line_reader *r)
 	free(r);
 }
 
-int line_reader_fd(const struct line_reader *r)
-{
-	return r->fd;
-}
-
 static char *take_line(struct line_reader *r, char *nl)
 {
 	char *line = r->buf + r->start;
@@ -312,22 +306,57 @@ static char *take_line(struct line_reader *r, char *nl)
 	return line;
 }
 
+/* Make room for more input: 0, LINE_TOO_LONG, or -1 (ENOMEM). */
+static int make_room(struct line_reader *r)
+{
+	char *nb;
+	size_t cap;
+
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->len - r->start);
+		r->len -= r->start;
+		r->start = 0;
+	}
+	if (r->len + 1 < r->cap)
+		return 0;
+	if (r->len >= r->max) {
+		/* Too long: report it once and drop it up to its newline. */
+		r->skipping = true;
+		r->len = 0;
+		r->lineno++;
+		return LINE_TOO_LONG;
+	}
+	cap = r->cap * 2 > r->max + 1 ? r->max + 1 : r->cap * 2;
+	nb = fl_realloc(r->buf, cap);
+	if (!nb)
+		return -1;
+	r->buf = nb;
+	r->cap = cap;
+	return 0;
+}
+
 int line_reader_next(struct line_reader *r, char **line, unsigned long *lineno)
 {
 	for (;;) {
 		char *nl = memchr(r->buf + r->start, '\n', r->len - r->start);
 		ssize_t n;
+		int rc;
 
+		if (nl && r->skipping) {
+			r->skipping = false;
+			r->start = (size_t)(nl - r->buf) + 1;
+			continue;
+		}
 		if (nl) {
 			*line = take_line(r, nl);
 			*lineno = r->lineno;
 			return 1;
 		}
+		if (r->skipping)
+			r->len = r->start = 0;
 		if (r->eof) {
 			if (r->len > r->start) {
 				/* A last line without newline still counts. */
-				if (r->len == r->cap)
-					return -1;
 				r->buf[r->len] = '\n';
 				nl = r->buf + r->len++;
 				*line = take_line(r, nl);
@@ -336,34 +365,21 @@ int line_reader_next(struct line_reader *r, char **line, unsigned long *lineno)
 			}
 			return 0;
 		}
-		if (r->start > 0) {
-			memmove(r->buf, r->buf + r->start, r->len - r->start);
-			r->len -= r->start;
-			r->start = 0;
-		}
-		if (r->len + 1 >= r->cap) {
-			char *nb;
-
-			if (r->cap >= LINE_MAX_BYTES) {
-				errno = EMSGSIZE;
-				return -1;
-			}
-			nb = fl_realloc(r->buf, r->cap * 2);
-			if (!nb)
-				return -1;
-			r->buf = nb;
-			r->cap *= 2;
-		}
+		rc = make_room(r);
+		if (rc == LINE_TOO_LONG)
+			*lineno = r->lineno;
+		if (rc)
+			return rc;
 		n = read(r->fd, r->buf + r->len, r->cap - r->len - 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return -2;
+				return LINE_WOULD_BLOCK;
 			return -1;
 		}
 		if (n == 0)
-			r->eof = 1;
+			r->eof = true;
 		r->len += (size_t)n;
 	}
 }

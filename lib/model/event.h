@@ -45,16 +45,14 @@ int event_print(FILE *f, const struct event *ev);
 
 const char *event_type_name(enum event_type t);
 
-/*
- * Read lines from a stream, tracking line numbers; returns a malloc'd line
- * without its newline, or NULL at EOF or on error (errno set, 0 at EOF).
- */
+/* Lines from a descriptor, numbered from 1, at most max bytes each. */
 struct line_reader;
-struct line_reader *line_reader_new(int fd);
+struct line_reader *line_reader_new(int fd, size_t max);
 void line_reader_free(struct line_reader *r);
+#define LINE_WOULD_BLOCK (-2) /* a non-blocking descriptor has nothing yet */
+#define LINE_TOO_LONG (-3)    /* line *lineno is longer than max: it is skipped */
 /* 1: a line is in *line (owned by the reader until the next call); 0: EOF;
- * -1: error; -2: would block (non-blocking fd). */
+ * -1: error (errno); or one of the two above. */
 int line_reader_next(struct line_reader *r, char **line, unsigned long *lineno);
-int line_reader_fd(const struct line_reader *r);
 
 #endif

@@ -143,3 +143,13 @@ int lease_validate(const struct lease *l, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+const struct ipaddr *lease_public_of(const struct lease *l, int family)
+{
+	return family == AF_INET6 ? &l->public_ip6 : &l->public_ip;
+}
+
+const struct prefix *lease_subnet_of(const struct lease *l, int family)
+{
+	return family == AF_INET6 ? &l->subnet6 : &l->subnet;
+}

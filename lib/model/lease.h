@@ -40,6 +40,10 @@ int lease_parse_value(struct lease *l, const char *val, size_t len, char *err, s
 /* Upstream's exact bytes: {"PublicIP":..,"PublicIPv6":..,"BackendType":..,"BackendData":..}. */
 char *lease_format_value(const struct lease *l);
 
+/* The public address and the subnet of one family (AF_INET, AF_INET6). */
+const struct ipaddr *lease_public_of(const struct lease *l, int family);
+const struct prefix *lease_subnet_of(const struct lease *l, int family);
+
 /* Check what a backend will trust: addresses usable, family right, BackendData an object. */
 int lease_validate(const struct lease *l, char *err, size_t errlen);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "apply/apply.h"
+#include "backend/backend.h"
 #include "backend/vxlan.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -97,7 +98,7 @@ static int feed_range(struct applier *a, const char *type, int from, int to)
 
 static struct applier *new_applier(void)
 {
-	struct apply_backend be = vxlan_backend;
+	struct apply_backend be = *backend_vxlan.plan;
 	static struct vxlan_apply cfg = { .setup = false };
 	struct apply_opts o = { .no_monitor = true, .sigfd = -1, .dev = { dev, 0 } };
 

@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "backend/extension.h"
 #include "ext/ext.h"
 #include "tap.h"
 

@@ -1,0 +1,196 @@
+/* The backend table: every entry whole, the Backend keys parsed once per
+ * backend file (flanneld's command lines, type errors), the MTU rules, and
+ * the event stream shared by the appliers (over-long and bad lines). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "backend/vxlan.h"
+#include "base/log.h"
+#include "model/event_stream.h"
+#include "tap.h"
+
+static struct net_config cfg(const char *json)
+{
+	struct net_config c;
+	char err[256];
+
+	config_init(&c);
+	if (config_parse(json, strlen(json), &c, err, sizeof(err)) < 0)
+		printf("# config %s: %s\n", json, err);
+	return c;
+}
+
+/* The backend's own words for a step, joined by spaces. */
+static const char *words(const struct backend *be, const char *json, enum backend_step step,
+			 int family)
+{
+	static char out[512];
+	struct net_config c = cfg(json);
+	struct backend_host h = { .family = family, .iface = "eth0",
+				  .public_ip = family == AF_INET6 ? "2001:db8::1" : "192.0.2.1" };
+	struct strv av = { 0 };
+	size_t n = 0;
+
+	out[0] = '\0';
+	be->args(&c, step, &h, &av);
+	for (int i = 0; i < av.n; i++)
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", i ? " " : "", av.v[i]);
+	strv_clear(&av);
+	config_clear(&c);
+	return out;
+}
+
+static void table(void)
+{
+	int n = 0;
+
+	for (int i = 0; backend_table[i]; i++, n++) {
+		const struct backend *be = backend_table[i];
+
+		ok(be->name && be->about && be->mtu, "%s: name, about and an MTU rule", be->name);
+		ok(!be->tool == !be->step_cmd[BACKEND_APPLY],
+		   "%s: a tool exactly when there is an apply step", be->name);
+		ok(!be->kernel == !be->plan, "%s: a kernel plan exactly for kernel appliers",
+		   be->name);
+		ok(backend_find(be->name) == be, "%s: found by name", be->name);
+	}
+	ok(n >= 4, "the table has the four backends (%d)", n);
+	ok(backend_find("udp") == NULL && backend_find("VXLAN") == NULL,
+	   "unknown and upper-case names are not found");
+	is_str(backend_names(), "vxlan, host-gw, extension, alloc", "names for messages");
+}
+
+static void vxlan_lines(void)
+{
+	const char *json = "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\","
+			   "\"vni\":7,\"Port\":4789,\"GBP\":true,\"MTU\":9000,"
+			   "\"MacPrefix\":\"0e-2a\",\"DirectRouting\":true}}";
+
+	is_str(words(&backend_vxlan, json, BACKEND_INIT, AF_INET),
+	       "--vni=7 --port=4789 --gbp --mtu=9000 --mac-prefix=0E-2A --iface=eth0 "
+	       "--public-ip=192.0.2.1", "vxlan init: every key, once, case-insensitive");
+	is_str(words(&backend_vxlan, json, BACKEND_INIT, AF_INET6),
+	       "--vni=7 --port=4789 --gbp --mtu=9000 --mac-prefix=0E-2A --iface=eth0 -6 "
+	       "--public-ipv6=2001:db8::1", "vxlan init for IPv6");
+	is_str(words(&backend_vxlan, json, BACKEND_APPLY, AF_INET), "--vni=7 --direct-routing",
+	       "vxlan apply");
+	is_str(words(&backend_vxlan, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}",
+		     BACKEND_APPLY, AF_INET), "--vni=1", "vxlan defaults: VNI 1");
+	is_str(words(&backend_hostgw, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"host-gw\"}}",
+		     BACKEND_APPLY, AF_INET), "--iface=eth0", "host-gw apply");
+}
+
+static void check_one(const struct backend *be, const char *json, const char *want)
+{
+	struct net_config c = cfg(json);
+	char err[256] = "";
+	int rc = be->check(&c, err, sizeof(err));
+
+	if (want)
+		ok(rc < 0 && strstr(err, want), "%s refuses %s (%s)", be->name, json, err);
+	else
+		ok(rc == 0, "%s accepts %s (%s)", be->name, json, err);
+	config_clear(&c);
+}
+
+static void checks(void)
+{
+	check_one(&backend_vxlan, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\",\"VNI\":\"7\"}}",
+		  "Backend.VNI");
+	check_one(&backend_vxlan, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\",\"GBP\":1}}",
+		  "Backend.GBP");
+	check_one(&backend_vxlan, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\",\"VNI\":16777216}}",
+		  "Backend.VNI");
+	check_one(&backend_vxlan, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\",\"VNI\":4096}}",
+		  NULL);
+	check_one(&backend_extension,
+		  "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"extension\",\"SubnetAddCommand\":3}}",
+		  "Backend.SubnetAddCommand");
+}
+
+static void mtus(void)
+{
+	struct net_config c = cfg("{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}");
+
+	is_int(backend_vxlan.mtu(&c, 1500), 1450, "vxlan: underlay less 50");
+	config_clear(&c);
+	c = cfg("{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\",\"MTU\":9000}}");
+	is_int(backend_vxlan.mtu(&c, 1500), 8950, "vxlan: Backend.MTU less 50");
+	is_int(backend_hostgw.mtu(&c, 1500), 1500, "host-gw: the underlay's");
+	is_int(backend_alloc.mtu(&c, 9000), 9000, "alloc: the underlay's");
+	config_clear(&c);
+	is_int(vxlan_mtu(0, 1500, true), 1430, "vxlan over IPv6: less 70");
+}
+
+struct seen {
+	int events;
+	char subnets[8][32];
+};
+
+static int on_event(void *arg, const struct event *ev)
+{
+	struct seen *s = arg;
+
+	if (ev->type == EV_ADDED && s->events < 8)
+		prefix_format(&ev->lease.subnet, s->subnets[s->events], sizeof(s->subnets[0]));
+	s->events++;
+	return 0;
+}
+
+/* Lines through a pipe: a line over the limit is skipped, not fatal. */
+static void stream(void)
+{
+	static const char good[] =
+		"{\"type\":\"added\",\"subnet\":\"100.64.%d.0/24\",\"public_ip\":\"192.0.2.%d\","
+		"\"backend_type\":\"host-gw\"}\n";
+	struct seen seen = { 0 };
+	struct event_sink s = { .event = on_event, .sigfd = -1, .extra_fd = -1, .arg = &seen };
+	char line[256];
+	size_t big = EVENT_LINE_MAX * 2 + 17;
+	char *junk = malloc(big);
+	int p[2], rc, status;
+	pid_t pid;
+
+	if (!junk || pipe(p) < 0)
+		return;
+	memset(junk, 'x', big);
+	junk[big - 1] = '\n';
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		snprintf(line, sizeof(line), good, 1, 1);
+		if (write(p[1], line, strlen(line)) < 0 || write(p[1], junk, big) < 0 ||
+		    write(p[1], "not json\n\n", 10) < 0)
+			_exit(1);
+		snprintf(line, sizeof(line), good, 2, 2);
+		_exit(write(p[1], line, strlen(line)) < 0);
+	}
+	close(p[1]);
+	rc = event_stream_run(p[0], &s);
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	free(junk);
+	is_int(rc, 0, "the stream ends at EOF with 0");
+	is_int(seen.events, 2, "both good lines arrive");
+	is_str(seen.subnets[1], "100.64.2.0/24", "the line after the long one is whole");
+	is_int(s.lines, 5, "five lines counted (the long one, the bad one, the blank one)");
+	is_int(s.bad_lines, 2, "the long and the bad line are counted as bad");
+}
+
+int main(void)
+{
+	log_init("test_backend", false);
+	log_set_verbosity(0);
+	table();
+	vxlan_lines();
+	checks();
+	mtus();
+	stream();
+	return tap_done();
+}
