@@ -131,30 +131,13 @@ static const struct prefix *lease_subnet(const struct lease *l, int i)
 	return i ? &l->subnet6 : &l->subnet;
 }
 
-/* What no backend may install, whatever the lease says. */
 static int check_subnet(const struct applier *a, const struct prefix *s, char *err,
 			size_t errlen)
 {
-	const struct prefix *own = s->addr.family == AF_INET6 ? &a->o.own6 : &a->o.own;
-	const struct prefix *net = s->addr.family == AF_INET6 ? &a->o.network6 : &a->o.network;
-	char b[ADDR_STRLEN];
+	bool v6 = s->addr.family == AF_INET6;
 
-	if (s->len == 0) {
-		snprintf(err, errlen, "subnet %s would replace the default route",
-			 prefix_format(s, b, sizeof(b)));
-		return -1;
-	}
-	if (own->addr.family && prefix_overlaps(own, s)) {
-		snprintf(err, errlen, "subnet %s overlaps our own subnet",
-			 prefix_format(s, b, sizeof(b)));
-		return -1;
-	}
-	if (net->addr.family && !prefix_contains(net, s)) {
-		snprintf(err, errlen, "subnet %s is outside the network",
-			 prefix_format(s, b, sizeof(b)));
-		return -1;
-	}
-	return 0;
+	return subnet_check_remote(s, v6 ? &a->o.own6 : &a->o.own,
+				   v6 ? &a->o.network6 : &a->o.network, err, errlen);
 }
 
 /* A VTEP MAC already used by a different remote is a conflict, not an update. */

@@ -424,3 +424,26 @@ int subnet_key_parse(const char *key, struct prefix *v4, struct prefix *v6)
 	}
 	return 0;
 }
+
+int subnet_check_remote(const struct prefix *s, const struct prefix *own,
+			const struct prefix *network, char *err, size_t errlen)
+{
+	char b[ADDR_STRLEN];
+
+	if (s->len == 0) {
+		snprintf(err, errlen, "subnet %s would replace the default route",
+			 prefix_format(s, b, sizeof(b)));
+		return -1;
+	}
+	if (own->addr.family && prefix_overlaps(own, s)) {
+		snprintf(err, errlen, "subnet %s overlaps our own subnet",
+			 prefix_format(s, b, sizeof(b)));
+		return -1;
+	}
+	if (network->addr.family && !prefix_contains(network, s)) {
+		snprintf(err, errlen, "subnet %s is outside the network",
+			 prefix_format(s, b, sizeof(b)));
+		return -1;
+	}
+	return 0;
+}

@@ -63,4 +63,12 @@ int subnet_key_format(const struct prefix *v4, const struct prefix *v6, char *bu
 /* Parses what upstream's pattern accepts; v6->addr.family is 0 when absent. */
 int subnet_key_parse(const char *key, struct prefix *v4, struct prefix *v6);
 
+/*
+ * What no backend may install for a remote lease, whatever it says: the
+ * default route, a subnet overlapping our own, one outside the network
+ * (own and network of family 0: unknown, not checked).  0, or -1 with err.
+ */
+int subnet_check_remote(const struct prefix *s, const struct prefix *own,
+			const struct prefix *network, char *err, size_t errlen);
+
 #endif
