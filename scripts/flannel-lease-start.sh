@@ -2,7 +2,7 @@
 # flannel-lease-start.sh BINDIR [LEASE-ARG...]: run the backend's init step,
 # then exec flannel-lease with its result as the lease's BackendData, for the
 # backend named in FLANNEL_BACKEND (vxlan by default; host-gw, extension,
-# alloc).  FLANNEL_INIT_ARGS: extra words for the init step.  Used by
+# alloc, udp).  FLANNEL_INIT_ARGS: extra words for the init step.  Used by
 # flannel-lease.service; flanneld does the same from the etcd config.
 set -eu
 
@@ -24,7 +24,7 @@ extension)
 	# shellcheck disable=SC2086
 	data=$("$bindir/flannel-ext" pre-startup $init_args)
 	;;
-host-gw | alloc)
+host-gw | alloc | udp)
 	data=""
 	;;
 *)
@@ -33,7 +33,8 @@ host-gw | alloc)
 	;;
 esac
 
-if [ "$backend" = alloc ]; then
+# Their leases carry no BackendType, as upstream writes them.
+if [ "$backend" = alloc ] || [ "$backend" = udp ]; then
 	exec "$bindir/flannel-lease" --quiet "$@"
 fi
 if [ -n "$data" ]; then

@@ -68,18 +68,13 @@ ping_containers() {
 }
 
 @test "flanneld refuses a backend it does not implement, naming it, exit 78" {
-	for b in udp ipip ipsec wireguard aws-vpc; do
+	for b in ipip ipsec wireguard aws-vpc; do
 		put_config "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"$b\"}}"
 		run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
 			--subnet-file="$RUN/x.env"
 		[ "$status" -eq 78 ]
 		[[ "$output" == *"backend \"$b\" is not implemented"* ]]
 	done
-	# No Backend at all means udp, as upstream.
-	put_config '{"Network":"100.64.0.0/16"}'
-	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0
-	[ "$status" -eq 78 ]
-	[[ "$output" == *'backend "udp"'* ]]
 }
 
 @test "every FLANNELD_* twin has the same effect as its flag; the flag wins" {

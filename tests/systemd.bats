@@ -55,6 +55,10 @@ verify_unit() {
 	verify_unit flannel-lease.service bin/flannel-lease
 }
 
+@test "systemd-analyze verify: flannel-udp.service" {
+	verify_unit flannel-udp.service bin/flannel-udp
+}
+
 @test "systemd-analyze verify: flannel-masq.service" {
 	verify_unit flannel-masq.service bin/flannel-masq
 }
@@ -102,7 +106,7 @@ verify_unit() {
 }
 
 @test "flannel-lease-start.sh: an unknown backend is a configuration error" {
-	run env FLANNEL_BACKEND=udp "$ROOT/scripts/flannel-lease-start.sh" "$PREFIX_DIR/bin"
+	run env FLANNEL_BACKEND=frob "$ROOT/scripts/flannel-lease-start.sh" "$PREFIX_DIR/bin"
 	[ "$status" -eq 78 ]
-	[[ "$output" == *"backend 'udp' is not supported"* ]]
+	[[ "$output" == *"backend 'frob' is not supported"* ]]
 }

@@ -9,6 +9,7 @@ const struct backend *const backend_table[] = {
 	&backend_hostgw,
 	&backend_extension,
 	&backend_alloc,
+	&backend_udp,
 	NULL,
 };
 

@@ -49,7 +49,8 @@ struct backend {
 	const struct apply_backend *plan;
 };
 
-extern const struct backend backend_vxlan, backend_hostgw, backend_extension, backend_alloc;
+extern const struct backend backend_vxlan, backend_hostgw, backend_extension, backend_alloc,
+	backend_udp;
 
 /* The table, NULL-terminated. */
 extern const struct backend *const backend_table[];

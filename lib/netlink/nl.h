@@ -97,6 +97,7 @@ int nl_vxlan_create(struct nl *nl, const char *name, const struct nl_vxlan *vx, 
 		    const uint8_t mac[6]);
 int nl_link_delete(struct nl *nl, int ifindex);
 int nl_link_set_up(struct nl *nl, int ifindex);
+int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned mtu);
 int nl_link_parse(const struct nlmsghdr *nlh, struct nl_link *out);
 
 /* ---- addresses (nl_addr.c) ---- */

@@ -182,3 +182,15 @@ int nl_link_set_up(struct nl *nl, int ifindex)
 	ifi->ifi_change = IFF_UP;
 	return nl_request(nl, nlh, NULL, NULL);
 }
+
+int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = nl_msg_init(buf, RTM_NEWLINK, NLM_F_REQUEST);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	return nl_request(nl, nlh, NULL, NULL);
+}
