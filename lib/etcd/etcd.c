@@ -12,28 +12,6 @@
 #include "base/mem.h"
 #include "etcd/etcd_call.h"
 
-int etcd_exit_code(int status)
-{
-	switch (status) {
-	case ETCD_OK:
-	case ETCD_NOTFOUND:
-	case ETCD_EXISTS:
-		return 0;
-	case ETCD_ERR_UNAVAILABLE:
-		return 69;
-	case ETCD_ERR_AUTH:
-		return 77;
-	case ETCD_ERR_USAGE:
-		return 64;
-	case ETCD_ERR_NOMEM:
-		return 71;
-	case ETCD_ERR_PROTO:
-		return 76;
-	default:
-		return 1;
-	}
-}
-
 static int split_endpoints(struct etcd *e, const char *list, char *err, size_t errlen)
 {
 	const char *p = list;
