@@ -461,7 +461,7 @@ int apply_main(const struct apply_backend *be, struct apply_opts *o)
 		 st->added, st->removed, st->unchanged, st->skipped, st->bad_lines, st->errors,
 		 st->healed, st->purged);
 	if (rc == 0 && st->errors)
-		rc = 1;
+		rc = EXIT_FAILURE;
 	applier_free(a);
 	return rc;
 }
