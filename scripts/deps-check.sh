@@ -82,7 +82,7 @@ if [ -d build/obj ]; then
 	for d in build/obj/*/; do
 		objs=("$d"*.o)
 		[ -e "${objs[0]}" ] || continue
-		nm -A "${objs[@]}" 2>/dev/null | awk '
+		circles=$(nm -A "${objs[@]}" 2>/dev/null | awk '
 			{ file = $1; sub(/:.*/, "", file); sub(/.*\//, "", file); sub(/\.o$/, "", file) }
 			$(NF - 1) == "U" { use[file, $NF] = 1; next }
 			$(NF - 1) ~ /^[TDBRVW]$/ { def[$NF] = file }
@@ -98,10 +98,11 @@ if [ -d build/obj ]; then
 						printf "%s.c uses %s of %s.c and %s.c uses %s of %s.c\n",
 						       q[1], edge[e], q[2], q[2], edge[q[2] " " q[1]], q[1]
 				}
-			}' | sort | while IFS= read -r line; do
-			echo "deps-check: circle in lib/$(basename "$d")/: $line" >&2
-			echo x
-		done | grep -q x && rc=1
+			}' | sort)
+		while IFS= read -r line; do
+			[ -n "$line" ] || continue
+			fail "circle in lib/$(basename "$d")/: $line"
+		done <<<"$circles"
 	done
 fi
 
