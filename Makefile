@@ -32,12 +32,12 @@ TOOLS    := $(CMD_SRC:cmd/%.c=$(B)/%)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITS    := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 MANS     := $(sort $(wildcard man/*.[1-8]))
-# Developer scripts (demo, deps, lint) are not installed.
-SCRIPTS  := $(filter-out scripts/demo.sh scripts/deps.sh scripts/lint.sh,$(sort $(wildcard scripts/*.sh)))
+# Developer scripts (demo, deps, lint, checks) are not installed.
+SCRIPTS  := $(filter-out scripts/demo.sh scripts/deps.sh scripts/lint.sh scripts/deps-check.sh scripts/exits-check.sh,$(sort $(wildcard scripts/*.sh)))
 UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path))
 HDRS     := $(wildcard lib/*/*.h)
 
-.PHONY: all check unit e2e lint install demo clean bench FORCE
+.PHONY: all check unit e2e lint deps-check install demo clean bench FORCE
 CNI      := $(if $(wildcard cmd/flannel-cni.c),$(B)/flannel)
 all: $(TOOLS) $(CNI)
 
@@ -84,6 +84,10 @@ check: all $(UNITS)
 
 lint:
 	scripts/lint.sh
+
+# Folder rules and file-level circles of lib/ (includes; symbols of the objects).
+deps-check: build/libflannel.a
+	scripts/deps-check.sh
 
 bench: all
 	@echo "benchmarks: see bench/README.md"

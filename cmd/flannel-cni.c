@@ -44,7 +44,7 @@ static int print_error(const struct cni_err *e)
 		log_err("print error object: out of memory");
 		return EX_OSERR;
 	}
-	rc = write_all(1, s, strlen(s)) < 0 ? EX_IOERR : 1;
+	rc = write_all(1, s, strlen(s)) < 0 ? EX_IOERR : EXIT_FAILURE;
 	free(s);
 	return rc;
 }

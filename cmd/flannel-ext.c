@@ -16,6 +16,8 @@
 #include "base/sdnotify.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
+#include "etcd/config_fetch.h"
+#include "etcd/etcd_cli.h"
 #include "etcd/etcd.h"
 #include "ext/ext.h"
 #include "model/config.h"
@@ -336,7 +338,7 @@ static int run_startup(struct args *a, enum ext_cmd k, char *const env[],
 	if (cmdrun_ok(r))
 		return 0;
 	log_err("run %s: %s", ext_cmd_key(k), cmdrun_describe(r, st, sizeof(st)));
-	return r->cancelled ? EX_TEMPFAIL : 1;
+	return r->cancelled ? EX_TEMPFAIL : EXIT_FAILURE;
 }
 
 static int do_pre_startup(struct args *a)

@@ -13,6 +13,8 @@
 #include "base/sdnotify.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
+#include "etcd/config_fetch.h"
+#include "etcd/etcd_cli.h"
 #include "etcd/etcd.h"
 #include "etcd/lease_keep.h"
 #include "model/config.h"

@@ -191,7 +191,7 @@ static int exit_code(int err)
 	case ENODEV:
 	case EADDRNOTAVAIL: return EX_CONFIG;
 	case ENOMEM: return EX_OSERR;
-	default: return 1;
+	default: return EXIT_FAILURE;
 	}
 }
 

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
+#include "etcd/etcd_cli.h"
 #include "etcd/etcd.h"
 #include "etcd/watch.h"
 

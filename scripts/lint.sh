@@ -1,5 +1,7 @@
 #!/bin/bash
-# make lint: banned functions, shellcheck and mandoc warnings.
+# make lint: banned functions, shellcheck, mandoc warnings, the include
+# rules of lib/ (deps-check.sh) and exit codes against the man pages
+# (exits-check.sh).
 set -u -o pipefail
 cd "$(dirname "$0")/.." || exit 1
 rc=0
@@ -28,6 +30,9 @@ for m in man/*.[1-8]; do
 		rc=1
 	fi
 done
+
+scripts/deps-check.sh || rc=1
+scripts/exits-check.sh || rc=1
 
 for u in systemd/*.service; do
 	[ -e "$u" ] || continue

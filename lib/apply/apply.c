@@ -279,26 +279,6 @@ static int handle_added(struct applier *a, const struct event *ev)
 	return 0;
 }
 
-/* Upstream adds it only where no route for the subnet exists (a container
- * bridge's connected route wins): create, never replace. */
-void apply_blackhole(struct applier *a)
-{
-	for (int i = 0; a->o.blackhole && i < 2; i++) {
-		const struct prefix *own = i ? &a->o.own6 : &a->o.own;
-		struct nl_route r = { .protocol = RTPROT_FLANNEL, .type = RTN_BLACKHOLE };
-		char b[ADDR_STRLEN];
-		int rc;
-
-		if (!own->addr.family)
-			continue;
-		r.dst = *own;
-		rc = nl_route_change(a->nl, NL_CREATE, &r);
-		if (rc < 0 && rc != -EEXIST)
-			log_warn("add blackhole route %s: %s", prefix_format(own, b, sizeof(b)),
-				 nl_strerror(a->nl, rc));
-	}
-}
-
 static int handle_self(struct applier *a, const struct event *ev)
 {
 	const struct lease *l = &ev->lease;
@@ -481,7 +461,7 @@ int apply_main(const struct apply_backend *be, struct apply_opts *o)
 		 st->added, st->removed, st->unchanged, st->skipped, st->bad_lines, st->errors,
 		 st->healed, st->purged);
 	if (rc == 0 && st->errors)
-		rc = 1;
+		rc = EXIT_FAILURE;
 	applier_free(a);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* apply_heal.c - self-healing: a monitor socket sees a route, nexthop,
  * neighbour or FDB entry of ours deleted and puts it back at once; a lost
- * notification (ENOBUFS) or a link coming back triggers a full reconcile. */
+ * notification (ENOBUFS) or a link coming back triggers a full reconcile.
+ * The blackhole route of our own subnet lives here: healing re-adds it. */
 #include <errno.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -9,6 +10,26 @@
 
 #include "apply/apply_priv.h"
 #include "base/log.h"
+
+/* Upstream adds it only where no route for the subnet exists (a container
+ * bridge's connected route wins): create, never replace. */
+void apply_blackhole(struct applier *a)
+{
+	for (int i = 0; a->o.blackhole && i < 2; i++) {
+		const struct prefix *own = i ? &a->o.own6 : &a->o.own;
+		struct nl_route r = { .protocol = RTPROT_FLANNEL, .type = RTN_BLACKHOLE };
+		char b[ADDR_STRLEN];
+		int rc;
+
+		if (!own->addr.family)
+			continue;
+		r.dst = *own;
+		rc = nl_route_change(a->nl, NL_CREATE, &r);
+		if (rc < 0 && rc != -EEXIST)
+			log_warn("add blackhole route %s: %s", prefix_format(own, b, sizeof(b)),
+				 nl_strerror(a->nl, rc));
+	}
+}
 
 int apply_monitor_open(struct applier *a)
 {

@@ -94,14 +94,15 @@ int fdb_ref_get(struct applier *a, int dev, const uint8_t mac[6], const struct i
 		const struct prefix *queue_for);
 int dev_of(const struct applier *a, int family);
 
-void apply_blackhole(struct applier *a);
-
 /* apply_kernel.c */
 struct kstate *kstate_dump(struct applier *a);
 void kstate_free(struct kstate *k);
 void peer_adopt(struct applier *a, struct peer *p, struct kstate *k);
 int kstate_purge(struct applier *a, struct kstate *k);
 int apply_reconcile(struct applier *a);
+
+/* apply_heal.c */
+void apply_blackhole(struct applier *a);
 int apply_monitor_open(struct applier *a);
 int apply_monitor_read(struct applier *a);
 

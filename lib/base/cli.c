@@ -8,7 +8,6 @@
 #include "base/cli.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "base/timefmt.h"
 
 /* FLANNELD_ + the flag name in upper case, '-' and '.' as '_'. */
 static int twin_name(const char *prefix, const char *name, char *buf, size_t len)
@@ -142,47 +141,6 @@ int cli_long(const char *arg, long min, long max, long *out)
 		return -1;
 	*out = v;
 	return 0;
-}
-
-const char cli_etcd_usage[] =
-	"  --etcd-endpoints=URL[,URL...]  etcd endpoints (default " ETCD_DEFAULT_ENDPOINTS ")\n"
-	"  --etcd-prefix=PATH             key prefix (default " ETCD_DEFAULT_PREFIX ")\n"
-	"  --etcd-cafile=FILE             CA certificate for https endpoints\n"
-	"  --etcd-certfile=FILE           client certificate\n"
-	"  --etcd-keyfile=FILE            client key\n"
-	"  --etcd-username=NAME           etcd user\n"
-	"  --etcd-password=PASSWORD       etcd password\n"
-	"  --etcd-timeout=DURATION        timeout of every request (default 5s)\n";
-
-void cli_etcd_init(struct cli_etcd *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->prefix = ETCD_DEFAULT_PREFIX;
-}
-
-int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg)
-{
-	int64_t ms;
-
-	switch (opt) {
-	case OPT_ETCD_ENDPOINTS: c->opts.endpoints = arg; return 1;
-	case OPT_ETCD_PREFIX: c->prefix = arg; return 1;
-	case OPT_ETCD_CAFILE: c->opts.cafile = arg; return 1;
-	case OPT_ETCD_CERTFILE: c->opts.certfile = arg; return 1;
-	case OPT_ETCD_KEYFILE: c->opts.keyfile = arg; return 1;
-	case OPT_ETCD_USERNAME: c->opts.username = arg; return 1;
-	case OPT_ETCD_PASSWORD: c->opts.password = arg; return 1;
-	case OPT_ETCD_TIMEOUT:
-		ms = duration_parse_ms(arg);
-		if (ms <= 0) {
-			log_err("--etcd-timeout %s: not a duration such as 5s or 500ms", arg);
-			return -1;
-		}
-		c->opts.timeout_ms = (long)ms;
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 int cli_common_option(int opt, const char *arg, const char *prog, void (*usage)(FILE *))

@@ -1,13 +1,12 @@
 /* cli.h - command-line helpers shared by the tools: FLANNELD_* twins,
- * booleans as Go's flag package reads them, the common etcd options. */
+ * booleans as Go's flag package reads them, -v, --version and --help.
+ * The etcd options are in etcd/etcd_cli.h. */
 #ifndef FLANNEL_CLI_H
 #define FLANNEL_CLI_H
 
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
-
-#include "etcd/etcd.h"
 
 /*
  * Insert "--name=value" after argv[start - 1] for every long option whose
@@ -26,29 +25,6 @@ int cli_bool(const char *arg, bool *out);
 /* A decimal integer in [min, max]; -1 when not. */
 int cli_long(const char *arg, long min, long max, long *out);
 
-/* The etcd options every tool that talks to etcd takes. */
-enum {
-	OPT_ETCD_ENDPOINTS = 1000,
-	OPT_ETCD_PREFIX,
-	OPT_ETCD_CAFILE,
-	OPT_ETCD_CERTFILE,
-	OPT_ETCD_KEYFILE,
-	OPT_ETCD_USERNAME,
-	OPT_ETCD_PASSWORD,
-	OPT_ETCD_TIMEOUT,
-	OPT_ETCD_LAST,
-};
-
-#define CLI_ETCD_OPTIONS                                                             \
-	{ "etcd-endpoints", required_argument, NULL, OPT_ETCD_ENDPOINTS },           \
-	{ "etcd-prefix", required_argument, NULL, OPT_ETCD_PREFIX },                 \
-	{ "etcd-cafile", required_argument, NULL, OPT_ETCD_CAFILE },                 \
-	{ "etcd-certfile", required_argument, NULL, OPT_ETCD_CERTFILE },             \
-	{ "etcd-keyfile", required_argument, NULL, OPT_ETCD_KEYFILE },               \
-	{ "etcd-username", required_argument, NULL, OPT_ETCD_USERNAME },             \
-	{ "etcd-password", required_argument, NULL, OPT_ETCD_PASSWORD },             \
-	{ "etcd-timeout", required_argument, NULL, OPT_ETCD_TIMEOUT }
-
 /* -v N, --version and --help, the same in every tool. */
 enum { OPT_CLI_VERSION = 1100, OPT_CLI_HELP };
 
@@ -64,16 +40,5 @@ enum { OPT_CLI_VERSION = 1100, OPT_CLI_HELP };
  * stderr).
  */
 int cli_common_option(int opt, const char *arg, const char *prog, void (*usage)(FILE *));
-
-struct cli_etcd {
-	struct etcd_opts opts;
-	const char *prefix;
-};
-
-void cli_etcd_init(struct cli_etcd *c);
-/* 1 when opt was an etcd option (handled), 0 when not, -1 on a bad value. */
-int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg);
-/* The usage lines for the etcd options. */
-extern const char cli_etcd_usage[];
 
 #endif

@@ -42,8 +42,6 @@ int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t er
 void etcd_close(struct etcd *e);
 /* The text of the last error, e.g. "etcd unreachable at http://...: Connection refused". */
 const char *etcd_error(const struct etcd *e);
-/* sysexits code for a status: 69, 77, 70, 65... */
-int etcd_exit_code(int status);
 
 void etcd_kv_clear(struct etcd_kv *kv);
 

@@ -1,5 +1,6 @@
-/* etcd_curl.c - https:// endpoints through libcurl, loaded with dlopen only
- * when one is configured: a process that talks plain http never maps it. */
+/* etcd_curl.c - the https:// transport: libcurl behind the etcd_tx
+ * interface, loaded with dlopen only when an https:// endpoint is
+ * configured: a process that talks plain http never maps it. */
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <stdio.h>
@@ -7,7 +8,8 @@
 #include <string.h>
 
 #include "base/mem.h"
-#include "etcd/etcd_internal.h"
+#include "etcd/etcd.h"
+#include "etcd/etcd_tx.h"
 
 #define CURL_LIB "libcurl.so.4"
 
@@ -35,7 +37,7 @@ static bool cu_loaded;
 
 #define SYM(field, name) { (void **)&cu.field, name }
 
-int etcd_curl_load(char *err, size_t errlen)
+static int curl_load(char *err, size_t errlen)
 {
 	const struct { void **slot; const char *name; } syms[] = {
 		SYM(global_init, "curl_global_init"), SYM(easy_init, "curl_easy_init"),
@@ -76,6 +78,24 @@ int etcd_curl_load(char *err, size_t errlen)
 	return ETCD_OK;
 }
 
+struct tx_curl {
+	struct etcd_tx base;
+	CURL *h;                    /* made on the first request */
+	char *url;
+	long timeout_ms;
+	const struct etcd_tls *tls;
+};
+
+struct stream_curl {
+	struct etcd_stream base;
+	CURL *h;
+	CURLM *m;
+	struct curl_slist *hdrs;
+	http_body_cb cb;
+	void *arg;
+	bool stopped;
+};
+
 static size_t buf_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	size_t n = size * nmemb;
@@ -85,32 +105,33 @@ static size_t buf_write(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 /* Options every handle gets: TLS, timeouts, headers. */
-static int setup_handle(struct etcd *e, CURL *h, struct curl_slist **hdrs, bool stream)
+static int setup_handle(const struct tx_curl *t, CURL *h, const char *auth,
+			struct curl_slist **hdrs, bool stream)
 {
-	char auth[sizeof(e->token) + 32];
+	char line[600];
 	struct curl_slist *l;
 
 	cu.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	cu.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, e->timeout_ms);
+	cu.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, t->timeout_ms);
 	if (!stream)
-		cu.easy_setopt(h, CURLOPT_TIMEOUT_MS, e->timeout_ms);
+		cu.easy_setopt(h, CURLOPT_TIMEOUT_MS, t->timeout_ms);
 	cu.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	cu.easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 10L);
 	cu.easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
 	cu.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	if (e->cafile)
-		cu.easy_setopt(h, CURLOPT_CAINFO, e->cafile);
-	if (e->certfile) {
-		cu.easy_setopt(h, CURLOPT_SSLCERT, e->certfile);
-		cu.easy_setopt(h, CURLOPT_SSLKEY, e->keyfile);
+	if (t->tls->cafile)
+		cu.easy_setopt(h, CURLOPT_CAINFO, t->tls->cafile);
+	if (t->tls->certfile) {
+		cu.easy_setopt(h, CURLOPT_SSLCERT, t->tls->certfile);
+		cu.easy_setopt(h, CURLOPT_SSLKEY, t->tls->keyfile);
 	}
 	l = cu.slist_append(NULL, "Content-Type: application/json");
-	if (l && e->token[0]) {
+	if (l && auth) {
 		struct curl_slist *l2;
 
-		snprintf(auth, sizeof(auth), "Authorization: %s", e->token);
-		l2 = cu.slist_append(l, auth);
-		explicit_bzero(auth, sizeof(auth));
+		snprintf(line, sizeof(line), "Authorization: %s", auth);
+		l2 = cu.slist_append(l, line);
+		explicit_bzero(line, sizeof(line));
 		if (!l2) {
 			cu.slist_free_all(l);
 			l = NULL;
@@ -122,6 +143,7 @@ static int setup_handle(struct etcd *e, CURL *h, struct curl_slist **hdrs, bool 
 	*hdrs = l;
 	return ETCD_OK;
 }
+
 /* TLS failures that are about trust or our own files, not the network. */
 static bool tls_refused(CURLcode cc)
 {
@@ -130,26 +152,38 @@ static bool tls_refused(CURLcode cc)
 	       cc == CURLE_SSL_CRL_BADFILE || cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
 }
 
-
-int etcd_curl_post(struct etcd *e, const char *url, const char *body, long *http,
-		   char *cause, size_t causelen)
+static int full_url(const struct tx_curl *t, const char *path, char *url, size_t len,
+		    char *cause, size_t causelen)
 {
-	struct curl_slist *hdrs = NULL;
-	CURLcode cc;
-	int rc;
+	if (snprintf(url, len, "%s%s", t->url, path) < (int)len)
+		return ETCD_OK;
+	snprintf(cause, causelen, "URL too long");
+	return ETCD_ERR_USAGE;
+}
 
-	if (!e->curl && !(e->curl = cu.easy_init()))
-		return ETCD_ERR_NOMEM;
-	cu.easy_reset(e->curl);
-	rc = setup_handle(e, e->curl, &hdrs, false);
+static int tx_post(struct etcd_tx *tx, const char *path, const char *body, const char *auth,
+		   long *http, struct http_buf *resp, char *cause, size_t causelen)
+{
+	struct tx_curl *t = (struct tx_curl *)tx;
+	struct curl_slist *hdrs = NULL;
+	char url[1024];
+	CURLcode cc;
+	int rc = full_url(t, path, url, sizeof(url), cause, causelen);
+
 	if (rc != ETCD_OK)
 		return rc;
-	e->resp.len = 0;
-	cu.easy_setopt(e->curl, CURLOPT_URL, url);
-	cu.easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
-	cu.easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, buf_write);
-	cu.easy_setopt(e->curl, CURLOPT_WRITEDATA, &e->resp);
-	cc = cu.easy_perform(e->curl);
+	if (!t->h && !(t->h = cu.easy_init()))
+		return ETCD_ERR_NOMEM;
+	cu.easy_reset(t->h);
+	rc = setup_handle(t, t->h, auth, &hdrs, false);
+	if (rc != ETCD_OK)
+		return rc;
+	resp->len = 0;
+	cu.easy_setopt(t->h, CURLOPT_URL, url);
+	cu.easy_setopt(t->h, CURLOPT_POSTFIELDS, body);
+	cu.easy_setopt(t->h, CURLOPT_WRITEFUNCTION, buf_write);
+	cu.easy_setopt(t->h, CURLOPT_WRITEDATA, resp);
+	cc = cu.easy_perform(t->h);
 	cu.slist_free_all(hdrs);
 	if (cc != CURLE_OK) {
 		snprintf(cause, causelen, "%s", cu.easy_strerror(cc));
@@ -159,29 +193,13 @@ int etcd_curl_post(struct etcd *e, const char *url, const char *body, long *http
 		return tls_refused(cc) ? ETCD_ERR_AUTH : ETCD_ERR_UNAVAILABLE;
 	}
 	*http = 0;
-	cu.easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, http);
+	cu.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, http);
 	return ETCD_OK;
 }
 
-void etcd_curl_free(struct etcd *e)
-{
-	if (e->curl)
-		cu.easy_cleanup(e->curl);
-	e->curl = NULL;
-}
-
-struct etcd_curl_stream {
-	CURL *h;
-	CURLM *m;
-	struct curl_slist *hdrs;
-	http_body_cb cb;
-	void *arg;
-	bool stopped;
-};
-
 static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct etcd_curl_stream *s = arg;
+	struct stream_curl *s = arg;
 	size_t n = size * nmemb;
 
 	if (s->stopped || s->cb(s->arg, ptr, n)) {
@@ -191,19 +209,46 @@ static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-int etcd_curl_stream_open(struct etcd *e, const char *url, const char *body, http_body_cb cb,
-			  void *arg, struct etcd_curl_stream **out)
+static void tx_stream_close(struct etcd_stream *st)
 {
-	struct etcd_curl_stream *s = fl_calloc(1, sizeof(*s));
+	struct stream_curl *s = (struct stream_curl *)st;
+
+	if (!s)
+		return;
+	if (s->m && s->h)
+		cu.multi_remove_handle(s->m, s->h);
+	if (s->h)
+		cu.easy_cleanup(s->h);
+	if (s->m)
+		cu.multi_cleanup(s->m);
+	if (s->hdrs)
+		cu.slist_free_all(s->hdrs);
+	free(s);
+}
+
+static const struct etcd_tx_ops curl_ops;
+
+static int tx_stream_open(struct etcd_tx *tx, const char *path, const char *body,
+			  const char *auth, http_body_cb cb, void *arg, struct etcd_stream **out,
+			  char *cause, size_t causelen)
+{
+	struct tx_curl *t = (struct tx_curl *)tx;
+	struct stream_curl *s;
+	char url[1024];
+	int rc = full_url(t, path, url, sizeof(url), cause, causelen);
 
 	*out = NULL;
+	if (rc != ETCD_OK)
+		return rc;
+	s = fl_calloc(1, sizeof(*s));
 	if (!s)
 		return ETCD_ERR_NOMEM;
+	s->base.ops = &curl_ops;
 	s->cb = cb;
 	s->arg = arg;
 	s->h = cu.easy_init();
 	s->m = cu.multi_init();
-	if (!s->h || !s->m || setup_handle(e, s->h, &s->hdrs, true) != ETCD_OK)
+	if (!s->h || !s->m || setup_handle(t, s->h, auth, &s->hdrs, true) != ETCD_OK)
 		goto fail;
 	cu.easy_setopt(s->h, CURLOPT_URL, url);
 	cu.easy_setopt(s->h, CURLOPT_POSTFIELDS, body);
@@ -211,16 +256,16 @@ int etcd_curl_stream_open(struct etcd *e, const char *url, const char *body, htt
 	cu.easy_setopt(s->h, CURLOPT_WRITEDATA, s);
 	if (cu.multi_add_handle(s->m, s->h) != CURLM_OK)
 		goto fail;
-	*out = s;
+	*out = &s->base;
 	return ETCD_OK;
 fail:
-	etcd_curl_stream_close(s);
+	tx_stream_close(&s->base);
 	return ETCD_ERR_NOMEM;
 }
 
-int etcd_curl_stream_step(struct etcd_curl_stream *s, int *status, char *cause,
-			  size_t causelen)
+static int tx_stream_read(struct etcd_stream *st, int *status, char *cause, size_t causelen)
 {
+	struct stream_curl *s = (struct stream_curl *)st;
 	CURLMsg *msg;
 	int running = 0, left;
 	long http = 0;
@@ -241,8 +286,9 @@ int etcd_curl_stream_step(struct etcd_curl_stream *s, int *status, char *cause,
 	return s->stopped ? HTTP_ERR_CALLBACK : HTTP_OK;
 }
 
-bool etcd_curl_stream_wait(struct etcd_curl_stream *s, int wake_fd, int timeout_ms)
+static bool tx_stream_wait(struct etcd_stream *st, int wake_fd, int timeout_ms)
 {
+	struct stream_curl *s = (struct stream_curl *)st;
 	struct curl_waitfd extra = { .fd = wake_fd, .events = CURL_WAIT_POLLIN };
 
 	if (cu.multi_poll(s->m, wake_fd >= 0 ? &extra : NULL, wake_fd >= 0 ? 1 : 0, timeout_ms,
@@ -251,17 +297,43 @@ bool etcd_curl_stream_wait(struct etcd_curl_stream *s, int wake_fd, int timeout_
 	return wake_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN);
 }
 
-void etcd_curl_stream_close(struct etcd_curl_stream *s)
+static void tx_free(struct etcd_tx *tx)
 {
-	if (!s)
-		return;
-	if (s->m && s->h)
-		cu.multi_remove_handle(s->m, s->h);
-	if (s->h)
-		cu.easy_cleanup(s->h);
-	if (s->m)
-		cu.multi_cleanup(s->m);
-	if (s->hdrs)
-		cu.slist_free_all(s->hdrs);
-	free(s);
+	struct tx_curl *t = (struct tx_curl *)tx;
+
+	if (t->h)
+		cu.easy_cleanup(t->h);
+	free(t->url);
+	free(t);
+}
+
+/* No pipelining: every request is one easy_perform. */
+static const struct etcd_tx_ops curl_ops = {
+	.post = tx_post,
+	.stream_open = tx_stream_open,
+	.stream_read = tx_stream_read,
+	.stream_wait = tx_stream_wait,
+	.stream_close = tx_stream_close,
+	.free = tx_free,
+};
+
+int etcd_tx_curl_new(const char *url, long timeout_ms, const struct etcd_tls *tls,
+		     struct etcd_tx **out, char *err, size_t errlen)
+{
+	struct tx_curl *t;
+	int rc = curl_load(err, errlen);
+
+	*out = NULL;
+	if (rc != ETCD_OK)
+		return rc;
+	t = fl_calloc(1, sizeof(*t));
+	if (!t || !(t->url = fl_strdup(url))) {
+		free(t);
+		return ETCD_ERR_NOMEM;
+	}
+	t->base.ops = &curl_ops;
+	t->timeout_ms = timeout_ms;
+	t->tls = tls;
+	*out = &t->base;
+	return ETCD_OK;
 }

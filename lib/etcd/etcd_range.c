@@ -1,13 +1,14 @@
-/* etcd_range.c - a range walked in pages at one revision.  Over http:// the
- * request for page k+1 goes out before page k is parsed, so that etcd's
- * gateway works on it while we do. */
+/* etcd_range.c - reading keys: one key, or a range walked in pages at one
+ * revision.  Where the transport pipelines (http://) the request for page
+ * k+1 goes out before page k is parsed, so that etcd's gateway works on it
+ * while we do. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/base64.h"
 #include "base/mem.h"
-#include "etcd/etcd_internal.h"
+#include "etcd/etcd_call.h"
 
 struct etcd_prefetch {
 	const char *range_end;
@@ -19,6 +20,78 @@ struct etcd_prefetch {
 	size_t key_len;
 	int64_t key_rev;
 };
+
+char *etcd_prefix_end(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end = fl_strdup(prefix);
+
+	if (!end)
+		return NULL;
+	/* etcd's convention: the prefix with its last byte plus one. */
+	while (n > 0) {
+		if ((unsigned char)end[n - 1] < 0xff) {
+			end[n - 1]++;
+			end[n] = '\0';
+			return end;
+		}
+		n--;
+	}
+	end[0] = '\0';
+	return end;
+}
+
+static json_t *range_req(const char *key, size_t keylen, const char *end, int64_t rev,
+			 long limit)
+{
+	json_t *req = json_object();
+
+	if (!req || json_object_set_new(req, "key", etcd_b64_string(key, keylen)) < 0 ||
+	    (end && json_object_set_new(req, "range_end", etcd_b64_string(end, strlen(end))) < 0) ||
+	    (rev && json_object_set_new(req, "revision", json_integer(rev)) < 0) ||
+	    (limit && json_object_set_new(req, "limit", json_integer(limit)) < 0)) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* One page; a paged walk asks for the next one (hook) before it reads it. */
+static int range_page(struct etcd *e, const char *key, size_t keylen, const char *end,
+		      int64_t rev, long limit, json_t **resp, etcd_raw_hook hook, void *arg)
+{
+	json_t *req = range_req(key, keylen, end, rev, limit);
+	int rc;
+
+	*resp = NULL;
+	if (!req)
+		return ETCD_ERR_NOMEM;
+	rc = etcd_call_hooked(e, "/v3/kv/range", req, resp, hook, arg);
+	json_decref(req);
+	return rc;
+}
+
+int etcd_get(struct etcd *e, const char *key, struct etcd_kv *kv, int64_t *rev)
+{
+	json_t *resp, *kvs;
+	int rc = range_page(e, key, strlen(key), NULL, 0, 0, &resp, NULL, NULL);
+
+	memset(kv, 0, sizeof(*kv));
+	if (rc != ETCD_OK)
+		return rc;
+	if (rev)
+		*rev = etcd_json_int(json_object_get(resp, "header"), "revision");
+	kvs = json_object_get(resp, "kvs");
+	if (!json_array_size(kvs)) {
+		rc = ETCD_NOTFOUND;
+	} else {
+		rc = etcd_kv_decode(json_array_get(kvs, 0), kv);
+		if (rc == ETCD_ERR_PROTO)
+			etcd_set_error(e, "etcd answered a range with a malformed key or value");
+	}
+	json_decref(resp);
+	return rc;
+}
 
 /* The last occurrence of needle in the n bytes at hay. */
 static const char *find_last(const char *hay, size_t n, const char *needle)
@@ -68,9 +141,11 @@ static int next_from_raw(const struct http_buf *b, int64_t *rev, char **key, siz
 	return next ? 0 : -1;
 }
 
-void etcd_prefetch_next(struct etcd *e, size_t i)
+/* The raw answer of a page is in e->resp: ask for the next one now. */
+static void prefetch_next(struct etcd *e, size_t i, void *arg)
 {
-	struct etcd_prefetch *pf = e->pf;
+	struct etcd_prefetch *pf = arg;
+	struct etcd_tx *t = e->tx[i];
 	char err[256], *body = NULL;
 	int64_t rev = pf->rev;
 	json_t *req;
@@ -78,15 +153,15 @@ void etcd_prefetch_next(struct etcd *e, size_t i)
 	pf->sent = false;
 	free(pf->key);
 	pf->key = NULL;
-	if (!e->conns[i] || !e->resp.data ||
+	if (!t->ops->send || !e->resp.data ||
 	    next_from_raw(&e->resp, &rev, &pf->key, &pf->key_len) < 0)
 		return;
-	req = etcd_range_req(pf->key, pf->key_len, pf->range_end, rev, pf->limit);
+	req = range_req(pf->key, pf->key_len, pf->range_end, rev, pf->limit);
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	/* Only a head start: when it fails, the page is asked for as usual. */
-	if (body && http_post_send(e->conns[i], "/v3/kv/range", body,
-				   e->token[0] ? e->token : NULL, err, sizeof(err)) == HTTP_OK) {
+	if (body && t->ops->send(t, "/v3/kv/range", body, etcd_auth(e), err, sizeof(err)) ==
+			    ETCD_OK) {
 		pf->sent = true;
 		pf->ep = i;
 		pf->key_rev = rev;
@@ -95,24 +170,25 @@ void etcd_prefetch_next(struct etcd *e, size_t i)
 }
 
 /* The page asked for ahead of time, when it is the one wanted. */
-static int take_prefetched(struct etcd *e, const char *start, size_t start_len, int64_t at,
-			   json_t **resp)
+static int take_prefetched(struct etcd *e, struct etcd_prefetch *pf, const char *start,
+			   size_t start_len, int64_t at, json_t **resp)
 {
-	struct etcd_prefetch *pf = e->pf;
+	struct etcd_tx *t = e->tx[pf->ep];
 	char err[256];
-	int status = 0, rc;
+	long status = 0;
 	size_t i = pf->ep;
+	int rc;
 
 	*resp = NULL;
 	if (!pf->sent || i != e->cur || pf->key_rev != at || pf->key_len != start_len ||
 	    memcmp(pf->key, start, start_len) != 0)
 		return ETCD_ERR_UNAVAILABLE;
 	pf->sent = false;
-	rc = http_post_recv(e->conns[i], &status, &e->resp, err, sizeof(err));
-	if (rc != HTTP_OK)
+	rc = t->ops->recv(t, &status, &e->resp, err, sizeof(err));
+	if (rc != ETCD_OK)
 		return ETCD_ERR_UNAVAILABLE;
 	if (status == 200)
-		etcd_prefetch_next(e, i);
+		prefetch_next(e, i, pf);
 	return etcd_answer(e, i, status, resp);
 }
 
@@ -154,14 +230,14 @@ int etcd_range_all(struct etcd *e, const char *key, const char *range_end, long 
 	bool more = true;
 
 	pf.rev = at;
-	e->pf = &pf;
 	while (rc == ETCD_OK && more) {
 		json_t *resp;
 
 		/* Any failure of the page asked ahead: ask again, with failover. */
-		rc = take_prefetched(e, start, start_len, at, &resp);
+		rc = take_prefetched(e, &pf, start, start_len, at, &resp);
 		if (rc != ETCD_OK)
-			rc = etcd_range_page(e, start, start_len, range_end, at, page, &resp);
+			rc = range_page(e, start, start_len, range_end, at, page, &resp,
+					prefetch_next, &pf);
 		if (rc != ETCD_OK)
 			break;
 		if (!at)
@@ -182,7 +258,6 @@ int etcd_range_all(struct etcd *e, const char *key, const char *range_end, long 
 		memcpy(start, last, start_len);
 		start[start_len] = '\0';
 	}
-	e->pf = NULL;
 	free(pf.key);
 	free(start);
 	free(last);

@@ -1,8 +1,7 @@
 /* etcd_watch.c - an etcd v3 watch stream over the JSON gateway: one long
  * POST to /v3/watch whose answer is a stream of JSON lines, read through
- * lib/etcd/http.c (http://) or libcurl (https://). */
+ * the endpoint's transport (etcd_tx.h). */
 #include <jansson.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +9,11 @@
 #include "base/base64.h"
 #include "base/mem.h"
 #include "base/timefmt.h"
-#include "etcd/etcd_internal.h"
+#include "etcd/etcd_call.h"
 
 struct etcd_watch {
 	struct etcd *e;
-	struct http_conn *hc;            /* http:// */
-	struct etcd_curl_stream *cs;     /* https:// */
+	struct etcd_stream *st;
 	char *body;
 	struct http_buf in;
 	etcd_watch_cb cb;
@@ -169,25 +167,14 @@ static int build_body(struct etcd_watch *w, const char *key, const char *range_e
 static int stream_open(struct etcd_watch *w)
 {
 	struct etcd *e = w->e;
-	char url[1024], cause[256];
-	int rc;
+	struct etcd_tx *t = e->tx[w->ep_idx];
+	char cause[256];
+	int rc = t->ops->stream_open(t, "/v3/watch", w->body, etcd_auth(e), watch_data, w, &w->st,
+				     cause, sizeof(cause));
 
-	if (!e->conns[w->ep_idx]) {
-		snprintf(url, sizeof(url), "%s/v3/watch", w->ep);
-		return etcd_curl_stream_open(e, url, w->body, watch_data, w, &w->cs);
-	}
-	/* Its own connection: the stream holds it for as long as it lasts. */
-	rc = http_conn_new(w->ep, e->timeout_ms, &w->hc, cause, sizeof(cause));
-	if (rc == HTTP_OK)
-		rc = http_stream_open(w->hc, "/v3/watch", w->body,
-				      e->token[0] ? e->token : NULL, watch_data, w, cause,
-				      sizeof(cause));
-	if (rc == HTTP_OK)
-		return ETCD_OK;
-	if (rc == HTTP_ERR_NOMEM)
-		return ETCD_ERR_NOMEM;
-	etcd_set_error(e, "etcd unreachable at %s: %s", w->ep, cause);
-	return ETCD_ERR_UNAVAILABLE;
+	if (rc != ETCD_OK && rc != ETCD_ERR_NOMEM)
+		etcd_set_error(e, "etcd unreachable at %s: %s", w->ep, cause);
+	return rc;
 }
 
 int etcd_watch_open(struct etcd *e, const char *key, const char *range_end, int64_t start_rev,
@@ -252,27 +239,6 @@ static int stream_ended(struct etcd_watch *w, int rc, int http, const char *caus
 	return ETCD_ERR_UNAVAILABLE;
 }
 
-/* Take what has arrived: HTTP_OK while the stream is open. */
-static int stream_step(struct etcd_watch *w, int *http, char *cause, size_t len)
-{
-	if (w->cs)
-		return etcd_curl_stream_step(w->cs, http, cause, len);
-	return http_stream_read(w->hc, http, cause, len);
-}
-
-/* Wait for the stream or the wake-up fd; true when woken. */
-static bool stream_wait(struct etcd_watch *w, int timeout_ms)
-{
-	struct pollfd p[2] = { { .fd = -1 }, { .fd = w->wake_fd, .events = POLLIN } };
-
-	if (w->cs)
-		return etcd_curl_stream_wait(w->cs, w->wake_fd, timeout_ms);
-	p[0] = (struct pollfd){ .fd = http_conn_fd(w->hc), .events = POLLIN };
-	if (poll(p, w->wake_fd >= 0 ? 2 : 1, timeout_ms) <= 0)
-		return false;
-	return w->wake_fd >= 0 && (p[1].revents & POLLIN);
-}
-
 int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
 {
 	int64_t deadline = mono_ms() + timeout_ms;
@@ -281,7 +247,8 @@ int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
 	if (w->done)
 		return w->cb_rc ? w->cb_rc : ETCD_ERR_UNAVAILABLE;
 	for (;;) {
-		int http = 0, left, rc = stream_step(w, &http, cause, sizeof(cause));
+		int http = 0, left;
+		int rc = w->st->ops->stream_read(w->st, &http, cause, sizeof(cause));
 
 		if (rc != HTTP_OK)
 			return stream_ended(w, rc, http, cause);
@@ -292,7 +259,7 @@ int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
 		left = (int)(deadline - mono_ms());
 		if (left <= 0)
 			return ETCD_OK;
-		if (stream_wait(w, left))
+		if (w->st->ops->stream_wait(w->st, w->wake_fd, left))
 			return ETCD_OK;
 	}
 }
@@ -301,8 +268,8 @@ void etcd_watch_close(struct etcd_watch *w)
 {
 	if (!w)
 		return;
-	etcd_curl_stream_close(w->cs);
-	http_conn_free(w->hc);
+	if (w->st)
+		w->st->ops->stream_close(w->st);
 	free(w->body);
 	free(w->in.data);
 	free(w);

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
+#include "etcd/etcd_cli.h"
 #include "etcd/lease_keep.h"
 #include "model/event.h"
 

@@ -12,6 +12,7 @@
 #include "base/sig.h"
 #include "base/timefmt.h"
 #include "etcd/acquire.h"
+#include "etcd/etcd_cli.h"
 #include "etcd/watch.h"
 #include "model/env.h"
 #include "model/event.h"
@@ -54,7 +55,7 @@ static int emit(struct lease_watch *w, const struct event *ev)
 {
 	/* Snapshot lines go out in blocks; everything else at once. */
 	if ((w->in_snapshot ? event_print(w->out, ev) : event_write(w->out, ev)) < 0) {
-		w->out_err = errno == EPIPE ? EX_IOERR : EX_IOERR;
+		w->out_err = EX_IOERR; /* EPIPE included */
 		log_err("write event: %s", strerror(errno));
 		return -1;
 	}

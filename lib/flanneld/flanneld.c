@@ -18,6 +18,7 @@
 #include "base/sdnotify.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
+#include "etcd/config_fetch.h"
 #include "etcd/etcd.h"
 #include "flanneld/flanneld.h"
 #include "flanneld/supervise.h"
@@ -594,41 +595,6 @@ static int loop(struct daemon *d)
 	return rc;
 }
 
-/* Read <prefix>/config, waiting while it does not exist (as upstream). */
-static int read_config(struct etcd *e, struct network *n)
-{
-	char key[600], why[512];
-	int64_t said = 0;
-
-	snprintf(key, sizeof(key), "%s/config", n->prefix);
-	for (;;) {
-		struct etcd_kv kv;
-		int rc = etcd_get(e, key, &kv, NULL);
-
-		if (rc == ETCD_OK) {
-			rc = config_parse(kv.value, kv.value_len, &n->cfg, why, sizeof(why));
-			etcd_kv_clear(&kv);
-			if (rc < 0) {
-				log_err("parse config %s: %s", key, why);
-				return EX_CONFIG;
-			}
-			return 0;
-		}
-		if (rc == ETCD_ERR_AUTH || rc == ETCD_ERR_USAGE) {
-			log_err("read config %s: %s", key, etcd_error(e));
-			return etcd_exit_code(rc);
-		}
-		if (mono_ms() - said > 10000) {
-			log_warn("waiting for config %s: %s", key,
-				 rc == ETCD_NOTFOUND ? "not found (write it with etcdctl put)" :
-						       etcd_error(e));
-			said = mono_ms();
-		}
-		if (sig_pause_ms(1000))
-			return -1;
-	}
-}
-
 /* The backend from the table, and its Backend keys checked. */
 static int check_backend(struct network *n)
 {
@@ -767,7 +733,7 @@ int flanneld_run(struct flanneld_opts *o)
 		rc = EX_USAGE;
 	}
 	for (int i = 0; !rc && i < d->n_nets; i++) {
-		rc = read_config(e, &d->nets[i]);
+		rc = config_fetch_wait(e, d->nets[i].prefix, &d->nets[i].cfg);
 		if (rc < 0) {
 			rc = 0;
 			goto out;

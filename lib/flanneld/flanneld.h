@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "base/cli.h"
+#include "etcd/etcd_cli.h"
 #include "model/config.h"
 #include "netlink/iface.h"
 

@@ -176,7 +176,7 @@ static int run_script(const struct masq_conf *c, const char *script, const char 
 	}
 	if (rc != 0) {
 		log_err("%s table inet %s: nft exited with %d", what, c->table, rc);
-		return 1;
+		return EXIT_FAILURE;
 	}
 	return 0;
 }

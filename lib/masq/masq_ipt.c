@@ -153,7 +153,7 @@ static int ipt_apply_family(const struct masq_conf *c, int family)
 	}
 	if (rc != 0) {
 		log_err("apply %s rules: %s exited with %d", f.iptables, f.restore, rc);
-		return 1;
+		return EXIT_FAILURE;
 	}
 	return 0;
 }

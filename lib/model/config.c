@@ -3,10 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sysexits.h>
 
-#include "base/log.h"
-#include "etcd/etcd.h"
 #include "model/config.h"
 #include "model/gojson.h"
 
@@ -282,29 +279,4 @@ bool config_subnet6_ok(const struct net_config *c, const struct prefix *p)
 {
 	return p->addr.family == AF_INET6 &&
 	       subnet_in_range(p, c->subnet6_len, &c->subnet6_min, &c->subnet6_max);
-}
-
-int config_fetch(struct etcd *e, const char *prefix, struct net_config *c)
-{
-	char key[512], why[512];
-	struct etcd_kv kv;
-	int rc;
-
-	snprintf(key, sizeof(key), "%s/config", prefix);
-	rc = etcd_get(e, key, &kv, NULL);
-	if (rc == ETCD_NOTFOUND) {
-		log_err("read config %s: not found (write it with etcdctl put, the v3 API)", key);
-		return EX_CONFIG;
-	}
-	if (rc != ETCD_OK) {
-		log_err("read config %s: %s", key, etcd_error(e));
-		return etcd_exit_code(rc);
-	}
-	rc = config_parse(kv.value, kv.value_len, c, why, sizeof(why));
-	etcd_kv_clear(&kv);
-	if (rc < 0) {
-		log_err("parse config %s: %s", key, why);
-		return EX_CONFIG;
-	}
-	return 0;
 }

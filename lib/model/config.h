@@ -27,9 +27,4 @@ json_t *config_backend_get(const struct net_config *c, const char *key);
 bool config_subnet_ok(const struct net_config *c, const struct prefix *p);
 bool config_subnet6_ok(const struct net_config *c, const struct prefix *p);
 
-struct etcd;
-/* Read <prefix>/config from etcd and parse it.  0, or a sysexits code
- * (78 when missing or invalid) after logging why. */
-int config_fetch(struct etcd *e, const char *prefix, struct net_config *c);
-
 #endif

@@ -1,0 +1,70 @@
+/* config_fetch.c - read <prefix>/config from etcd and parse it, once or
+ * waiting until it is there. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <sysexits.h>
+
+#include "base/log.h"
+#include "base/sig.h"
+#include "base/timefmt.h"
+#include "etcd/config_fetch.h"
+#include "etcd/etcd_cli.h"
+
+static int parse(const char *key, struct etcd_kv *kv, struct net_config *c)
+{
+	char why[512];
+	int rc = config_parse(kv->value, kv->value_len, c, why, sizeof(why));
+
+	etcd_kv_clear(kv);
+	if (rc < 0) {
+		log_err("parse config %s: %s", key, why);
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
+static int fetch(struct etcd *e, const char *prefix, struct net_config *c, bool wait)
+{
+	char key[600];
+	int64_t said = 0;
+	int n = snprintf(key, sizeof(key), "%s/config", prefix);
+
+	if (n < 0 || (size_t)n >= sizeof(key)) {
+		log_err("read config %s/config: the prefix is too long", prefix);
+		return EX_CONFIG;
+	}
+	for (;;) {
+		struct etcd_kv kv;
+		int rc = etcd_get(e, key, &kv, NULL);
+
+		if (rc == ETCD_OK)
+			return parse(key, &kv, c);
+		if (!wait && rc == ETCD_NOTFOUND) {
+			log_err("read config %s: not found (write it with etcdctl put, the v3 API)",
+				key);
+			return EX_CONFIG;
+		}
+		if (!wait || rc == ETCD_ERR_AUTH || rc == ETCD_ERR_USAGE) {
+			log_err("read config %s: %s", key, etcd_error(e));
+			return etcd_exit_code(rc);
+		}
+		if (mono_ms() - said > 10000) {
+			log_warn("waiting for config %s: %s", key,
+				 rc == ETCD_NOTFOUND ? "not found (write it with etcdctl put)" :
+						       etcd_error(e));
+			said = mono_ms();
+		}
+		if (sig_pause_ms(1000))
+			return -1;
+	}
+}
+
+int config_fetch(struct etcd *e, const char *prefix, struct net_config *c)
+{
+	return fetch(e, prefix, c, false);
+}
+
+int config_fetch_wait(struct etcd *e, const char *prefix, struct net_config *c)
+{
+	return fetch(e, prefix, c, true);
+}

@@ -1,0 +1,72 @@
+/* etcd_cli.c - the etcd options of the tools, and their exit status for an
+ * etcd client status. */
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "base/log.h"
+#include "base/timefmt.h"
+#include "etcd/etcd_cli.h"
+
+const char cli_etcd_usage[] =
+	"  --etcd-endpoints=URL[,URL...]  etcd endpoints (default " ETCD_DEFAULT_ENDPOINTS ")\n"
+	"  --etcd-prefix=PATH             key prefix (default " ETCD_DEFAULT_PREFIX ")\n"
+	"  --etcd-cafile=FILE             CA certificate for https endpoints\n"
+	"  --etcd-certfile=FILE           client certificate\n"
+	"  --etcd-keyfile=FILE            client key\n"
+	"  --etcd-username=NAME           etcd user\n"
+	"  --etcd-password=PASSWORD       etcd password\n"
+	"  --etcd-timeout=DURATION        timeout of every request (default 5s)\n";
+
+void cli_etcd_init(struct cli_etcd *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->prefix = ETCD_DEFAULT_PREFIX;
+}
+
+int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg)
+{
+	int64_t ms;
+
+	switch (opt) {
+	case OPT_ETCD_ENDPOINTS: c->opts.endpoints = arg; return 1;
+	case OPT_ETCD_PREFIX: c->prefix = arg; return 1;
+	case OPT_ETCD_CAFILE: c->opts.cafile = arg; return 1;
+	case OPT_ETCD_CERTFILE: c->opts.certfile = arg; return 1;
+	case OPT_ETCD_KEYFILE: c->opts.keyfile = arg; return 1;
+	case OPT_ETCD_USERNAME: c->opts.username = arg; return 1;
+	case OPT_ETCD_PASSWORD: c->opts.password = arg; return 1;
+	case OPT_ETCD_TIMEOUT:
+		ms = duration_parse_ms(arg);
+		if (ms <= 0) {
+			log_err("--etcd-timeout %s: not a duration such as 5s or 500ms", arg);
+			return -1;
+		}
+		c->opts.timeout_ms = (long)ms;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int etcd_exit_code(int status)
+{
+	switch (status) {
+	case ETCD_OK:
+	case ETCD_NOTFOUND:
+	case ETCD_EXISTS:
+		return 0;
+	case ETCD_ERR_UNAVAILABLE:
+		return EX_UNAVAILABLE;
+	case ETCD_ERR_AUTH:
+		return EX_NOPERM;
+	case ETCD_ERR_USAGE:
+		return EX_USAGE;
+	case ETCD_ERR_NOMEM:
+		return EX_OSERR;
+	case ETCD_ERR_PROTO:
+		return EX_PROTOCOL;
+	default:
+		return EXIT_FAILURE;
+	}
+}

@@ -1,0 +1,53 @@
+/* etcd_cli.h - the etcd options every tool that talks to etcd takes, and
+ * the exit status for an etcd client status. */
+#ifndef FLANNEL_ETCD_CLI_H
+#define FLANNEL_ETCD_CLI_H
+
+#include <getopt.h>
+
+#include "etcd/etcd.h"
+
+/* The etcd options every tool that talks to etcd takes. */
+enum {
+	OPT_ETCD_ENDPOINTS = 1000,
+	OPT_ETCD_PREFIX,
+	OPT_ETCD_CAFILE,
+	OPT_ETCD_CERTFILE,
+	OPT_ETCD_KEYFILE,
+	OPT_ETCD_USERNAME,
+	OPT_ETCD_PASSWORD,
+	OPT_ETCD_TIMEOUT,
+	OPT_ETCD_LAST,
+};
+
+#define CLI_ETCD_OPTIONS                                                             \
+	{ "etcd-endpoints", required_argument, NULL, OPT_ETCD_ENDPOINTS },           \
+	{ "etcd-prefix", required_argument, NULL, OPT_ETCD_PREFIX },                 \
+	{ "etcd-cafile", required_argument, NULL, OPT_ETCD_CAFILE },                 \
+	{ "etcd-certfile", required_argument, NULL, OPT_ETCD_CERTFILE },             \
+	{ "etcd-keyfile", required_argument, NULL, OPT_ETCD_KEYFILE },               \
+	{ "etcd-username", required_argument, NULL, OPT_ETCD_USERNAME },             \
+	{ "etcd-password", required_argument, NULL, OPT_ETCD_PASSWORD },             \
+	{ "etcd-timeout", required_argument, NULL, OPT_ETCD_TIMEOUT }
+
+struct cli_etcd {
+	struct etcd_opts opts;
+	const char *prefix;
+};
+
+void cli_etcd_init(struct cli_etcd *c);
+/* 1 when opt was an etcd option (handled), 0 when not, -1 on a bad value. */
+int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg);
+/* The usage lines for the etcd options. */
+extern const char cli_etcd_usage[];
+
+/*
+ * The exit status of a tool that stops on an etcd status: 0 (ETCD_OK,
+ * ETCD_NOTFOUND, ETCD_EXISTS), EX_UNAVAILABLE, EX_NOPERM, EX_USAGE,
+ * EX_OSERR (out of memory), EX_PROTOCOL (an answer we could not read), or
+ * EXIT_FAILURE (etcd refused the request).  Every man page of a tool that
+ * talks to etcd lists these under EXIT STATUS.
+ */
+int etcd_exit_code(int status);
+
+#endif
