@@ -32,21 +32,21 @@ void cni_exec_out_free(struct cni_exec_out *o)
 /* filepath.Join(dir, name) for a name without slashes. */
 static char *join(const char *dir, size_t dlen, const char *name)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 
 	while (dlen > 1 && dir[dlen - 1] == '/')
 		dlen--;
-	cni_buf_add(&b, dir, dlen);
+	buf_add(&b, dir, dlen);
 	if (dlen && !(dlen == 1 && dir[0] == '/'))
-		cni_buf_add(&b, "/", 1);
-	cni_buf_str(&b, name);
-	return cni_buf_take(&b);
+		buf_add(&b, "/", 1);
+	buf_str(&b, name);
+	return buf_take(&b);
 }
 
 int cni_find_plugin(const char *name, const char *cni_path, char **path, char *err,
 		    size_t errlen)
 {
-	struct cni_buf list = { 0 }, q = { 0 };
+	struct buf list = { 0 }, q = { 0 };
 	const char *p = cni_path ? cni_path : "";
 
 	*path = NULL;
@@ -66,26 +66,26 @@ int cni_find_plugin(const char *name, const char *cni_path, char **path, char *e
 			goto oom;
 		if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
 			*path = full;
-			cni_buf_free(&list);
+			buf_free(&list);
 			return 0;
 		}
 		free(full);
-		cni_buf_add(&list, list.len ? " " : "", list.len ? 1 : 0);
-		cni_buf_add(&list, p, n);
+		buf_add(&list, list.len ? " " : "", list.len ? 1 : 0);
+		buf_add(&list, p, n);
 		if (!c)
 			break;
 		p = c + 1;
 	}
 	cni_json_quote(&q, name, strlen(name));
-	if (list.oom || q.oom)
+	if (list.failed || q.failed)
 		goto oom;
-	snprintf(err, errlen, "failed to find plugin %s in path [%s]", q.s, list.s ? list.s : "");
-	cni_buf_free(&list);
-	cni_buf_free(&q);
+	snprintf(err, errlen, "failed to find plugin %s in path [%s]", q.data, list.data ? list.data : "");
+	buf_free(&list);
+	buf_free(&q);
 	return -1;
 oom:
-	cni_buf_free(&list);
-	cni_buf_free(&q);
+	buf_free(&list);
+	buf_free(&q);
 	snprintf(err, errlen, "out of memory");
 	return -1;
 }
@@ -166,7 +166,7 @@ fail:
 	return -1;
 }
 
-static void drain(int *fd, struct cni_buf *b)
+static void drain(int *fd, struct buf *b)
 {
 	char buf[8192];
 	ssize_t n = read(*fd, buf, sizeof(buf));
@@ -178,12 +178,12 @@ static void drain(int *fd, struct cni_buf *b)
 		return;
 	}
 	if (b->len + (size_t)n <= OUT_MAX)
-		cni_buf_add(b, buf, (size_t)n);
+		buf_add(b, buf, (size_t)n);
 }
 
 /* Feed stdin and collect stdout and stderr until both are closed. */
-static void pump(struct child *c, const char *in, size_t in_len, struct cni_buf *out,
-		 struct cni_buf *err)
+static void pump(struct child *c, const char *in, size_t in_len, struct buf *out,
+		 struct buf *err)
 {
 	size_t off = 0;
 
@@ -233,12 +233,12 @@ static void wait_text(int status, char *buf, size_t len)
 }
 
 /* pluginErr: the delegate's error object, or a description of its failure. */
-static void plugin_err(const char *why, const struct cni_buf *out, const struct cni_buf *err,
+static void plugin_err(const char *why, const struct buf *out, const struct buf *err,
 		       struct cni_err *e)
 {
 	char perr[512];
 	json_t *o = NULL, *v;
-	struct cni_buf q = { 0 };
+	struct buf q = { 0 };
 
 	cni_err_set(e, 0, NULL, "%s", "");
 	if (!out->len) {
@@ -246,22 +246,22 @@ static void plugin_err(const char *why, const struct cni_buf *out, const struct 
 			cni_err_set(e, 0, NULL, "netplugin failed with no error message: %s", why);
 			return;
 		}
-		cni_json_quote(&q, err->s, err->len);
-		cni_err_set(e, 0, NULL, "netplugin failed: %s", q.s ? q.s : "");
-		cni_buf_free(&q);
+		cni_json_quote(&q, err->data, err->len);
+		cni_err_set(e, 0, NULL, "netplugin failed: %s", q.data ? q.data : "");
+		buf_free(&q);
 		return;
 	}
-	if (cni_json_parse(out->s, out->len, &o, perr, sizeof(perr)) < 0 ||
+	if (cni_json_parse(out->data, out->len, &o, perr, sizeof(perr)) < 0 ||
 	    (!json_is_object(o) && !json_is_null(o))) {
 		if (o)
 			snprintf(perr, sizeof(perr),
 				 "json: cannot unmarshal %s into Go value of type types.Error",
 				 cni_json_kind(o));
-		cni_json_quote(&q, out->s, out->len);
+		cni_json_quote(&q, out->data, out->len);
 		cni_err_set(e, 0, NULL,
 			    "netplugin failed but error parsing its diagnostic message %s: %s",
-			    q.s ? q.s : "", perr);
-		cni_buf_free(&q);
+			    q.data ? q.data : "", perr);
+		buf_free(&q);
 		json_decref(o);
 		return;
 	}
@@ -293,7 +293,7 @@ static int start(const char *path, char **env, struct child *c, int *exec_errno)
 }
 
 static int run(const char *path, char **env, const char *in, size_t in_len,
-	       struct cni_buf *out, struct cni_buf *err, struct cni_err *e)
+	       struct buf *out, struct buf *err, struct cni_err *e)
 {
 	struct child c = { -1, -1, -1, -1, -1 };
 	int xe = 0, status = 0;
@@ -315,12 +315,12 @@ static int run(const char *path, char **env, const char *in, size_t in_len,
 		pump(&c, NULL, 0, out, err);
 	while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (out->oom || err->oom)
+	if (out->failed || err->failed)
 		return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory"), -2;
 	if (xe) {
 		snprintf(why, sizeof(why), "fork/exec %s: %s", path, cni_strerror(xe, os, sizeof(os)));
-		cni_buf_free(out);
-		cni_buf_free(err);
+		buf_free(out);
+		buf_free(err);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		return 0;
 	} else {
@@ -333,7 +333,7 @@ static int run(const char *path, char **env, const char *in, size_t in_len,
 int cni_exec_plugin(const char *path, const char *command, char *const envp[], const char *in,
 		    size_t in_len, struct cni_exec_out *o, struct cni_err *e)
 {
-	struct cni_buf out = { 0 }, err = { 0 };
+	struct buf out = { 0 }, err = { 0 };
 	char *cmdvar = NULL, **env = delegate_env(envp, command, &cmdvar);
 	int rc;
 
@@ -346,14 +346,14 @@ int cni_exec_plugin(const char *path, const char *command, char *const envp[], c
 	if (rc == 0) {
 		o->out_len = out.len;
 		o->err_len = err.len;
-		o->out = cni_buf_take(&out);
-		o->errout = cni_buf_take(&err);
+		o->out = buf_take(&out);
+		o->errout = buf_take(&err);
 		if (!o->out || !o->errout) {
 			cni_exec_out_free(o);
 			return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory"), -2;
 		}
 	}
-	cni_buf_free(&out);
-	cni_buf_free(&err);
+	buf_free(&out);
+	buf_free(&err);
 	return rc;
 }

@@ -81,7 +81,7 @@ static size_t buf_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 
 	/* A short count makes curl report a write error. */
-	return http_buf_add(arg, ptr, n) == HTTP_OK ? n : 0;
+	return buf_add(arg, ptr, n) == 0 ? n : 0;
 }
 
 /* Options every handle gets: TLS, timeouts, headers. */

@@ -16,7 +16,7 @@ struct etcd {
 	char *cafile, *certfile, *keyfile, *username, *password;
 	long timeout_ms;
 	void *curl;               /* a CURL handle, made on the first https call */
-	struct http_buf resp;
+	struct buf resp;
 	struct etcd_prefetch *pf; /* set while etcd_range_all walks */
 	char token[512];
 	char err[768];

@@ -17,7 +17,7 @@ struct etcd_watch {
 	struct http_conn *hc;            /* http:// */
 	struct etcd_curl_stream *cs;     /* https:// */
 	char *body;
-	struct http_buf in;
+	struct buf in;
 	etcd_watch_cb cb;
 	void *arg;
 	int cb_rc;   /* a non-zero callback return stops the stream */
@@ -118,7 +118,7 @@ static int watch_data(void *arg, const char *data, size_t n)
 
 	if (w->cb_rc)
 		return 1;
-	if (http_buf_add(&w->in, data, n) != HTTP_OK) {
+	if (buf_add(&w->in, data, n) < 0) {
 		w->cb_rc = ETCD_ERR_NOMEM;
 		return 1;
 	}
