@@ -1,4 +1,5 @@
-/* cni_env.c - subnet.env as the CNI plugin reads it (cni-facts 1.2). */
+/* cni_env.c - subnet.env as the CNI plugin reads it: upstream's
+ * loadFlannelSubnetEnv, line by line with Go's parsing of numbers and CIDRs. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
