@@ -144,7 +144,7 @@ int etcd_curl_post(struct etcd *e, const char *url, const char *body, long *http
 	rc = setup_handle(e, e->curl, &hdrs, false);
 	if (rc != ETCD_OK)
 		return rc;
-	e->resp.len = 0;
+	buf_reset(&e->resp);
 	cu.easy_setopt(e->curl, CURLOPT_URL, url);
 	cu.easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
 	cu.easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, buf_write);

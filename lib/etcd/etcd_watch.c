@@ -135,8 +135,7 @@ static int watch_data(void *arg, const char *data, size_t n)
 		}
 		start += len + 1;
 	}
-	memmove(w->in.data, w->in.data + start, w->in.len - start);
-	w->in.len -= start;
+	buf_drop(&w->in, start);
 	return 0;
 }
 
