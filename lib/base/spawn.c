@@ -90,39 +90,31 @@ static int set_attrs(posix_spawnattr_t *at, bool new_group)
 	return rc ? rc : posix_spawnattr_setpgroup(at, 0);
 }
 
+/* posix_spawn itself: 0, -1 (attributes), or SPAWN_EXEC_FAILED, with errno. */
 static int do_spawn(struct spawn *sp, const int src[3])
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	int rc;
+	int rc = -1, err;
 
-	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+	if ((err = posix_spawn_file_actions_init(&fa)) != 0)
 		goto out;
-	if ((rc = posix_spawnattr_init(&at)) != 0)
+	if ((err = posix_spawnattr_init(&at)) != 0)
 		goto out_fa;
-	rc = wire_fds(&fa, src, sp->fd[2] == SPAWN_STDOUT);
-	rc = rc ? rc : set_attrs(&at, sp->new_group);
-	if (rc) {
-		errno = rc;
-		rc = -1;
-	} else {
-		rc = (sp->search ? posix_spawnp : posix_spawn)(
+	err = wire_fds(&fa, src, sp->fd[2] == SPAWN_STDOUT);
+	err = err ? err : set_attrs(&at, sp->new_group);
+	if (!err) {
+		/* glibc runs the exec before it returns: a failed exec's errno is ours. */
+		rc = SPAWN_EXEC_FAILED;
+		err = (sp->search ? posix_spawnp : posix_spawn)(
 			&sp->pid, sp->path, &fa, &at, sp->argv, sp->envp ? sp->envp : environ);
-		/* glibc runs the exec before it returns: its errno is ours. */
-		if (rc) {
-			errno = rc;
-			rc = SPAWN_EXEC_FAILED;
-		}
 	}
 	posix_spawnattr_destroy(&at);
 out_fa:
 	posix_spawn_file_actions_destroy(&fa);
 out:
-	if (rc > 0) {
-		errno = rc;
-		rc = -1;
-	}
-	return rc;
+	errno = err;
+	return err ? rc : 0;
 }
 
 int spawn_start(struct spawn *sp)
