@@ -63,7 +63,10 @@ static int spawn_piece(struct supervisor *s, struct piece *p, int in, bool piped
 	if (piped)
 		sp->fd[1] = SPAWN_PIPE;
 	if (spawn_start(sp) != 0) {
-		log_err("run %s: %s", p->argv[0], strerror(errno));
+		int saved = errno;
+
+		log_err("run %s: %s", p->argv[0], strerror(saved));
+		errno = saved;
 		return -1;
 	}
 	p->pid = sp->pid;
