@@ -117,7 +117,7 @@ static int plugin(void)
 
 static int delegate_config(enum cni_os os)
 {
-	struct cni_buf in = { 0 };
+	struct buf in = { 0 };
 	char chunk[8192], *out;
 	struct cni_err e;
 	ssize_t n;
@@ -128,17 +128,17 @@ static int delegate_config(enum cni_os os)
 			continue;
 		if (n < 0) {
 			log_err("read config: %s", strerror(errno));
-			cni_buf_free(&in);
+			buf_free(&in);
 			return EX_IOERR;
 		}
-		cni_buf_add(&in, chunk, (size_t)n);
+		buf_add(&in, chunk, (size_t)n);
 	}
-	if (in.oom) {
+	if (in.failed) {
 		log_err("read config: out of memory");
 		return EX_OSERR;
 	}
-	out = cni_delegate_config(in.s ? in.s : "", in.len, os, &e);
-	cni_buf_free(&in);
+	out = cni_delegate_config(in.data ? in.data : "", in.len, os, &e);
+	buf_free(&in);
 	if (!out) {
 		log_err("build delegate config: %s", e.msg);
 		return EX_DATAERR;

@@ -18,7 +18,8 @@ declare -A RULES=(
 	[etcd]="base model etcd"
 	[netlink]="base model netlink"
 	[apply]="base model netlink apply"
-	[backend]="base model netlink apply backend ext"
+	[backend]="base model netlink apply backend ext udp"
+	[udp]="base model netlink udp"
 	[ext]="base model ext"
 	[masq]="base model masq"
 	[cni]="base model cni"
@@ -67,7 +68,9 @@ edges=$(for f in lib/*/*.c; do
 	a=${a%.c}
 	sed -n 's|^[[:space:]]*#[[:space:]]*include[[:space:]]*"'"$dir"'/\([^"/]*\)\.h".*|\1|p' "$f" |
 		while IFS= read -r b; do
-			[ "$b" != "$a" ] && [ -e "lib/$dir/$b.c" ] && echo "$dir $a $b"
+			if [ "$b" != "$a" ] && [ -e "lib/$dir/$b.c" ]; then
+				echo "$dir $a $b"
+			fi
 		done
 done | sort -u)
 while read -r dir a b; do
@@ -80,8 +83,13 @@ done <<<"$edges"
 # 3. symbol-level circles inside a folder, from the built objects
 if [ -d build/obj ]; then
 	for d in build/obj/*/; do
-		objs=("$d"*.o)
-		[ -e "${objs[0]}" ] || continue
+		objs=()
+		# Only objects of sources that still exist (a removed file's lingers).
+		for o in "$d"*.o; do
+			src=${o#build/obj/}
+			[ -e "lib/${src%.o}.c" ] && objs+=("$o")
+		done
+		[ "${#objs[@]}" -gt 0 ] || continue
 		circles=$(nm -A "${objs[@]}" 2>/dev/null | awk '
 			{ file = $1; sub(/:.*/, "", file); sub(/.*\//, "", file); sub(/\.o$/, "", file) }
 			$(NF - 1) == "U" { use[file, $NF] = 1; next }

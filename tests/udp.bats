@@ -60,7 +60,7 @@ in_container() {
 mesh_up() {
 	local i j
 	for i in 1 2 3; do
-		start_flanneld "$i" "$@"
+		start_flanneld "$i"
 	done
 	for i in 1 2 3; do
 		wait_for 15 test -s "$RUN/h$i/subnet.env"
@@ -122,8 +122,8 @@ stat_of() {
 @test "udp: a 1472-byte don't-fragment packet passes, 1473 bytes do not" {
 	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"udp"}}'
 	mesh_up
-	in_container 1 ping -c 1 -W 2 -M do -s 1444 "$(cip 2)"
-	run in_container 1 ping -c 1 -W 2 -M do -s 1445 "$(cip 2)"
+	in_container 1 ping -c 1 -W 2 -M "do" -s 1444 "$(cip 2)"
+	run in_container 1 ping -c 1 -W 2 -M "do" -s 1445 "$(cip 2)"
 	[ "$status" -ne 0 ]
 }
 

@@ -33,9 +33,3 @@ const char *backend_names(void)
 					backend_table[i]->name);
 	return names;
 }
-
-unsigned backend_mtu_underlay(const struct net_config *c, unsigned underlay)
-{
-	(void)c;
-	return underlay;
-}

@@ -53,7 +53,8 @@ static int random_mac(const struct vxlan_conf *c, uint8_t mac[6])
 	return 0;
 }
 
-/* Upstream's test for reusing an existing device (flannel-facts.md, 1.3). */
+/* Upstream's test for reusing an existing device: a vxlan with the same VNI,
+ * and the same link, local address and port where both name one. */
 static bool compatible(const struct nl_link *l, const struct nl_vxlan *want)
 {
 	const struct nl_vxlan *h = &l->vxlan;

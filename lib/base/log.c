@@ -17,8 +17,6 @@ void log_init(const char *prog, int journal)
 }
 
 void log_set_verbosity(int v) { log_level_v = v; }
-int log_verbosity(void) { return log_level_v; }
-const char *log_prog(void) { return log_name; }
 
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {

@@ -10,8 +10,6 @@ enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DE
 void log_init(const char *prog, int journal);
 /* 0: errors, warnings and notices; 1: + info; 2: + debug. */
 void log_set_verbosity(int v);
-int log_verbosity(void);
-const char *log_prog(void);
 
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

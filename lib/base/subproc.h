@@ -18,8 +18,4 @@
 int subproc_run(const char *prog, const char *const args[], const char *input, char **out,
 	      unsigned flags);
 
-/* A memory file holding len bytes of data, positioned at its start: a
- * child reads it as stdin and we never block.  -1 with errno. */
-int memfd_with(const char *name, const char *data, size_t len);
-
 #endif

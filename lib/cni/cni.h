@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Well-known error codes (CNI SPEC.md, Go library). */
+/* Well-known error codes (the CNI specification, Go library). */
 enum {
 	CNI_ERR_INCOMPATIBLE = 1,
 	CNI_ERR_UNSUPPORTED_FIELD = 2,

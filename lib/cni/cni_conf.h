@@ -1,6 +1,6 @@
 /* cni_conf.h - the flannel CNI network config and the delegate config it
  * generates (upstream flannel-io/cni-plugin flannel.go, flannel_linux.go,
- * flannel_windows.go; cni-facts 1.1, 2.1, 2.2, 4). */
+ * flannel_windows.go). */
 #ifndef FLANNEL_CNI_CONF_H
 #define FLANNEL_CNI_CONF_H
 

@@ -1,4 +1,5 @@
-/* cni_env.c - subnet.env as the CNI plugin reads it (cni-facts 1.2). */
+/* cni_env.c - subnet.env as the CNI plugin reads it: upstream's
+ * loadFlannelSubnetEnv, line by line with Go's parsing of numbers and CIDRs. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +83,7 @@ int cni_parse_uint32(const char *s, size_t n, unsigned *v, char *err, size_t err
 {
 	uint64_t acc = 0;
 	const char *why = NULL;
-	struct cni_buf q = { 0 };
+	struct buf q = { 0 };
 
 	for (size_t i = 0; i < n && !why; i++) {
 		if (!isdigit((unsigned char)s[i]))
@@ -97,8 +98,8 @@ int cni_parse_uint32(const char *s, size_t n, unsigned *v, char *err, size_t err
 		return 0;
 	}
 	cni_json_quote(&q, s, n);
-	snprintf(err, errlen, "strconv.ParseUint: parsing %s: %s", q.s ? q.s : "\"\"", why);
-	cni_buf_free(&q);
+	snprintf(err, errlen, "strconv.ParseUint: parsing %s: %s", q.data ? q.data : "\"\"", why);
+	buf_free(&q);
 	return -1;
 }
 
@@ -197,23 +198,23 @@ static int parse_line(const char *line, size_t n, unsigned long lineno, const ch
 
 static int check_missing(const struct cni_env *e, const char *path, char *err, size_t errlen)
 {
-	struct cni_buf m = { 0 };
+	struct buf m = { 0 };
 
 	if (!e->n_nets && !e->n_nets6)
-		cni_buf_str(&m, ", FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK");
+		buf_str(&m, ", FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK");
 	if (!e->sn.addr.family && !e->sn6.addr.family)
-		cni_buf_str(&m, ", FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET");
+		buf_str(&m, ", FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET");
 	if (!e->has_mtu)
-		cni_buf_str(&m, ", FLANNEL_MTU");
+		buf_str(&m, ", FLANNEL_MTU");
 	if (!e->has_ipmasq)
-		cni_buf_str(&m, ", FLANNEL_IPMASQ");
-	if (!m.len && !m.oom)
+		buf_str(&m, ", FLANNEL_IPMASQ");
+	if (!m.len && !m.failed)
 		return 0;
-	if (m.oom)
+	if (m.failed)
 		snprintf(err, errlen, "out of memory");
 	else
-		snprintf(err, errlen, "%s is missing %s", path, m.s + 2);
-	cni_buf_free(&m);
+		snprintf(err, errlen, "%s is missing %s", path, m.data + 2);
+	buf_free(&m);
 	return -1;
 }
 
@@ -250,7 +251,7 @@ fail:
 /* Read the whole file; -1 with errno and the Go-style verb in *op. */
 static char *read_file(const char *path, size_t *len, const char **op)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 	char chunk[4096];
 	int fd, saved;
 	ssize_t n;
@@ -267,18 +268,18 @@ static char *read_file(const char *path, size_t *len, const char **op)
 			saved = n < 0 ? errno : EFBIG;
 			goto fail;
 		}
-		cni_buf_add(&b, chunk, (size_t)n);
-		if (b.oom) {
+		buf_add(&b, chunk, (size_t)n);
+		if (b.failed) {
 			saved = ENOMEM;
 			goto fail;
 		}
 	}
 	close(fd);
 	*len = b.len;
-	return cni_buf_take(&b);
+	return buf_take(&b);
 fail:
 	close(fd);
-	cni_buf_free(&b);
+	buf_free(&b);
 	errno = saved;
 	return NULL;
 }

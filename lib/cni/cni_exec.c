@@ -1,18 +1,15 @@
 /* cni_exec.c - delegate lookup and execution (pkg/invoke: find.go,
  * raw_exec.go, args.go). */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/mem.h"
+#include "base/spawn.h"
 #include "cni/cni_env.h"
 #include "cni/cni_exec.h"
 #include "cni/cni_json.h"
@@ -32,21 +29,21 @@ void cni_exec_out_free(struct cni_exec_out *o)
 /* filepath.Join(dir, name) for a name without slashes. */
 static char *join(const char *dir, size_t dlen, const char *name)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 
 	while (dlen > 1 && dir[dlen - 1] == '/')
 		dlen--;
-	cni_buf_add(&b, dir, dlen);
+	buf_add(&b, dir, dlen);
 	if (dlen && !(dlen == 1 && dir[0] == '/'))
-		cni_buf_add(&b, "/", 1);
-	cni_buf_str(&b, name);
-	return cni_buf_take(&b);
+		buf_add(&b, "/", 1);
+	buf_str(&b, name);
+	return buf_take(&b);
 }
 
 int cni_find_plugin(const char *name, const char *cni_path, char **path, char *err,
 		    size_t errlen)
 {
-	struct cni_buf list = { 0 }, q = { 0 };
+	struct buf list = { 0 }, q = { 0 };
 	const char *p = cni_path ? cni_path : "";
 
 	*path = NULL;
@@ -66,26 +63,26 @@ int cni_find_plugin(const char *name, const char *cni_path, char **path, char *e
 			goto oom;
 		if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
 			*path = full;
-			cni_buf_free(&list);
+			buf_free(&list);
 			return 0;
 		}
 		free(full);
-		cni_buf_add(&list, list.len ? " " : "", list.len ? 1 : 0);
-		cni_buf_add(&list, p, n);
+		buf_add(&list, list.len ? " " : "", list.len ? 1 : 0);
+		buf_add(&list, p, n);
 		if (!c)
 			break;
 		p = c + 1;
 	}
 	cni_json_quote(&q, name, strlen(name));
-	if (list.oom || q.oom)
+	if (list.failed || q.failed)
 		goto oom;
-	snprintf(err, errlen, "failed to find plugin %s in path [%s]", q.s, list.s ? list.s : "");
-	cni_buf_free(&list);
-	cni_buf_free(&q);
+	snprintf(err, errlen, "failed to find plugin %s in path [%s]", q.data, list.data ? list.data : "");
+	buf_free(&list);
+	buf_free(&q);
 	return -1;
 oom:
-	cni_buf_free(&list);
-	cni_buf_free(&q);
+	buf_free(&list);
+	buf_free(&q);
 	snprintf(err, errlen, "out of memory");
 	return -1;
 }
@@ -112,111 +109,6 @@ static char **delegate_env(char *const envp[], const char *command, char **cmdva
 	return env;
 }
 
-struct child {
-	pid_t pid;
-	int in, out, err, status; /* parent ends; status: exec errno pipe */
-};
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-static int spawn(const char *path, char **env, struct child *c)
-{
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 }, st[2] = { -1, -1 };
-	char *argv[] = { (char *)path, NULL };
-
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0 ||
-	    pipe2(st, O_CLOEXEC) < 0)
-		goto fail;
-	c->pid = fork();
-	if (c->pid < 0)
-		goto fail;
-	if (c->pid == 0) {
-		int e;
-
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(er[1], 2) < 0)
-			_exit(127);
-		/* As Go's exec: the delegate gets stdin, stdout and stderr only. */
-		close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
-		execve(path, argv, env);
-		e = errno;
-		if (write(st[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	close(er[1]);
-	close(st[1]);
-	*c = (struct child){ c->pid, in[1], out[0], er[0], st[0] };
-	fcntl(c->in, F_SETFL, O_NONBLOCK);
-	return 0;
-fail:
-	for (int i = 0; i < 2; i++) {
-		close_fd(&in[i]);
-		close_fd(&out[i]);
-		close_fd(&er[i]);
-		close_fd(&st[i]);
-	}
-	return -1;
-}
-
-static void drain(int *fd, struct cni_buf *b)
-{
-	char buf[8192];
-	ssize_t n = read(*fd, buf, sizeof(buf));
-
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
-		close_fd(fd);
-		return;
-	}
-	if (b->len + (size_t)n <= OUT_MAX)
-		cni_buf_add(b, buf, (size_t)n);
-}
-
-/* Feed stdin and collect stdout and stderr until both are closed. */
-static void pump(struct child *c, const char *in, size_t in_len, struct cni_buf *out,
-		 struct cni_buf *err)
-{
-	size_t off = 0;
-
-	if (!in_len)
-		close_fd(&c->in);
-	while (c->out >= 0 || c->err >= 0) {
-		struct pollfd p[3] = { { c->in, POLLOUT, 0 }, { c->out, POLLIN, 0 },
-				       { c->err, POLLIN, 0 } };
-
-		if (poll(p, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (c->in >= 0 && p[0].revents) {
-			ssize_t n = write(c->in, in + off, in_len - off);
-
-			/* A delegate that does not read its stdin is not an error. */
-			if (n > 0)
-				off += (size_t)n;
-			if ((n < 0 && errno != EAGAIN && errno != EINTR) || off == in_len)
-				close_fd(&c->in);
-		}
-		if (c->out >= 0 && p[1].revents)
-			drain(&c->out, out);
-		if (c->err >= 0 && p[2].revents)
-			drain(&c->err, err);
-	}
-	close_fd(&c->in);
-	close_fd(&c->out);
-	close_fd(&c->err);
-}
-
 /* Go's ProcessState text: "exit status 1", "signal: killed". */
 static void wait_text(int status, char *buf, size_t len)
 {
@@ -233,12 +125,12 @@ static void wait_text(int status, char *buf, size_t len)
 }
 
 /* pluginErr: the delegate's error object, or a description of its failure. */
-static void plugin_err(const char *why, const struct cni_buf *out, const struct cni_buf *err,
+static void plugin_err(const char *why, const struct buf *out, const struct buf *err,
 		       struct cni_err *e)
 {
 	char perr[512];
 	json_t *o = NULL, *v;
-	struct cni_buf q = { 0 };
+	struct buf q = { 0 };
 
 	cni_err_set(e, 0, NULL, "%s", "");
 	if (!out->len) {
@@ -246,22 +138,22 @@ static void plugin_err(const char *why, const struct cni_buf *out, const struct 
 			cni_err_set(e, 0, NULL, "netplugin failed with no error message: %s", why);
 			return;
 		}
-		cni_json_quote(&q, err->s, err->len);
-		cni_err_set(e, 0, NULL, "netplugin failed: %s", q.s ? q.s : "");
-		cni_buf_free(&q);
+		cni_json_quote(&q, err->data, err->len);
+		cni_err_set(e, 0, NULL, "netplugin failed: %s", q.data ? q.data : "");
+		buf_free(&q);
 		return;
 	}
-	if (cni_json_parse(out->s, out->len, &o, perr, sizeof(perr)) < 0 ||
+	if (cni_json_parse(out->data, out->len, &o, perr, sizeof(perr)) < 0 ||
 	    (!json_is_object(o) && !json_is_null(o))) {
 		if (o)
 			snprintf(perr, sizeof(perr),
 				 "json: cannot unmarshal %s into Go value of type types.Error",
 				 cni_json_kind(o));
-		cni_json_quote(&q, out->s, out->len);
+		cni_json_quote(&q, out->data, out->len);
 		cni_err_set(e, 0, NULL,
 			    "netplugin failed but error parsing its diagnostic message %s: %s",
-			    q.s ? q.s : "", perr);
-		cni_buf_free(&q);
+			    q.data ? q.data : "", perr);
+		buf_free(&q);
 		json_decref(o);
 		return;
 	}
@@ -275,56 +167,42 @@ static void plugin_err(const char *why, const struct cni_buf *out, const struct 
 	json_decref(o);
 }
 
-/* Start the delegate; the exec errno in *exec_errno (0 when it started). */
-static int start(const char *path, char **env, struct child *c, int *exec_errno)
-{
-	ssize_t n;
-
-	*exec_errno = 0;
-	if (spawn(path, env, c) < 0)
-		return -1;
-	do
-		n = read(c->status, exec_errno, sizeof(*exec_errno));
-	while (n < 0 && errno == EINTR);
-	close_fd(&c->status);
-	if (n != (ssize_t)sizeof(*exec_errno))
-		*exec_errno = 0;
-	return 0;
-}
-
 static int run(const char *path, char **env, const char *in, size_t in_len,
-	       struct cni_buf *out, struct cni_buf *err, struct cni_err *e)
+	       struct buf *out, struct buf *err, struct cni_err *e)
 {
-	struct child c = { -1, -1, -1, -1, -1 };
-	int xe = 0, status = 0;
+	char *argv[] = { (char *)path, NULL };
+	struct spawn_wait w = { .out = { NULL, out, err }, .until_eof = true };
+	struct spawn sp;
+	int xe = 0, rc;
 	char why[512], os[128];
 
 	for (int tries = 0; tries < TXTBSY_TRIES; tries++) {
-		if (start(path, env, &c, &xe) < 0)
+		spawn_init(&sp, path, argv);
+		sp.envp = env;
+		sp.in = in ? in : "";
+		sp.in_len = in_len;
+		sp.fd[1] = sp.fd[2] = SPAWN_PIPE;
+		rc = spawn_start(&sp);
+		if (rc == -1)
 			return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "fork/exec %s: %s", path,
 					   cni_strerror(errno, os, sizeof(os))), -2;
+		xe = rc == SPAWN_EXEC_FAILED ? errno : 0;
 		if (xe != ETXTBSY)
 			break;
-		pump(&c, NULL, 0, out, err);
-		waitpid(c.pid, &status, 0);
 		sleep(1);
 	}
 	if (!xe)
-		pump(&c, in, in_len, out, err);
-	else
-		pump(&c, NULL, 0, out, err);
-	while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (out->oom || err->oom)
+		spawn_wait(&sp, &w);
+	if (out->failed || err->failed)
 		return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory"), -2;
 	if (xe) {
 		snprintf(why, sizeof(why), "fork/exec %s: %s", path, cni_strerror(xe, os, sizeof(os)));
-		cni_buf_free(out);
-		cni_buf_free(err);
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		buf_free(out);
+		buf_free(err);
+	} else if (WIFEXITED(w.status) && WEXITSTATUS(w.status) == 0) {
 		return 0;
 	} else {
-		wait_text(status, why, sizeof(why));
+		wait_text(w.status, why, sizeof(why));
 	}
 	plugin_err(why, out, err, e);
 	return -1;
@@ -333,7 +211,7 @@ static int run(const char *path, char **env, const char *in, size_t in_len,
 int cni_exec_plugin(const char *path, const char *command, char *const envp[], const char *in,
 		    size_t in_len, struct cni_exec_out *o, struct cni_err *e)
 {
-	struct cni_buf out = { 0 }, err = { 0 };
+	struct buf out = { .max = OUT_MAX }, err = { .max = OUT_MAX };
 	char *cmdvar = NULL, **env = delegate_env(envp, command, &cmdvar);
 	int rc;
 
@@ -346,14 +224,14 @@ int cni_exec_plugin(const char *path, const char *command, char *const envp[], c
 	if (rc == 0) {
 		o->out_len = out.len;
 		o->err_len = err.len;
-		o->out = cni_buf_take(&out);
-		o->errout = cni_buf_take(&err);
+		o->out = buf_take(&out);
+		o->errout = buf_take(&err);
 		if (!o->out || !o->errout) {
 			cni_exec_out_free(o);
 			return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory"), -2;
 		}
 	}
-	cni_buf_free(&out);
-	cni_buf_free(&err);
+	buf_free(&out);
+	buf_free(&err);
 	return rc;
 }

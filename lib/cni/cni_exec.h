@@ -1,5 +1,5 @@
 /* cni_exec.h - finding a delegate plugin in CNI_PATH and running it with
- * fork/execve (no shell), as the Go library's pkg/invoke does. */
+ * an explicit argv (no shell), as the Go library's pkg/invoke does. */
 #ifndef FLANNEL_CNI_EXEC_H
 #define FLANNEL_CNI_EXEC_H
 

@@ -13,82 +13,6 @@
 /* Go's encoding/json refuses deeper nesting (scanner maxNestingDepth). */
 #define GO_MAX_DEPTH 10000
 
-void cni_buf_free(struct cni_buf *b)
-{
-	free(b->s);
-	memset(b, 0, sizeof(*b));
-}
-
-void cni_buf_add(struct cni_buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = fl_realloc(b->s, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-void cni_buf_str(struct cni_buf *b, const char *s)
-{
-	cni_buf_add(b, s, strlen(s));
-}
-
-void cni_buf_printf(struct cni_buf *b, const char *fmt, ...)
-{
-	char small[256], *big;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof(small)) {
-		cni_buf_add(b, small, (size_t)n);
-		return;
-	}
-	big = fl_malloc((size_t)n + 1);
-	if (!big) {
-		b->oom = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	cni_buf_add(b, big, (size_t)n);
-	free(big);
-}
-
-char *cni_buf_take(struct cni_buf *b)
-{
-	char *s;
-
-	if (!b->oom && !b->s)
-		cni_buf_add(b, "", 0);
-	if (b->oom) {
-		cni_buf_free(b);
-		return NULL;
-	}
-	s = b->s;
-	memset(b, 0, sizeof(*b));
-	return s;
-}
-
 /* Decode one UTF-8 sequence with Go's rules; 0 when invalid. */
 static size_t utf8_decode(const unsigned char *p, size_t n, unsigned *cp)
 {
@@ -128,7 +52,7 @@ static size_t utf8_decode(const unsigned char *p, size_t n, unsigned *cp)
 	return len;
 }
 
-static void utf8_put(struct cni_buf *b, unsigned cp)
+static void utf8_put(struct buf *b, unsigned cp)
 {
 	char o[4];
 	size_t n;
@@ -152,7 +76,7 @@ static void utf8_put(struct cni_buf *b, unsigned cp)
 		o[3] = (char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
-	cni_buf_add(b, o, n);
+	buf_add(b, o, n);
 }
 
 /* strconv.IsPrint, close enough: the common non-printing ranges. */
@@ -167,46 +91,46 @@ static bool rune_printable(unsigned cp)
 	return true;
 }
 
-void cni_json_quote(struct cni_buf *b, const char *s, size_t n)
+void cni_json_quote(struct buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	static const char esc[] = "\a\b\f\n\r\t\v", letter[] = "abfnrtv";
 
-	cni_buf_add(b, "\"", 1);
+	buf_add(b, "\"", 1);
 	for (size_t i = 0; i < n;) {
 		unsigned cp;
 		size_t w = utf8_decode(p + i, n - i, &cp);
 		const char *e;
 
 		if (!w) {
-			cni_buf_printf(b, "\\x%02x", p[i]);
+			buf_printf(b, "\\x%02x", p[i]);
 			i++;
 			continue;
 		}
 		i += w;
 		if (cp == '"' || cp == '\\') {
-			cni_buf_add(b, "\\", 1);
-			cni_buf_add(b, (const char *)&p[i - 1], 1);
+			buf_add(b, "\\", 1);
+			buf_add(b, (const char *)&p[i - 1], 1);
 		} else if (cp && cp < 0x80 && (e = strchr(esc, (int)cp))) {
-			cni_buf_add(b, "\\", 1);
-			cni_buf_add(b, &letter[e - esc], 1);
+			buf_add(b, "\\", 1);
+			buf_add(b, &letter[e - esc], 1);
 		} else if (cp < 0x20 || cp == 0x7f) {
-			cni_buf_printf(b, "\\x%02x", cp);
+			buf_printf(b, "\\x%02x", cp);
 		} else if (rune_printable(cp)) {
-			cni_buf_add(b, (const char *)p + i - w, w);
+			buf_add(b, (const char *)p + i - w, w);
 		} else if (cp < 0x10000) {
-			cni_buf_printf(b, "\\u%04x", cp);
+			buf_printf(b, "\\u%04x", cp);
 		} else {
-			cni_buf_printf(b, "\\U%08x", cp);
+			buf_printf(b, "\\U%08x", cp);
 		}
 	}
-	cni_buf_add(b, "\"", 1);
+	buf_add(b, "\"", 1);
 }
 
 /* Go's quoteChar: how a syntax error names the offending byte. */
 static void quote_char(unsigned char c, char *buf, size_t len)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 	unsigned cp = c;
 
 	if (c == '\'' || c == '"') {
@@ -215,18 +139,18 @@ static void quote_char(unsigned char c, char *buf, size_t len)
 	}
 	/* string(c) in Go is the rune c, so bytes >= 0x80 are Latin-1 runes. */
 	{
-		struct cni_buf r = { 0 };
+		struct buf r = { 0 };
 
 		utf8_put(&r, cp);
-		if (r.s)
-			cni_json_quote(&b, r.s, r.len);
-		cni_buf_free(&r);
+		if (r.data)
+			cni_json_quote(&b, r.data, r.len);
+		buf_free(&r);
 	}
-	if (b.s && b.len >= 2)
-		snprintf(buf, len, "'%.*s'", (int)(b.len - 2), b.s + 1);
+	if (b.data && b.len >= 2)
+		snprintf(buf, len, "'%.*s'", (int)(b.len - 2), b.data + 1);
 	else
 		snprintf(buf, len, "'?'");
-	cni_buf_free(&b);
+	buf_free(&b);
 }
 
 const char *cni_json_kind(const json_t *v)
@@ -309,7 +233,7 @@ static int read_u4(struct parser *ps, unsigned *u)
 	return 0;
 }
 
-static int string_escape(struct parser *ps, struct cni_buf *b)
+static int string_escape(struct parser *ps, struct buf *b)
 {
 	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
 	const char *e;
@@ -320,7 +244,7 @@ static int string_escape(struct parser *ps, struct cni_buf *b)
 	if (*ps->p != 'u') {
 		if (!*ps->p || !(e = strchr(from, *ps->p)))
 			return syntax(ps, "in string escape code");
-		cni_buf_add(b, &to[e - from], 1);
+		buf_add(b, &to[e - from], 1);
 		ps->p++;
 		return 0;
 	}
@@ -346,7 +270,7 @@ static int string_escape(struct parser *ps, struct cni_buf *b)
 }
 
 /* At the opening quote: decode the string into b. */
-static int parse_string(struct parser *ps, struct cni_buf *b)
+static int parse_string(struct parser *ps, struct buf *b)
 {
 	ps->p++;
 	for (;;) {
@@ -372,15 +296,15 @@ static int parse_string(struct parser *ps, struct cni_buf *b)
 			utf8_put(b, 0xfffd);
 			ps->p++;
 		} else {
-			cni_buf_add(b, (const char *)ps->p, w);
+			buf_add(b, (const char *)ps->p, w);
 			ps->p += w;
 		}
 	}
-	if (b->oom)
+	if (b->failed)
 		return oom(ps);
-	if (!b->s)
-		cni_buf_add(b, "", 0);
-	return b->oom ? oom(ps) : 0;
+	if (!b->data)
+		buf_add(b, "", 0);
+	return b->failed ? oom(ps) : 0;
 }
 
 static int digits(struct parser *ps)
@@ -460,14 +384,14 @@ static int parse_scalar(struct parser *ps, json_t **v)
 	unsigned char c = *ps->p;
 
 	if (c == '"') {
-		struct cni_buf b = { 0 };
+		struct buf b = { 0 };
 
 		if (parse_string(ps, &b) < 0) {
-			cni_buf_free(&b);
+			buf_free(&b);
 			return -1;
 		}
-		*v = json_stringn(b.s, b.len);
-		cni_buf_free(&b);
+		*v = json_stringn(b.data, b.len);
+		buf_free(&b);
 		return *v ? 0 : oom(ps);
 	}
 	if (c == '-' || (c >= '0' && c <= '9'))
@@ -525,17 +449,17 @@ static int attach(struct parser *ps, json_t *v)
 
 static int read_key(struct parser *ps)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 	struct frame *f = &ps->st[ps->depth - 1];
 
 	if (*ps->p != '"')
 		return syntax(ps, "looking for beginning of object key string");
 	if (parse_string(ps, &b) < 0) {
-		cni_buf_free(&b);
+		buf_free(&b);
 		return -1;
 	}
 	f->keylen = b.len;
-	f->key = cni_buf_take(&b);
+	f->key = buf_take(&b);
 	return f->key ? 0 : oom(ps);
 }
 
@@ -741,11 +665,11 @@ void cni_json_float(double d, char *buf, size_t len)
 }
 
 /* encodeState.string with HTML escaping, as json.Marshal does. */
-static void enc_string(struct cni_buf *b, const char *s, size_t n)
+static void enc_string(struct buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	cni_buf_add(b, "\"", 1);
+	buf_add(b, "\"", 1);
 	for (size_t i = 0; i < n;) {
 		unsigned cp;
 		size_t w;
@@ -756,30 +680,30 @@ static void enc_string(struct cni_buf *b, const char *s, size_t n)
 			if (c == '"' || c == '\\') {
 				char e[2] = { '\\', (char)c };
 
-				cni_buf_add(b, e, 2);
+				buf_add(b, e, 2);
 			} else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
-				cni_buf_str(b, c == '\n' ? "\\n" : c == '\r' ? "\\r" :
+				buf_str(b, c == '\n' ? "\\n" : c == '\r' ? "\\r" :
 					    c == '\t' ? "\\t" : c == '\b' ? "\\b" : "\\f");
 			} else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-				cni_buf_printf(b, "\\u00%02x", c);
+				buf_printf(b, "\\u00%02x", c);
 			} else {
-				cni_buf_add(b, (const char *)&c, 1);
+				buf_add(b, (const char *)&c, 1);
 			}
 			continue;
 		}
 		w = utf8_decode(p + i, n - i, &cp);
 		if (!w) {
-			cni_buf_str(b, "\\ufffd");
+			buf_str(b, "\\ufffd");
 			i++;
 		} else if (cp == 0x2028 || cp == 0x2029) {
-			cni_buf_printf(b, "\\u%04x", cp);
+			buf_printf(b, "\\u%04x", cp);
 			i += w;
 		} else {
-			cni_buf_add(b, s + i, w);
+			buf_add(b, s + i, w);
 			i += w;
 		}
 	}
-	cni_buf_add(b, "\"", 1);
+	buf_add(b, "\"", 1);
 }
 
 struct kv {
@@ -797,18 +721,18 @@ static int kv_cmp(const void *a, const void *b)
 	return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
-static void enc_value(struct cni_buf *b, const json_t *v, int flags, int depth);
+static void enc_value(struct buf *b, const json_t *v, int flags, int depth);
 
-static void newline(struct cni_buf *b, int flags, int depth)
+static void newline(struct buf *b, int flags, int depth)
 {
 	if (!(flags & CJ_INDENT))
 		return;
-	cni_buf_add(b, "\n", 1);
+	buf_add(b, "\n", 1);
 	for (int i = 0; i < depth; i++)
-		cni_buf_add(b, "    ", 4);
+		buf_add(b, "    ", 4);
 }
 
-static void enc_object(struct cni_buf *b, const json_t *v, int flags, int depth)
+static void enc_object(struct buf *b, const json_t *v, int flags, int depth)
 {
 	size_t n = json_object_size(v), i = 0;
 	struct kv *kv;
@@ -817,33 +741,33 @@ static void enc_object(struct cni_buf *b, const json_t *v, int flags, int depth)
 	json_t *m;
 
 	if (!n) {
-		cni_buf_add(b, "{}", 2);
+		buf_add(b, "{}", 2);
 		return;
 	}
 	kv = fl_calloc(n, sizeof(*kv));
 	if (!kv) {
-		b->oom = true;
+		b->failed = true;
 		return;
 	}
 	json_object_keylen_foreach((json_t *)v, k, klen, m)
 		kv[i++] = (struct kv){ k, klen, m };
 	if (flags & CJ_SORT)
 		qsort(kv, n, sizeof(*kv), kv_cmp);
-	cni_buf_add(b, "{", 1);
+	buf_add(b, "{", 1);
 	for (i = 0; i < n; i++) {
 		if (i)
-			cni_buf_add(b, ",", 1);
+			buf_add(b, ",", 1);
 		newline(b, flags, depth + 1);
 		enc_string(b, kv[i].k, kv[i].klen);
-		cni_buf_str(b, flags & CJ_INDENT ? ": " : ":");
+		buf_str(b, flags & CJ_INDENT ? ": " : ":");
 		enc_value(b, kv[i].v, flags, depth + 1);
 	}
 	newline(b, flags, depth);
-	cni_buf_add(b, "}", 1);
+	buf_add(b, "}", 1);
 	free(kv);
 }
 
-static void enc_value(struct cni_buf *b, const json_t *v, int flags, int depth)
+static void enc_value(struct buf *b, const json_t *v, int flags, int depth)
 {
 	char num[48];
 
@@ -853,49 +777,49 @@ static void enc_value(struct cni_buf *b, const json_t *v, int flags, int depth)
 		break;
 	case JSON_ARRAY:
 		if (!json_array_size(v)) {
-			cni_buf_add(b, "[]", 2);
+			buf_add(b, "[]", 2);
 			break;
 		}
-		cni_buf_add(b, "[", 1);
+		buf_add(b, "[", 1);
 		for (size_t i = 0; i < json_array_size(v); i++) {
 			if (i)
-				cni_buf_add(b, ",", 1);
+				buf_add(b, ",", 1);
 			newline(b, flags, depth + 1);
 			enc_value(b, json_array_get(v, i), flags, depth + 1);
 		}
 		newline(b, flags, depth);
-		cni_buf_add(b, "]", 1);
+		buf_add(b, "]", 1);
 		break;
 	case JSON_STRING:
 		enc_string(b, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
-		cni_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		break;
 	case JSON_REAL:
 		cni_json_float(json_real_value(v), num, sizeof(num));
-		cni_buf_str(b, num);
+		buf_str(b, num);
 		break;
 	case JSON_TRUE:
-		cni_buf_add(b, "true", 4);
+		buf_add(b, "true", 4);
 		break;
 	case JSON_FALSE:
-		cni_buf_add(b, "false", 5);
+		buf_add(b, "false", 5);
 		break;
 	default:
-		cni_buf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 		break;
 	}
 }
 
 char *cni_json_dump(const json_t *v, int flags, size_t *len)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 	char *s;
 
 	enc_value(&b, v, flags, 0);
 	if (len)
 		*len = b.len;
-	s = cni_buf_take(&b);
+	s = buf_take(&b);
 	return s;
 }

@@ -11,19 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A growing byte buffer; every allocation goes through fl_realloc. */
-struct cni_buf {
-	char *s;
-	size_t len, cap;
-	bool oom; /* an allocation failed: contents are incomplete */
-};
-
-void cni_buf_free(struct cni_buf *b);
-void cni_buf_add(struct cni_buf *b, const char *s, size_t n);
-void cni_buf_str(struct cni_buf *b, const char *s);
-void cni_buf_printf(struct cni_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Hand the NUL-terminated string over to the caller; NULL after oom. */
-char *cni_buf_take(struct cni_buf *b);
+#include "base/buf.h"
 
 /*
  * Parse like json.Unmarshal into interface{}: Go's syntax error texts
@@ -52,7 +40,7 @@ char *cni_json_dump(const json_t *v, int flags, size_t *len);
 /* Go's float64 text: shortest round-trip digits, exponent only outside 1e-6..1e21. */
 void cni_json_float(double d, char *buf, size_t len);
 /* Go's strconv.Quote (the %q verb), appended to b. */
-void cni_json_quote(struct cni_buf *b, const char *s, size_t n);
+void cni_json_quote(struct buf *b, const char *s, size_t n);
 /* Go's json error name of a value's kind: "string", "number", "object"... */
 const char *cni_json_kind(const json_t *v);
 

@@ -75,7 +75,7 @@ static int check_env(const struct cni_call *c, struct cni_err *e)
 
 static int read_stdin(int fd, char **buf, size_t *len, struct cni_err *e)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 	char chunk[8192];
 	ssize_t n;
 	char why[128];
@@ -84,15 +84,15 @@ static int read_stdin(int fd, char **buf, size_t *len, struct cni_err *e)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || b.len + (size_t)n > STDIN_MAX) {
-			cni_buf_free(&b);
+			buf_free(&b);
 			return cni_err_set(e, CNI_ERR_IO, NULL, "error reading from stdin: %s",
 					   n < 0 ? cni_strerror(errno, why, sizeof(why)) :
 						   "config too large");
 		}
-		cni_buf_add(&b, chunk, (size_t)n);
+		buf_add(&b, chunk, (size_t)n);
 	}
 	*len = b.len;
-	*buf = cni_buf_take(&b);
+	*buf = buf_take(&b);
 	if (!*buf)
 		return cni_err_set(e, CNI_ERR_IO, NULL, "error reading from stdin: out of memory");
 	return 0;
@@ -302,13 +302,13 @@ static int relay_result(const char *conf, const char *out, size_t len, struct cn
 		return cni_err_set(e, CNI_ERR_INTERNAL, NULL, "out of memory");
 	}
 	if (!cni_version_supported(ver)) {
-		struct cni_buf q = { 0 };
+		struct buf q = { 0 };
 
 		cni_json_quote(&q, ver, strlen(ver));
 		rc = cni_err_set(e, CNI_ERR_INTERNAL, NULL,
 				 "failed to delegate add: unsupported CNI result version %s",
-				 q.s ? q.s : "");
-		cni_buf_free(&q);
+				 q.data ? q.data : "");
+		buf_free(&q);
 	} else {
 		rc = print_result(res, ver, r, e);
 	}
@@ -432,14 +432,14 @@ static int version_reply(struct cni_reply *r, struct cni_err *e)
 	bad |= json_object_set_new(o, "cniVersion", json_string(CNI_CURRENT_VERSION));
 	bad |= json_object_set_new(o, "supportedVersions", a);
 	if (!bad) {
-		struct cni_buf b = { 0 };
+		struct buf b = { 0 };
 		char *s = cni_json_dump(o, 0, NULL);
 
-		cni_buf_str(&b, s ? s : "");
-		cni_buf_str(&b, "\n");
+		buf_str(&b, s ? s : "");
+		buf_str(&b, "\n");
 		free(s);
 		r->out_len = b.len;
-		r->out = s ? cni_buf_take(&b) : (cni_buf_free(&b), NULL);
+		r->out = s ? buf_take(&b) : (buf_free(&b), NULL);
 	}
 	json_decref(o);
 	return r->out ? 0 : cni_err_set(e, CNI_ERR_IO, NULL, "out of memory");

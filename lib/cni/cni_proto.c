@@ -126,7 +126,7 @@ static int go_atoi(const char *s, size_t n, long long *out, char *err, size_t er
 	bool neg = false;
 	unsigned long long v = 0;
 	const char *why = NULL;
-	struct cni_buf q = { 0 };
+	struct buf q = { 0 };
 
 	if (p < end && (*p == '+' || *p == '-'))
 		neg = *p++ == '-';
@@ -148,8 +148,8 @@ static int go_atoi(const char *s, size_t n, long long *out, char *err, size_t er
 	}
 	cni_json_quote(&q, s, n);
 	snprintf(err, errlen, "failed to convert %s version part %s: strconv.Atoi: parsing %s: %s",
-		 part, q.s ? q.s : "", q.s ? q.s : "", why);
-	cni_buf_free(&q);
+		 part, q.data ? q.data : "", q.data ? q.data : "", why);
+	buf_free(&q);
 	return -1;
 }
 
@@ -167,11 +167,11 @@ int cni_version_parse(const char *v, long long out[3], char *err, size_t errlen)
 	for (const char *c = v; *c; c++)
 		n += *c == '.';
 	if (n >= 4) {
-		struct cni_buf q = { 0 };
+		struct buf q = { 0 };
 
 		cni_json_quote(&q, v, strlen(v));
-		snprintf(err, errlen, "invalid version %s: too many parts", q.s ? q.s : "");
-		cni_buf_free(&q);
+		snprintf(err, errlen, "invalid version %s: too many parts", q.data ? q.data : "");
+		buf_free(&q);
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
@@ -187,17 +187,17 @@ int cni_version_parse(const char *v, long long out[3], char *err, size_t errlen)
 
 void cni_version_details(const char *v, char *buf, size_t len)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 
-	cni_buf_str(&b, "config is ");
+	buf_str(&b, "config is ");
 	cni_json_quote(&b, v, strlen(v));
-	cni_buf_str(&b, ", plugin supports [");
+	buf_str(&b, ", plugin supports [");
 	for (size_t i = 0; cni_versions[i]; i++) {
 		if (i)
-			cni_buf_str(&b, " ");
+			buf_str(&b, " ");
 		cni_json_quote(&b, cni_versions[i], strlen(cni_versions[i]));
 	}
-	cni_buf_str(&b, "]");
-	snprintf(buf, len, "%s", b.s && !b.oom ? b.s : "");
-	cni_buf_free(&b);
+	buf_str(&b, "]");
+	snprintf(buf, len, "%s", b.data && !b.failed ? b.data : "");
+	buf_free(&b);
 }

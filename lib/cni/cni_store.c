@@ -17,7 +17,7 @@
 
 char *cni_store_path(const char *data_dir, const char *container_id)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 	size_t n = strlen(data_dir);
 
 	/* filepath.Join: no doubled or trailing slashes. */
@@ -25,11 +25,11 @@ char *cni_store_path(const char *data_dir, const char *container_id)
 		n--;
 	for (size_t i = 0; i < n; i++)
 		if (!(data_dir[i] == '/' && i + 1 < n && data_dir[i + 1] == '/'))
-			cni_buf_add(&b, &data_dir[i], 1);
+			buf_add(&b, &data_dir[i], 1);
 	if (n && !(n == 1 && data_dir[0] == '/'))
-		cni_buf_add(&b, "/", 1);
-	cni_buf_str(&b, container_id);
-	return cni_buf_take(&b);
+		buf_add(&b, "/", 1);
+	buf_str(&b, container_id);
+	return buf_take(&b);
 }
 
 static int os_error(const char *op, const char *path, int errnum, char *err, size_t errlen)
@@ -115,7 +115,7 @@ int cni_store_save(const char *data_dir, const char *path, const char *buf, size
 
 int cni_store_read(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 	char chunk[4096];
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -129,14 +129,14 @@ int cni_store_read(const char *path, char **buf, size_t *len, char *err, size_t 
 		if (n < 0 || b.len + (size_t)n > STORE_MAX) {
 			os_error("read", path, n < 0 ? errno : EFBIG, err, errlen);
 			close(fd);
-			cni_buf_free(&b);
+			buf_free(&b);
 			return -1;
 		}
-		cni_buf_add(&b, chunk, (size_t)n);
+		buf_add(&b, chunk, (size_t)n);
 	}
 	close(fd);
 	*len = b.len;
-	*buf = cni_buf_take(&b);
+	*buf = buf_take(&b);
 	if (!*buf)
 		return snprintf(err, errlen, "out of memory"), -1;
 	return 0;

@@ -141,7 +141,7 @@ void etcd_close(struct etcd *e)
 		explicit_bzero(e->password, strlen(e->password));
 	free(e->password);
 	explicit_bzero(e->token, sizeof(e->token));
-	free(e->resp.data);
+	buf_free(&e->resp);
 	free(e);
 }
 

@@ -17,7 +17,7 @@ struct etcd {
 	char *cafile, *certfile, *keyfile, *username, *password;
 	struct etcd_tls tls;      /* points to the three files above */
 	long timeout_ms;
-	struct http_buf resp;
+	struct buf resp;
 	char token[512];
 	char err[768];
 };

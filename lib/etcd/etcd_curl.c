@@ -101,7 +101,7 @@ static size_t buf_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 
 	/* A short count makes curl report a write error. */
-	return http_buf_add(arg, ptr, n) == HTTP_OK ? n : 0;
+	return buf_add(arg, ptr, n) == 0 ? n : 0;
 }
 
 /* Options every handle gets: TLS, timeouts, headers. */
@@ -162,7 +162,7 @@ static int full_url(const struct tx_curl *t, const char *path, char *url, size_t
 }
 
 static int tx_post(struct etcd_tx *tx, const char *path, const char *body, const char *auth,
-		   long *http, struct http_buf *resp, char *cause, size_t causelen)
+		   long *http, struct buf *resp, char *cause, size_t causelen)
 {
 	struct tx_curl *t = (struct tx_curl *)tx;
 	struct curl_slist *hdrs = NULL;
@@ -178,7 +178,7 @@ static int tx_post(struct etcd_tx *tx, const char *path, const char *body, const
 	rc = setup_handle(t, t->h, auth, &hdrs, false);
 	if (rc != ETCD_OK)
 		return rc;
-	resp->len = 0;
+	buf_reset(resp);
 	cu.easy_setopt(t->h, CURLOPT_URL, url);
 	cu.easy_setopt(t->h, CURLOPT_POSTFIELDS, body);
 	cu.easy_setopt(t->h, CURLOPT_WRITEFUNCTION, buf_write);

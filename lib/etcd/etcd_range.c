@@ -111,7 +111,7 @@ static const char *find_last(const char *hay, size_t n, const char *needle)
  * gateway writes keys and values in base64, so '"key":"' can only start a
  * key, and '"revision":"' only the header's revision.
  */
-static int next_from_raw(const struct http_buf *b, int64_t *rev, char **key, size_t *len)
+static int next_from_raw(const struct buf *b, int64_t *rev, char **key, size_t *len)
 {
 	const char *k, *q, *r;
 	char *dec, *next;

@@ -24,12 +24,12 @@ struct etcd_tx_ops {
 	/* POST body to the endpoint's URL followed by path: ETCD_OK with *http
 	 * and the answer in resp, or ETCD_ERR_{UNAVAILABLE,NOMEM,USAGE,AUTH}. */
 	int (*post)(struct etcd_tx *t, const char *path, const char *body, const char *auth,
-		    long *http, struct http_buf *resp, char *cause, size_t causelen);
+		    long *http, struct buf *resp, char *cause, size_t causelen);
 	/* The same in two steps; NULL when the transport cannot pipeline.  Any
 	 * other request on t in between drops the unread answer. */
 	int (*send)(struct etcd_tx *t, const char *path, const char *body, const char *auth,
 		    char *cause, size_t causelen);
-	int (*recv)(struct etcd_tx *t, long *http, struct http_buf *resp, char *cause,
+	int (*recv)(struct etcd_tx *t, long *http, struct buf *resp, char *cause,
 		    size_t causelen);
 	/* A long answer whose body goes to cb, on its own connection. */
 	int (*stream_open)(struct etcd_tx *t, const char *path, const char *body,

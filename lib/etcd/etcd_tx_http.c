@@ -28,7 +28,7 @@ static int etcd_rc(int rc)
 }
 
 static int tx_post(struct etcd_tx *t, const char *path, const char *body, const char *auth,
-		   long *http, struct http_buf *resp, char *cause, size_t causelen)
+		   long *http, struct buf *resp, char *cause, size_t causelen)
 {
 	struct tx_http *h = (struct tx_http *)t;
 	int status = 0, rc = http_post(h->c, path, body, auth, &status, resp, cause, causelen);
@@ -45,7 +45,7 @@ static int tx_send(struct etcd_tx *t, const char *path, const char *body, const 
 	return etcd_rc(http_post_send(h->c, path, body, auth, cause, causelen));
 }
 
-static int tx_recv(struct etcd_tx *t, long *http, struct http_buf *resp, char *cause,
+static int tx_recv(struct etcd_tx *t, long *http, struct buf *resp, char *cause,
 		   size_t causelen)
 {
 	struct tx_http *h = (struct tx_http *)t;

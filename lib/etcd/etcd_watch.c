@@ -15,7 +15,7 @@ struct etcd_watch {
 	struct etcd *e;
 	struct etcd_stream *st;
 	char *body;
-	struct http_buf in;
+	struct buf in;
 	etcd_watch_cb cb;
 	void *arg;
 	int cb_rc;   /* a non-zero callback return stops the stream */
@@ -116,7 +116,7 @@ static int watch_data(void *arg, const char *data, size_t n)
 
 	if (w->cb_rc)
 		return 1;
-	if (http_buf_add(&w->in, data, n) != HTTP_OK) {
+	if (buf_add(&w->in, data, n) < 0) {
 		w->cb_rc = ETCD_ERR_NOMEM;
 		return 1;
 	}
@@ -133,8 +133,7 @@ static int watch_data(void *arg, const char *data, size_t n)
 		}
 		start += len + 1;
 	}
-	memmove(w->in.data, w->in.data + start, w->in.len - start);
-	w->in.len -= start;
+	buf_drop(&w->in, start);
 	return 0;
 }
 

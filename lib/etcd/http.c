@@ -305,7 +305,7 @@ static int read_some(struct http_conn *c, char *err, size_t errlen)
 
 static int body_to_buf(void *arg, const char *data, size_t len)
 {
-	return http_buf_add(arg, data, len) != HTTP_OK;
+	return buf_add(arg, data, len) < 0;
 }
 
 /* Connect when needed and send; the answer is read by await_answer. */
@@ -331,14 +331,12 @@ static int start_request(struct http_conn *c, const char *path, const char *body
 	return rc;
 }
 
-static int await_answer(struct http_conn *c, struct http_buf *resp, int64_t deadline,
+static int await_answer(struct http_conn *c, struct buf *resp, int64_t deadline,
 			char *err, size_t errlen)
 {
 	int rc = HTTP_OK;
 
-	resp->len = 0;
-	if (resp->data)
-		resp->data[0] = '\0';
+	buf_reset(resp);
 	c->p.arg = resp;
 	while (rc == HTTP_OK) {
 		int w = wait_fd(c->fd, POLLIN, deadline);
@@ -369,7 +367,7 @@ static int answered(struct http_conn *c, int rc, int *status)
 }
 
 int http_post(struct http_conn *c, const char *path, const char *body, const char *auth,
-	      int *status, struct http_buf *resp, char *err, size_t errlen)
+	      int *status, struct buf *resp, char *err, size_t errlen)
 {
 	int64_t deadline = mono_ms() + c->timeout_ms;
 	int rc;
@@ -396,7 +394,7 @@ int http_post_send(struct http_conn *c, const char *path, const char *body, cons
 	return rc;
 }
 
-int http_post_recv(struct http_conn *c, int *status, struct http_buf *resp, char *err,
+int http_post_recv(struct http_conn *c, int *status, struct buf *resp, char *err,
 		   size_t errlen)
 {
 	int rc;

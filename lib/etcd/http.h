@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
+
 enum http_rc {
 	HTTP_OK = 0,            /* more to come */
 	HTTP_DONE = 1,          /* the response is complete */
@@ -17,14 +19,6 @@ enum http_rc {
 	HTTP_ERR_USAGE = -4,    /* a bad URL */
 	HTTP_ERR_CALLBACK = -5, /* the body callback stopped the transfer */
 };
-
-/* A growing buffer, always NUL-terminated once something was added. */
-struct http_buf {
-	char *data;
-	size_t len, cap;
-};
-
-int http_buf_add(struct http_buf *b, const char *data, size_t n);
 
 /* Body bytes as they arrive; a non-zero return stops the transfer. */
 typedef int (*http_body_cb)(void *arg, const char *data, size_t len);
@@ -73,7 +67,7 @@ void http_conn_free(struct http_conn *c);
  * ms").  A kept-alive connection found stale is replaced once.
  */
 int http_post(struct http_conn *c, const char *path, const char *body, const char *auth,
-	      int *status, struct http_buf *resp, char *err, size_t errlen);
+	      int *status, struct buf *resp, char *err, size_t errlen);
 
 /*
  * The same in two steps, so that etcd works on a request while the caller
@@ -82,7 +76,7 @@ int http_post(struct http_conn *c, const char *path, const char *body, const cha
  */
 int http_post_send(struct http_conn *c, const char *path, const char *body, const char *auth,
 		   char *err, size_t errlen);
-int http_post_recv(struct http_conn *c, int *status, struct http_buf *resp, char *err,
+int http_post_recv(struct http_conn *c, int *status, struct buf *resp, char *err,
 		   size_t errlen);
 
 /* Streaming: connect and send the POST; the answer's body goes to cb. */

@@ -5,32 +5,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "base/mem.h"
 #include "etcd/http.h"
 
 /* Status line and headers together; a server sending more is broken. */
 #define HEAD_MAX (64 * 1024)
-
-int http_buf_add(struct http_buf *b, const char *data, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *d;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		d = fl_realloc(b->data, cap);
-		if (!d)
-			return HTTP_ERR_NOMEM;
-		b->data = d;
-		b->cap = cap;
-	}
-	if (n)
-		memcpy(b->data + b->len, data, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return HTTP_OK;
-}
 
 void http_parser_init(struct http_parser *p, http_body_cb cb, void *arg)
 {

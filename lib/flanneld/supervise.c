@@ -1,4 +1,4 @@
-/* supervise.c - fork/exec with explicit argv, pipes between pieces. */
+/* supervise.c - the pieces as children, pipes between them, restarts. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/spawn.h"
 #include "base/timefmt.h"
 #include "flanneld/supervise.h"
 
@@ -51,43 +52,27 @@ void piece_clear(struct piece *p)
 	p->out_fd = -1;
 }
 
-/* In the child: wire stdin/stdout, reset signals, exec. Never returns. */
-static void exec_child(struct piece *p, char **envp, int in, int out)
+/* Start one piece with stdin from in (-1: ours) and, when piped, its stdout
+ * into a new pipe whose read end is sp->pipe[1]. */
+static int spawn_piece(struct supervisor *s, struct piece *p, int in, bool piped,
+		       struct spawn *sp)
 {
-	sigset_t none;
+	spawn_init(sp, p->argv[0], p->argv);
+	sp->envp = s->envp;
+	sp->fd[0] = in;
+	if (piped)
+		sp->fd[1] = SPAWN_PIPE;
+	if (spawn_start(sp) != 0) {
+		int saved = errno;
 
-	if (in >= 0 && in != STDIN_FILENO) {
-		dup2(in, STDIN_FILENO);
-		close(in);
+		log_err("run %s: %s", p->argv[0], strerror(saved));
+		errno = saved;
+		return -1;
 	}
-	if (out >= 0 && out != STDOUT_FILENO) {
-		dup2(out, STDOUT_FILENO);
-		close(out);
-	}
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	execve(p->argv[0], p->argv, envp);
-	log_err("run %s: %s", p->argv[0], strerror(errno));
-	_exit(127);
-}
-
-static pid_t spawn(struct supervisor *s, struct piece *p, int in, int out, int close_fd)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		if (close_fd >= 0)
-			close(close_fd);
-		exec_child(p, s->envp, in, out);
-	}
-	if (pid > 0) {
-		p->pid = pid;
-		p->started_ms = mono_ms();
-		log_info("started %s (pid %d): %s", p->name, (int)pid, p->argv[0]);
-	}
-	return pid;
+	p->pid = sp->pid;
+	p->started_ms = mono_ms();
+	log_info("started %s (pid %d): %s", p->name, (int)sp->pid, p->argv[0]);
+	return 0;
 }
 
 int supervise_start_group(struct supervisor *s, int group)
@@ -96,81 +81,54 @@ int supervise_start_group(struct supervisor *s, int group)
 
 	for (int i = 0; i < s->n; i++) {
 		struct piece *p = &s->pieces[i];
+		struct spawn sp;
 		bool last = true;
-		int fds[2] = { -1, -1 }, out = -1;
+		int out;
 
 		if (p->group != group)
 			continue;
 		for (int j = i + 1; j < s->n; j++)
 			if (s->pieces[j].group == group)
 				last = false;
-		if (!last || p->capture_stdout) {
-			if (pipe2(fds, O_CLOEXEC) < 0)
-				goto fail;
-			out = fds[1];
-		}
-		if (spawn(s, p, in, out, fds[0]) < 0) {
-			int saved = errno;
-
-			if (fds[0] >= 0) {
-				close(fds[0]);
-				close(fds[1]);
-			}
-			errno = saved;
+		if (spawn_piece(s, p, in, !last || p->capture_stdout, &sp) < 0)
 			goto fail;
-		}
+		out = sp.pipe[1];
 		if (in >= 0)
 			close(in);
 		in = -1;
-		if (out >= 0) {
-			close(out);
-			if (last) {
-				if (p->out_fd >= 0)
-					close(p->out_fd);
-				p->out_fd = fds[0];
-			} else {
-				in = fds[0];
-			}
+		if (out >= 0 && last) {
+			if (p->out_fd >= 0)
+				close(p->out_fd);
+			p->out_fd = out;
+		} else {
+			in = out;
 		}
 	}
 	return 0;
 fail:
-	if (in >= 0)
+	if (in >= 0) {
+		int saved = errno;
+
 		close(in);
+		errno = saved;
+	}
 	return -1;
 }
 
 int supervise_run_capture(struct supervisor *s, struct piece *p, char *buf, size_t len)
 {
-	int fds[2], status = 0;
-	size_t off = 0;
-	pid_t pid;
+	struct buf out = { .max = len - 1 };
+	struct spawn sp;
+	struct spawn_wait w = { .out = { NULL, &out, NULL }, .until_eof = true };
+	int rc;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
+	if (spawn_piece(s, p, -1, true, &sp) < 0)
 		return -1;
-	pid = spawn(s, p, -1, fds[1], fds[0]);
-	close(fds[1]);
-	if (pid < 0) {
-		close(fds[0]);
-		return -1;
-	}
-	for (;;) {
-		ssize_t n = read(fds[0], buf + off, len - 1 - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-		if (off == len - 1)
-			break;
-	}
-	buf[off] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	rc = spawn_wait(&sp, &w);
 	p->pid = 0;
-	return status;
+	snprintf(buf, len, "%s", out.data && !out.failed ? out.data : "");
+	buf_free(&out);
+	return rc < 0 ? -1 : w.status;
 }
 
 void supervise_stop_all(struct supervisor *s, int grace_ms)

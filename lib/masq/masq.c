@@ -7,7 +7,7 @@
 #include <sysexits.h>
 
 #include "base/log.h"
-#include "base/sbuf.h"
+#include "base/buf.h"
 #include "base/subproc.h"
 #include "masq/masq.h"
 
@@ -81,7 +81,7 @@ int masq_conf_check(const struct masq_conf *c)
 }
 
 /* The masquerade rules of one family, in upstream's order. */
-static void masq_rules(struct sbuf *b, const char *ip, const struct prefix *net,
+static void masq_rules(struct buf *b, const char *ip, const struct prefix *net,
 		       const struct prefix *sub, const char *mcast, bool random)
 {
 	char c[ADDR_STRLEN], p[ADDR_STRLEN];
@@ -89,76 +89,76 @@ static void masq_rules(struct sbuf *b, const char *ip, const struct prefix *net,
 
 	prefix_format(net, c, sizeof(c));
 	prefix_format(sub, p, sizeof(p));
-	sbuf_add(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, p, ip, c);
-	sbuf_add(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
-	sbuf_add(b, "\t\t%s saddr != %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
-	sbuf_add(b, "\t\t%s saddr %s %s daddr != %s counter masquerade%s " MASQ_COMMENT "\n",
+	buf_printf(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, p, ip, c);
+	buf_printf(b, "\t\t%s saddr %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
+	buf_printf(b, "\t\t%s saddr != %s %s daddr %s counter return " MASQ_COMMENT "\n", ip, c, ip, p);
+	buf_printf(b, "\t\t%s saddr %s %s daddr != %s counter masquerade%s " MASQ_COMMENT "\n",
 	       ip, c, ip, mcast, fr);
-	sbuf_add(b, "\t\t%s saddr != %s %s daddr %s counter masquerade%s " MASQ_COMMENT "\n",
+	buf_printf(b, "\t\t%s saddr != %s %s daddr %s counter masquerade%s " MASQ_COMMENT "\n",
 	       ip, c, ip, c, fr);
 }
 
-static void fwd_rules(struct sbuf *b, const char *ip, const struct prefix *net)
+static void fwd_rules(struct buf *b, const char *ip, const struct prefix *net)
 {
 	char c[ADDR_STRLEN];
 
 	prefix_format(net, c, sizeof(c));
-	sbuf_add(b, "\t\t%s saddr %s counter accept " FWD_COMMENT "\n", ip, c);
-	sbuf_add(b, "\t\t%s daddr %s counter accept " FWD_COMMENT "\n", ip, c);
+	buf_printf(b, "\t\t%s saddr %s counter accept " FWD_COMMENT "\n", ip, c);
+	buf_printf(b, "\t\t%s daddr %s counter accept " FWD_COMMENT "\n", ip, c);
 }
 
-static void postrouting_chain(struct sbuf *b, const struct masq_conf *c)
+static void postrouting_chain(struct buf *b, const struct masq_conf *c)
 {
-	sbuf_add(b, "\tchain postrouting {\n"
+	buf_printf(b, "\tchain postrouting {\n"
 		  "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
 		  "\t\tmeta mark & 0x00004000 == 0x00004000 counter return " MASQ_COMMENT "\n");
 	if (c->network.addr.family)
 		masq_rules(b, "ip", &c->network, &c->subnet, "224.0.0.0/4", c->fully_random);
 	if (c->network6.addr.family)
 		masq_rules(b, "ip6", &c->network6, &c->subnet6, "ff00::/8", c->fully_random);
-	sbuf_add(b, "\t}\n");
+	buf_printf(b, "\t}\n");
 }
 
-static void forward_chain(struct sbuf *b, const struct masq_conf *c)
+static void forward_chain(struct buf *b, const struct masq_conf *c)
 {
-	sbuf_add(b, "\tchain forward {\n"
+	buf_printf(b, "\tchain forward {\n"
 		  "\t\ttype filter hook forward priority filter; policy accept;\n");
 	if (c->network.addr.family)
 		fwd_rules(b, "ip", &c->network);
 	if (c->network6.addr.family)
 		fwd_rules(b, "ip6", &c->network6);
-	sbuf_add(b, "\t}\n");
+	buf_printf(b, "\t}\n");
 }
 
 /* "table; delete table" removes the table in one go whether it exists or not. */
-static void delete_lines(struct sbuf *b, const char *table)
+static void delete_lines(struct buf *b, const char *table)
 {
-	sbuf_add(b, "table inet %s\ndelete table inet %s\n", table, table);
+	buf_printf(b, "table inet %s\ndelete table inet %s\n", table, table);
 }
 
 int masq_script(const struct masq_conf *c, char **out)
 {
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 
-	sbuf_add(&b, "# flannel-masq: rules of flanneld --ip-masq, one transaction\n");
+	buf_printf(&b, "# flannel-masq: rules of flanneld --ip-masq, one transaction\n");
 	delete_lines(&b, c->table);
 	if (!masq_conf_empty(c)) {
-		sbuf_add(&b, "table inet %s {\n", c->table);
+		buf_printf(&b, "table inet %s {\n", c->table);
 		if (c->masq)
 			postrouting_chain(&b, c);
 		if (c->forward)
 			forward_chain(&b, c);
-		sbuf_add(&b, "}\n");
+		buf_printf(&b, "}\n");
 	}
-	return sbuf_finish(&b, out);
+	return (*out = buf_take(&b)) ? 0 : -1;
 }
 
 int masq_delete_script(const char *table, char **out)
 {
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 
 	delete_lines(&b, table);
-	return sbuf_finish(&b, out);
+	return (*out = buf_take(&b)) ? 0 : -1;
 }
 
 /* Feed SCRIPT to "nft -f -"; WHAT names the action in messages.  A

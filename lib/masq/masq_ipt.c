@@ -9,7 +9,7 @@
 #include <sysexits.h>
 
 #include "base/log.h"
-#include "base/sbuf.h"
+#include "base/buf.h"
 #include "base/subproc.h"
 #include "masq/masq.h"
 
@@ -73,59 +73,59 @@ static int ipt_probe(const struct ipt_family *f, struct ipt_chain *ch)
 	return 0;
 }
 
-static void ipt_masq_rules(struct sbuf *b, const struct ipt_family *f, bool random)
+static void ipt_masq_rules(struct buf *b, const struct ipt_family *f, bool random)
 {
 	char c[ADDR_STRLEN], p[ADDR_STRLEN];
 	const char *rf = random ? " --random-fully" : "";
 
 	prefix_format(f->net, c, sizeof(c));
 	prefix_format(f->sub, p, sizeof(p));
-	sbuf_add(b, "-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 " MASQ_C " -j RETURN\n");
-	sbuf_add(b, "-A FLANNEL-POSTRTG -s %s -d %s " MASQ_C " -j RETURN\n", p, c);
-	sbuf_add(b, "-A FLANNEL-POSTRTG -s %s -d %s " MASQ_C " -j RETURN\n", c, p);
-	sbuf_add(b, "-A FLANNEL-POSTRTG ! -s %s -d %s " MASQ_C " -j RETURN\n", c, p);
-	sbuf_add(b, "-A FLANNEL-POSTRTG -s %s ! -d %s " MASQ_C " -j MASQUERADE%s\n", c, f->mcast, rf);
-	sbuf_add(b, "-A FLANNEL-POSTRTG ! -s %s -d %s " MASQ_C " -j MASQUERADE%s\n", c, c, rf);
+	buf_printf(b, "-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 " MASQ_C " -j RETURN\n");
+	buf_printf(b, "-A FLANNEL-POSTRTG -s %s -d %s " MASQ_C " -j RETURN\n", p, c);
+	buf_printf(b, "-A FLANNEL-POSTRTG -s %s -d %s " MASQ_C " -j RETURN\n", c, p);
+	buf_printf(b, "-A FLANNEL-POSTRTG ! -s %s -d %s " MASQ_C " -j RETURN\n", c, p);
+	buf_printf(b, "-A FLANNEL-POSTRTG -s %s ! -d %s " MASQ_C " -j MASQUERADE%s\n", c, f->mcast, rf);
+	buf_printf(b, "-A FLANNEL-POSTRTG ! -s %s -d %s " MASQ_C " -j MASQUERADE%s\n", c, c, rf);
 }
 
-static void ipt_fwd_rules(struct sbuf *b, const struct ipt_family *f)
+static void ipt_fwd_rules(struct buf *b, const struct ipt_family *f)
 {
 	char c[ADDR_STRLEN];
 
 	prefix_format(f->net, c, sizeof(c));
-	sbuf_add(b, "-A FLANNEL-FWD -s %s " FWD_C " -j ACCEPT\n", c);
-	sbuf_add(b, "-A FLANNEL-FWD -d %s " FWD_C " -j ACCEPT\n", c);
+	buf_printf(b, "-A FLANNEL-FWD -s %s " FWD_C " -j ACCEPT\n", c);
+	buf_printf(b, "-A FLANNEL-FWD -d %s " FWD_C " -j ACCEPT\n", c);
 }
 
 /* One table's section: declaring the chain flushes it (--noflush keeps the
  * rest); an unwanted chain loses its jump, its rules, then itself. */
-static void ipt_section(struct sbuf *b, const struct ipt_family *f,
+static void ipt_section(struct buf *b, const struct ipt_family *f,
 			const struct ipt_chain *ch, bool random)
 {
 	if (!ch->wanted && !ch->exists)
 		return;
-	sbuf_add(b, "*%s\n", ch->table);
+	buf_printf(b, "*%s\n", ch->table);
 	if (ch->wanted) {
-		sbuf_add(b, ":%s - [0:0]\n", ch->chain);
+		buf_printf(b, ":%s - [0:0]\n", ch->chain);
 		if (ch == &f->nat)
 			ipt_masq_rules(b, f, random);
 		else
 			ipt_fwd_rules(b, f);
 		if (!ch->jumped)
-			sbuf_add(b, "-A %s\n", ch->jump);
+			buf_printf(b, "-A %s\n", ch->jump);
 	} else {
 		if (ch->jumped)
-			sbuf_add(b, "-D %s\n", ch->jump);
-		sbuf_add(b, "-F %s\n-X %s\n", ch->chain, ch->chain);
+			buf_printf(b, "-D %s\n", ch->jump);
+		buf_printf(b, "-F %s\n-X %s\n", ch->chain, ch->chain);
 	}
-	sbuf_add(b, "COMMIT\n");
+	buf_printf(b, "COMMIT\n");
 }
 
 /* Bring one family to what c asks for; 0, or an exit code. */
 static int ipt_apply_family(const struct masq_conf *c, int family)
 {
 	static const char *const args[] = { "-w", "--noflush", NULL };
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 	struct ipt_family f;
 	char *script;
 	int rc;
@@ -139,12 +139,14 @@ static int ipt_apply_family(const struct masq_conf *c, int family)
 	}
 	ipt_section(&b, &f, &f.nat, c->fully_random);
 	ipt_section(&b, &f, &f.fwd, c->fully_random);
-	if (sbuf_finish(&b, &script) < 0) {
+	if (!(script = buf_take(&b))) {
 		log_err("build %s rules: %s", f.iptables, strerror(ENOMEM));
 		return EX_SOFTWARE;
 	}
-	if (!script)
+	if (!*script) {
+		free(script);
 		return 0;
+	}
 	rc = subproc_run(f.restore, args, script, NULL, 0);
 	free(script);
 	if (rc < 0) {

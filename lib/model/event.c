@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/mem.h"
 #include "base/timefmt.h"
 #include "model/event.h"
@@ -264,8 +265,8 @@ out:
 
 struct line_reader {
 	int fd;
-	char *buf;
-	size_t len, cap, start, max;
+	struct buf b;        /* its max is the longest line */
+	size_t start;
 	unsigned long lineno;
 	bool eof;
 	bool skipping;       /* inside an over-long line: drop up to its newline */
@@ -278,10 +279,8 @@ struct line_reader *line_reader_new(int fd, size_t max)
 	if (!r)
 		return NULL;
 	r->fd = fd;
-	r->max = max;
-	r->cap = max < 65536 ? max + 1 : 65536;
-	r->buf = fl_malloc(r->cap);
-	if (!r->buf) {
+	r->b.max = max;
+	if (buf_reserve(&r->b, max < 65536 ? max : 65535) < 0) {
 		free(r);
 		return NULL;
 	}
@@ -292,75 +291,63 @@ void line_reader_free(struct line_reader *r)
 {
 	if (!r)
 		return;
-	free(r->buf);
+	buf_free(&r->b);
 	free(r);
 }
 
-static char *take_line(struct line_reader *r, char *nl)
+/* The line from start up to end (its newline, or the NUL after the last). */
+static char *take_line(struct line_reader *r, char *end, unsigned long *lineno)
 {
-	char *line = r->buf + r->start;
+	char *line = r->b.data + r->start;
+	size_t at = (size_t)(end - r->b.data);
 
-	*nl = '\0';
-	r->start = (size_t)(nl - r->buf) + 1;
-	r->lineno++;
+	*end = '\0';
+	r->start = at < r->b.len ? at + 1 : at;
+	*lineno = ++r->lineno;
 	return line;
 }
 
 /* Make room for more input: 0, LINE_TOO_LONG, or -1 (ENOMEM). */
 static int make_room(struct line_reader *r)
 {
-	char *nb;
-	size_t cap;
-
-	if (r->start > 0) {
-		memmove(r->buf, r->buf + r->start, r->len - r->start);
-		r->len -= r->start;
-		r->start = 0;
-	}
-	if (r->len + 1 < r->cap)
+	buf_drop(&r->b, r->start);
+	r->start = 0;
+	if (r->b.len + 1 < r->b.cap)
 		return 0;
-	if (r->len >= r->max) {
+	if (r->b.len >= r->b.max) {
 		/* Too long: report it once and drop it up to its newline. */
 		r->skipping = true;
-		r->len = 0;
+		buf_reset(&r->b);
 		r->lineno++;
 		return LINE_TOO_LONG;
 	}
-	cap = r->cap * 2 > r->max + 1 ? r->max + 1 : r->cap * 2;
-	nb = fl_realloc(r->buf, cap);
-	if (!nb)
-		return -1;
-	r->buf = nb;
-	r->cap = cap;
-	return 0;
+	return buf_reserve(&r->b, 1);
 }
 
 int line_reader_next(struct line_reader *r, char **line, unsigned long *lineno)
 {
 	for (;;) {
-		char *nl = memchr(r->buf + r->start, '\n', r->len - r->start);
+		char *nl = memchr(r->b.data + r->start, '\n', r->b.len - r->start);
 		ssize_t n;
 		int rc;
 
 		if (nl && r->skipping) {
 			r->skipping = false;
-			r->start = (size_t)(nl - r->buf) + 1;
+			r->start = (size_t)(nl - r->b.data) + 1;
 			continue;
 		}
 		if (nl) {
-			*line = take_line(r, nl);
-			*lineno = r->lineno;
+			*line = take_line(r, nl, lineno);
 			return 1;
 		}
-		if (r->skipping)
-			r->len = r->start = 0;
+		if (r->skipping) {
+			buf_reset(&r->b);
+			r->start = 0;
+		}
 		if (r->eof) {
-			if (r->len > r->start) {
-				/* A last line without newline still counts. */
-				r->buf[r->len] = '\n';
-				nl = r->buf + r->len++;
-				*line = take_line(r, nl);
-				*lineno = r->lineno;
+			/* A last line without newline still counts. */
+			if (r->b.len > r->start) {
+				*line = take_line(r, r->b.data + r->b.len, lineno);
 				return 1;
 			}
 			return 0;
@@ -370,7 +357,7 @@ int line_reader_next(struct line_reader *r, char **line, unsigned long *lineno)
 			*lineno = r->lineno;
 		if (rc)
 			return rc;
-		n = read(r->fd, r->buf + r->len, r->cap - r->len - 1);
+		n = read(r->fd, r->b.data + r->b.len, r->b.cap - r->b.len - 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -380,6 +367,6 @@ int line_reader_next(struct line_reader *r, char **line, unsigned long *lineno)
 		}
 		if (n == 0)
 			r->eof = true;
-		r->len += (size_t)n;
+		buf_commit(&r->b, (size_t)n);
 	}
 }

@@ -14,7 +14,7 @@
 #include "base/mem.h"
 #include "netlink/nl.h"
 
-/* Per sendmsg: kernel-limits.md shows the size hardly matters without acks. */
+/* Per sendmsg; measured, the size hardly matters once messages are not acked one by one. */
 #define BATCH_BYTES (64 * 1024)
 /* The largest message we build (a route or nexthop with every attribute). */
 #define MSG_MAX 512
@@ -33,8 +33,7 @@ struct nl {
 	size_t cookie_size;
 	nl_error_fn on_error;
 	void *arg;
-	unsigned long errors, total;
-	bool lost;
+	unsigned long total;
 	char ext[256];        /* extended ack text of the last synchronous error */
 	char errbuf[320];
 };
@@ -171,21 +170,9 @@ static int parse_error(const struct nlmsghdr *nlh, char *ext, size_t extlen)
 	return e->error;
 }
 
-size_t nl_batch_pending(const struct nl *nl)
-{
-	return nl->nmsg;
-}
-
 unsigned long nl_batch_total(const struct nl *nl)
 {
 	return nl->total;
-}
-
-unsigned long nl_batch_errors(const struct nl *nl, bool *lost)
-{
-	if (lost)
-		*lost = nl->lost;
-	return nl->errors;
 }
 
 /* The caller fills a message after nl_batch_msg: its length is known only
@@ -231,7 +218,6 @@ static void report_batch_error(struct nl *nl, const struct nlmsghdr *nlh)
 
 	if (err == 0)
 		return;
-	nl->errors++;
 	if (nl->cookies && idx < nl->nmsg)
 		cookie = nl->cookies + (size_t)idx * nl->cookie_size;
 	if (nl->on_error)
@@ -251,8 +237,6 @@ static void drain_errors(struct nl *nl)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == ENOBUFS)
-				nl->lost = true;
 			if (errno == ENOBUFS || errno == EINTR)
 				continue;
 			return;

@@ -46,9 +46,6 @@ const char *nl_strerror(struct nl *nl, int err);
 struct nlmsghdr *nl_batch_msg(struct nl *nl, uint16_t type, enum nl_op op, void **cookie);
 /* Send the batch (one sendmsg) and drain errors; -1 when sendmsg failed. */
 int nl_batch_flush(struct nl *nl);
-/* Errors reported since open; lost errors (ENOBUFS) set *lost. */
-unsigned long nl_batch_errors(const struct nl *nl, bool *lost);
-size_t nl_batch_pending(const struct nl *nl);
 /* Messages queued since open (batches flushed or not). */
 unsigned long nl_batch_total(const struct nl *nl);
 
@@ -130,7 +127,6 @@ int nl_route_dump(struct nl *nl, int family, uint8_t protocol, nl_route_fn fn, v
 /* The kernel's route lookup for one address (RTM_GETROUTE). */
 int nl_route_get(struct nl *nl, const struct ipaddr *dst, struct nl_route *out);
 int nl_route_parse(const struct nlmsghdr *nlh, struct nl_route *out);
-bool nl_route_equal(const struct nl_route *a, const struct nl_route *b);
 
 /* ---- neighbours and FDB entries (nl_neigh.c) ---- */
 struct nl_neigh {

@@ -130,7 +130,7 @@ int nl_vxlan_create(struct nl *nl, const char *name, const struct nl_vxlan *vx, 
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	if (mac)
 		mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
-	/* Upstream's devices have txqueuelen 0 (flannel-facts.md, netlink defaults). */
+	/* Upstream's devices have txqueuelen 0: its netlink library sends a zero TxQLen. */
 	mnl_attr_put_u32(nlh, IFLA_TXQLEN, 0);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");

@@ -105,16 +105,6 @@ int nl_route_parse(const struct nlmsghdr *nlh, struct nl_route *r)
 	return 0;
 }
 
-bool nl_route_equal(const struct nl_route *a, const struct nl_route *b)
-{
-	if (!prefix_equal(&a->dst, &b->dst) || a->nhid != b->nhid || a->priority != b->priority)
-		return false;
-	if (a->nhid)
-		return true;
-	return addr_equal(&a->gw, &b->gw) && a->oif == b->oif &&
-	       (a->flags & RTNH_F_ONLINK) == (b->flags & RTNH_F_ONLINK);
-}
-
 struct route_walk {
 	nl_route_fn fn;
 	void *arg;

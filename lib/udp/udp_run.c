@@ -419,7 +419,7 @@ static int start(struct udp_ctl *c)
 		return EX_OSERR;
 	}
 	if (setup_device(c) < 0)
-		return 1;
+		return EXIT_FAILURE;
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL) < 0) {
 		log_err("set up a timer: %s", strerror(errno));

@@ -1,7 +1,7 @@
 /* The flannel CNI config and the delegate config generated from it:
  * upstream's loadFlannelNetConf (L1-L6), getDelegateIPAM (I1-I7), the
  * stored files of the lifecycle tests (LC1-LC4) and the P-era per-version
- * variant, the Windows example of cni-facts 4, delegate checks (E1-E3, E5,
+ * variant, upstream's Windows example, delegate checks (E1-E3, E5,
  * E6).  Pure config generation: no interface, no packet. */
 #include "base/mem.h"
 #include "cni/cni_conf.h"
@@ -55,7 +55,8 @@ static void test_load(void)
 	}
 }
 
-/* Go's decoding quirks (cni-facts 1.1). */
+/* Go's decoding quirks: keys match case-insensitively, a later key wins, null
+ * leaves a field as it was, a wrong type is an error naming the field. */
 static const struct {
 	const char *in, *err, *subnet_file, *data_dir;
 } decode[] = {
@@ -399,7 +400,7 @@ static void test_windows(void)
 	write_file(tpath(path, sizeof(path), "envwin"),
 		   "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.0/24\n"
 		   "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n", 0644);
-	/* cni-facts 4's example exactly: its input, its subnet.env, its output. */
+	/* Upstream's Windows example exactly: its input, its subnet.env, its output. */
 	snprintf(buf, sizeof(buf),
 		 "{\"name\":\"mynet\",\"type\":\"flannel\",\"delegate\":{\"type\":"
 		 "\"win-overlay\",\"endpointMacPrefix\":\"0E-2A\"},\"subnetFile\":\"%s\"}", path);
@@ -407,7 +408,7 @@ static void test_windows(void)
 	is_str(got, "{\"cniVersion\":\"0.2.0\",\"endpointMacPrefix\":\"0E-2A\",\"ipMasq\":true,"
 		    "\"ipMasqNetwork\":\"10.244.0.0/16\",\"ipam\":{\"subnet\":\"10.244.1.0/24\","
 		    "\"type\":\"host-local\"},\"name\":\"mynet\",\"type\":\"win-overlay\"}",
-	       "Windows example of cni-facts 4, byte for byte");
+	       "upstream's Windows example, byte for byte");
 	free(got);
 	in = conf(path, "\"cniVersion\":\"0.3.1\",\"ipam\":{\"type\":\"other\"},"
 			"\"delegate\":{\"ipMasq\":false}");

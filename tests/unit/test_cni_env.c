@@ -1,5 +1,5 @@
 /* subnet.env with the CNI plugin's rules: upstream's loadFlannelSubnetEnv
- * vectors (cni-facts 5.3, S1-S6) and the parsing rules of cni-facts 1.2. */
+ * cases (S1-S6) and its parsing rules. */
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>

@@ -134,11 +134,11 @@ static void test_encode(void)
 
 static void test_quote(void)
 {
-	struct cni_buf b = { 0 };
+	struct buf b = { 0 };
 
 	cni_json_quote(&b, "a\"b\\c\n\x01\x7f\xff\xc3\xa9", 11);
-	is_str(b.s, "\"a\\\"b\\\\c\\n\\x01\\x7f\\xff\xc3\xa9\"", "strconv.Quote");
-	cni_buf_free(&b);
+	is_str(b.data, "\"a\\\"b\\\\c\\n\\x01\\x7f\\xff\xc3\xa9\"", "strconv.Quote");
+	buf_free(&b);
 }
 
 static void test_alloc_failures(void)

@@ -20,7 +20,7 @@
 #include "tap.h"
 
 struct sink {
-	struct http_buf b;
+	struct buf b;
 	int fail;
 };
 
@@ -28,7 +28,7 @@ static int to_sink(void *arg, const char *data, size_t len)
 {
 	struct sink *s = arg;
 
-	return s->fail || http_buf_add(&s->b, data, len) != HTTP_OK;
+	return s->fail || buf_add(&s->b, data, len) < 0;
 }
 
 /* Feed msg in two pieces split at cut (0 = one byte at a time), then EOF. */
@@ -291,7 +291,7 @@ static void server_stop(struct server *s)
 }
 
 static int post(const char *url, long timeout, const char *auth, int *status,
-		struct http_buf *b, char *err, size_t errlen)
+		struct buf *b, char *err, size_t errlen)
 {
 	struct http_conn *c;
 	int rc = http_conn_new(url, timeout, &c, err, errlen);
@@ -307,7 +307,7 @@ static void test_keepalive(enum mode m, const char *what)
 {
 	struct server s;
 	struct http_conn *c = NULL;
-	struct http_buf b = { 0 };
+	struct buf b = { 0 };
 	char err[256] = "", want[64];
 	int status = 0, rc = HTTP_ERR_IO, good = 0;
 
@@ -335,7 +335,7 @@ static void test_keepalive(enum mode m, const char *what)
 static void test_echo(void)
 {
 	struct server s;
-	struct http_buf b = { 0 };
+	struct buf b = { 0 };
 	char err[256] = "", url[96];
 	int status = 0, rc;
 
@@ -365,7 +365,7 @@ static void test_echo(void)
 static void test_failures(void)
 {
 	struct server s;
-	struct http_buf b = { 0 };
+	struct buf b = { 0 };
 	char err[256] = "", url[64];
 	int status = 0, rc, port, lfd;
 	int64_t t0;
@@ -405,7 +405,7 @@ static void test_ipv6(void)
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), status = 0, rc;
 	socklen_t al = sizeof(a);
-	struct http_buf b = { 0 };
+	struct buf b = { 0 };
 	char err[256] = "", url[64];
 	pid_t pid;
 
@@ -467,7 +467,7 @@ static void test_send_recv(void)
 {
 	struct server s;
 	struct http_conn *c = NULL;
-	struct http_buf b = { 0 };
+	struct buf b = { 0 };
 	char err[256] = "";
 	int status = 0, rc;
 
@@ -497,7 +497,7 @@ static void test_send_recv(void)
 static void test_alloc_failures(void)
 {
 	struct server s;
-	struct http_buf b = { 0 };
+	struct buf b = { 0 };
 	char err[256] = "";
 	int status = 0, rc = HTTP_ERR_NOMEM, bad = 0;
 	unsigned long n;

@@ -1,10 +1,12 @@
 /* Lease values as upstream writes them, event lines, subnet.env, FLANNELD_*. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/base64.h"
@@ -243,10 +245,55 @@ static void alloc_failures(void)
 	ok(failed_cleanly, "lease parse/format survive every failed allocation (ASan checks leaks)");
 }
 
+/* The line reader: numbered lines, a last line without newline, a cap. */
+static void lines(void)
+{
+	struct line_reader *r;
+	unsigned long no = 0;
+	char *line = NULL, *big;
+	int fds[2], n;
+
+	ok(pipe(fds) == 0, "pipe");
+	ok(write(fds[1], "one\n\ntwo", 9) == 9, "write");
+	close(fds[1]);
+	r = line_reader_new(fds[0], 1u << 20);
+	n = line_reader_next(r, &line, &no);
+	ok(n == 1 && strcmp(line, "one") == 0 && no == 1, "first line");
+	n = line_reader_next(r, &line, &no);
+	ok(n == 1 && strcmp(line, "") == 0 && no == 2, "an empty line");
+	n = line_reader_next(r, &line, &no);
+	ok(n == 1 && strcmp(line, "two") == 0 && no == 3, "a last line without newline");
+	ok(line_reader_next(r, &line, &no) == 0, "then EOF");
+	line_reader_free(r);
+	close(fds[0]);
+
+	/* A line of 2 MiB is skipped, not a reason to grow without bound. */
+	big = malloc((2u << 20) + 4);
+	memset(big, 'x', 2u << 20);
+	memcpy(big + (2u << 20), "\nok\n", 4);
+	ok(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0, "socketpair");
+	if (fork() == 0) {
+		close(fds[0]);
+		n = write(fds[1], big, (2u << 20) + 4) == (ssize_t)(2u << 20) + 4;
+		_exit(n ? 0 : 1);
+	}
+	close(fds[1]);
+	r = line_reader_new(fds[0], 1u << 20);
+	ok(line_reader_next(r, &line, &no) == LINE_TOO_LONG && no == 1, "too long: line 1 skipped");
+	n = line_reader_next(r, &line, &no);
+	ok(n == 1 && strcmp(line, "ok") == 0 && no == 2, "the next line after it");
+	ok(line_reader_next(r, &line, &no) == 0, "then EOF");
+	line_reader_free(r);
+	close(fds[0]);
+	wait(NULL);
+	free(big);
+}
+
 int main(void)
 {
 	values();
 	events();
+	lines();
 	env_file();
 	twins();
 	b64();
