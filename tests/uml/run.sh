@@ -64,22 +64,41 @@ done
 work_base=${TMPDIR:-/tmp}
 case "$work_base" in /proc* | /sys* | /dev* | /run*) work_base=/tmp ;; esac
 work=$(mktemp -d "$work_base/flannel-uml-XXXXXX")
-tpid=
+gpid=
 
-# stop_guest: end the guest's whole process group (timeout(1) leads its own
-# group, linux.uml and its helper processes are in it), TERM first.
+# uml_group SIGNAL: signal linux.uml's whole process group.  linux.uml makes
+# itself a session leader, so its pid (run.sh writes it to uml.pid) is the
+# group's id; its helper processes are in the group and outlive a main
+# process that was killed, holding the console open.
+uml_group() {
+	local p
+	p=$(cat "$work/uml.pid" 2>/dev/null) || return 0
+	[ -n "$p" ] || return 0
+	kill -0 -- "-$p" 2>/dev/null || return 0
+	kill "-$1" -- "-$p" 2>/dev/null || true
+}
+
+# stop_guest: when we are interrupted: TERM (the guest goes down), KILL
+# what is left after 5 s, then reap the guard.
 stop_guest() {
-	[ -n "$tpid" ] || return 0
-	if kill -0 -- "-$tpid" 2>/dev/null; then
-		kill -TERM -- "-$tpid" 2>/dev/null || true
+	[ -n "$gpid" ] || return 0
+	for _ in $(seq 1 20); do
+		[ ! -s "$work/uml.pid" ] || break
+		kill -0 "$gpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ -s "$work/uml.pid" ] && kill -0 "$(cat "$work/uml.pid")" 2>/dev/null; then
+		kill -TERM "$(cat "$work/uml.pid")" 2>/dev/null || true
 		for _ in $(seq 1 50); do
-			kill -0 -- "-$tpid" 2>/dev/null || break
+			kill -0 "$(cat "$work/uml.pid")" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -KILL -- "-$tpid" 2>/dev/null || true
 	fi
-	wait "$tpid" 2>/dev/null || true
-	tpid=
+	uml_group KILL
+	kill -TERM "$gpid" 2>/dev/null || true
+	wait "$gpid" 2>/dev/null || true
+	uml_group KILL
+	gpid=
 }
 
 cleanup() {
@@ -119,11 +138,26 @@ t0=$(now_ms)
 # The console (con0) is our stdout, a fifo: a regular file there makes UML's
 # epoll complain.  TMPDIR unset: UML keeps the guest's memory in /dev/shm.
 # Unknown name=value words on the command line are the init's environment.
-timeout -k 5 "$limit" env -u TMPDIR "$uml" "mem=$mem" "uml_dir=$work/uml" \
-	rootfstype=hostfs rootflags=/ ro quiet loglevel=3 con=null con0=null,fd:1 \
-	"init=$here/init.sh" "FLUML_JOB=$work" "FLUML_NONCE=$nonce" \
-	</dev/null >"$work/console" 2>&1 &
-tpid=$!
+# The guard: timeout(1) bounds the guest (TERM, then KILL 5 s later); once
+# linux.uml's main process is gone, whatever is left of its group goes too,
+# so that the console reaches its end.  The guest's exit code goes to rc.
+(
+	trap - EXIT INT TERM HUP
+	urc=0
+	# shellcheck disable=SC2016 # $$ and $1 are the inner shell's
+	timeout -k 5 "$limit" sh -c 'echo "$$" >"$1" && shift && exec "$@"' sh "$work/uml.pid" \
+		env -u TMPDIR "$uml" "mem=$mem" "uml_dir=$work/uml" \
+		rootfstype=hostfs rootflags=/ ro quiet loglevel=3 con=null con0=null,fd:1 \
+		"init=$here/init.sh" "FLUML_JOB=$work" "FLUML_NONCE=$nonce" \
+		</dev/null >"$work/console" 2>&1 || urc=$?
+	uml_group KILL
+	# 124: timeout(1) ended it (137 when TERM was not enough).
+	if [ "$urc" = 137 ] && [ "$SECONDS" -ge "$limit" ]; then
+		urc=124
+	fi
+	echo "$urc" >"$work/rc"
+) 2>/dev/null &
+gpid=$!
 
 state=booting rc=
 t_begin=$t0 t_end=$t0
@@ -157,9 +191,9 @@ while IFS= read -r line || [ -n "$line" ]; do
 	*) printf '%s\n' "$line" >>"$work/after.log" ;;
 	esac
 done <"$work/console"
-urc=0
-wait "$tpid" || urc=$?
-tpid=
+wait "$gpid" || true
+gpid=
+urc=$(cat "$work/rc" 2>/dev/null) || urc=70
 t_off=$(now_ms)
 
 if [ "$state" = booting ]; then
@@ -171,7 +205,7 @@ echo "$prog: boot $(secs $((t_begin - t0))) s, test $(secs $((t_end - t_begin)))
 	"poweroff $(secs $((t_off - t_end))) s" >&2
 
 if [ "$state" != finished ]; then
-	if [ "$urc" = 124 ] || [ "$urc" = 137 ]; then
+	if [ "$urc" = 124 ]; then
 		echo "$prog: the guest ran out of time (UML_TIMEOUT=$limit s) in its ${state%ing} phase" >&2
 		urc=124
 	else
