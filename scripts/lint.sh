@@ -17,7 +17,7 @@ if [ -n "$shfiles" ]; then
 	# shellcheck disable=SC2086
 	shellcheck -S warning $shfiles || rc=1
 fi
-for b in tests/*.bats; do
+for b in tests/*.bats tests/*/*.bats; do
 	[ -e "$b" ] || continue
 	shellcheck -S warning -s bash "$b" || rc=1
 done

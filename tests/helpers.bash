@@ -5,7 +5,9 @@
 # a per-test id so that tests can run side by side; teardown removes exactly
 # what was created, by name and PID, even when a test fails.
 
-BIN="${BATS_TEST_DIRNAME}/../build/bin"
+# Relative to this file, so that test files in subdirectories (tests/uml/)
+# find the binaries too.
+BIN="$(dirname "${BASH_SOURCE[0]}")/../build/bin"
 export PATH="$BIN:$PATH"
 
 # need_root: root, namespaces and etcd are required; under CI a missing one

@@ -8,12 +8,13 @@ passed=0 failed=0 skipped=0
 log=$(mktemp -d /tmp/flannel-check.XXXXXX)
 trap 'rm -rf "$log"' EXIT
 
-# count FILE: add the TAP results in FILE to the totals
+# count FILE: add the TAP results in FILE to the totals; "# uml: ok ..."
+# lines are the results of tests run in a guest kernel (tests/uml.bats).
 count() {
 	local p f s
-	p=$(grep -cE '^ok ' "$1" | head -n1)
-	s=$(grep -cE '^ok .*# (skip|SKIP)' "$1" | head -n1)
-	f=$(grep -cE '^not ok ' "$1" | head -n1)
+	p=$(grep -cE '^(# uml: )?ok ' "$1" | head -n1)
+	s=$(grep -cE '^(# uml: )?ok .*# (skip|SKIP)' "$1" | head -n1)
+	f=$(grep -cE '^(# uml: )?not ok ' "$1" | head -n1)
 	passed=$((passed + p - s))
 	skipped=$((skipped + s))
 	failed=$((failed + f))
