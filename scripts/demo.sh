@@ -3,7 +3,7 @@
 # running flanneld; a "container" on every host pings the others across the
 # overlay.  Everything is torn down at the end, and on any failure.
 #
-#   BACKEND=vxlan|host-gw|extension|alloc   (default vxlan)
+#   BACKEND=vxlan|host-gw|udp|extension|alloc   (default vxlan)
 #   HOSTS=3                                  (2..9)
 #   KEEP=1                                   leave it running; tear down with
 #                                            scripts/demo.sh down
@@ -67,11 +67,12 @@ case "$BACKEND" in
 vxlan) BACKEND_JSON='{"Type":"vxlan"}' ;;
 host-gw) BACKEND_JSON='{"Type":"host-gw"}' ;;
 alloc) BACKEND_JSON='{"Type":"alloc"}' ;;
+udp) BACKEND_JSON='{"Type":"udp"}' ;;
 extension)
 	# The seed's host-gw example, done with shell commands.
 	BACKEND_JSON='{"Type":"extension","SubnetAddCommand":"ip route add $SUBNET via $PUBLIC_IP","SubnetRemoveCommand":"ip route del $SUBNET via $PUBLIC_IP"}'
 	;;
-*) echo "demo: BACKEND must be vxlan, host-gw, extension or alloc" >&2; exit 64 ;;
+*) echo "demo: BACKEND must be vxlan, host-gw, udp, extension or alloc" >&2; exit 64 ;;
 esac
 
 trap on_exit EXIT

@@ -6,7 +6,7 @@ set -eu -o pipefail
 pkgs="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libmnl-dev
 bats etcd-server etcd-client jq iproute2 shellcheck mandoc
 containernetworking-plugins nftables iptables openssl tcpdump procps psmisc
-iputils-ping time systemd python3 user-mode-linux kmod"
+iputils-ping time systemd python3 user-mode-linux kmod iperf3"
 
 missing=""
 for p in $pkgs; do

@@ -20,6 +20,20 @@ count() {
 	failed=$((failed + f))
 }
 
+# The static checks count as one test: banned functions, shellcheck, mandoc,
+# the include rules and man pages' EXIT STATUS against the code.
+if [ -z "${SKIP_LINT:-}" ]; then
+	echo "# lint"
+	if scripts/lint.sh >"$log/lint.out" 2>&1; then
+		echo "ok - make lint" >"$log/lint.tap"
+	else
+		cat "$log/lint.out"
+		echo "not ok - make lint" >"$log/lint.tap"
+	fi
+	cat "$log/lint.tap"
+	count "$log/lint.tap"
+fi
+
 for t in "$@"; do
 	name=${t##*/}
 	echo "# unit: $name"

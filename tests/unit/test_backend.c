@@ -60,10 +60,11 @@ static void table(void)
 		   be->name);
 		ok(backend_find(be->name) == be, "%s: found by name", be->name);
 	}
-	ok(n >= 4, "the table has the four backends (%d)", n);
-	ok(backend_find("udp") == NULL && backend_find("VXLAN") == NULL,
+	ok(n >= 5, "the table has the five backends (%d)", n);
+	ok(backend_find("frob") == NULL && backend_find("VXLAN") == NULL,
 	   "unknown and upper-case names are not found");
-	is_str(backend_names(), "vxlan, host-gw, extension, alloc", "names for messages");
+	ok(strncmp(backend_names(), "vxlan, host-gw, extension, alloc, udp", 37) == 0,
+	   "names for messages (%s)", backend_names());
 }
 
 static void vxlan_lines(void)
@@ -114,6 +115,22 @@ static void checks(void)
 		  "Backend.SubnetAddCommand");
 }
 
+static void udp_entry(void)
+{
+	const char *json = "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"udp\",\"port\":9999}}";
+
+	is_str(words(&backend_udp, json, BACKEND_APPLY, AF_INET), "--port=9999 --iface=eth0",
+	       "udp apply: Port, case-insensitive");
+	is_str(words(&backend_udp, "{\"Network\":\"100.64.0.0/16\"}", BACKEND_APPLY, AF_INET),
+	       "--port=8285 --iface=eth0", "udp without Backend: port 8285");
+	check_one(&backend_udp, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"udp\",\"Port\":\"8285\"}}",
+		  "Backend.Port");
+	check_one(&backend_udp, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"udp\",\"Port\":70000}}",
+		  "Backend.Port");
+	ok(backend_udp.lease_type == NULL && !backend_udp.ipv6,
+	   "udp: no BackendType in the lease, IPv4 only");
+}
+
 static void mtus(void)
 {
 	struct net_config c = cfg("{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}");
@@ -126,6 +143,7 @@ static void mtus(void)
 	is_int(backend_alloc.mtu(&c, 9000), 9000, "alloc: the underlay's");
 	config_clear(&c);
 	is_int(vxlan_mtu(0, 1500, true), 1430, "vxlan over IPv6: less 70");
+	is_int(backend_udp.mtu(&c, 1500), 1472, "udp: less 28");
 }
 
 struct seen {
@@ -190,6 +208,7 @@ int main(void)
 	table();
 	vxlan_lines();
 	checks();
+	udp_entry();
 	mtus();
 	stream();
 	return tap_done();
