@@ -3,6 +3,7 @@
 # restarts that delete nothing, multi-network mode, interface choice.
 
 load helpers
+load flanneld
 
 setup() {
 	need_root
@@ -14,46 +15,6 @@ setup() {
 
 teardown() {
 	fl_teardown
-}
-
-# start_flanneld I [ARGS...]: flanneld on host I, subnet.env in $RUN/hI.
-start_flanneld() {
-	local i=$1
-	shift
-	bg_in_host "$i" "$RUN/flanneld-h$i.log" "$BIN/flanneld" \
-		--etcd-endpoints="$ETCD_EP" --iface=eth0 \
-		--subnet-file="$RUN/h$i/subnet.env" "$@"
-	eval "FLANNELD_PID_$i=$LAST_PID"
-}
-
-wait_env() {
-	wait_for 15 test -s "$RUN/h$1/subnet.env"
-}
-
-# A container namespace on host I with the subnet's .2 address.
-add_container() {
-	local i=$1 c gw len
-	c="$(fl_id)c$i"
-	# shellcheck disable=SC1090
-	. "$RUN/h$i/subnet.env"
-	gw=${FLANNEL_SUBNET%/*}
-	len=${FLANNEL_SUBNET#*/}
-	ip netns add "$c"
-	echo "$c" >>"$BATS_TEST_TMPDIR/netns"
-	ip -n "$c" link set lo up
-	ip link add "c$(fl_id)" netns "$(host_ns "$i")" type veth peer name eth0 netns "$c"
-	ip -n "$(host_ns "$i")" addr add "$FLANNEL_SUBNET" dev "c$(fl_id)"
-	ip -n "$(host_ns "$i")" link set "c$(fl_id)" up
-	ip -n "$c" addr add "${gw%.*}.$(( ${gw##*.} + 1 ))/$len" dev eth0
-	ip -n "$c" link set eth0 up
-	ip -n "$c" route add default via "$gw"
-	eval "CIP_$i=${gw%.*}.$(( ${gw##*.} + 1 ))"
-}
-
-ping_containers() {
-	local from=$1 to=$2 ip
-	ip=$(eval echo "\$CIP_$to")
-	wait_for 10 ip netns exec "$(fl_id)c$from" ping -c 1 -W 1 "$ip"
 }
 
 @test "flanneld refuses Kubernetes and client/server flags with exit 64" {

@@ -5,6 +5,7 @@
 # restart after SIGKILL.
 
 load helpers
+load flanneld
 
 setup() {
 	need_root
@@ -19,35 +20,6 @@ teardown() {
 	fl_teardown
 }
 
-start_flanneld() {
-	local i=$1
-	shift
-	bg_in_host "$i" "$RUN/flanneld-h$i.log" "$BIN/flanneld" \
-		--etcd-endpoints="$ETCD_EP" --iface=eth0 --iptables-forward-rules=false \
-		--subnet-file="$RUN/h$i/subnet.env" "$@"
-	eval "FLANNELD_PID_$i=$LAST_PID"
-}
-
-# A container namespace on host I with the subnet's .2 address.
-add_container() {
-	local i=$1 c gw len
-	c="$(fl_id)c$i"
-	# shellcheck disable=SC1090
-	. "$RUN/h$i/subnet.env"
-	gw=${FLANNEL_SUBNET%/*}
-	len=${FLANNEL_SUBNET#*/}
-	ip netns add "$c"
-	echo "$c" >>"$BATS_TEST_TMPDIR/netns"
-	ip -n "$c" link set lo up
-	ip link add "c$(fl_id)" netns "$(host_ns "$i")" type veth peer name eth0 netns "$c"
-	ip -n "$(host_ns "$i")" addr add "$FLANNEL_SUBNET" dev "c$(fl_id)"
-	ip -n "$(host_ns "$i")" link set "c$(fl_id)" up
-	ip -n "$c" addr add "${gw%.*}.$(( ${gw##*.} + 1 ))/$len" dev eth0
-	ip -n "$c" link set eth0 up
-	ip -n "$c" route add default via "$gw"
-	eval "CIP_$i=${gw%.*}.$(( ${gw##*.} + 1 ))"
-}
-
 cip() { eval echo "\$CIP_$1"; }
 
 in_container() {
@@ -60,15 +32,15 @@ in_container() {
 mesh_up() {
 	local i j
 	for i in 1 2 3; do
-		start_flanneld "$i"
+		start_flanneld "$i" --iptables-forward-rules=false
 	done
 	for i in 1 2 3; do
-		wait_for 15 test -s "$RUN/h$i/subnet.env"
+		wait_env "$i"
 		add_container "$i"
 	done
 	for i in 1 2 3; do
 		for j in 1 2 3; do
-			[ "$i" = "$j" ] || wait_for 10 in_container "$i" ping -c 1 -W 1 "$(cip "$j")"
+			[ "$i" = "$j" ] || ping_containers "$i" "$j"
 		done
 	done
 }

@@ -170,7 +170,8 @@ int nl_link_delete(struct nl *nl, int ifindex)
 	return rc == -ENODEV ? 0 : rc;
 }
 
-int nl_link_set_up(struct nl *nl, int ifindex)
+/* RTM_NEWLINK on an existing link: flags to set, and an MTU (0: kept). */
+static int link_change(struct nl *nl, int ifindex, unsigned flags, unsigned mtu)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = nl_msg_init(buf, RTM_NEWLINK, NLM_F_REQUEST);
@@ -178,19 +179,19 @@ int nl_link_set_up(struct nl *nl, int ifindex)
 
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
-	ifi->ifi_flags = IFF_UP;
-	ifi->ifi_change = IFF_UP;
+	ifi->ifi_flags = flags;
+	ifi->ifi_change = flags;
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	return nl_request(nl, nlh, NULL, NULL);
+}
+
+int nl_link_set_up(struct nl *nl, int ifindex)
+{
+	return link_change(nl, ifindex, IFF_UP, 0);
 }
 
 int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned mtu)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = nl_msg_init(buf, RTM_NEWLINK, NLM_F_REQUEST);
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
-	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-	return nl_request(nl, nlh, NULL, NULL);
+	return link_change(nl, ifindex, 0, mtu);
 }
