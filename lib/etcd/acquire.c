@@ -138,10 +138,11 @@ static int scan_kv(void *arg, const struct etcd_kv *kv)
 	char why[256];
 	struct lease l;
 
-	if (kv->key_len <= s->leaf_off || strchr(leaf, '/'))
+	if (kv->key_len <= s->leaf_off)
 		return 0;
 	lease_init(&l);
-	if (subnet_key_parse(leaf, &l.subnet, &l.subnet6) < 0)
+	/* Its full length: "100.64.7.0-24\0x" is not 100.64.7.0/24. */
+	if (subnet_key_parse_n(leaf, kv->key_len - s->leaf_off, &l.subnet, &l.subnet6) < 0)
 		return 0;
 	s->leases++;
 	/* A subnet is taken whatever its value holds. */

@@ -44,5 +44,8 @@ int64_t etcd_json_int(json_t *o, const char *name);
 /* A base64 JSON string of len bytes at s; NULL when out of memory. */
 json_t *etcd_b64_string(const char *s, size_t len);
 int etcd_kv_decode(json_t *o, struct etcd_kv *kv);
+/* The bytes of a watch stream's body through the stream's line parser, with
+ * no connection (unit tests and tests/fuzz): the callback's or the parse's rc. */
+int etcd_watch_feed(struct etcd *e, etcd_watch_cb cb, void *arg, const char *data, size_t n);
 
 #endif

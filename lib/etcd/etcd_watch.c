@@ -73,10 +73,12 @@ static int handle_message(struct etcd_watch *w, const char *line, size_t len)
 	if (!res) {
 		json_t *err = json_object_get(root, "error");
 		const char *msg = json_string_value(json_object_get(err, "message"));
+		/* msg lives in root: everything read from it before the decref. */
+		rc = msg && strstr(msg, "compacted") ? ETCD_ERR_COMPACTED : ETCD_ERR_UNAVAILABLE;
 
 		etcd_set_error(w->e, "etcd watch at %s failed: %s", w->ep, msg ? msg : line);
 		json_decref(root);
-		return msg && strstr(msg, "compacted") ? ETCD_ERR_COMPACTED : ETCD_ERR_UNAVAILABLE;
+		return rc;
 	}
 	ev.revision = etcd_json_int(json_object_get(res, "header"), "revision");
 	ev.compact_revision = etcd_json_int(res, "compact_revision");
@@ -261,6 +263,16 @@ int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
 		if (w->st->ops->stream_wait(w->st, w->wake_fd, left))
 			return ETCD_OK;
 	}
+}
+
+int etcd_watch_feed(struct etcd *e, etcd_watch_cb cb, void *arg, const char *data, size_t n)
+{
+	struct etcd_watch w = { .e = e, .cb = cb, .arg = arg, .wake_fd = -1 };
+
+	snprintf(w.ep, sizeof(w.ep), "%s", e->eps[e->cur]);
+	watch_data(&w, data, n);
+	free(w.in.data);
+	return w.cb_rc;
 }
 
 void etcd_watch_close(struct etcd_watch *w)

@@ -72,38 +72,35 @@ static int emit_marker(struct lease_watch *w, enum event_type t)
 	return emit(w, &ev);
 }
 
-/* The subnet key of a full etcd key, or NULL when it is not a lease key. */
-static const char *leaf_of(struct lease_watch *w, const struct etcd_kv *kv)
-{
-	char base[512];
-	size_t n;
-
-	if (acquire_key(w->prefix, "", base, sizeof(base)) < 0)
-		return NULL;
-	n = strlen(base);
-	if (kv->key_len <= n || strncmp(kv->key, base, n) != 0 || strchr(kv->key + n, '/'))
-		return NULL;
-	return kv->key + n;
-}
-
-/* Build an event from a key and (for added) its value; -1 to skip it. */
+/* Build an event from a key and (for added) its value; -1 to skip it.
+ * quiet: a removal's previous value, already reported when it was put. */
 static int event_from_kv(struct lease_watch *w, const struct etcd_kv *kv, bool with_value,
-			 struct event *ev)
+			 bool quiet, struct event *ev)
 {
-	const char *leaf = leaf_of(w, kv);
-	char why[256];
+	char base[512], why[256], key[LOG_ESC_MAX];
 
-	if (!leaf || subnet_key_parse(leaf, &ev->lease.subnet, &ev->lease.subnet6) < 0) {
-		log_warn("skip key %s: not a subnet lease key", kv->key);
+	if (acquire_key(w->prefix, "", base, sizeof(base)) < 0 ||
+	    subnet_key_of(base, kv->key, kv->key_len, &ev->lease.subnet, &ev->lease.subnet6) < 0) {
+		log_warn("skip key %s: not a subnet lease key",
+			 log_escape(kv->key, kv->key_len, key, sizeof(key)));
 		return -1;
 	}
-	snprintf(ev->key, sizeof(ev->key), "%s", leaf);
+	snprintf(ev->key, sizeof(ev->key), "%s", kv->key + strlen(base));
 	ev->lease.self = is_self(w, &ev->lease);
 	if (!with_value)
 		return 0;
+	if (kv->value_len > LEASE_VALUE_MAX) {
+		if (!quiet)
+			log_warn("skip lease %s: value of %zu bytes is over the limit of %u",
+				 log_escape(kv->key, kv->key_len, key, sizeof(key)), kv->value_len,
+				 LEASE_VALUE_MAX);
+		return -1;
+	}
 	if (lease_parse_value(&ev->lease, kv->value, kv->value_len, why, sizeof(why)) < 0 ||
 	    lease_validate(&ev->lease, why, sizeof(why)) < 0) {
-		log_warn("skip lease %s: %s", kv->key, why);
+		if (!quiet)
+			log_warn("skip lease %s: %s",
+				 log_escape(kv->key, kv->key_len, key, sizeof(key)), why);
 		return -1;
 	}
 	ev->has_attrs = true;
@@ -126,7 +123,7 @@ static int on_snapshot_kv(void *arg, const struct etcd_kv *kv)
 
 	event_init(&ev);
 	ev.type = EV_ADDED;
-	if (event_from_kv(w, kv, true, &ev) == 0) {
+	if (event_from_kv(w, kv, true, false, &ev) == 0) {
 		ev.revision = kv->mod_revision;
 		rc = emit(w, &ev);
 		w->leases++;
@@ -191,13 +188,13 @@ static int on_change(void *arg, const struct etcd_watch_event *we)
 		event_init(&ev);
 		ev.type = we->type == EW_PUT ? EV_ADDED : EV_REMOVED;
 		ev.revision = we->kv.mod_revision;
-		if (event_from_kv(w, &we->kv, we->type == EW_PUT, &ev) == 0) {
+		if (event_from_kv(w, &we->kv, we->type == EW_PUT, false, &ev) == 0) {
 			/* A removal carries what the lease held, when etcd still has it. */
 			if (we->type == EW_DELETE && we->has_prev) {
 				struct event prev;
 
 				event_init(&prev);
-				if (event_from_kv(w, &we->prev_kv, true, &prev) == 0) {
+				if (event_from_kv(w, &we->prev_kv, true, true, &prev) == 0) {
 					prev.type = EV_REMOVED;
 					prev.revision = ev.revision;
 					event_clear(&ev);

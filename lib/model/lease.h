@@ -10,6 +10,9 @@
 #include "model/subnet.h"
 
 #define BACKEND_TYPE_MAX 32
+/* Longest lease value flannel-watch passes on (flannel-events(7)); upstream's
+ * are a few hundred bytes, and any event line stays far below LINE_MAX_BYTES. */
+#define LEASE_VALUE_MAX 65536u
 
 struct lease {
 	struct prefix subnet;      /* IPv4 subnet; family 0 when IPv6-only */

@@ -380,17 +380,18 @@ static int parse_len(const char *s, size_t n, unsigned max, unsigned *out)
 	return 0;
 }
 
-int subnet_key_parse(const char *key, struct prefix *v4, struct prefix *v6)
+/* The leaf's bytes, not its C string: a NUL or anything after the grammar fails. */
+int subnet_key_parse_n(const char *leaf, size_t n, struct prefix *v4, struct prefix *v6)
 {
-	char buf[KEY_STRLEN];
-	const char *base = strrchr(key, '/');
+	char buf[KEY_STRLEN], canon[KEY_STRLEN];
 	char *amp, *dash;
 
-	base = base ? base + 1 : key;
-	if (strlen(base) >= sizeof(buf))
-		return -1;
-	memcpy(buf, base, strlen(base) + 1);
+	memset(v4, 0, sizeof(*v4));
 	memset(v6, 0, sizeof(*v6));
+	if (n == 0 || n >= sizeof(buf) || memchr(leaf, '\0', n))
+		return -1;
+	memcpy(buf, leaf, n);
+	buf[n] = '\0';
 	amp = strchr(buf, '&');
 	if (amp) {
 		*amp++ = '\0';
@@ -402,27 +403,55 @@ int subnet_key_parse(const char *key, struct prefix *v4, struct prefix *v6)
 			if (!strchr("0123456789abcdef:", *c))
 				return -1;
 		/* Upstream parses the v6 length with bit size 7: 0..127. */
-		if (parse_v6(amp, &v6->addr) < 0 ||
+		if (parse_v6(amp, &v6->addr) < 0 || is_v4_mapped(&v6->addr) ||
 		    parse_len(dash + 1, strlen(dash + 1), 127, &v6->len) < 0 ||
 		    !addr_is_aligned(&v6->addr, v6->len))
-			return -1;
+			goto bad;
 	}
 	dash = strrchr(buf, '-');
 	if (!dash)
-		return -1;
+		goto bad;
 	*dash = '\0';
 	/* Upstream parses the v4 length with bit size 5: 0..31. */
 	if (parse_v4(buf, &v4->addr) < 0 ||
 	    parse_len(dash + 1, strlen(dash + 1), 31, &v4->len) < 0 ||
 	    !addr_is_aligned(&v4->addr, v4->len))
-		return -1;
+		goto bad;
 	/* An IPv6-only key carries "0.0.0.0-0" as its IPv4 part. */
 	if (v4->len == 0) {
 		if (!amp)
-			return -1;
+			goto bad;
 		memset(v4, 0, sizeof(*v4));
 	}
+	/* Exactly the form upstream writes, byte for byte: one key per subnet. */
+	if (subnet_key_format(v4, amp ? v6 : NULL, canon, sizeof(canon)) < 0 ||
+	    strlen(canon) != n || memcmp(canon, leaf, n) != 0)
+		goto bad;
 	return 0;
+bad:
+	memset(v4, 0, sizeof(*v4));
+	memset(v6, 0, sizeof(*v6));
+	return -1;
+}
+
+int subnet_key_parse(const char *key, struct prefix *v4, struct prefix *v6)
+{
+	const char *base = strrchr(key, '/');
+
+	base = base ? base + 1 : key;
+	return subnet_key_parse_n(base, strlen(base), v4, v6);
+}
+
+int subnet_key_of(const char *dir, const char *key, size_t keylen, struct prefix *v4,
+		  struct prefix *v6)
+{
+	size_t n = strlen(dir);
+
+	memset(v4, 0, sizeof(*v4));
+	memset(v6, 0, sizeof(*v6));
+	if (keylen <= n || memcmp(key, dir, n) != 0)
+		return -1;
+	return subnet_key_parse_n(key + n, keylen - n, v4, v6);
 }
 
 int subnet_check_remote(const struct prefix *s, const struct prefix *own,

@@ -62,6 +62,14 @@ bool addr_is_aligned(const struct ipaddr *a, unsigned len);
 int subnet_key_format(const struct prefix *v4, const struct prefix *v6, char *buf, size_t len);
 /* Parses what upstream's pattern accepts; v6->addr.family is 0 when absent. */
 int subnet_key_parse(const char *key, struct prefix *v4, struct prefix *v6);
+/* The one parser of lease keys from etcd: the n bytes of leaf must be exactly
+ * "A.B.C.D-N" or "A.B.C.D-N&V6-N" as upstream writes them (canonical forms,
+ * no NUL, nothing before or after); IPv4-mapped IPv6 is refused. */
+int subnet_key_parse_n(const char *leaf, size_t n, struct prefix *v4, struct prefix *v6);
+/* A full etcd key of keylen bytes: dir ("/coreos.com/network/subnets/")
+ * followed by a leaf subnet_key_parse_n accepts; 0 or -1. */
+int subnet_key_of(const char *dir, const char *key, size_t keylen, struct prefix *v4,
+		  struct prefix *v6);
 
 /*
  * What no backend may install for a remote lease, whatever it says: the

@@ -118,5 +118,31 @@ int main(void)
 	ok(subnet_key_parse("100.64.5.0-24&2001:DB8::-64", &p, &q) < 0, "upper-case hex");
 	ok(subnet_key_parse("0.0.0.0-0", &p, &q) < 0, "no subnet at all");
 	ok(subnet_key_parse("config", &p, &q) < 0, "not a key");
+
+	/* Issue 12: the key's full length, byte for byte, or nothing. */
+	ok(subnet_key_parse_n("100.64.70.0-24\0x", 16, &p, &q) < 0, "NUL inside the key");
+	ok(subnet_key_parse_n("100.64.70.0-24\0", 15, &p, &q) < 0, "NUL at the end");
+	ok(subnet_key_parse_n("100.64.70.0-24", 14, &p, &q) == 0, "the same key without NUL");
+	ok(subnet_key_parse_n("100.64.70.0-24x", 14, &p, &q) == 0, "only n bytes are read");
+	ok(subnet_key_parse("100.64.5.0-024", &p, &q) < 0, "leading zero in the length");
+	ok(subnet_key_parse("100.64.5.0-24&2001:db8:1:5:0::-64", &p, &q) < 0,
+	   "non-canonical IPv6 (a second key for the same subnet)");
+	ok(subnet_key_parse("100.64.5.0-24&2001:db8:1:5::-064", &p, &q) < 0,
+	   "leading zero in the IPv6 length");
+	ok(subnet_key_parse("100.64.5.0-24&::ffff:6440:0-112", &p, &q) < 0,
+	   "IPv4-mapped IPv6 subnet");
+	ok(subnet_key_parse("0.0.0.0-0&::ffff:0:0-96", &p, &q) < 0, "IPv4-mapped ::ffff:0:0/96");
+	ok(subnet_key_parse("100.64.5.0-24\n", &p, &q) < 0, "trailing newline");
+	ok(subnet_key_parse(" 100.64.5.0-24", &p, &q) < 0, "leading space");
+	ok(subnet_key_of("/coreos.com/network/subnets/", "/coreos.com/network/subnets/100.64.5.0-24",
+			 41, &p, &q) == 0, "full key under its directory");
+	is_str(prefix_format(&p, buf, sizeof(buf)), "100.64.5.0/24", "subnet of the full key");
+	ok(subnet_key_of("/coreos.com/network/subnets/",
+			 "/coreos.com/network/subnets/x/100.64.5.0-24", 43, &p, &q) < 0,
+	   "a key one level down");
+	ok(subnet_key_of("/coreos.com/network/subnets/", "/coreos.com/network/subnets/100.64.5.0-24\0x",
+			 43, &p, &q) < 0 && !addr_is_set(&p.addr), "full key with NUL: nothing parsed");
+	ok(subnet_key_of("/coreos.com/network/subnets/", "/other/100.64.5.0-24", 20, &p, &q) < 0,
+	   "another directory");
 	return tap_done();
 }
