@@ -255,3 +255,43 @@ seq_of() {
 	wait_for 10 test -s "$rcf"
 	[ "$(cat "$rcf")" = 74 ]
 }
+
+# put_raw KEY_FILE VALUE_FILE: a put through etcd's JSON gateway, so that a
+# key may hold any byte (a NUL) and a value be larger than an argument.
+put_raw() {
+	printf '{"key":"%s","value":"%s"}' "$(base64 -w0 <"$1")" "$(base64 -w0 <"$2")" \
+		>"$BATS_TEST_TMPDIR/put.json"
+	curl -sS --fail -X POST --data-binary "@$BATS_TEST_TMPDIR/put.json" "$ETCD_EP/v3/kv/put"
+}
+
+@test "issue 12: a NUL in a key never stands in for its subnet; an oversized value is reported once and skipped" {
+	etcdctl_ put "$P/subnets/100.64.70.0-24" "$(upstream_lease 192.0.2.70)"
+	watch_bg
+	wait_for 10 grep -q '"type":"sync"' "$OUT"
+	printf '%s/subnets/100.64.70.0-24\0x' "$P" >"$BATS_TEST_TMPDIR/k1"
+	upstream_lease 192.0.2.71 >"$BATS_TEST_TMPDIR/v1"
+	put_raw "$BATS_TEST_TMPDIR/k1" "$BATS_TEST_TMPDIR/v1"
+	printf '%s/subnets/100.64.71.0-24' "$P" >"$BATS_TEST_TMPDIR/k2"
+	{ printf '{"PublicIP":"192.0.2.72","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:48","Pad":"'
+	  head -c 1200000 /dev/zero | tr '\0' x
+	  printf '"}}'; } >"$BATS_TEST_TMPDIR/v2"
+	put_raw "$BATS_TEST_TMPDIR/k2" "$BATS_TEST_TMPDIR/v2"
+	etcdctl_ put "$P/subnets/100.64.72.0-24" "$(upstream_lease 192.0.2.73)"
+	wait_for 10 grep -q '100.64.72.0-24' "$OUT"
+	# The NUL key deleted: the real 100.64.70.0/24 must not be removed.
+	curl -sS --fail -X POST --data-binary \
+		"{\"key\":\"$(base64 -w0 <"$BATS_TEST_TMPDIR/k1")\"}" "$ETCD_EP/v3/kv/deleterange"
+	etcdctl_ put "$P/subnets/100.64.73.0-24" "$(upstream_lease 192.0.2.74)"
+	wait_for 10 grep -q '100.64.73.0-24' "$OUT"
+	cat "$ERR"
+	kill -0 "$WATCH_PID"
+	[ "$(seq_of "$OUT" | tr '\n' ,)" = \
+		"snapshot,added 100.64.70.0-24,sync,added 100.64.72.0-24,added 100.64.73.0-24," ]
+	run ! grep -q '192.0.2.71\|192.0.2.72' "$OUT"
+	# Each reported with its escaped key; the big one once, not its value.
+	[ "$(grep -c 'subnets/100.64.70.0-24\\x00x: not a subnet lease key' "$ERR")" -eq 2 ]
+	[ "$(grep -c 'skip lease /coreos.com/network/subnets/100.64.71.0-24: value of 12001.. bytes is over the limit of 65536' "$ERR")" -eq 1 ]
+	[ "$(wc -c <"$ERR")" -lt 4096 ]
+	# Every event line stays under the applier's limit.
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$OUT")" -lt 65536 ]
+}

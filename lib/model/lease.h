@@ -11,7 +11,7 @@
 
 #define BACKEND_TYPE_MAX 32
 /* Longest lease value flannel-watch passes on (flannel-events(7)); upstream's
- * are a few hundred bytes, and any event line stays far below LINE_MAX_BYTES. */
+ * are a few hundred bytes, and any event line stays far below EVENT_LINE_MAX. */
 #define LEASE_VALUE_MAX 65536u
 
 struct lease {
