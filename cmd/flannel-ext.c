@@ -77,6 +77,7 @@ struct args {
 	const char *public_ip, *public_ip6;
 	const char *iface;
 	int64_t timeout_ms;
+	struct prefix net, net6; /* the config's networks; family 0: not read */
 };
 
 /* Set by SIGHUP: read the config again before the next event. */
@@ -239,6 +240,10 @@ static int load_config(struct args *a, struct ext_config *dst)
 		log_err("use config %s: %s", from, err);
 		rc = EX_CONFIG;
 	}
+	if (!rc) {
+		a->net = net.network;
+		a->net6 = net.network6;
+	}
 	config_clear(&net);
 	return rc;
 }
@@ -302,6 +307,21 @@ static int on_signal(void *arg, int sig)
 	return sig == SIGTERM || sig == SIGINT;
 }
 
+/* Our subnets (subnet.env) and the networks, checked as the kernel appliers do. */
+static void set_scope(const struct args *a, struct ext_applier *ap)
+{
+	struct subnet_env se;
+
+	if (env_read(a->subnet_file, &se) < 0) {
+		memset(&se, 0, sizeof(se));
+		if (errno != ENOENT)
+			log_warn("read subnet file %s: %s", a->subnet_file, strerror(errno));
+	}
+	ext_applier_set_scope(ap, &se.subnet, &se.subnet6,
+			      a->net.addr.family ? &a->net : &se.network,
+			      a->net6.addr.family ? &a->net6 : &se.network6);
+}
+
 static int do_apply(struct args *a)
 {
 	struct cmdrun_opts o = run_opts(a);
@@ -316,6 +336,7 @@ static int do_apply(struct args *a)
 	}
 	if (!configured(a, EXT_SUBNET_ADD) && !configured(a, EXT_SUBNET_REMOVE))
 		log_notice("no SubnetAddCommand and no SubnetRemoveCommand: events are only read");
+	set_scope(a, c.ap);
 	rc = event_stream_run(STDIN_FILENO, &s);
 	ext_applier_free(c.ap);
 	return rc;

@@ -79,7 +79,14 @@ struct ext_applier;
 struct ext_applier *ext_applier_new(const struct ext_config *cfg, char *const *base_env,
 				    const struct cmdrun_opts *run, const char *backend_type);
 void ext_applier_free(struct ext_applier *a);
-/* 0: handled (failures are logged); -1: fatal, errno ENOMEM or ECANCELED. */
+/* Our own subnets and the networks (family 0: unknown), for the checks the
+ * kernel appliers make too (subnet_check_remote): a lease failing them is
+ * refused, remembered nowhere, and gets no add and no remove command. */
+void ext_applier_set_scope(struct ext_applier *a, const struct prefix *own,
+			   const struct prefix *own6, const struct prefix *net,
+			   const struct prefix *net6);
+/* 0: handled (failures are logged); -1: fatal, errno ENOMEM or ECANCELED.
+ * A removal of a lease not added here (refused, never seen) runs nothing. */
 int ext_applier_event(struct ext_applier *a, const struct event *ev);
 size_t ext_applier_known(const struct ext_applier *a);
 /* Commands that failed or timed out so far. */

@@ -25,7 +25,40 @@ struct ext_applier {
 	size_t n, cap;
 	bool in_snapshot;
 	unsigned long failures;
+	struct prefix own, own6, net, net6; /* family 0: unknown */
 };
+
+static const char *lease_name(const struct lease *l, char *buf, size_t len);
+
+void ext_applier_set_scope(struct ext_applier *a, const struct prefix *own,
+			   const struct prefix *own6, const struct prefix *net,
+			   const struct prefix *net6)
+{
+	a->own = *own;
+	a->own6 = *own6;
+	a->net = *net;
+	a->net6 = *net6;
+}
+
+/* The kernel appliers' checks (lib/model/subnet.c): a refused lease is
+ * never remembered, so no remove command ever runs for it either. */
+static bool subnets_ok(const struct ext_applier *a, const struct lease *l)
+{
+	char why[160], key[KEY_STRLEN];
+	int bad = 0;
+
+	if (!addr_is_set(&l->subnet.addr) && !addr_is_set(&l->subnet6.addr)) {
+		snprintf(why, sizeof(why), "no subnet");
+		bad = 1;
+	}
+	if (!bad && addr_is_set(&l->subnet.addr))
+		bad = subnet_check_remote(&l->subnet, &a->own, &a->net, why, sizeof(why)) < 0;
+	if (!bad && addr_is_set(&l->subnet6.addr))
+		bad = subnet_check_remote(&l->subnet6, &a->own6, &a->net6, why, sizeof(why)) < 0;
+	if (bad)
+		log_warn("refuse lease %s: %s", lease_name(l, key, sizeof(key)), why);
+	return !bad;
+}
 
 struct ext_applier *ext_applier_new(const struct ext_config *cfg, char *const *base_env,
 				    const struct cmdrun_opts *run, const char *backend_type)
@@ -216,7 +249,7 @@ static int on_added(struct ext_applier *a, const struct lease *l)
 			return -1;
 		k = NULL;
 	}
-	if (!type_wanted(a, l))
+	if (!type_wanted(a, l) || !subnets_ok(a, l))
 		return 0;
 	if (!k && !(k = remember(a, l))) {
 		errno = ENOMEM;
@@ -237,12 +270,10 @@ static int on_removed(struct ext_applier *a, const struct event *ev)
 
 	if (k)
 		return drop(a, k);
-	if (ev->has_attrs && !type_wanted(a, &ev->lease))
-		return 0;
-	if (!ev->has_attrs)
-		log_notice("remove unknown lease %s: its PUBLIC_IP and BackendData are not known",
-			   lease_name(&ev->lease, key, sizeof(key)));
-	return run_for_lease(a, EXT_SUBNET_REMOVE, &ev->lease) < 0 ? -1 : 0;
+	/* Refused, of another type, or never seen: nothing was added. */
+	log_info("ignore removal of lease %s: it was not added here",
+		 lease_name(&ev->lease, key, sizeof(key)));
+	return 0;
 }
 
 /* After a snapshot: every known lease it did not mention is gone. */

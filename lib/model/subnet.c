@@ -344,6 +344,31 @@ void prefix_first_host(const struct prefix *p, struct ipaddr *out)
 	addr_add(out, 1);
 }
 
+int subnet_check_remote(const struct prefix *s, const struct prefix *own, const struct prefix *net,
+			char *err, size_t errlen)
+{
+	char b[ADDR_STRLEN];
+	const char *why = NULL;
+
+	prefix_format(s, b, sizeof(b));
+	if (!addr_is_set(&s->addr))
+		why = "is not an address";
+	else if (s->len == 0)
+		why = "would replace the default route";
+	else if (is_v4_mapped(&s->addr))
+		why = "is an IPv4-mapped IPv6 prefix";
+	else if (own && own->addr.family == s->addr.family && prefix_overlaps(own, s))
+		why = "overlaps our own subnet";
+	else if (net && net->addr.family == s->addr.family && !prefix_contains(net, s))
+		why = "is outside the network";
+	else if (net && net->addr.family == s->addr.family && s->len <= net->len)
+		why = "is the whole network";
+	if (!why)
+		return 0;
+	snprintf(err, errlen, "subnet %s %s", b, why);
+	return -1;
+}
+
 int subnet_key_format(const struct prefix *v4, const struct prefix *v6, char *buf, size_t len)
 {
 	char a4[ADDR_STRLEN] = "0.0.0.0", a6[ADDR_STRLEN];
@@ -452,27 +477,4 @@ int subnet_key_of(const char *dir, const char *key, size_t keylen, struct prefix
 	if (keylen <= n || memcmp(key, dir, n) != 0)
 		return -1;
 	return subnet_key_parse_n(key + n, keylen - n, v4, v6);
-}
-
-int subnet_check_remote(const struct prefix *s, const struct prefix *own,
-			const struct prefix *network, char *err, size_t errlen)
-{
-	char b[ADDR_STRLEN];
-
-	if (s->len == 0) {
-		snprintf(err, errlen, "subnet %s would replace the default route",
-			 prefix_format(s, b, sizeof(b)));
-		return -1;
-	}
-	if (own->addr.family && prefix_overlaps(own, s)) {
-		snprintf(err, errlen, "subnet %s overlaps our own subnet",
-			 prefix_format(s, b, sizeof(b)));
-		return -1;
-	}
-	if (network->addr.family && !prefix_contains(network, s)) {
-		snprintf(err, errlen, "subnet %s is outside the network",
-			 prefix_format(s, b, sizeof(b)));
-		return -1;
-	}
-	return 0;
 }

@@ -58,6 +58,15 @@ void prefix_last_addr(const struct prefix *p, struct ipaddr *out);
 void prefix_first_host(const struct prefix *p, struct ipaddr *out);
 bool addr_is_aligned(const struct ipaddr *a, unsigned len);
 
+/*
+ * What no applier (kernel or extension) may act on for a remote lease:
+ * an unset or /0 subnet, an IPv4-mapped one, one overlapping own, one
+ * outside net or as large as it.  own and net may be NULL or of another
+ * family (unknown: not checked).  err says why: "subnet X overlaps ...".
+ */
+int subnet_check_remote(const struct prefix *s, const struct prefix *own, const struct prefix *net,
+			char *err, size_t errlen);
+
 /* Lease key: "100.64.5.0-24", "100.64.5.0-24&2001:db8:1:5::-64". v6 may be NULL. */
 int subnet_key_format(const struct prefix *v4, const struct prefix *v6, char *buf, size_t len);
 /* Parses what upstream's pattern accepts; v6->addr.family is 0 when absent. */
@@ -71,12 +80,5 @@ int subnet_key_parse_n(const char *leaf, size_t n, struct prefix *v4, struct pre
 int subnet_key_of(const char *dir, const char *key, size_t keylen, struct prefix *v4,
 		  struct prefix *v6);
 
-/*
- * What no backend may install for a remote lease, whatever it says: the
- * default route, a subnet overlapping our own, one outside the network
- * (own and network of family 0: unknown, not checked).  0, or -1 with err.
- */
-int subnet_check_remote(const struct prefix *s, const struct prefix *own,
-			const struct prefix *network, char *err, size_t errlen);
 
 #endif

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "etcd/etcd_internal.h"
+#include "etcd/etcd_call.h"
 #include "tap.h"
 
 struct seen {

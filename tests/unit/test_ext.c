@@ -380,11 +380,61 @@ static void test_applier(void)
 	feed(a, "{\"type\":\"removed\",\"subnet\":\"100.64.9.0/24\",\"public_ip\":\"192.0.2.9\","
 		"\"backend_type\":\"extension\",\"backend_data\":\"m9\"}");
 	feed(a, "{\"type\":\"removed\",\"subnet\":\"100.64.8.0/24\"}");
-	is_str(slurp_log(), "del 100.64.9.0/24 192.0.2.9 m9\ndel 100.64.8.0/24  \n",
-	       "removed for an unknown lease: event values, or none");
+	is_str(slurp_log(), "", "removed for a lease never added here runs nothing (issue 12 #4)");
 	is_int(feed(a, "{\"type\":\"added\",\"subnet\":\"100.64.10.0/24\","
 		       "\"public_ip\":\"192.0.2.10;id\"}"), -2,
 	       "a bad public_ip never reaches the applier");
+	ext_applier_free(a);
+	ext_config_clear(&c);
+}
+
+/* Issue 12 #4: the kernel appliers' subnet checks, and no remove command for
+ * what was refused. */
+static void test_applier_scope(void)
+{
+	struct ext_config c;
+	struct cmdrun_opts o = { .timeout_ms = 5000 };
+	struct ext_applier *a;
+	struct prefix own, own6, net, net6;
+	char add[300], del[300];
+	char *base[] = { "PATH=/usr/bin:/bin", NULL };
+	static const char *const bad[] = { "0.0.0.0/1", "100.64.0.0/16", "100.64.1.0/25",
+					   "100.64.0.0/23", "198.51.100.0/24", "100.0.0.0/8" };
+
+	ext_config_init(&c);
+	snprintf(add, sizeof(add), "echo \"add $SUBNET $IPV6_SUBNET\" >> %s/log", tmpdir);
+	snprintf(del, sizeof(del), "echo \"del $SUBNET $IPV6_SUBNET\" >> %s/log", tmpdir);
+	ext_config_set(&c, EXT_SUBNET_ADD, add);
+	ext_config_set(&c, EXT_SUBNET_REMOVE, del);
+	a = ext_applier_new(&c, base, &o, "extension");
+	prefix_parse("100.64.1.0/24", &own);
+	prefix_parse("2001:db8:1:1::/64", &own6);
+	prefix_parse("100.64.0.0/16", &net);
+	prefix_parse("2001:db8:1::/48", &net6);
+	ext_applier_set_scope(a, &own, &own6, &net, &net6);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[300];
+
+		snprintf(line, sizeof(line), "{\"type\":\"added\",\"subnet\":\"%s\","
+			 "\"public_ip\":\"192.0.2.2\",\"backend_type\":\"extension\"}", bad[i]);
+		feed(a, line);
+		snprintf(line, sizeof(line), "{\"type\":\"removed\",\"subnet\":\"%s\"}", bad[i]);
+		feed(a, line);
+		is_str(slurp_log(), "", "%s: refused, and no remove command either", bad[i]);
+	}
+	feed(a, "{\"type\":\"added\",\"ipv6_subnet\":\"::/0\",\"public_ipv6\":\"2001:db8::2\","
+		"\"backend_type\":\"extension\"}");
+	feed(a, "{\"type\":\"added\",\"ipv6_subnet\":\"2001:db8:1:1::/80\","
+		"\"public_ipv6\":\"2001:db8::2\",\"backend_type\":\"extension\"}");
+	feed(a, "{\"type\":\"added\",\"subnet\":\"100.64.2.0/24\",\"ipv6_subnet\":\"2001:db8:2::/64\","
+		"\"public_ip\":\"192.0.2.2\",\"public_ipv6\":\"2001:db8::2\","
+		"\"backend_type\":\"extension\"}");
+	is_str(slurp_log(), "", "::/0, inside our IPv6 subnet, IPv6 outside the network: refused");
+	is_int(ext_applier_known(a), 0, "none remembered");
+	feed(a, "{\"type\":\"added\",\"subnet\":\"100.64.2.0/24\",\"public_ip\":\"192.0.2.2\","
+		"\"backend_type\":\"extension\"}");
+	feed(a, "{\"type\":\"removed\",\"subnet\":\"100.64.2.0/24\"}");
+	is_str(slurp_log(), "add 100.64.2.0/24 \ndel 100.64.2.0/24 \n", "a good lease still works");
 	ext_applier_free(a);
 	ext_config_clear(&c);
 }
@@ -490,6 +540,7 @@ int main(void)
 	test_text();
 	test_run();
 	test_applier();
+	test_applier_scope();
 	test_alloc_failures();
 	snprintf(cmd, sizeof(cmd), "rm -rf -- %s", tmpdir);
 	/* Only our own mkdtemp directory; a test may use the shell. */
