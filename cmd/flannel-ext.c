@@ -45,6 +45,7 @@ enum {
 	OPT_PUBLIC_IP,
 	OPT_PUBLIC_IPV6,
 	OPT_IFACE,
+	OPT_PASS_ENV,
 };
 
 static const struct option options[] = {
@@ -60,6 +61,7 @@ static const struct option options[] = {
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
 	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
 	{ "iface", required_argument, NULL, OPT_IFACE },
+	{ "pass-env", required_argument, NULL, OPT_PASS_ENV },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -77,6 +79,8 @@ struct args {
 	const char *public_ip, *public_ip6;
 	const char *iface;
 	int64_t timeout_ms;
+	char *pass_env;          /* --pass-env names, comma-joined; NULL: none */
+	char **base_env;         /* PATH and those: what every command starts from */
 	struct prefix net, net6; /* the config's networks; family 0: not read */
 };
 
@@ -104,6 +108,8 @@ static void usage(FILE *f)
 		"  --public-ipv6=IP       post-startup: our PUBLIC_IPV6\n"
 		"  --iface=NAME|IP        post-startup: PUBLIC_IP(V6) from this interface\n"
 		"                         (default: the default route's)\n"
+		"  --pass-env=NAME[,NAME] give the commands these variables too\n"
+		"                         (they get PATH and the lease variables only)\n"
 		"  -v N                   verbosity (0, 1, 2)\n"
 		"The config is read from etcd (<prefix>/config) unless --config is given\n"
 		"or a command flag is given without --etcd-endpoints.\n%s",
@@ -117,6 +123,21 @@ static int set_cmd(struct args *a, enum ext_cmd k, const char *arg)
 		return 0;
 	log_err("set %s: out of memory", ext_cmd_key(k));
 	return -1;
+}
+
+/* --pass-env may be given more than once: the names add up. */
+static int add_pass_env(struct args *a, const char *arg)
+{
+	size_t old = a->pass_env ? strlen(a->pass_env) : 0, n = old + strlen(arg) + 2;
+	char *s = fl_realloc(a->pass_env, n);
+
+	if (!s) {
+		log_err("--pass-env: out of memory");
+		return -1;
+	}
+	snprintf(s + old, n - old, "%s%s", old ? "," : "", arg);
+	a->pass_env = s;
+	return 0;
 }
 
 static int parse_one(struct args *a, int opt, const char *arg)
@@ -138,6 +159,7 @@ static int parse_one(struct args *a, int opt, const char *arg)
 	case OPT_PUBLIC_IP: a->public_ip = arg; return 0;
 	case OPT_PUBLIC_IPV6: a->public_ip6 = arg; return 0;
 	case OPT_IFACE: a->iface = arg; return 0;
+	case OPT_PASS_ENV: return add_pass_env(a, arg);
 	case OPT_TIMEOUT:
 		if ((a->timeout_ms = duration_parse_ms(arg)) >= 0)
 			return 0;
@@ -325,7 +347,7 @@ static void set_scope(const struct args *a, struct ext_applier *ap)
 static int do_apply(struct args *a)
 {
 	struct cmdrun_opts o = run_opts(a);
-	struct apply_ctx c = { .a = a, .ap = ext_applier_new(&a->cfg, environ, &o, a->backend_type) };
+	struct apply_ctx c = { .a = a, .ap = ext_applier_new(&a->cfg, a->base_env, &o, a->backend_type) };
 	struct event_sink s = { .event = on_event, .signal = on_signal, .sigfd = sig_fd(),
 				.extra_fd = -1, .arg = &c };
 	int rc;
@@ -373,7 +395,7 @@ static int do_pre_startup(struct args *a)
 		log_notice("no PreStartupCommand: the lease gets no BackendData");
 		return 0;
 	}
-	if ((rc = run_startup(a, EXT_PRE_STARTUP, environ, &r)) != 0)
+	if ((rc = run_startup(a, EXT_PRE_STARTUP, a->base_env, &r)) != 0)
 		goto out;
 	data = ext_backend_data(r.output, r.output_len, err, sizeof(err));
 	if (!data) {
@@ -456,7 +478,7 @@ static int do_post_startup(struct args *a)
 	}
 	if ((rc = host_from_args(a, &h)) != 0)
 		return rc;
-	if (!(env = ext_env_build(environ, &h, true))) {
+	if (!(env = ext_env_build(a->base_env, &h, true))) {
 		log_err("build environment: out of memory");
 		return EX_OSERR;
 	}
@@ -528,8 +550,14 @@ int main(int argc, char **argv)
 	}
 	if (!rc)
 		rc = setup_signals();
+	if (!rc && !(a.base_env = ext_env_base(environ, a.pass_env))) {
+		log_err("build environment: out of memory");
+		rc = EX_OSERR;
+	}
 	if (!rc)
 		rc = run(&a);
+	ext_env_free(a.base_env);
+	free(a.pass_env);
 	ext_config_clear(&a.cfg);
 	ext_config_clear(&a.flags);
 	cli_env_twins_free(argv, start, inserted);

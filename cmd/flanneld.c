@@ -21,7 +21,7 @@ enum {
 	OPT_SUBNET_FILE, OPT_SUBNET_DIR, OPT_NETWORKS, OPT_MARGIN, OPT_IP_MASQ,
 	OPT_FULLY_RANDOM, OPT_FORWARD_RULES, OPT_RESYNC, OPT_BLACKHOLE, OPT_HEALTHZ_IP,
 	OPT_HEALTHZ_PORT, OPT_LISTEN, OPT_REMOTE, OPT_REMOTE_FILE, OPT_KUBE, OPT_BIN_DIR,
-	OPT_IGNORED, OPT_DRY_RUN, OPT_VERSION, OPT_HELP,
+	OPT_IGNORED, OPT_DRY_RUN, OPT_VERSION, OPT_HELP, OPT_EXT_PASS_ENV,
 };
 
 static const struct option options[] = {
@@ -54,6 +54,7 @@ static const struct option options[] = {
 	{ "net-config-path", required_argument, NULL, OPT_KUBE },
 	{ "set-node-network-unavailable", optional_argument, NULL, OPT_KUBE },
 	{ "bin-dir", required_argument, NULL, OPT_BIN_DIR },
+	{ "extension-pass-env", required_argument, NULL, OPT_EXT_PASS_ENV },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "vmodule", required_argument, NULL, OPT_IGNORED },
 	{ "log_backtrace_at", required_argument, NULL, OPT_IGNORED },
@@ -83,6 +84,7 @@ static void usage(FILE *f)
 		"  --ip-blackhole-route[=BOOL]  blackhole route for our own subnet\n"
 		"  --iptables-resync=SECONDS    accepted; rules are restored on change instead\n"
 		"  --bin-dir=DIR                where the flannel-* pieces are\n"
+		"  --extension-pass-env=NAMES   variables (comma list) the extension commands get\n"
 		"  --dry-run                    print the pieces' command lines, run nothing\n"
 		"  -v=N                         verbosity\n"
 		"  --version                    print the version and exit\n%s",
@@ -134,6 +136,7 @@ static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const ch
 	case OPT_PUBLIC_IPV6: o->public_ip6 = arg; return 0;
 	case OPT_SUBNET_FILE: o->subnet_file = arg; return 0;
 	case OPT_SUBNET_DIR: o->subnet_dir = arg; return 0;
+	case OPT_EXT_PASS_ENV: o->ext_pass_env = arg; return 0;
 	case OPT_NETWORKS: o->networks = arg; return 0;
 	case OPT_MARGIN:
 		if (cli_long(arg, 1, 1439, &v) == 0) {

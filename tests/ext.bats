@@ -5,6 +5,7 @@
 # shellcheck disable=SC2016  # the seed's commands are single-quoted on purpose
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 CONTRIB="${BATS_TEST_DIRNAME}/../contrib"
 PREFIX=/coreos.com/network
@@ -371,4 +372,45 @@ del 100.64.3.0/24 192.0.2.3" ]
 	[ "$status" -eq 0 ]
 	[ "$(cat log)" = "100.64.2.0/24|2001:db8:1:2::/64|192.0.2.2|2001:db8::2|unset
 100.64.3.0/24||192.0.2.3||unset" ]
+}
+
+@test "issue 12: hooks get PATH, the lease variables and --extension-pass-env only; the etcd password reaches no child's environment or command line" {
+	need_root
+	local i pid
+	topo_create 2
+	etcd_start "$UL_NS" 192.0.2.254
+	put_config "$(jq -c --arg d "$BATS_TEST_TMPDIR" '
+		.Backend.PreStartupCommand = "env >\($d)/pre.env; echo data" |
+		.Backend.PostStartupCommand = "env >\($d)/post$PUBLIC_IP.env" |
+		.Backend.SubnetAddCommand = "env >\($d)/add.env"' "$CONTRIB/extension-host-gw.json")"
+	etcdctl_ user add root --new-user-password=s3cret >/dev/null
+	etcdctl_ role add root >/dev/null 2>&1 || true
+	etcdctl_ user grant-role root root >/dev/null 2>&1 || true
+	etcdctl_ auth enable
+	for i in 1 2; do
+		bg_in_host "$i" "$BATS_TEST_TMPDIR/flanneld$i.log" env FLANNELD_ETCD_USERNAME=root \
+			FLANNELD_ETCD_PASSWORD=s3cret FL_KEEP=kept FL_DROP=dropped \
+			NOTIFY_SOCKET=/run/fl-none flanneld --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+			--subnet-file="$(senv "$i")" --iptables-forward-rules=false \
+			--extension-pass-env=FL_KEEP,SUBNET -v=1
+	done
+	wait_for 20 test -s "$BATS_TEST_TMPDIR/add.env" || { cat "$BATS_TEST_TMPDIR"/flanneld*.log; false; }
+	wait_for 10 test -s "$BATS_TEST_TMPDIR/post192.0.2.1.env"
+	cat "$BATS_TEST_TMPDIR/flanneld1.log"
+	for f in pre post192.0.2.1 add; do
+		cat "$BATS_TEST_TMPDIR/$f.env"
+		# sh adds PWD, SHLVL and _ itself; nothing else but ours.
+		run ! grep -Ev '^(PATH|FL_KEEP|NETWORK|SUBNET|IPV6SUBNET|PUBLIC_IP|PUBLIC_IPV6|PWD|SHLVL|_)=' \
+			"$BATS_TEST_TMPDIR/$f.env"
+		grep -qx 'FL_KEEP=kept' "$BATS_TEST_TMPDIR/$f.env"
+		run ! grep -q 's3cret\|NOTIFY_SOCKET\|FL_DROP\|FLANNELD_' "$BATS_TEST_TMPDIR/$f.env"
+	done
+	# SUBNET of a lease is ours, never an inherited one.
+	grep -q "^SUBNET=100.64" "$BATS_TEST_TMPDIR/add.env"
+	# Every tool flanneld runs: no password in its environment or argv.
+	for pid in $(pgrep -P "$LAST_PID"); do
+		tr '\0' '\n' <"/proc/$pid/cmdline" | head -1
+		run ! grep -qa s3cret "/proc/$pid/environ" "/proc/$pid/cmdline"
+	done
+	[ -n "$(pgrep -P "$LAST_PID")" ]
 }

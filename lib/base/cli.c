@@ -1,9 +1,11 @@
 /* cli.c - flags from the environment and shared option parsing. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cli.h"
 #include "base/log.h"
@@ -140,6 +142,49 @@ int cli_long(const char *arg, long min, long max, long *out)
 	if (errno || *end || v < min || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+int cli_read_secret(const char *path, char *buf, size_t len, char *err, size_t errlen)
+{
+	int fd = -1, passed = -1;
+	size_t n = 0;
+	char *end;
+
+	if (strncmp(path, "/dev/fd/", 8) == 0) {
+		long v = strtol(path + 8, &end, 10);
+
+		if (end != path + 8 && !*end && v > 2 && v < 65536)
+			passed = (int)v;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (passed >= 0)
+		close(passed);
+	if (fd < 0) {
+		snprintf(err, errlen, "open: %s", strerror(errno));
+		return -1;
+	}
+	while (n + 1 < len) {
+		ssize_t r = read(fd, buf + n, len - 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "read: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n + 1 >= len && !memchr(buf, '\n', n)) {
+		snprintf(err, errlen, "first line longer than %zu bytes", len - 2);
+		return -1;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
 }
 

@@ -41,4 +41,12 @@ enum { OPT_CLI_VERSION = 1100, OPT_CLI_HELP };
  */
 int cli_common_option(int opt, const char *arg, const char *prog, void (*usage)(FILE *));
 
+/*
+ * The first line of FILE (without its newline) into buf.  FILE may be
+ * /dev/fd/N, a descriptor a parent passed down (flanneld does): N is
+ * closed after reading, so that no grandchild inherits it.  0, or -1 with
+ * the cause in err.
+ */
+int cli_read_secret(const char *path, char *buf, size_t len, char *err, size_t errlen);
+
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "base/cli.h"
 #include "base/log.h"
 #include "base/timefmt.h"
 #include "etcd/etcd_cli.h"
@@ -15,7 +16,8 @@ const char cli_etcd_usage[] =
 	"  --etcd-certfile=FILE           client certificate\n"
 	"  --etcd-keyfile=FILE            client key\n"
 	"  --etcd-username=NAME           etcd user\n"
-	"  --etcd-password=PASSWORD       etcd password\n"
+	"  --etcd-password=PASSWORD       etcd password (visible to ps; prefer the file)\n"
+	"  --etcd-password-file=FILE      etcd password: the first line of FILE\n"
 	"  --etcd-timeout=DURATION        timeout of every request (default 5s)\n";
 
 void cli_etcd_init(struct cli_etcd *c)
@@ -26,6 +28,7 @@ void cli_etcd_init(struct cli_etcd *c)
 
 int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg)
 {
+	char why[160];
 	int64_t ms;
 
 	switch (opt) {
@@ -36,6 +39,13 @@ int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg)
 	case OPT_ETCD_KEYFILE: c->opts.keyfile = arg; return 1;
 	case OPT_ETCD_USERNAME: c->opts.username = arg; return 1;
 	case OPT_ETCD_PASSWORD: c->opts.password = arg; return 1;
+	case OPT_ETCD_PASSWORD_FILE:
+		if (cli_read_secret(arg, c->password, sizeof(c->password), why, sizeof(why)) < 0) {
+			log_err("--etcd-password-file %s: %s", arg, why);
+			return -1;
+		}
+		c->opts.password = c->password;
+		return 1;
 	case OPT_ETCD_TIMEOUT:
 		ms = duration_parse_ms(arg);
 		if (ms <= 0) {

@@ -17,6 +17,7 @@ enum {
 	OPT_ETCD_USERNAME,
 	OPT_ETCD_PASSWORD,
 	OPT_ETCD_TIMEOUT,
+	OPT_ETCD_PASSWORD_FILE,
 	OPT_ETCD_LAST,
 };
 
@@ -28,11 +29,13 @@ enum {
 	{ "etcd-keyfile", required_argument, NULL, OPT_ETCD_KEYFILE },               \
 	{ "etcd-username", required_argument, NULL, OPT_ETCD_USERNAME },             \
 	{ "etcd-password", required_argument, NULL, OPT_ETCD_PASSWORD },             \
-	{ "etcd-timeout", required_argument, NULL, OPT_ETCD_TIMEOUT }
+	{ "etcd-timeout", required_argument, NULL, OPT_ETCD_TIMEOUT },               \
+	{ "etcd-password-file", required_argument, NULL, OPT_ETCD_PASSWORD_FILE }
 
 struct cli_etcd {
 	struct etcd_opts opts;
 	const char *prefix;
+	char password[512]; /* read from --etcd-password-file (cli_read_secret) */
 };
 
 void cli_etcd_init(struct cli_etcd *c);

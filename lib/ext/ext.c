@@ -124,6 +124,45 @@ static char *env_pair(const char *name, const char *value)
 	return s;
 }
 
+static const char *env_get(char *const env[], const char *name, size_t n)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		if (strncmp(env[i], name, n) == 0 && env[i][n] == '=')
+			return env[i];
+	return NULL;
+}
+
+char **ext_env_base(char *const env[], const char *pass)
+{
+	size_t n = 0, cap = 2;
+	const char *p;
+	char **out;
+
+	for (p = pass; p && *p; p++)
+		cap += *p == ',';
+	cap += pass ? 1 : 0;
+	out = fl_calloc(cap, sizeof(*out));
+	if (!out)
+		return NULL;
+	p = env_get(env, "PATH", 4);
+	if (!(out[n++] = fl_strdup(p ? p : "PATH=" EXT_DEFAULT_PATH)))
+		goto fail;
+	for (p = pass; p && *p;) {
+		size_t len = strcspn(p, ",");
+		const char *e = len ? env_get(env, p, len) : NULL;
+
+		/* PATH is there already; a lease variable is never inherited. */
+		if (e && !(len == 4 && memcmp(p, "PATH", 4) == 0) && !is_ext_var(e) &&
+		    !(out[n++] = fl_strdup(e)))
+			goto fail;
+		p += len + (p[len] == ',');
+	}
+	return out;
+fail:
+	ext_env_free(out);
+	return NULL;
+}
+
 char **ext_env_build(char *const base[], const struct ext_host *h, bool with_network)
 {
 	char vals[EXT_NVAR][ADDR_STRLEN];

@@ -55,6 +55,14 @@ void ext_host_from_lease(struct ext_host *h, const struct lease *l);
  * when with_network, else the four of a remote lease.  NULL on ENOMEM.
  */
 char **ext_env_build(char *const base[], const struct ext_host *h, bool with_network);
+/*
+ * The clean base environment of every command (issue 12): PATH from env
+ * (EXT_DEFAULT_PATH when absent), then each variable that pass (a comma
+ * list of names, may be NULL) names and env holds.  Nothing else of env
+ * (no credentials, no NOTIFY_SOCKET) reaches a command.  NULL on ENOMEM.
+ */
+#define EXT_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+char **ext_env_base(char *const env[], const char *pass);
 void ext_env_free(char **env);
 
 /* Refuse NUL and control characters other than newline and tab. */

@@ -2,11 +2,13 @@
  * order (backend init, lease, subnet.env, local setup, watch | applier),
  * restart what dies, stop cleanly leaving lease and routes in place. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -51,12 +53,31 @@ struct daemon {
 	size_t n_env_own;         /* our own strings at the end of child_env */
 };
 
+/* The etcd password in a sealed memfd the tools inherit (never in an
+ * environment or a command line); it stays open for the restarts to come. */
+static int secret_fd(const char *secret)
+{
+	size_t len = strlen(secret);
+	int fd = memfd_create("flannel-etcd-password", MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, secret, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* The children get our environment without FLANNELD_* (we pass flags), our
- * notify socket, and the etcd credentials out of sight of ps(1). */
+ * notify socket, and the etcd credentials out of sight of ps(1) and of
+ * /proc/PID/environ: the password as a descriptor (/dev/fd/N). */
 static char **child_environment(struct daemon *d)
 {
 	const struct etcd_opts *eo = &d->o->etcd.opts;
 	size_t n = 0, k = 0, kept;
+	int pw_fd = -1;
 	char **env;
 
 	while (d->o->envp && d->o->envp[n])
@@ -75,12 +96,19 @@ static char **child_environment(struct daemon *d)
 		goto fail;
 	if (eo->username && asprintf(&env[k++], "FLANNELD_ETCD_USERNAME=%s", eo->username) < 0)
 		goto fail;
-	if (eo->password && asprintf(&env[k++], "FLANNELD_ETCD_PASSWORD=%s", eo->password) < 0)
+	if (eo->password && (pw_fd = secret_fd(eo->password)) < 0) {
+		log_err("pass the etcd password to the tools: %s", strerror(errno));
+		goto fail;
+	}
+	if (pw_fd >= 0 &&
+	    asprintf(&env[k++], "FLANNELD_ETCD_PASSWORD_FILE=/dev/fd/%d", pw_fd) < 0)
 		goto fail;
 	env[k] = NULL;
 	d->n_env_own = k - kept;
 	return env;
 fail:
+	if (pw_fd >= 0)
+		close(pw_fd);
 	while (k > kept)
 		free(env[--k]);
 	free(env);
@@ -150,6 +178,12 @@ static int etcd_args(struct daemon *d, struct piece *p, const struct network *n)
 	return bad ? -1 : 0;
 }
 
+/* Extension commands get PATH and the lease variables, and what the operator names. */
+static int ext_args(struct daemon *d, struct piece *p)
+{
+	return d->o->ext_pass_env ? piece_arg(p, "--pass-env=%s", d->o->ext_pass_env) : 0;
+}
+
 static int common_net_args(struct daemon *d, struct piece *p, const struct network *n)
 {
 	char a[ADDR_STRLEN];
@@ -195,6 +229,8 @@ static int backend_args(struct daemon *d, struct piece *p, const struct network 
 	strv_clear(&av);
 	if (n->be->etcd && step != BACKEND_APPLY)
 		bad |= etcd_args(d, p, n);
+	if (strcmp(n->be->tool, "flannel-ext") == 0)
+		bad |= ext_args(d, p);
 	return bad ? -1 : 0;
 }
 

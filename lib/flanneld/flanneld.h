@@ -28,6 +28,7 @@ struct flanneld_opts {
 	bool dry_run;             /* print the pieces' command lines, run nothing */
 	int verbosity;
 	const char *bin_dir;      /* where the pieces live */
+	const char *ext_pass_env; /* names the extension commands get too, or NULL */
 	char **envp;
 };
 

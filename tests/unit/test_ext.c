@@ -388,6 +388,27 @@ static void test_applier(void)
 	ext_config_clear(&c);
 }
 
+/* Issue 12 #6: the commands' base environment holds PATH and what is named. */
+static void test_env_base(void)
+{
+	char *env[] = { "HOME=/root", "PATH=/x/bin", "FLANNELD_ETCD_PASSWORD=s3cret",
+			"NOTIFY_SOCKET=/run/n", "FOO=1", "FOOBAR=2", "SUBNET=forged", NULL };
+	char *none[] = { "HOME=/", NULL };
+	char **b;
+
+	b = ext_env_base(env, NULL);
+	ok(b && !strcmp(b[0], "PATH=/x/bin") && !b[1], "nothing named: PATH only");
+	ext_env_free(b);
+	b = ext_env_base(env, "FOO,SUBNET,,NOPE,PATH");
+	ok(b && !strcmp(b[0], "PATH=/x/bin") && b[1] && !strcmp(b[1], "FOO=1") && !b[2],
+	   "named FOO kept (not FOOBAR); a lease variable, an absent one, PATH twice: not");
+	ext_env_free(b);
+	b = ext_env_base(none, "HOME");
+	ok(b && !strcmp(b[0], "PATH=" EXT_DEFAULT_PATH) && !strcmp(b[1], "HOME=/") && !b[2],
+	   "no PATH: the default one");
+	ext_env_free(b);
+}
+
 /* Issue 12 #4: the kernel appliers' subnet checks, and no remove command for
  * what was refused. */
 static void test_applier_scope(void)
@@ -541,6 +562,7 @@ int main(void)
 	test_run();
 	test_applier();
 	test_applier_scope();
+	test_env_base();
 	test_alloc_failures();
 	snprintf(cmd, sizeof(cmd), "rm -rf -- %s", tmpdir);
 	/* Only our own mkdtemp directory; a test may use the shell. */
