@@ -424,3 +424,32 @@ two_iface_ns() {
 	[[ "$output" == *nosuch0* ]]
 	[ "$(etcdctl_ get --prefix --keys-only /coreos.com/network/subnets/ | grep -c .)" -eq 2 ]
 }
+
+@test "issue 12: etcd killed for longer than several renewals: flannel-lease says it retries, renews on its own schedule, recovers" {
+	lease_bg --public-ip=192.0.2.1 --subnet-file="$ENV_FILE" --etcd-timeout=1s \
+		--subnet-lease-ttl=30s --subnet-lease-renew-margin=28s
+	pid=$LEASE_PID
+	wait_for 10 test -s "$ENV_FILE"
+	leaf=$(subnet_keys)
+	wait_for 10 count_ge 1 '"type":"renewed"' "$BATS_TEST_TMPDIR/out"
+	kill -9 "$ETCD_PID"
+	wait "$ETCD_PID" 2>/dev/null || true
+	# A renewal is due 2 s after the last; etcd stays away for 7.
+	sleep 7
+	n_renew=$(grep -c "renew lease $leaf:" "$BATS_TEST_TMPDIR/err" || true)
+	n_down=$(grep -c 'etcd unreachable: .*; retrying' "$BATS_TEST_TMPDIR/err" || true)
+	etcd "${ETCD_ARGS[@]}" >>"$ETCD_DIR/log" 2>&1 3>&- &
+	ETCD_PID=$!
+	track_pid "$ETCD_PID"
+	etcd_wait
+	n=$(grep -c '"type":"renewed"' "$BATS_TEST_TMPDIR/out" || true)
+	wait_for 15 count_ge $((n + 1)) '"type":"renewed"' "$BATS_TEST_TMPDIR/out"
+	wait_for 10 grep -q 'etcd reachable again after' "$BATS_TEST_TMPDIR/err"
+	cat "$BATS_TEST_TMPDIR/err"
+	echo "renew attempts during the outage: $n_renew, unreachable notices: $n_down"
+	[ "$n_down" -eq 1 ]
+	[ "$n_renew" -ge 1 ]
+	kill -0 "$pid"
+	[ "$(subnet_keys)" = "$leaf" ]
+	run ! grep -q reacquired "$BATS_TEST_TMPDIR/out"
+}

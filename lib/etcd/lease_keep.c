@@ -160,7 +160,7 @@ static int reacquire(struct lease_keep *k)
 	return acquire_and_write(k, "reacquired");
 }
 
-enum { SESSION_STOP = -1, SESSION_RECONNECT = -2, SESSION_LOST = -3 };
+enum { SESSION_STOP = -1, SESSION_RECONNECT = -2, SESSION_LOST = -3, SESSION_DOWN = -4 };
 
 /* Watch our key and renew on time until something needs the caller. */
 static int watch_session(struct lease_keep *k, int64_t *next_renew)
@@ -174,7 +174,12 @@ static int watch_session(struct lease_keep *k, int64_t *next_renew)
 		return EX_SOFTWARE;
 	rc = etcd_watch_open(k->acq.e, full, NULL, k->rev + 1, false, on_watch, &s, &w);
 	if (rc != ETCD_OK)
-		return rc == ETCD_ERR_NOMEM ? EX_OSERR : SESSION_RECONNECT;
+		return rc == ETCD_ERR_NOMEM ? EX_OSERR : SESSION_DOWN;
+	if (k->down_ms) {
+		log_notice("etcd reachable again after %.1f s (%lu tries): watching lease %s",
+			   (double)(mono_ms() - k->down_ms) / 1e3, k->down_tries, k->key);
+		k->down_ms = 0;
+	}
 	etcd_watch_set_wakeup_fd(w, sig_fd());
 	while (!s.lost && !s.compacted) {
 		int64_t wait = (*next_renew - time(NULL)) * 1000;
@@ -209,6 +214,25 @@ out:
 	return rc;
 }
 
+/* Said at every verbosity: when etcd went away, and every 30 s after. */
+static void note_unreachable(struct lease_keep *k)
+{
+	int64_t now = mono_ms();
+
+	k->down_tries++;
+	if (!k->down_ms) {
+		k->down_ms = k->down_logged_ms = now;
+		k->down_tries = 1;
+		log_warn("etcd unreachable: %s; retrying, the lease and subnet stay in use",
+			 etcd_error(k->acq.e));
+	} else if (now - k->down_logged_ms >= 30000) {
+		k->down_logged_ms = now;
+		log_warn("etcd still unreachable after %lld s (%lu tries): %s; retrying",
+			 (long long)((now - k->down_ms) / 1000), k->down_tries,
+			 etcd_error(k->acq.e));
+	}
+}
+
 int lease_keep_run(struct lease_keep *k)
 {
 	int64_t next_renew, backoff = 0;
@@ -235,6 +259,11 @@ int lease_keep_run(struct lease_keep *k)
 			lost = false;
 			next_renew = k->cur.expiration - k->margin_s;
 		}
+		/* A renewal due while etcd is away is tried on its own schedule. */
+		if (!lost && (rc = renew_if_due(k, &next_renew, &lost)) != 0)
+			return rc;
+		if (lost)
+			continue;
 		rc = watch_session(k, &next_renew);
 		if (rc == SESSION_STOP) {
 			log_info("stopping: the lease stays in etcd");
@@ -246,6 +275,8 @@ int lease_keep_run(struct lease_keep *k)
 			lost = true;
 			backoff = 0;
 		} else {
+			if (rc == SESSION_DOWN)
+				note_unreachable(k);
 			backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
 		}
 	}

@@ -67,7 +67,7 @@ static int get_prefix(json_t *o, const char *name, int family, struct prefix *ou
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v) || prefix_parse(json_string_value(v), out) < 0 ||
-	    out->addr.family != family) {
+	    out->addr.family != family || addr_is_v4_mapped(&out->addr)) {
 		snprintf(err, errlen, "%s must be an IPv%d CIDR such as %s", name,
 			 family == AF_INET ? 4 : 6,
 			 family == AF_INET ? "100.64.0.0/16" : "2001:db8:1::/48");
@@ -83,7 +83,8 @@ static int get_addr(json_t *o, const char *name, int family, struct ipaddr *out,
 
 	if (!v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
 		return 0;
-	if (!json_is_string(v) || addr_parse_family(json_string_value(v), family, out) < 0) {
+	if (!json_is_string(v) || addr_parse_family(json_string_value(v), family, out) < 0 ||
+	    addr_is_v4_mapped(out)) {
 		snprintf(err, errlen, "%s must be an IPv%d address", name,
 			 family == AF_INET ? 4 : 6);
 		return -1;

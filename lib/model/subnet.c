@@ -78,7 +78,7 @@ int addr_parse_family(const char *s, int family, struct ipaddr *a)
 	return 0;
 }
 
-static bool is_v4_mapped(const struct ipaddr *a)
+bool addr_is_v4_mapped(const struct ipaddr *a)
 {
 	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
@@ -92,7 +92,7 @@ static void format_v6(const struct ipaddr *a, char *buf, size_t len)
 	int best = -1, bestlen = 0;
 	size_t off = 0;
 
-	if (is_v4_mapped(a)) {
+	if (addr_is_v4_mapped(a)) {
 		snprintf(buf, len, "%u.%u.%u.%u", a->b[12], a->b[13], a->b[14], a->b[15]);
 		return;
 	}
@@ -172,7 +172,7 @@ bool addr_is_unusable(const struct ipaddr *a)
 			return true;
 		if (a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80)
 			return true;
-		return is_v4_mapped(a);
+		return addr_is_v4_mapped(a);
 	}
 	return true;
 }
@@ -355,7 +355,7 @@ int subnet_check_remote(const struct prefix *s, const struct prefix *own, const 
 		why = "is not an address";
 	else if (s->len == 0)
 		why = "would replace the default route";
-	else if (is_v4_mapped(&s->addr))
+	else if (addr_is_v4_mapped(&s->addr))
 		why = "is an IPv4-mapped IPv6 prefix";
 	else if (own && own->addr.family == s->addr.family && prefix_overlaps(own, s))
 		why = "overlaps our own subnet";
@@ -428,7 +428,7 @@ int subnet_key_parse_n(const char *leaf, size_t n, struct prefix *v4, struct pre
 			if (!strchr("0123456789abcdef:", *c))
 				return -1;
 		/* Upstream parses the v6 length with bit size 7: 0..127. */
-		if (parse_v6(amp, &v6->addr) < 0 || is_v4_mapped(&v6->addr) ||
+		if (parse_v6(amp, &v6->addr) < 0 || addr_is_v4_mapped(&v6->addr) ||
 		    parse_len(dash + 1, strlen(dash + 1), 127, &v6->len) < 0 ||
 		    !addr_is_aligned(&v6->addr, v6->len))
 			goto bad;

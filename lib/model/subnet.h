@@ -36,6 +36,8 @@ bool addr_equal(const struct ipaddr *a, const struct ipaddr *b);
 int addr_cmp(const struct ipaddr *a, const struct ipaddr *b);
 /* Addresses no lease may announce: unspecified, loopback, multicast, broadcast, link-local. */
 bool addr_is_unusable(const struct ipaddr *a);
+/* ::ffff:a.b.c.d: printed dotted, so never accepted as an IPv6 prefix. */
+bool addr_is_v4_mapped(const struct ipaddr *a);
 /* a + n (n may be negative); false on overflow. */
 bool addr_add(struct ipaddr *a, int64_t n);
 

@@ -102,6 +102,13 @@ static void errors(void)
 	    "\"IPv6SubnetLen\":127}", "IPv6SubnetLen 127 must be at most 126");
 	bad("{\"EnableIPv4\":false,\"EnableIPv6\":true,\"IPv6Network\":\"2001:db8::/32\","
 	    "\"IPv6SubnetLen\":33}", "IPv6SubnetLen 33 must be at least /34");
+	/* Issue 12: printed dotted, so appliers and subnet.env could not take it back. */
+	bad("{\"EnableIPv4\":false,\"EnableIPv6\":true,\"IPv6Network\":\"::ffff:100.64.0.0/112\"}",
+	    "IPv6Network must be an IPv6 CIDR");
+	bad("{\"EnableIPv4\":false,\"EnableIPv6\":true,\"IPv6Network\":\"::ffff:0:0/96\"}",
+	    "IPv6Network must be an IPv6 CIDR");
+	bad("{\"EnableIPv4\":false,\"EnableIPv6\":true,\"IPv6Network\":\"::/80\","
+	    "\"IPv6SubnetMin\":\"::ffff:0:0\"}", "IPv6SubnetMin must be an IPv6 address");
 	bad("{\"EnableIPv4\":false,\"EnableIPv6\":true,\"IPv6Network\":\"2001:db8::/125\"}",
 	    "IPv6Network /125 is too small");
 	bad("{\"EnableIPv4\":false,\"EnableIPv6\":true,\"IPv6Network\":\"2001:db8::/48\","
