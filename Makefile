@@ -37,7 +37,17 @@ SCRIPTS  := $(filter-out scripts/demo.sh scripts/deps.sh scripts/lint.sh scripts
 UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path))
 HDRS     := $(wildcard lib/*/*.h)
 
-.PHONY: all check unit e2e lint deps-check install demo clean bench FORCE
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c): clang, their own objects.
+FUZZ_CC  ?= clang
+FUZZ_S   ?= 60
+FUZZ_CHECK_S ?= 30
+FUZZFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all -O1 -g
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_OBJ := $(LIB_SRC:lib/%.c=build/fuzzobj/%.o)
+
+.PHONY: all check unit e2e lint deps-check install demo clean bench fuzz fuzzers FORCE
 CNI      := $(if $(wildcard cmd/flannel-cni.c),$(B)/flannel)
 all: $(TOOLS) $(CNI)
 
@@ -73,14 +83,35 @@ build/unit/%: tests/unit/%.c build/libflannel-asan.a $(HDRS) tests/unit/tap.h | 
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -Itests/unit $(LDFLAGS) -o $@ $< \
 		build/libflannel-asan.a $(LDLIBS)
 
+build/fuzzobj/%.o: lib/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZFLAGS) -c -o $@ $<
+
+build/libflannel-fuzz.a: $(FUZZ_OBJ) build/objs.list
+	rm -f $@ && ar rcs $@ $(FUZZ_OBJ)
+
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h build/libflannel-fuzz.a $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< \
+		build/libflannel-fuzz.a $(LDLIBS)
+
+fuzzers: $(FUZZERS)
+
+# Each harness for FUZZ_S seconds (default 60), two at a time.
+fuzz: $(FUZZERS)
+	tests/fuzz/run.sh $(FUZZ_S) $(FUZZERS)
+
 build/unit $(B):
 	mkdir -p $@
 
 unit: $(UNITS)
 e2e: all
 
-check: all $(UNITS)
-	tests/run.sh $(UNITS)
+# make check also runs every fuzzing harness for FUZZ_CHECK_S seconds over
+# its corpus (0: not at all), one TAP test each.
+check: all $(UNITS) $(if $(filter-out 0,$(FUZZ_CHECK_S)),$(FUZZERS))
+	FUZZERS="$(if $(filter-out 0,$(FUZZ_CHECK_S)),$(FUZZERS))" FUZZ_CHECK_S=$(FUZZ_CHECK_S) \
+		tests/run.sh $(UNITS)
 
 lint:
 	scripts/lint.sh

@@ -48,6 +48,16 @@ for t in "$@"; do
 	count "$log/$name.tap"
 done
 
+# The fuzzing harnesses, FUZZ_CHECK_S seconds each over their corpora, two
+# at a time; each one TAP test.
+if [ -n "${FUZZERS:-}" ] && [ "${FUZZ_CHECK_S:-30}" != 0 ]; then
+	echo "# fuzz: ${FUZZ_CHECK_S:-30} s each"
+	# shellcheck disable=SC2086
+	tests/fuzz/run.sh "${FUZZ_CHECK_S:-30}" $FUZZERS >"$log/fuzz.tap" 2>&1
+	cat "$log/fuzz.tap"
+	count "$log/fuzz.tap"
+fi
+
 if [ -z "${SKIP_E2E:-}" ] && ls tests/*.bats >/dev/null 2>&1; then
 	files=${BATS_FILES:-$(ls tests/*.bats)}
 	# shellcheck disable=SC2086

@@ -9,7 +9,7 @@ enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DE
 
 /* prog: name printed before every message; journal: prefix lines with <N>. */
 void log_init(const char *prog, int journal);
-/* 0: errors, warnings and notices; 1: + info; 2: + debug. */
+/* 0: errors, warnings and notices; 1: + info; 2: + debug; -1: nothing. */
 void log_set_verbosity(int v);
 
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
