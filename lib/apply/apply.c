@@ -52,6 +52,8 @@ struct applier *applier_new(const struct apply_backend *be, const struct apply_o
 	a->be = &a->be_copy;
 	a->o = *o;
 	a->next_nhid = NHID_BASE;
+	/* Peers announced by a lease have gen >= 1; adopted ones 0. */
+	a->gen = 1;
 	htab_init(&a->peers, sizeof(struct peer), sizeof(struct prefix));
 	htab_init(&a->fdb, sizeof(struct fdb_ref), sizeof(struct fdb_key));
 	htab_init(&a->links, 2 * sizeof(int), sizeof(int));
@@ -140,6 +142,14 @@ static int check_subnet(const struct applier *a, const struct prefix *s, char *e
 				   v6 ? &a->o.network6 : &a->o.network, err, errlen);
 }
 
+/* gen 0: only adopted from the kernel, no lease announced it. */
+static bool peer_announced(void *arg, const struct prefix *q)
+{
+	struct peer *p = peer_find(arg, q);
+
+	return p && p->gen;
+}
+
 /* A VTEP MAC already used by a different remote is a conflict, not an update. */
 static int check_mac(struct applier *a, const struct prefix *s, const struct peer_want *w,
 		     char *err, size_t errlen)
@@ -219,7 +229,7 @@ static int plan_lease(struct applier *a, const struct lease *l, struct peer_want
 		has[i] = 0;
 		if (!s->addr.family)
 			continue;
-		if (check_subnet(a, s, err, errlen) < 0)
+		if (check_subnet(a, s, err, errlen) < 0 || subnet_check_peers(s, peer_announced, a, err, errlen) < 0)
 			return -1;
 		memset(&w[i], 0, sizeof(w[i]));
 		has[i] = a->be->plan(a, l, i ? AF_INET6 : AF_INET, &w[i], err, errlen);

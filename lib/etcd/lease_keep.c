@@ -142,10 +142,15 @@ static int renew_if_due(struct lease_keep *k, int64_t *next, bool *lost)
 	if (rc != ETCD_OK) {
 		int64_t left = k->cur.expiration - now;
 
-		log_warn("renew lease %s: %s (%lld s left)", k->key, k->acq.err, (long long)left);
+		k->renew_failures++;
+		log_warn("renew lease %s: %s (%lld s left); retrying", k->key, k->acq.err,
+			 (long long)left);
 		*next = now + (left > 120 ? 60 : left > 2 ? left / 2 : 1);
 		return 0;
 	}
+	if (k->renew_failures)
+		log_notice("renewed lease %s after %lu failed attempts", k->key, k->renew_failures);
+	k->renew_failures = 0;
 	log_info("renewed lease %s until %lld", k->key, (long long)k->cur.expiration);
 	*next = k->cur.expiration - k->margin_s;
 	return report(k, "renewed", NULL);

@@ -23,7 +23,7 @@ struct lease_keep {
 	char key[KEY_STRLEN];
 	int64_t rev;
 	int64_t down_ms, down_logged_ms; /* etcd unreachable since (mono ms), 0: it is not */
-	unsigned long down_tries;
+	unsigned long down_tries, renew_failures;
 };
 
 /* Runs until SIGTERM/SIGINT (sig_init must have been called). Returns an

@@ -209,8 +209,13 @@ static int on_change(void *arg, const struct etcd_watch_event *we)
 		if (rc)
 			return 1;
 	}
-	if (we->type == EW_CREATED)
+	if (we->type == EW_CREATED) {
 		w->connected = true;
+		if (w->retries)
+			log_notice("watch leases: etcd reachable again after %lu failed attempts; "
+				   "resumed from revision %lld", w->retries, (long long)w->rev + 1);
+		w->retries = 0;
+	}
 	/* A progress notice vouches for everything up to its revision; the
 	 * creation answer does not (older events may still be on their way). */
 	if (we->type == EW_PROGRESS && we->revision > w->rev)
@@ -301,7 +306,8 @@ int lease_watch_run(struct lease_watch *w)
 			backoff = 0;
 			continue;
 		}
-		log_warn("watch leases: %s; resuming from revision %lld", etcd_error(w->e),
+		w->retries++;
+		log_warn("watch leases: %s; retrying, resuming from revision %lld", etcd_error(w->e),
 			 (long long)w->rev + 1);
 		backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
 	}

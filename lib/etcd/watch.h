@@ -26,6 +26,7 @@ struct lease_watch {
 	unsigned long leases, skipped;
 	int out_err;
 	bool connected;           /* the current stream was accepted */
+	unsigned long retries; /* failed watch attempts since the last success */
 	bool in_snapshot;         /* lines are buffered until the sync marker */
 };
 

@@ -40,6 +40,27 @@ void ext_applier_set_scope(struct ext_applier *a, const struct prefix *own,
 	a->net6 = *net6;
 }
 
+/* Another remembered lease holds exactly q (subnet_check_peers). */
+static bool known_v4(void *arg, const struct prefix *q)
+{
+	const struct ext_applier *a = arg;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (prefix_equal(&a->k[i].lease.subnet, q))
+			return true;
+	return false;
+}
+
+static bool known_v6(void *arg, const struct prefix *q)
+{
+	const struct ext_applier *a = arg;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (prefix_equal(&a->k[i].lease.subnet6, q))
+			return true;
+	return false;
+}
+
 /* The kernel appliers' checks (lib/model/subnet.c): a refused lease is
  * never remembered, so no remove command ever runs for it either. */
 static bool subnets_ok(const struct ext_applier *a, const struct lease *l)
@@ -55,6 +76,10 @@ static bool subnets_ok(const struct ext_applier *a, const struct lease *l)
 		bad = subnet_check_remote(&l->subnet, &a->own, &a->net, why, sizeof(why)) < 0;
 	if (!bad && addr_is_set(&l->subnet6.addr))
 		bad = subnet_check_remote(&l->subnet6, &a->own6, &a->net6, why, sizeof(why)) < 0;
+	if (!bad && addr_is_set(&l->subnet.addr))
+		bad = subnet_check_peers(&l->subnet, known_v4, (void *)a, why, sizeof(why)) < 0;
+	if (!bad && addr_is_set(&l->subnet6.addr))
+		bad = subnet_check_peers(&l->subnet6, known_v6, (void *)a, why, sizeof(why)) < 0;
 	if (bad)
 		log_warn("refuse lease %s: %s", lease_name(l, key, sizeof(key)), why);
 	return !bad;

@@ -1,4 +1,5 @@
 /* lease.c - upstream's lease value, parsed strictly and written byte for byte. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -50,13 +51,36 @@ static int parse_ip_field(json_t *v, int family, struct ipaddr *out, const char 
 	return 0;
 }
 
+/* A field Go would match twice ("PublicIP" and "publicip"). */
+static bool field_twice(json_t *root, char *err, size_t errlen)
+{
+	static const char *const names[] = { "PublicIP", "PublicIPv6", "BackendType",
+					     "BackendData", "BackendV6Data" };
+	const char *k;
+	json_t *v;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int n = 0;
+
+		json_object_foreach(root, k, v)
+			n += strcasecmp(k, names[i]) == 0;
+		if (n > 1) {
+			snprintf(err, errlen, "%s is given %d times", names[i], n);
+			return true;
+		}
+	}
+	return false;
+}
+
 int lease_parse_value(struct lease *l, const char *val, size_t len, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root, *v;
 	int rc = -1;
 
-	root = json_loadb(val, len, 0, &jerr);
+	/* Duplicates: upstream never writes them, and readers could disagree on
+	 * which one counts, so a lease holding any is refused. */
+	root = json_loadb(val, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "invalid JSON: %s", jerr.text);
 		return -1;
@@ -65,6 +89,8 @@ int lease_parse_value(struct lease *l, const char *val, size_t len, char *err, s
 		snprintf(err, errlen, "value is not a JSON object");
 		goto out;
 	}
+	if (field_twice(root, err, errlen))
+		goto out;
 	if (parse_ip_field(gojson_get(root, "PublicIP"), AF_INET, &l->public_ip, "PublicIP",
 			   err, errlen) < 0 ||
 	    parse_ip_field(gojson_get(root, "PublicIPv6"), AF_INET6, &l->public_ip6, "PublicIPv6",

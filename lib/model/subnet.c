@@ -357,16 +357,38 @@ int subnet_check_remote(const struct prefix *s, const struct prefix *own, const 
 		why = "would replace the default route";
 	else if (addr_is_v4_mapped(&s->addr))
 		why = "is an IPv4-mapped IPv6 prefix";
-	else if (own && own->addr.family == s->addr.family && prefix_overlaps(own, s))
-		why = "overlaps our own subnet";
 	else if (net && net->addr.family == s->addr.family && !prefix_contains(net, s))
 		why = "is outside the network";
 	else if (net && net->addr.family == s->addr.family && s->len <= net->len)
 		why = "is the whole network";
+	else if (own && own->addr.family == s->addr.family && prefix_overlaps(own, s))
+		why = "overlaps our own subnet";
 	if (!why)
 		return 0;
 	snprintf(err, errlen, "subnet %s %s", b, why);
 	return -1;
+}
+
+int subnet_check_peers(const struct prefix *s, bool (*known)(void *arg, const struct prefix *q),
+		       void *arg, char *err, size_t errlen)
+{
+	unsigned bits = (unsigned)addr_bits(s->addr.family);
+	char b[ADDR_STRLEN], o[ADDR_STRLEN];
+
+	for (unsigned len = 1; len <= bits; len++) {
+		struct prefix q = { .addr = s->addr, .len = len };
+
+		if (len == s->len)
+			continue;
+		if (len < s->len)
+			prefix_mask(&q);
+		if (known(arg, &q)) {
+			snprintf(err, errlen, "subnet %s overlaps the lease of %s",
+				 prefix_format(s, b, sizeof(b)), prefix_format(&q, o, sizeof(o)));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int subnet_key_format(const struct prefix *v4, const struct prefix *v6, char *buf, size_t len)

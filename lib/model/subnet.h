@@ -69,6 +69,15 @@ bool addr_is_aligned(const struct ipaddr *a, unsigned len);
 int subnet_check_remote(const struct prefix *s, const struct prefix *own, const struct prefix *net,
 			char *err, size_t errlen);
 
+/*
+ * The other half of those checks: s must not lie inside another remote
+ * lease's subnet, nor share its address with one (the gateway, neighbour and
+ * FDB entry would be shared, and the lease there first would lose them).
+ * known(arg, q) says whether a lease for exactly q is held.  0 or -1 (err).
+ */
+int subnet_check_peers(const struct prefix *s, bool (*known)(void *arg, const struct prefix *q),
+		       void *arg, char *err, size_t errlen);
+
 /* Lease key: "100.64.5.0-24", "100.64.5.0-24&2001:db8:1:5::-64". v6 may be NULL. */
 int subnet_key_format(const struct prefix *v4, const struct prefix *v6, char *buf, size_t len);
 /* Parses what upstream's pattern accepts; v6->addr.family is 0 when absent. */

@@ -456,6 +456,17 @@ static void test_applier_scope(void)
 		"\"backend_type\":\"extension\"}");
 	feed(a, "{\"type\":\"removed\",\"subnet\":\"100.64.2.0/24\"}");
 	is_str(slurp_log(), "add 100.64.2.0/24 \ndel 100.64.2.0/24 \n", "a good lease still works");
+	/* Another host's subnet, or its address, is not for a second lease. */
+	feed(a, "{\"type\":\"added\",\"subnet\":\"100.64.4.0/24\",\"public_ip\":\"192.0.2.4\","
+		"\"backend_type\":\"extension\"}");
+	feed(a, "{\"type\":\"added\",\"subnet\":\"100.64.4.0/25\",\"public_ip\":\"192.0.2.9\","
+		"\"backend_type\":\"extension\"}");
+	feed(a, "{\"type\":\"added\",\"subnet\":\"100.64.4.128/26\",\"public_ip\":\"192.0.2.9\","
+		"\"backend_type\":\"extension\"}");
+	feed(a, "{\"type\":\"added\",\"subnet\":\"100.64.4.0/23\",\"public_ip\":\"192.0.2.9\","
+		"\"backend_type\":\"extension\"}");
+	is_str(slurp_log(), "add 100.64.4.0/24 \n",
+	       "inside another lease, or at its address: refused, the first one kept");
 	ext_applier_free(a);
 	ext_config_clear(&c);
 }

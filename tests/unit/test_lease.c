@@ -55,6 +55,15 @@ static void values(void)
 	round_trip(upstream_hostgw, "host-gw lease");
 	round_trip(upstream_ext, "extension lease (string BackendData)");
 
+	/* Issue 12: a duplicate could be read two ways by two readers. */
+	lease_init(&l);
+	ok(lease_parse_value(&l, "{\"PublicIP\":\"192.0.2.1\",\"PublicIP\":\"192.0.2.2\"}", 47,
+			     err, sizeof(err)) < 0, "a field given twice: refused (%s)", err);
+	lease_clear(&l);
+	ok(lease_parse_value(&l, "{\"PublicIP\":\"192.0.2.1\",\"publicIP\":\"192.0.2.2\"}", 47,
+			     err, sizeof(err)) < 0 && strstr(err, "PublicIP is given 2 times"),
+	   "twice as Go matches names: refused (%s)", err);
+	lease_clear(&l);
 	lease_init(&l);
 	ok(lease_parse_value(&l, ci, strlen(ci), err, sizeof(err)) == 0,
 	   "field names without regard to case, unknown fields ignored");

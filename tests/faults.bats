@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# The fault suite (issue 12): hostile leases written straight into etcd, etcd
+# taken away under running hosts, a three-member etcd losing members, the
+# long-running tools killed mid-sync.  Each test prints the figure that
+# docs/RELIABILITY.md records, as a line "# figure: ...".
+# shellcheck disable=SC2016  # commands for flannel-ext are single-quoted on purpose
+
+load helpers
+load overlay
+bats_require_minimum_version 1.5.0
+
+teardown() { fl_teardown; }
+
+P=/coreos.com/network
+# Hosts lease below 100.64.100.0; the hostile keys live above it.
+CONF='{"Network":"100.64.0.0/16","SubnetMax":"100.64.99.0","Backend":{"Type":"vxlan"}}'
+
+figure() { echo "# figure: $*" >&3; }
+
+# raw_put KEYFILE VALUEFILE / raw_del KEYFILE: any bytes through the gateway.
+raw_put() {
+	printf '{"key":"%s","value":"%s"}' "$(base64 -w0 <"$1")" "$(base64 -w0 <"$2")" >"$D/put.json"
+	ip netns exec "$ETCD_NS" curl -sS --fail -o /dev/null -X POST \
+		--data-binary "@$D/put.json" "$ETCD_EP/v3/kv/put"
+}
+raw_del() {
+	ip netns exec "$ETCD_NS" curl -sS --fail -o /dev/null -X POST \
+		--data-binary "{\"key\":\"$(base64 -w0 <"$1")\"}" "$ETCD_EP/v3/kv/deleterange"
+}
+
+# vx_host I: host I's lease (vxlan, BackendData from init) and its applier.
+vx_host() {
+	local data
+	data=$(in_host "$1" flannel-vxlan init --iface=eth0)
+	lease_start "$1" vxlan --backend-data="$data" "${@:2}"
+	applier_start "$1" flannel-vxlan apply
+	container "$1"
+}
+
+# vtep I: host I's VTEP MAC, as its lease says.
+vtep() { in_host "$1" cat /sys/class/net/flannel.1/address; }
+
+@test "faults: a table of hostile leases against two vxlan hosts and an extension host at once" {
+	local i k n=0 mark
+	cluster_start 4 "$CONF"
+	vx_host 1
+	vx_host 2
+	mark="$D/pwned"
+	lease_start 3 extension
+	applier_start 3 flannel-ext --backend-type=any \
+		--add 'read d; echo "add $SUBNET $PUBLIC_IP" >>'"$D/ext.log" \
+		--remove 'read d; echo "del $SUBNET $PUBLIC_IP" >>'"$D/ext.log"
+	for i in 1 2 3; do wait_for 10 synced "$i" || wait_for 10 grep -q 'snapshot' "$D/watch$i.log" || true; done
+	wait_for 10 has_route 1 "$(subnet_of 2)"
+	wait_for 10 has_route 2 "$(subnet_of 1)"
+	wait_for 10 grep -q "add $(subnet_of 1) 192.0.2.1" "$D/ext.log"
+	for i in 1 2; do kernel_state "$i" >"$D/before$i"; done
+	cp "$D/ext.log" "$D/ext.before"
+
+	V() { printf '{"PublicIP":"%s","PublicIPv6":null,"BackendType":"%s","BackendData":%s}' "$@"; }
+	mac='{"VNI":1,"VtepMAC":"02:00:00:00:66:01"}'
+	h1=$(subnet_of 1) h1k=$(subnet_of 1 | tr / -)
+	# name|key leaf (printf escapes)|value (printf escapes)
+	cat >"$D/table" <<-EOT
+	broken JSON|100.64.201.0-24|{"PublicIP":
+	duplicate keys|100.64.202.0-24|{"PublicIP":"192.0.2.50","PublicIP":"192.0.2.51","BackendType":"vxlan","BackendData":$mac}
+	wrong family|100.64.204.0-24|$(V 2001:db8::9 vxlan "$mac")
+	inside our subnet|${h1k%-24}-25|$(V 192.0.2.60 vxlan "$mac")
+	outside the network|198.51.100.0-24|$(V 192.0.2.62 vxlan "$mac")
+	0.0.0.0 public IP|100.64.205.0-24|$(V 0.0.0.0 vxlan "$mac")
+	loopback public IP|100.64.206.0-24|$(V 127.0.0.1 vxlan "$mac")
+	multicast public IP|100.64.207.0-24|$(V 224.0.0.1 vxlan "$mac")
+	broadcast public IP|100.64.208.0-24|$(V 255.255.255.255 vxlan "$mac")
+	bad MAC|100.64.209.0-24|$(V 192.0.2.63 vxlan '{"VNI":1,"VtepMAC":"zz:00:00:00:00:01"}')
+	multicast MAC|100.64.210.0-24|$(V 192.0.2.64 vxlan '{"VNI":1,"VtepMAC":"01:00:5e:00:00:01"}')
+	VNI out of range|100.64.211.0-24|$(V 192.0.2.65 vxlan '{"VNI":16777216,"VtepMAC":"02:00:00:00:66:02"}')
+	shell in BackendData|100.64.212.0-24|$(V 192.0.2.66 extension "\"\$(touch $mark)\`touch $mark\`;touch $mark\"")
+	shell in BackendType|100.64.213.0-24|$(V 192.0.2.67 "vxlan;touch $mark" "$mac")
+	shell in the key|100.64.214.0-24;touch $mark|$(V 192.0.2.68 extension '"x"')
+	NUL in the key|${h1k}\\000x|$(V 192.0.2.69 vxlan "$mac")
+	newline in the key|100.64.215.0-24\\nflanneld: all networks synced: ready|$(V 192.0.2.70 vxlan "$mac")
+	non-UTF-8 key|100.64.216.0-24\\377\\376|$(V 192.0.2.71 vxlan "$mac")
+	non-UTF-8 value|100.64.217.0-24|{"PublicIP":"192.0.2.72\\377","BackendType":"vxlan","BackendData":$mac}
+	IPv4-mapped IPv6 key|0.0.0.0-0&::ffff:6440:0-112|$(V 192.0.2.73 vxlan "$mac")
+	EOT
+	{ printf '{"PublicIP":"192.0.2.74","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:66:03","Pad":"'
+	  head -c 1200000 /dev/zero | tr '\0' x
+	  printf '"}}'; } >"$D/v.huge"
+	while IFS='|' read -r name leaf val; do
+		n=$((n + 1))
+		# shellcheck disable=SC2059  # the table holds printf escapes on purpose
+		printf "$P/subnets/$leaf" >"$D/k.$n"
+		# shellcheck disable=SC2059
+		printf "$val" >"$D/v.$n"
+		raw_put "$D/k.$n" "$D/v.$n"
+	done <"$D/table"
+	n=$((n + 1))
+	printf '%s/subnets/100.64.203.0-24' "$P" >"$D/k.$n"
+	cp "$D/v.huge" "$D/v.$n"
+	raw_put "$D/k.$n" "$D/v.$n"
+	# A lease for the whole network: refused by every applier.  (It also
+	# leaves no subnet free to acquire, as upstream: removed before host 4.)
+	printf '%s/subnets/100.64.0.0-16' "$P" >"$D/k.whole"
+	V 192.0.2.61 vxlan "$mac" >"$D/v.whole"
+	raw_put "$D/k.whole" "$D/v.whole"
+	wait_for 10 grep -q "100.64.0.0/16 is the whole network" "$D/apply2.log"
+	wait_for 10 grep -q "100.64.0.0/16 is the whole network" "$D/apply1.log"
+	wait_for 10 grep -q "refuse lease 100.64.0.0/16" "$D/apply3.log"
+	raw_del "$D/k.whole"
+	# The stream goes on: a good host joins after the table and is seen by all.
+	vx_host 4
+	wait_for 15 has_route 1 "$(subnet_of 4)"
+	wait_for 15 has_route 2 "$(subnet_of 4)"
+	wait_for 15 grep -q "add $(subnet_of 4) 192.0.2.4" "$D/ext.log"
+	wait_for 15 has_route 4 "$(subnet_of 1)"
+	wait_for 15 has_route 4 "$(subnet_of 2)"
+	wait_for 5 in_container 1 ping -c 1 -W 1 "$(caddr 4)" || {
+		cat "$D/apply1.log" "$D/apply4.log" "$D/watch4.log" "$D/lease4.log"
+		kernel_state 1; kernel_state 4; ip -n "$(host_ns 4)" addr; false; }
+	wait_for 5 in_container 4 ping -c 1 -W 1 "$(caddr 2)"
+	for i in 1 2 3; do echo "== watch $i"; cat "$D/watch$i.log"; echo "== apply $i"; cat "$D/apply$i.log"; done
+	cat "$D/ext.log"
+	# Nothing executed.
+	[ ! -e "$mark" ]
+	# Each invalid one reported once by each watch, its key escaped.
+	for i in 1 2 3; do
+		for k in 100.64.201.0-24 100.64.202.0-24 100.64.204.0-24 100.64.205.0-24 \
+			100.64.206.0-24 100.64.207.0-24 100.64.208.0-24 100.64.213.0-24 \
+			100.64.217.0-24 100.64.203.0-24 "${h1k}"'\x00x' \
+			'100.64.215.0-24\x0aflanneld: all networks synced: ready' \
+			'100.64.216.0-24\xff\xfe' "100.64.214.0-24;touch $mark" \
+			'0.0.0.0-0&::ffff:6440:0-112'; do
+			[ "$(grep -cF -- "$P/subnets/$k:" "$D/watch$i.log")" -eq 1 ] ||
+				{ echo "host $i: $k not reported exactly once"; false; }
+		done
+		# No forged log line, no raw control byte in any log.
+		run ! grep -q '^flanneld: all networks synced' "$D/watch$i.log" "$D/apply$i.log"
+		run ! grep -qP '[\x00-\x08\x0b-\x1f\x7f]' "$D/watch$i.log" "$D/apply$i.log"
+	done
+	[ "$(grep -c "subnets/100.64.203.0-24: value of" "$D/watch1.log")" -eq 1 ]
+	# The kernel appliers refused the ones only they can judge.
+	grep -q "overlaps our own subnet" "$D/apply1.log"
+	grep -q "100.64.0.0/16 is the whole network" "$D/apply2.log"
+	grep -q "198.51.100.0/24 is outside the network" "$D/apply2.log"
+	# The extension host (all backend types) ran commands only for leases
+	# valid for it: the hosts, the /25 (it overlaps host 1, not us) and the
+	# vxlan ones whose VtepMAC or VNI only a vxlan host uses.
+	run ! grep -vE "^(add|del) ($(subnet_of 1) 192.0.2.1|$(subnet_of 2) 192.0.2.2|$(subnet_of 4) 192.0.2.4|${h1%/24}/25 192.0.2.60|100.64.209.0/24 192.0.2.63|100.64.210.0/24 192.0.2.64|100.64.211.0/24 192.0.2.65|100.64.212.0/24 192.0.2.66)$" "$D/ext.log"
+	# Every hostile key deleted: each host is back to exactly its state before.
+	for k in $(seq 1 "$n"); do raw_del "$D/k.$k"; done
+	kill "$LEASE_PID_4"
+	wait "$LEASE_PID_4" 2>/dev/null || true
+	etcdctl_ del "$P/subnets/$(subnet_of 4 | tr / -)" >/dev/null
+	for i in 1 2; do
+		wait_for 10 no_route "$i" "$(subnet_of 4)"
+		wait_for 5 no_route "$i" "${h1%/24}/25"
+	done
+	sleep 0.5
+	for i in 1 2; do
+		kernel_state "$i" >"$D/after$i"
+		diff -u "$D/before$i" "$D/after$i"
+	done
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+	kill -0 "$APPLY_PID_1" "$APPLY_PID_2" "$APPLY_PID_3"
+	figure "hostile leases: $n written, 0 executed, hosts 1-2 kernel state identical after, stream went on"
+}
