@@ -86,7 +86,7 @@ vtep() { in_host "$1" cat /sys/class/net/flannel.1/address; }
 	{ printf '{"PublicIP":"192.0.2.74","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:66:03","Pad":"'
 	  head -c 1200000 /dev/zero | tr '\0' x
 	  printf '"}}'; } >"$D/v.huge"
-	while IFS='|' read -r name leaf val; do
+	while IFS='|' read -r _ leaf val; do
 		n=$((n + 1))
 		# shellcheck disable=SC2059  # the table holds printf escapes on purpose
 		printf "$P/subnets/$leaf" >"$D/k.$n"
