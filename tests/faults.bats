@@ -164,3 +164,62 @@ vtep() { in_host "$1" cat /sys/class/net/flannel.1/address; }
 	kill -0 "$APPLY_PID_1" "$APPLY_PID_2" "$APPLY_PID_3"
 	figure "hostile leases: $n written, 0 executed, hosts 1-2 kernel state identical after, stream went on"
 }
+
+# etcd_down / etcd_up: the test's etcd killed, and started again on its data.
+etcd_down() {
+	kill -9 "$ETCD_PID"
+	wait "$ETCD_PID" 2>/dev/null || true
+}
+etcd_up() {
+	ip netns exec "$ETCD_NS" etcd "${ETCD_ARGS[@]}" >>"$ETCD_DIR/log" 2>&1 3>&- &
+	ETCD_PID=$!
+	track_pid "$ETCD_PID"
+	etcd_wait
+}
+
+@test "faults: etcd killed for 12 s (four renewals) under two vxlan hosts: nothing removed, retries logged, recovery logged, a new host seen" {
+	local i t0 t1 pings=0
+	cluster_start 3 "$CONF"
+	for i in 1 2; do
+		vx_host "$i" --subnet-lease-ttl=30s --subnet-lease-renew-margin=27s --etcd-timeout=1s
+	done
+	wait_for 10 has_route 1 "$(subnet_of 2)"
+	wait_for 10 has_route 2 "$(subnet_of 1)"
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+	for i in 1 2; do kernel_state "$i" >"$D/before$i"; done
+	etcd_down
+	t0=$(date +%s)
+	while [ $(($(date +%s) - t0)) -lt 12 ]; do
+		in_container 1 ping -c 1 -W 1 "$(caddr 2)" >/dev/null && pings=$((pings + 1))
+		sleep 1
+	done
+	for i in 1 2; do kernel_state "$i" >"$D/during$i"; done
+	etcd_up
+	for i in 1 2; do
+		wait_for 20 grep -q 'etcd reachable again' "$D/lease$i.log"
+		wait_for 20 grep -q 'etcd reachable again' "$D/watch$i.log"
+	done
+	for i in 1 2; do echo "== lease $i"; cat "$D/lease$i.log"; echo "== watch $i"; cat "$D/watch$i.log"; done
+	for i in 1 2; do
+		diff -u "$D/before$i" "$D/during$i"
+		grep -q 'etcd unreachable: .*retrying' "$D/lease$i.log"
+		[ "$(grep -c "renew lease .*retrying" "$D/lease$i.log")" -ge 1 ]
+		grep -q 'watch leases: .*; retrying' "$D/watch$i.log"
+		kill -0 "$(eval echo "\$LEASE_PID_$i")"
+	done
+	# A new host after the outage: seen by both, with no restart.
+	t1=$(date +%s%N)
+	vx_host 3
+	wait_for 10 has_route 1 "$(subnet_of 3)"
+	wait_for 10 has_route 2 "$(subnet_of 3)"
+	t1=$((($(date +%s%N) - t1) / 1000000))
+	in_container 1 ping -c 1 -W 2 "$(caddr 3)"
+	for i in 1 2; do kernel_state "$i" >"$D/after$i"; done
+	# Nothing of before was removed (host 3's entries were added).
+	for i in 1 2; do
+		[ "$(jq -n --slurpfile b "$D/before$i" --slurpfile a "$D/after$i" \
+			'[range(0; $b | length) as $k | $b[$k][] as $x | any($a[$k][]; . == $x)] | all')" = true ]
+	done
+	[ "$pings" -ge 10 ]
+	figure "etcd down 12 s: $pings/12 pings during the outage, 0 kernel objects removed, new host routed in $t1 ms (lease to both routes)"
+}
