@@ -331,3 +331,58 @@ op() {
 	grep -q 'watch leases: .*retrying' "$D/w.err"
 	figure "three-member etcd, leader m$l and watched m2 killed: $(wc -l <"$D/got") of $((n + n / 3)) events, 0 lost, 0 duplicated, in etcd's order (revision $rev)"
 }
+
+# vx_state NS: routes, nexthops, neighbours and FDB of flannel.1 in NS,
+# without the nexthop ids (a restart may number them differently).
+vx_state() {
+	{
+		ip -j -n "$1" route show dev flannel.1 | jq -S 'map(del(.nhid)) | sort_by(.dst)'
+		ip -j -n "$1" nexthop show | jq -S 'map(del(.id)) | sort_by(.gateway)'
+		ip -j -n "$1" neigh show dev flannel.1 | jq -S 'sort_by(.dst)'
+		bridge -j -n "$1" fdb show dev flannel.1 | jq -S 'map(select(.dst != null)) | sort_by(.mac)'
+	}
+}
+
+@test "faults: flannel-vxlan killed with SIGKILL at five points of an initial sync of 2000 leases, then restarted: the clean run's state, no stale nexthop" {
+	need_root
+	fl_id >/dev/null
+	local clean hit ms i pid n=2000
+	D=$BATS_TEST_TMPDIR
+	clean="$(fl_id)vc" hit="$(fl_id)vk"
+	vtep_ns "$clean"
+	vtep_ns "$hit"
+	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\n' >"$D/env"
+	{ echo '{"type":"snapshot","revision":1}'; lease_lines "$n" 2; echo '{"type":"sync","revision":1}'; } >"$D/full"
+	printf '%s\n' '{"type":"snapshot","revision":2}' '{"type":"sync","revision":2}' >"$D/empty"
+	ip netns exec "$clean" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" <"$D/full"
+	vx_state "$clean" >"$D/want"
+	[ "$(ip -n "$clean" route show dev flannel.1 | wc -l)" -eq "$n" ]
+	hit_points=""
+	for ms in 2 5 10 20 300; do
+		# A snapshot whose sync marker never comes: killed while in it.
+		mkfifo "$D/fifo.$ms"
+		ip netns exec "$hit" flannel-vxlan apply --no-monitor --no-setup \
+			--subnet-file="$D/env" <"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
+		pid=$!
+		track_pid "$pid"
+		{ head -n -1 "$D/full"; sleep 5; } >"$D/fifo.$ms" 3>&- &
+		track_pid "$!"
+		sleep "0.$(printf '%03d' "$ms")"
+		kill -9 "$pid"
+		wait "$pid" 2>/dev/null || true
+		hit_points="$hit_points $ms ms: $(ip -n "$hit" route show dev flannel.1 | wc -l) routes;"
+		# Restarted: the same snapshot again, to the end.
+		ip netns exec "$hit" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" \
+			<"$D/full" >"$D/restart.$ms.log" 2>&1
+		vx_state "$hit" >"$D/got.$ms"
+		diff -u "$D/want" "$D/got.$ms"
+		# One nexthop per route: nothing stale left from the killed run.
+		[ "$(ip -n "$hit" nexthop show | wc -l)" -eq "$n" ]
+		# Back to nothing for the next point.
+		ip netns exec "$hit" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" \
+			<"$D/empty" >/dev/null 2>&1
+		[ -z "$(ip -n "$hit" route show dev flannel.1)" ]
+		[ -z "$(ip -n "$hit" nexthop show)" ]
+	done
+	figure "flannel-vxlan SIGKILL mid-sync of $n leases at$hit_points restart equal to the clean run each time"
+}
