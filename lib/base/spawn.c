@@ -58,10 +58,11 @@ void spawn_init(struct spawn *sp, const char *path, char *const argv[])
 	sp->argv = argv;
 	for (int i = 0; i < 3; i++)
 		sp->fd[i] = sp->pipe[i] = -1;
+	sp->fd3 = -1;
 }
 
 /* The file actions: fds 0..2 from src (-1: left as ours), nothing else open. */
-static int wire_fds(posix_spawn_file_actions_t *fa, const int src[3], bool err_is_out)
+static int wire_fds(posix_spawn_file_actions_t *fa, const int src[3], bool err_is_out, int fd3)
 {
 	int rc = 0;
 
@@ -70,7 +71,9 @@ static int wire_fds(posix_spawn_file_actions_t *fa, const int src[3], bool err_i
 			rc = posix_spawn_file_actions_adddup2(fa, src[i], i);
 	if (!rc && err_is_out)
 		rc = posix_spawn_file_actions_adddup2(fa, 1, 2);
-	return rc ? rc : posix_spawn_file_actions_addclosefrom_np(fa, 3);
+	if (!rc && fd3 >= 0)
+		rc = posix_spawn_file_actions_adddup2(fa, fd3, 3);
+	return rc ? rc : posix_spawn_file_actions_addclosefrom_np(fa, fd3 >= 0 ? 4 : 3);
 }
 
 /* Default signal dispositions, none blocked, and maybe a group of its own. */
@@ -101,7 +104,7 @@ static int do_spawn(struct spawn *sp, const int src[3])
 		goto out;
 	if ((err = posix_spawnattr_init(&at)) != 0)
 		goto out_fa;
-	err = wire_fds(&fa, src, sp->fd[2] == SPAWN_STDOUT);
+	err = wire_fds(&fa, src, sp->fd[2] == SPAWN_STDOUT, sp->fd3);
 	err = err ? err : set_attrs(&at, sp->new_group);
 	if (!err) {
 		/* glibc runs the exec before it returns: a failed exec's errno is ours. */

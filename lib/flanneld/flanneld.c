@@ -53,8 +53,8 @@ struct daemon {
 	size_t n_env_own;         /* our own strings at the end of child_env */
 };
 
-/* The etcd password in a sealed memfd the tools inherit (never in an
- * environment or a command line); it stays open for the restarts to come. */
+/* The etcd password in a sealed memfd each piece gets as its fd 3 (never in
+ * an environment or a command line); it stays open for the restarts to come. */
 static int secret_fd(const char *secret)
 {
 	size_t len = strlen(secret);
@@ -100,9 +100,10 @@ static char **child_environment(struct daemon *d)
 		log_err("pass the etcd password to the tools: %s", strerror(errno));
 		goto fail;
 	}
-	if (pw_fd >= 0 &&
-	    asprintf(&env[k++], "FLANNELD_ETCD_PASSWORD_FILE=/dev/fd/%d", pw_fd) < 0)
+	/* The pieces get it as their fd 3 (supervise.c), and nothing else. */
+	if (pw_fd >= 0 && asprintf(&env[k++], "FLANNELD_ETCD_PASSWORD_FILE=/dev/fd/3") < 0)
 		goto fail;
+	d->sv.secret_fd = pw_fd;
 	env[k] = NULL;
 	d->n_env_own = k - kept;
 	return env;

@@ -59,6 +59,8 @@ static int spawn_piece(struct supervisor *s, struct piece *p, int in, bool piped
 {
 	spawn_init(sp, p->argv[0], p->argv);
 	sp->envp = s->envp;
+	if (s->secret_fd > 2)
+		sp->fd3 = s->secret_fd;
 	sp->fd[0] = in;
 	if (piped)
 		sp->fd[1] = SPAWN_PIPE;

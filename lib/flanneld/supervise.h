@@ -27,6 +27,7 @@ struct supervisor {
 	struct piece *pieces;
 	int n;
 	char **envp;              /* environment for the children */
+	int secret_fd;            /* > 2: every child gets it as its fd 3 (the etcd password) */
 	int notify_fd;            /* our own notify socket (-1 when none) */
 	char notify_name[108];    /* its abstract name, "@flanneld-<pid>" */
 };
