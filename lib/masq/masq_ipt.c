@@ -121,8 +121,9 @@ static void ipt_section(struct buf *b, const struct ipt_family *f,
 	buf_printf(b, "COMMIT\n");
 }
 
-/* Bring one family to what c asks for; 0, or an exit code. */
-static int ipt_apply_family(const struct masq_conf *c, int family)
+/* Bring one family to what c asks for; 0, or an exit code.  FWD_ONLY:
+ * only the filter chain, next to our nft table; no iptables is no error. */
+static int ipt_apply_family(const struct masq_conf *c, int family, bool fwd_only)
 {
 	static const char *const args[] = { "-w", "--noflush", NULL };
 	struct buf b = { 0 };
@@ -131,9 +132,13 @@ static int ipt_apply_family(const struct masq_conf *c, int family)
 	int rc;
 
 	ipt_family_init(c, family, &f);
-	if (ipt_probe(&f, &f.nat) < 0 || ipt_probe(&f, &f.fwd) < 0) {
-		if (!f.nat.wanted && !f.fwd.wanted)
-			return 0; /* nothing to remove where there is no ip6tables */
+	if (fwd_only)
+		f.nat.wanted = false;
+	if ((!fwd_only && ipt_probe(&f, &f.nat) < 0) || ipt_probe(&f, &f.fwd) < 0) {
+		/* nothing to remove where there is no ip6tables; and no iptables
+		 * FORWARD policy can drop where there is no iptables */
+		if (fwd_only || (!f.nat.wanted && !f.fwd.wanted))
+			return 0;
 		log_err("apply %s rules: neither nft nor %s found", f.iptables, f.iptables);
 		return EX_UNAVAILABLE;
 	}
@@ -162,9 +167,24 @@ static int ipt_apply_family(const struct masq_conf *c, int family)
 
 int masq_ipt_apply(const struct masq_conf *c)
 {
-	int rc = ipt_apply_family(c, AF_INET);
+	int rc = ipt_apply_family(c, AF_INET, false);
 
-	return rc ? rc : ipt_apply_family(c, AF_INET6);
+	return rc ? rc : ipt_apply_family(c, AF_INET6, false);
+}
+
+int masq_ipt_forward(const struct masq_conf *c)
+{
+	int rc = ipt_apply_family(c, AF_INET, true);
+
+	return rc ? rc : ipt_apply_family(c, AF_INET6, true);
+}
+
+int masq_ipt_forward_delete(const struct masq_conf *c)
+{
+	struct masq_conf none = *c;
+
+	none.forward = false;
+	return masq_ipt_forward(&none);
 }
 
 int masq_ipt_delete(const struct masq_conf *c)
