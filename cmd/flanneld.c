@@ -21,7 +21,7 @@ enum {
 	OPT_SUBNET_FILE, OPT_SUBNET_DIR, OPT_NETWORKS, OPT_MARGIN, OPT_IP_MASQ,
 	OPT_FULLY_RANDOM, OPT_FORWARD_RULES, OPT_RESYNC, OPT_BLACKHOLE, OPT_HEALTHZ_IP,
 	OPT_HEALTHZ_PORT, OPT_LISTEN, OPT_REMOTE, OPT_REMOTE_FILE, OPT_KUBE, OPT_BIN_DIR,
-	OPT_IGNORED, OPT_DRY_RUN, OPT_VERSION, OPT_HELP,
+	OPT_IGNORED, OPT_DRY_RUN, OPT_VERSION, OPT_HELP, OPT_ROUTE_SHAPE,
 };
 
 static const struct option options[] = {
@@ -54,6 +54,7 @@ static const struct option options[] = {
 	{ "net-config-path", required_argument, NULL, OPT_KUBE },
 	{ "set-node-network-unavailable", optional_argument, NULL, OPT_KUBE },
 	{ "bin-dir", required_argument, NULL, OPT_BIN_DIR },
+	{ "route-shape", required_argument, NULL, OPT_ROUTE_SHAPE },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "vmodule", required_argument, NULL, OPT_IGNORED },
 	{ "log_backtrace_at", required_argument, NULL, OPT_IGNORED },
@@ -81,6 +82,8 @@ static void usage(FILE *f)
 		"  --ip-masq-fully-random-disable[=BOOL]\n"
 		"  --iptables-forward-rules[=BOOL]  accept forwarding of overlay traffic (true)\n"
 		"  --ip-blackhole-route[=BOOL]  blackhole route for our own subnet\n"
+		"  --route-shape=nexthop|classic  routes of vxlan and host-gw (default nexthop;\n"
+		"                               classic: upstream's plain routes)\n"
 		"  --iptables-resync=SECONDS    accepted; rules are restored on change instead\n"
 		"  --bin-dir=DIR                where the flannel-* pieces are\n"
 		"  --dry-run                    print the pieces' command lines, run nothing\n"
@@ -158,6 +161,13 @@ static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const ch
 	case OPT_KUBE:
 		return refuse(opt, name);
 	case OPT_BIN_DIR: o->bin_dir = arg; return 0;
+	case OPT_ROUTE_SHAPE:
+		if (strcmp(arg, "nexthop") == 0 || strcmp(arg, "classic") == 0) {
+			o->route_shape = arg;
+			return 0;
+		}
+		log_err("--route-shape %s: not nexthop or classic", arg);
+		return -1;
 	case OPT_DRY_RUN: o->dry_run = true; return 0;
 	case 'v':
 		if (cli_long(arg, 0, 10, &v) < 0) {

@@ -245,3 +245,37 @@ mesh_ping() {
 	cat "$RUN/in.pcap.txt"
 	grep -q "$CIP_1 > $CIP_2" "$RUN/in.pcap.txt"
 }
+
+@test "--route-shape reaches the kernel appliers only; a bad shape is exit 64" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--route-shape=classic
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"flannel-vxlan apply "*"--route-shape=classic"* ]]
+	run in_host 1 env FLANNELD_ROUTE_SHAPE=nexthop "$BIN/flanneld" \
+		--etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run
+	[[ "$output" == *"--route-shape=nexthop"* ]]
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run
+	[[ "$output" != *"--route-shape"* ]]
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"alloc"}}'
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--route-shape=classic
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"--route-shape"* ]]
+	run "$BIN/flanneld" --route-shape=round
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--route-shape round: not nexthop or classic"* ]]
+	# For real, host-gw: upstream's plain route, no nexthop object.
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
+	for i in 1 2; do
+		start_flanneld "$i" --route-shape=classic --iptables-forward-rules=false
+	done
+	wait_env 1
+	wait_env 2
+	# shellcheck disable=SC1090
+	. "$RUN/h2/subnet.env"
+	sub2="${FLANNEL_SUBNET%.*}.0/${FLANNEL_SUBNET#*/}"
+	wait_for 10 sh -c "ip -n '$(host_ns 1)' route show proto 76 | grep -q '^$sub2 via 192.0.2.2'"
+	run ip -n "$(host_ns 1)" nexthop show proto 76
+	[ -z "$output" ]
+}

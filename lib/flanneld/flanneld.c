@@ -308,7 +308,8 @@ static int plan_data(struct daemon *d, struct network *n, int base)
 	    piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0)
 		return -1;
 	if (n->be->kernel &&
-	    (network_arg(a, n) < 0 || (d->o->blackhole && piece_arg(a, "--blackhole-route") < 0)))
+	    (network_arg(a, n) < 0 || (d->o->blackhole && piece_arg(a, "--blackhole-route") < 0) ||
+	     (d->o->route_shape && piece_arg(a, "--route-shape=%s", d->o->route_shape) < 0)))
 		return -1;
 	return 0;
 }
