@@ -101,8 +101,13 @@ static int event_from_kv(struct lease_watch *w, const struct etcd_kv *kv, bool w
 	ev->lease.self = is_self(w, &ev->lease);
 	if (!with_value)
 		return 0;
-	if (lease_parse_value(&ev->lease, kv->value, kv->value_len, why, sizeof(why)) < 0 ||
-	    lease_validate(&ev->lease, why, sizeof(why)) < 0) {
+	if (lease_parse_value(&ev->lease, kv->value, kv->value_len, why, sizeof(why)) < 0) {
+		log_warn("skip lease %s: %s", kv->key, why);
+		return -1;
+	}
+	if (lease_drop_unusable_v6(&ev->lease, why, sizeof(why)))
+		log_warn("lease %s: %s", kv->key, why);
+	if (lease_validate(&ev->lease, why, sizeof(why)) < 0) {
 		log_warn("skip lease %s: %s", kv->key, why);
 		return -1;
 	}

@@ -87,16 +87,17 @@ int iface_by_name(const char *name, int family, struct iface *out)
 
 	if (getifaddrs(&ifa) < 0)
 		return -1;
-	/* Global unicast first, link-local only when nothing else is there. */
+	/* Global unicast only: another host cannot reach a link-local address
+	 * (EADDRNOTAVAIL when the interface has no other). */
 	for (i = ifa; i; i = i->ifa_next) {
 		struct ipaddr a;
 
 		if (!i->ifa_addr || strcmp(i->ifa_name, name) != 0)
 			continue;
 		sockaddr_to_addr(i->ifa_addr, &a);
-		if (a.family != family)
+		if (a.family != family || is_link_local(&a))
 			continue;
-		if (!addr_is_set(&best) || (is_link_local(&best) && !is_link_local(&a)))
+		if (!addr_is_set(&best))
 			best = a;
 	}
 	freeifaddrs(ifa);
