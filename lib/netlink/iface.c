@@ -73,6 +73,24 @@ int iface_by_addr(const struct ipaddr *addr, struct iface *out)
 	return rc;
 }
 
+int iface_local_addrs(struct ipaddr *out, int max)
+{
+	struct ifaddrs *ifa, *i;
+	int n = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return -1;
+	for (i = ifa; i && n < max; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		sockaddr_to_addr(i->ifa_addr, &out[n]);
+		if (addr_is_set(&out[n]))
+			n++;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
 static bool is_link_local(const struct ipaddr *a)
 {
 	if (a->family == AF_INET)
