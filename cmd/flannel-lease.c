@@ -11,6 +11,7 @@
 #include "backend/backend.h"
 #include "base/cli.h"
 #include "base/log.h"
+#include "base/pidlock.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
@@ -301,6 +302,28 @@ static int setup_want(const struct args *a, const struct net_config *cfg, struct
 	return rc;
 }
 
+/* One flannel-lease per subnet file: a second one would make the lease flap. */
+static int take_lock(const char *subnet_file)
+{
+	char path[4096];
+	pid_t holder;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s.lock", subnet_file) >= (int)sizeof(path)) {
+		log_err("lock %s.lock: %s", subnet_file, strerror(ENAMETOOLONG));
+		return EX_USAGE;
+	}
+	if (pidlock_take(path, &fd, &holder) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK) {
+		log_err("lock %s: another flannel-lease (pid %ld) already keeps the lease of %s; "
+			"stop it first", path, (long)holder, subnet_file);
+		return EX_TEMPFAIL;
+	}
+	log_err("lock %s: %s", path, strerror(errno));
+	return EX_OSERR;
+}
+
 static int run(struct args *a, struct net_config *cfg, struct lease *want)
 {
 	struct lease_keep k = { 0 };
@@ -308,8 +331,11 @@ static int run(struct args *a, struct net_config *cfg, struct lease *want)
 	struct etcd *e = NULL;
 	char err[256];
 	unsigned mtu = (unsigned)a->mtu;
-	int rc = etcd_open(&a->etcd.opts, &e, err, sizeof(err));
+	int rc = take_lock(a->subnet_file);
 
+	if (rc)
+		return rc;
+	rc = etcd_open(&a->etcd.opts, &e, err, sizeof(err));
 	if (rc != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
 		return etcd_exit_code(rc);

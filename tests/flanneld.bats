@@ -279,3 +279,21 @@ mesh_ping() {
 	run ip -n "$(host_ns 1)" nexthop show proto 76
 	[ -z "$output" ]
 }
+
+@test "two flanneld for one subnet file: the second exits 75 naming the first's PID" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"alloc"}}'
+	start_flanneld 1
+	wait_env 1
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+		--subnet-file="$RUN/h1/subnet.env"
+	echo "$output"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"another flanneld (pid $FLANNELD_PID_1) already runs for $RUN/h1/subnet.env"* ]]
+	# A flannel-lease by hand next to flanneld: refused as well.
+	run in_host 1 "$BIN/flannel-lease" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+		--subnet-file="$RUN/h1/subnet.env"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"another flannel-lease (pid "* ]]
+	# The first one was not disturbed.
+	kill -0 "$FLANNELD_PID_1"
+}

@@ -94,8 +94,8 @@ subnet_of_env() {
 	[ "$status" -eq 0 ]
 	grep -qx 'FLANNEL_MTU=1400' "$ENV_FILE"
 	grep -qx 'FLANNEL_IPMASQ=true' "$ENV_FILE"
-	# No temporary file is left beside it.
-	[ "$(find "$(dirname "$ENV_FILE")" -type f | wc -l)" -eq 1 ]
+	# No temporary file is left beside it (only the lock, which stays).
+	[ "$(find "$(dirname "$ENV_FILE")" -type f ! -name subnet.env.lock | wc -l)" -eq 1 ]
 }
 
 @test "restart reuses the subnet by PublicIP, and from subnet.env when the key is gone" {
@@ -499,4 +499,24 @@ two_iface_ns() {
 	run lease --etcd-prefix=/port --oneshot --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
 	[ "$status" -eq 78 ]
 	[[ "$output" == *"Port"* ]]
+}
+
+@test "two flannel-lease for one subnet file: the second exits 75 naming the first's PID" {
+	lease_bg --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	wait_for 10 test -s "$ENV_FILE"
+	run lease --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	echo "$output"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"another flannel-lease (pid $LEASE_PID) already keeps the lease of $ENV_FILE"* ]]
+	# --oneshot writes the file too: the same.
+	run lease_oneshot
+	[ "$status" -eq 75 ]
+	# Another subnet file is another lock.
+	run lease --oneshot --public-ip=192.0.2.2 --subnet-file="$BATS_TEST_TMPDIR/other.env"
+	[ "$status" -eq 0 ]
+	# Once the first is gone, the lock is free again.
+	kill "$LEASE_PID"
+	wait "$LEASE_PID" || true
+	run lease_oneshot
+	[ "$status" -eq 0 ]
 }

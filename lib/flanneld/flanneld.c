@@ -15,6 +15,7 @@
 #include "backend/backend.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/pidlock.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
@@ -716,6 +717,28 @@ static int plan(struct daemon *d)
 	return 0;
 }
 
+/* One flanneld per subnet file: its pieces would fight over the lease. */
+static int lock_networks(struct daemon *d)
+{
+	char path[600];
+	pid_t holder;
+	int fd;
+
+	for (int i = 0; !d->o->dry_run && i < d->n_nets; i++) {
+		snprintf(path, sizeof(path), "%s.flanneld.lock", d->nets[i].subnet_file);
+		if (pidlock_take(path, &fd, &holder) == 0)
+			continue;
+		if (errno == EWOULDBLOCK) {
+			log_err("lock %s: another flanneld (pid %ld) already runs for %s; stop it first",
+				path, (long)holder, d->nets[i].subnet_file);
+			return EX_TEMPFAIL;
+		}
+		log_err("lock %s: %s", path, strerror(errno));
+		return EX_OSERR;
+	}
+	return 0;
+}
+
 int flanneld_run(struct flanneld_opts *o)
 {
 	struct daemon *d = fl_calloc(1, sizeof(*d));
@@ -729,6 +752,8 @@ int flanneld_run(struct flanneld_opts *o)
 	d->sv.pieces = d->pieces;
 	d->sv.notify_fd = -1;
 	rc = setup_networks(d);
+	if (!rc)
+		rc = lock_networks(d);
 	if (!rc && etcd_open(&o->etcd.opts, &e, err, sizeof(err)) != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
 		rc = EX_USAGE;
