@@ -297,3 +297,27 @@ mesh_ping() {
 	# The first one was not disturbed.
 	kill -0 "$FLANNELD_PID_1"
 }
+
+@test "multi-network: one VNI in two vxlan networks is refused, naming both, exit 78" {
+	etcdctl_ put /coreos.com/network/blue/config \
+		'{"Network":"100.65.0.0/16","Backend":{"Type":"vxlan","VNI":5}}' >/dev/null
+	etcdctl_ put /coreos.com/network/green/config \
+		'{"Network":"100.66.0.0/16","Backend":{"Type":"vxlan","VNI":5}}' >/dev/null
+	etcdctl_ put /coreos.com/network/red/config \
+		'{"Network":"100.67.0.0/16","Backend":{"Type":"vxlan"}}' >/dev/null
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--networks=blue,green
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"networks blue and green both use vxlan VNI 5"* ]]
+	# The default VNI is 1: two networks without one collide as well.
+	etcdctl_ put /coreos.com/network/green/config \
+		'{"Network":"100.66.0.0/16","Backend":{"Type":"vxlan"}}' >/dev/null
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--networks=blue,green,red
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"networks green and red both use vxlan VNI 1"* ]]
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--networks=blue,green
+	[ "$status" -eq 0 ]
+}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/vxlan.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/pidlock.h"
@@ -620,6 +621,33 @@ static int check_backend(struct network *n)
 	return 0;
 }
 
+/* Two vxlan networks with one VNI would share one device: refuse it. */
+static int check_vnis(struct daemon *d)
+{
+	uint32_t vni[FLANNELD_MAX_NETWORKS];
+	char err[160];
+
+	for (int i = 0; i < d->n_nets; i++) {
+		struct vxlan_conf vc = { .vni = 1 };
+		struct vxlan_apply ap = { 0 };
+
+		vni[i] = 0;
+		if (d->nets[i].be != &backend_vxlan)
+			continue;
+		if (d->nets[i].cfg.backend &&
+		    vxlan_conf_from_json(d->nets[i].cfg.backend, &vc, &ap, err, sizeof(err)) < 0)
+			continue; /* check_backend said so already */
+		vni[i] = vc.vni;
+		for (int j = 0; j < i; j++)
+			if (vni[j] == vni[i]) {
+				log_err("networks %s and %s both use vxlan VNI %u: give each its own "
+					"Backend.VNI", d->nets[j].name, d->nets[i].name, vni[i]);
+				return EX_CONFIG;
+			}
+	}
+	return 0;
+}
+
 static int setup_networks(struct daemon *d)
 {
 	const char *list = d->o->networks;
@@ -767,6 +795,8 @@ int flanneld_run(struct flanneld_opts *o)
 		if (!rc)
 			rc = check_backend(&d->nets[i]);
 	}
+	if (!rc)
+		rc = check_vnis(d);
 	if (!rc)
 		rc = choose_iface(d);
 	if (!rc && supervise_notify_open(&d->sv) < 0) {
