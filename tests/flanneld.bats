@@ -155,7 +155,7 @@ teardown() {
 	[[ "$output" == *"--public-ip=192.0.2.2 --iface=eth0"* ]]
 	run in_host 2 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --dry-run --iface=nosuch
 	[ "$status" -eq 78 ]
-	[[ "$output" == *"no interface matches"* ]]
+	[[ "$output" == *"no interface with an IPv4 address matches --iface=nosuch"* ]]
 	# And for real: the lease carries the chosen address.
 	bg_in_host 2 "$RUN/iface.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" \
 		--iface=eth1 --subnet-file="$RUN/h2/subnet.env" --iptables-forward-rules=false
@@ -320,4 +320,27 @@ mesh_ping() {
 	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
 		--networks=blue,green
 	[ "$status" -eq 0 ]
+}
+
+@test "-v reaches every piece; --iface=eth9 names eth9; non-root: 77 naming CAP_NET_ADMIN" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--ip-masq -v=2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	lines=$(grep -c "/flannel-" <<<"$output")
+	[ "$lines" -ge 5 ]
+	[ "$(grep "/flannel-" <<<"$output" | grep -c -- ' -v2')" -eq "$lines" ]
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth9 --dry-run
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"--iface=eth9"* ]]
+	for t in "flanneld --etcd-endpoints=$ETCD_EP --iface=eth0" \
+		"flannel-route apply --network=100.64.0.0/16" "flannel-vxlan init --iface=eth0" \
+		"flannel-vxlan apply" "flannel-masq --network=100.64.0.0/16 --subnet=100.64.1.0/24 apply"; do
+		# shellcheck disable=SC2086
+		run in_host 1 setpriv --reuid=65534 --regid=65534 --clear-groups $BIN/$t </dev/null
+		echo "$t: $status $output"
+		[ "$status" -eq 77 ]
+		[[ "$output" == *"needs root or CAP_NET_ADMIN"* ]]
+	done
 }

@@ -14,6 +14,7 @@
 
 #include "backend/backend.h"
 #include "backend/vxlan.h"
+#include "base/caps.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/pidlock.h"
@@ -147,9 +148,13 @@ static int etcd_args(struct daemon *d, struct piece *p, const struct network *n)
 		bad |= piece_arg(p, "--etcd-keyfile=%s", eo->keyfile);
 	if (eo->timeout_ms)
 		bad |= piece_arg(p, "--etcd-timeout=%ldms", eo->timeout_ms);
-	if (d->o->verbosity)
-		bad |= piece_arg(p, "-v%d", d->o->verbosity);
 	return bad ? -1 : 0;
+}
+
+/* -v reaches every piece, last on its command line. */
+static int verbose_arg(struct daemon *d, struct piece *p)
+{
+	return d->o->verbosity ? piece_arg(p, "-v%d", d->o->verbosity) : 0;
 }
 
 static int common_net_args(struct daemon *d, struct piece *p, const struct network *n)
@@ -197,6 +202,7 @@ static int backend_args(struct daemon *d, struct piece *p, const struct network 
 	strv_clear(&av);
 	if (n->be->etcd && step != BACKEND_APPLY)
 		bad |= etcd_args(d, p, n);
+	bad |= verbose_arg(d, p);
 	return bad ? -1 : 0;
 }
 
@@ -292,7 +298,7 @@ static int plan_lease(struct daemon *d, struct network *n, int base)
 	if (d->o->renew_margin &&
 	    piece_arg(p, "--subnet-lease-renew-margin=%s", d->o->renew_margin) < 0)
 		return -1;
-	return 0;
+	return verbose_arg(d, p);
 }
 
 static int plan_data(struct daemon *d, struct network *n, int base)
@@ -302,7 +308,8 @@ static int plan_data(struct daemon *d, struct network *n, int base)
 	if (!n->be->tool || !n->be->step_cmd[BACKEND_APPLY])
 		return 0;
 	w = new_piece(d, "watch", base + G_DATA, "flannel-watch");
-	if (!w || etcd_args(d, w, n) < 0 || piece_arg(w, "--subnet-file=%s", n->subnet_file) < 0)
+	if (!w || etcd_args(d, w, n) < 0 || piece_arg(w, "--subnet-file=%s", n->subnet_file) < 0 ||
+	    verbose_arg(d, w) < 0)
 		return -1;
 	a = new_piece(d, n->be->name, base + G_DATA, n->be->tool);
 	if (!a || backend_args(d, a, n, BACKEND_APPLY, primary_family(d)) < 0 ||
@@ -334,6 +341,7 @@ static int plan_masq(struct daemon *d, struct network *n, int base)
 	/* One table per network in multi-network mode. */
 	if (n->name[0])
 		bad |= piece_arg(p, "--table=flannel-%s", n->name);
+	bad |= verbose_arg(d, p);
 	return bad ? -1 : 0;
 }
 
@@ -780,6 +788,8 @@ int flanneld_run(struct flanneld_opts *o)
 	d->sv.pieces = d->pieces;
 	d->sv.notify_fd = -1;
 	rc = setup_networks(d);
+	if (!rc && !o->dry_run)
+		rc = caps_need_net_admin("start");
 	if (!rc)
 		rc = lock_networks(d);
 	if (!rc && etcd_open(&o->etcd.opts, &e, err, sizeof(err)) != ETCD_OK) {

@@ -280,7 +280,14 @@ int iface_select(const char *const *ifaces, int n_ifaces, const char *const *reg
 			return 0;
 	if (can_reach && iface_can_reach(can_reach, family, out) == 0)
 		return 0;
-	snprintf(err, errlen,
-		 "no interface matches the --iface, --iface-regex and --iface-can-reach given");
+	/* Name what was asked for: "--iface=eth9 --iface-regex=^198\." */
+	size_t off = (size_t)snprintf(err, errlen, "no interface with an IPv%d address matches",
+				      family == AF_INET ? 4 : 6);
+	for (int i = 0; i < n_ifaces && off < errlen; i++)
+		off += (size_t)snprintf(err + off, errlen - off, " --iface=%s", ifaces[i]);
+	for (int i = 0; i < n_regexes && off < errlen; i++)
+		off += (size_t)snprintf(err + off, errlen - off, " --iface-regex=%s", regexes[i]);
+	if (can_reach && off < errlen)
+		snprintf(err + off, errlen - off, " --iface-can-reach=%s", can_reach);
 	return -1;
 }
