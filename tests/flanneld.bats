@@ -328,9 +328,9 @@ mesh_ping() {
 		--ip-masq -v=2
 	echo "$output"
 	[ "$status" -eq 0 ]
-	lines=$(grep -c "/flannel-" <<<"$output")
-	[ "$lines" -ge 5 ]
-	[ "$(grep "/flannel-" <<<"$output" | grep -c -- ' -v2')" -eq "$lines" ]
+	npieces=$(grep -c "/flannel-" <<<"$output")
+	[ "$npieces" -ge 5 ]
+	[ "$(grep "/flannel-" <<<"$output" | grep -c -- ' -v2')" -eq "$npieces" ]
 	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth9 --dry-run
 	[ "$status" -eq 78 ]
 	[[ "$output" == *"--iface=eth9"* ]]
