@@ -344,3 +344,45 @@ mesh_ping() {
 		[[ "$output" == *"needs root or CAP_NET_ADMIN"* ]]
 	done
 }
+
+@test "SIGHUP re-reads the config: unchanged, each piece reconciles; changed, the pieces restart with it" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","VNI":1}}'
+	start_flanneld 1 --iptables-forward-rules=false
+	wait_env 1
+	log="$RUN/flanneld-h1.log"
+	wait_for 10 grep -q "all networks synced" "$log"
+	kill -HUP "$FLANNELD_PID_1"
+	wait_for 5 grep -q "reload: configuration unchanged, each piece reconciles" "$log"
+	kill -0 "$FLANNELD_PID_1"
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","VNI":2}}'
+	kill -HUP "$FLANNELD_PID_1"
+	wait_for 5 grep -q "reload: configuration changed, restarting the pieces" "$log"
+	wait_for 10 ip -n "$(host_ns 1)" link show flannel.2
+	wait_for 10 sh -c "etcdctl_() { ETCDCTL_API=3 ip netns exec '$ETCD_NS' etcdctl --endpoints '$ETCD_EP' \"\$@\"; }
+		etcdctl_ get --prefix --print-value-only /coreos.com/network/subnets/ | grep -q '\"VNI\":2'"
+	# A bad config keeps the running one.
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","VNI":"x"}}'
+	kill -HUP "$FLANNELD_PID_1"
+	wait_for 5 grep -q "keeping the running one" "$log"
+	kill -0 "$FLANNELD_PID_1"
+	cat "$log"
+}
+
+@test "SIGTERM to flanneld's process group: one stop, no restart of any piece" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
+	log="$RUN/group.log"
+	bg_in_host 1 "$log" setsid "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+		--subnet-file="$RUN/h1/subnet.env" --iptables-forward-rules=false
+	pid=$LAST_PID
+	wait_env 1
+	wait_for 10 grep -q "all networks synced" "$log"
+	[ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ]
+	kill -TERM -- "-$pid"
+	st=0
+	wait "$pid" || st=$?
+	cat "$log"
+	[ "$st" -eq 0 ]
+	[ "$(grep -c 'stopping' "$log")" -eq 1 ]
+	run grep -E 'restarting|exited with status|killed by signal' "$log"
+	[ -z "$output" ]
+}

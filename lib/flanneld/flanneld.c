@@ -38,6 +38,7 @@ struct network {
 	char backend_v6_data[8192];
 	unsigned mtu;
 	bool leased, started, ready;
+	char *cfg_text;           /* the config as etcd has it, to see a change on SIGHUP */
 	char line[8192];          /* partial line from flannel-lease */
 	size_t line_len;
 };
@@ -49,6 +50,7 @@ struct daemon {
 	struct network nets[FLANNELD_MAX_NETWORKS];
 	int n_nets;
 	struct iface ifc, ifc6;
+	struct etcd *e;
 	bool have4, have6, told_ready;
 	char **child_env;
 	size_t n_env_own;         /* our own strings at the end of child_env */
@@ -554,28 +556,142 @@ static int64_t next_due(struct daemon *d)
 	return best;
 }
 
-static int handle_signals(struct daemon *d, bool *stop)
+static int handle_signals(struct daemon *d, bool *stop, bool *hup)
 {
 	int sig, status, rc = 0;
+	bool chld = false;
 	struct piece *p;
 
+	/* Every pending signal first: a SIGTERM to our whole process group
+	 * comes with the pieces' deaths, which are then one stop, not crashes
+	 * to restart one by one. */
 	while ((sig = sig_next())) {
 		if (sig == SIGTERM || sig == SIGINT)
 			*stop = true;
-		if (sig != SIGCHLD)
-			continue;
-		while ((p = supervise_reap(&d->sv, &status)) || waitpid(-1, NULL, WNOHANG) > 0)
-			if (p && !*stop && !rc)
-				rc = on_death(d, p, status);
+		else if (sig == SIGHUP)
+			*hup = true;
+		else if (sig == SIGCHLD)
+			chld = true;
 	}
+	while (chld && ((p = supervise_reap(&d->sv, &status)) || waitpid(-1, NULL, WNOHANG) > 0))
+		if (p && !*stop && !rc)
+			rc = on_death(d, p, status);
 	return rc;
+}
+
+/* Read one network's config again: 1 changed (*cfg, *text filled), 0 the
+ * same, -1 unusable (logged: the running one stays). */
+static int reread_config(struct daemon *d, struct network *n, struct net_config *cfg,
+			 char **text)
+{
+	const struct backend *be;
+	char key[600], why[512];
+	struct etcd_kv kv;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s/config", n->prefix);
+	rc = etcd_get(d->e, key, &kv, NULL);
+	if (rc != ETCD_OK) {
+		log_err("reload: read config %s: %s; keeping the running one", key,
+			rc == ETCD_NOTFOUND ? "not found" : etcd_error(d->e));
+		return -1;
+	}
+	if (n->cfg_text && strlen(n->cfg_text) == kv.value_len &&
+	    memcmp(n->cfg_text, kv.value, kv.value_len) == 0) {
+		etcd_kv_clear(&kv);
+		return 0;
+	}
+	config_init(cfg);
+	rc = config_parse(kv.value, kv.value_len, cfg, why, sizeof(why));
+	*text = rc < 0 ? NULL : fl_strndup(kv.value, kv.value_len);
+	etcd_kv_clear(&kv);
+	be = rc < 0 ? NULL : backend_find(cfg->backend_type);
+	if (rc == 0 && !be)
+		snprintf(why, sizeof(why), "backend \"%s\" is not implemented", cfg->backend_type);
+	if (rc == 0 && be && be->check && be->check(cfg, why, sizeof(why)) < 0)
+		rc = -1;
+	if (rc < 0 || !be || !*text) {
+		log_err("reload: parse config %s: %s; keeping the running one", key,
+			*text || rc < 0 ? why : strerror(ENOMEM));
+		free(*text);
+		config_clear(cfg);
+		return -1;
+	}
+	return 1;
+}
+
+static int plan(struct daemon *d);
+
+/* The config's text as read at start, to tell a change on SIGHUP. */
+static void remember_config_text(struct daemon *d, struct network *n)
+{
+	char key[600];
+	struct etcd_kv kv;
+
+	snprintf(key, sizeof(key), "%s/config", n->prefix);
+	if (etcd_get(d->e, key, &kv, NULL) != ETCD_OK)
+		return;
+	free(n->cfg_text);
+	n->cfg_text = fl_strndup(kv.value, kv.value_len);
+	etcd_kv_clear(&kv);
+}
+
+/* SIGHUP (ExecReload): read every config again.  A changed one restarts
+ * all pieces with it; else every piece is asked to reconcile (SIGHUP). */
+static int reload(struct daemon *d)
+{
+	struct net_config cfg[FLANNELD_MAX_NETWORKS];
+	char *text[FLANNELD_MAX_NETWORKS] = { 0 };
+	int changed[FLANNELD_MAX_NETWORKS], any = 0, bad = 0;
+
+	log_notice("reload: re-reading the configuration (SIGHUP)");
+	for (int i = 0; i < d->n_nets; i++) {
+		changed[i] = reread_config(d, &d->nets[i], &cfg[i], &text[i]);
+		bad |= changed[i] < 0;
+		any |= changed[i] > 0;
+	}
+	if (bad || !any) {
+		for (int i = 0; i < d->n_nets; i++)
+			if (changed[i] > 0) {
+				config_clear(&cfg[i]);
+				free(text[i]);
+			}
+		if (bad)
+			return 0;
+		log_notice("reload: configuration unchanged, each piece reconciles (SIGHUP)");
+		for (int i = 0; i < d->sv.n; i++)
+			if (d->pieces[i].pid > 0)
+				kill(d->pieces[i].pid, SIGHUP);
+		return 0;
+	}
+	log_notice("reload: configuration changed, restarting the pieces with it");
+	supervise_stop_all(&d->sv, 5000);
+	for (int i = 0; i < d->sv.n; i++)
+		piece_clear(&d->pieces[i]);
+	d->sv.n = 0;
+	for (int i = 0; i < d->n_nets; i++) {
+		struct network *n = &d->nets[i];
+
+		if (changed[i] > 0) {
+			log_notice("reload: network %s: new config %s", n->name[0] ? n->name : "(default)",
+				   text[i]);
+			config_clear(&n->cfg);
+			n->cfg = cfg[i];
+			free(n->cfg_text);
+			n->cfg_text = text[i];
+			n->be = backend_find(n->cfg.backend_type);
+		}
+		n->leased = n->started = n->ready = false;
+		n->line_len = 0;
+	}
+	return plan(d);
 }
 
 static int loop(struct daemon *d)
 {
 	struct pollfd fds[2 + FLANNELD_MAX_NETWORKS];
 	struct piece *owner[2 + FLANNELD_MAX_NETWORKS];
-	bool stop = false;
+	bool stop = false, hup = false;
 	int rc = 0;
 
 	while (!rc && !stop) {
@@ -594,12 +710,16 @@ static int loop(struct daemon *d)
 			}
 		wait = due == INT64_MAX ? 1000 : due - mono_ms();
 		poll(fds, (nfds_t)nfds, (int)(wait < 0 ? 0 : wait > 1000 ? 1000 : wait));
-		rc = handle_signals(d, &stop);
+		rc = handle_signals(d, &stop, &hup);
 		if (fds[1].revents & POLLIN)
 			on_notify(d);
 		for (int i = 2; !rc && i < nfds; i++)
-			if (fds[i].revents & (POLLIN | POLLHUP))
+			if (fds[i].revents & (POLLIN | POLLHUP) && owner[i]->out_fd == fds[i].fd)
 				rc = read_lease_output(d, owner[i]);
+		if (!rc && !stop && hup) {
+			hup = false;
+			rc = reload(d);
+		}
 	}
 	log_notice("stopping: leases and routes stay in place");
 	supervise_stop_all(&d->sv, 5000);
@@ -796,6 +916,7 @@ int flanneld_run(struct flanneld_opts *o)
 		log_err("set up etcd client: %s", err);
 		rc = EX_USAGE;
 	}
+	d->e = e;
 	for (int i = 0; !rc && i < d->n_nets; i++) {
 		rc = config_fetch_wait(e, d->nets[i].prefix, &d->nets[i].cfg);
 		if (rc < 0) {
@@ -804,6 +925,8 @@ int flanneld_run(struct flanneld_opts *o)
 		}
 		if (!rc)
 			rc = check_backend(&d->nets[i]);
+		if (!rc)
+			remember_config_text(d, &d->nets[i]);
 	}
 	if (!rc)
 		rc = check_vnis(d);
@@ -829,8 +952,10 @@ out:
 	supervise_stop_all(&d->sv, 5000);
 	for (int i = 0; i < d->sv.n; i++)
 		piece_clear(&d->pieces[i]);
-	for (int i = 0; i < d->n_nets; i++)
+	for (int i = 0; i < d->n_nets; i++) {
 		config_clear(&d->nets[i].cfg);
+		free(d->nets[i].cfg_text);
+	}
 	if (d->sv.notify_fd >= 0)
 		close(d->sv.notify_fd);
 	if (d->child_env) {
