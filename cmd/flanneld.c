@@ -85,6 +85,7 @@ static void usage(FILE *f)
 		"  --route-shape=nexthop|classic  routes of vxlan and host-gw (default nexthop;\n"
 		"                               classic: upstream's plain routes)\n"
 		"  --iptables-resync=SECONDS    accepted; rules are restored on change instead\n"
+		"  --healthz-ip=IP, --healthz-port=PORT  serve /healthz and /readyz (port 0: off)\n"
 		"  --bin-dir=DIR                where the flannel-* pieces are\n"
 		"  --dry-run                    print the pieces' command lines, run nothing\n"
 		"  -v=N                         verbosity\n"
@@ -149,9 +150,15 @@ static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const ch
 	case OPT_FULLY_RANDOM: return set_bool(&o->fully_random_disable, arg, name);
 	case OPT_FORWARD_RULES: return set_bool(&o->forward_rules, arg, name);
 	case OPT_BLACKHOLE: return set_bool(&o->blackhole, arg, name);
-	case OPT_RESYNC:
-	case OPT_HEALTHZ_IP:
+	case OPT_HEALTHZ_IP: o->healthz_ip = arg; return 0;
 	case OPT_HEALTHZ_PORT:
+		if (cli_long(arg, 0, 65535, &v) == 0) {
+			o->healthz_port = (unsigned)v;
+			return 0;
+		}
+		log_err("--healthz-port %s: not a port within 0..65535", arg);
+		return -1;
+	case OPT_RESYNC:
 	case OPT_IGNORED:
 		log_info("--%s accepted for compatibility and ignored", name);
 		return 0;
@@ -245,6 +252,7 @@ int main(int argc, char **argv)
 		.subnet_file = "/run/flannel/subnet.env",
 		.subnet_dir = "/run/flannel/networks",
 		.forward_rules = true,
+		.healthz_ip = "0.0.0.0",
 	};
 	int rc, inserted = 0;
 

@@ -386,3 +386,36 @@ mesh_ping() {
 	run grep -E 'restarting|exited with status|killed by signal' "$log"
 	[ -z "$output" ]
 }
+
+# http_code I URL: the HTTP status of URL from inside host I.
+http_code() {
+	in_host "$1" curl -s -o /dev/null -m 2 -w '%{http_code}' "$2" || true
+}
+
+@test "--healthz-ip/--healthz-port: /healthz while running, /readyz once synced" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
+	port=$(free_port)
+	start_flanneld 1 --iptables-forward-rules=false --healthz-ip=127.0.0.1 --healthz-port="$port"
+	wait_for 10 grep -q "all networks synced" "$RUN/flanneld-h1.log"
+	[ "$(http_code 1 "http://127.0.0.1:$port/healthz")" = 200 ]
+	[ "$(http_code 1 "http://127.0.0.1:$port/readyz")" = 200 ]
+	[ "$(http_code 1 "http://127.0.0.1:$port/other")" = 404 ]
+	run in_host 1 curl -s -m 2 "http://127.0.0.1:$port/healthz"
+	[ "$output" = ok ]
+	# Not ready while the lease never comes: a flannel-lease that only waits.
+	fake="$BATS_TEST_TMPDIR/bin"
+	mkdir -p "$fake"
+	for t in "$BIN"/flannel-*; do ln -s "$(readlink -f "$t")" "$fake/"; done
+	rm "$fake/flannel-lease"
+	printf '#!/bin/sh\nexec sleep 30\n' >"$fake/flannel-lease"
+	chmod +x "$fake/flannel-lease"
+	port2=$(free_port)
+	bg_in_host 2 "$RUN/nr.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+		--subnet-file="$RUN/h2/subnet.env" --iptables-forward-rules=false \
+		--bin-dir="$fake" --healthz-ip=127.0.0.1 --healthz-port="$port2"
+	wait_for 10 sh -c "[ \"\$(ip netns exec '$(host_ns 2)' curl -s -o /dev/null -m 1 -w '%{http_code}' http://127.0.0.1:$port2/healthz)\" = 200 ]"
+	[ "$(http_code 2 "http://127.0.0.1:$port2/readyz")" = 503 ]
+	# A bad port is a usage error.
+	run "$BIN/flanneld" --healthz-port=70000
+	[ "$status" -eq 64 ]
+}

@@ -24,6 +24,7 @@
 #include "etcd/config_fetch.h"
 #include "etcd/etcd.h"
 #include "flanneld/flanneld.h"
+#include "flanneld/healthz.h"
 #include "flanneld/supervise.h"
 
 enum { G_LEASE, G_DATA, G_MASQ, G_PER_NET };
@@ -51,6 +52,7 @@ struct daemon {
 	int n_nets;
 	struct iface ifc, ifc6;
 	struct etcd *e;
+	int healthz_fd;           /* -1: not served */
 	bool have4, have6, told_ready;
 	char **child_env;
 	size_t n_env_own;         /* our own strings at the end of child_env */
@@ -689,8 +691,8 @@ static int reload(struct daemon *d)
 
 static int loop(struct daemon *d)
 {
-	struct pollfd fds[2 + FLANNELD_MAX_NETWORKS];
-	struct piece *owner[2 + FLANNELD_MAX_NETWORKS];
+	struct pollfd fds[3 + FLANNELD_MAX_NETWORKS];
+	struct piece *owner[3 + FLANNELD_MAX_NETWORKS];
 	bool stop = false, hup = false;
 	int rc = 0;
 
@@ -703,6 +705,7 @@ static int loop(struct daemon *d)
 			break;
 		fds[nfds++] = (struct pollfd){ .fd = sig_fd(), .events = POLLIN };
 		fds[nfds++] = (struct pollfd){ .fd = d->sv.notify_fd, .events = POLLIN };
+		fds[nfds++] = (struct pollfd){ .fd = d->healthz_fd, .events = POLLIN };
 		for (int i = 0; i < d->sv.n && nfds < (int)(sizeof(fds) / sizeof(fds[0])); i++)
 			if (d->pieces[i].out_fd >= 0) {
 				owner[nfds] = &d->pieces[i];
@@ -713,7 +716,9 @@ static int loop(struct daemon *d)
 		rc = handle_signals(d, &stop, &hup);
 		if (fds[1].revents & POLLIN)
 			on_notify(d);
-		for (int i = 2; !rc && i < nfds; i++)
+		if (fds[2].revents & POLLIN)
+			healthz_serve(d->healthz_fd, d->told_ready);
+		for (int i = 3; !rc && i < nfds; i++)
 			if (fds[i].revents & (POLLIN | POLLHUP) && owner[i]->out_fd == fds[i].fd)
 				rc = read_lease_output(d, owner[i]);
 		if (!rc && !stop && hup) {
@@ -907,6 +912,7 @@ int flanneld_run(struct flanneld_opts *o)
 	d->o = o;
 	d->sv.pieces = d->pieces;
 	d->sv.notify_fd = -1;
+	d->healthz_fd = -1;
 	rc = setup_networks(d);
 	if (!rc && !o->dry_run)
 		rc = caps_need_net_admin("start");
@@ -946,9 +952,16 @@ int flanneld_run(struct flanneld_opts *o)
 			print_piece(&d->pieces[i]);
 		goto out;
 	}
+	if (!rc && o->healthz_port &&
+	    (d->healthz_fd = healthz_open(o->healthz_ip, o->healthz_port, err, sizeof(err))) < 0) {
+		log_err("serve /healthz: %s", err);
+		rc = EX_CONFIG;
+	}
 	if (!rc)
 		rc = loop(d);
 out:
+	if (d->healthz_fd >= 0)
+		close(d->healthz_fd);
 	supervise_stop_all(&d->sv, 5000);
 	for (int i = 0; i < d->sv.n; i++)
 		piece_clear(&d->pieces[i]);
