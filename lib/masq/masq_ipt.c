@@ -122,8 +122,9 @@ static void ipt_section(struct buf *b, const struct ipt_family *f,
 }
 
 /* Bring one family to what c asks for; 0, or an exit code.  FWD_ONLY:
- * only the filter chain, next to our nft table; no iptables is no error. */
-static int ipt_apply_family(const struct masq_conf *c, int family, bool fwd_only)
+ * only the filter chain, next to our nft table; no iptables is no error.
+ * QUIET: the restore's own messages are not shown (a try before a retry). */
+static int ipt_apply_once(const struct masq_conf *c, int family, bool fwd_only, bool quiet)
 {
 	static const char *const args[] = { "-w", "--noflush", NULL };
 	struct buf b = { 0 };
@@ -152,17 +153,29 @@ static int ipt_apply_family(const struct masq_conf *c, int family, bool fwd_only
 		free(script);
 		return 0;
 	}
-	rc = subproc_run(f.restore, args, script, NULL, 0);
+	rc = subproc_run(f.restore, args, script, NULL, quiet ? SUBPROC_QUIET : 0);
 	free(script);
 	if (rc < 0) {
 		log_err("run %s: %s", f.restore, strerror(errno));
 		return errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR;
 	}
 	if (rc != 0) {
-		log_err("apply %s rules: %s exited with %d", f.iptables, f.restore, rc);
+		if (!quiet)
+			log_err("apply %s rules: %s exited with %d", f.iptables, f.restore, rc);
 		return EXIT_FAILURE;
 	}
 	return 0;
+}
+
+/* Someone else (another flannel-masq) may change the chains between our
+ * probe and our restore: probe again and retry. */
+static int ipt_apply_family(const struct masq_conf *c, int family, bool fwd_only)
+{
+	int rc = EXIT_FAILURE;
+
+	for (int i = 0; rc == EXIT_FAILURE && i < 3; i++)
+		rc = ipt_apply_once(c, family, fwd_only, i < 2);
+	return rc;
 }
 
 int masq_ipt_apply(const struct masq_conf *c)
