@@ -520,3 +520,43 @@ two_iface_ns() {
 	run lease_oneshot
 	[ "$status" -eq 0 ]
 }
+
+@test "missing config: flannel-lease waits for it, saying so, then acquires" {
+	lease_bg --etcd-prefix=/later --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	wait_for 5 grep -q "waiting for config /later/config: not found" "$BATS_TEST_TMPDIR/err"
+	kill -0 "$LEASE_PID"
+	[ ! -e "$ENV_FILE" ]
+	put_config "$NET_CONFIG" /later
+	wait_for 5 test -s "$ENV_FILE"
+	kill -0 "$LEASE_PID"
+	grep -q '"type":"acquired"' "$BATS_TEST_TMPDIR/out"
+}
+
+@test "etcd down at start: flannel-lease retries with backoff instead of exiting 69" {
+	port=$(free_port)
+	flannel-lease --etcd-endpoints="http://127.0.0.1:$port" --mtu=1450 \
+		--public-ip=192.0.2.1 --subnet-file="$ENV_FILE" \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	track_pid "$pid"
+	wait_for 5 grep -q "waiting for config /coreos.com/network/config: etcd unreachable" \
+		"$BATS_TEST_TMPDIR/err"
+	sleep 3
+	kill -0 "$pid"
+	# Backoff: a few tries in 3 s, not one per 10 ms; one line per 10 s.
+	[ "$(grep -c waiting "$BATS_TEST_TMPDIR/err")" -eq 1 ]
+	kill "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+}
+
+@test "after an etcd outage flannel-lease says it recovered" {
+	lease_bg --public-ip=192.0.2.1 --subnet-file="$ENV_FILE" \
+		--subnet-lease-ttl=6s --subnet-lease-renew-margin=3s
+	wait_for 10 test -s "$ENV_FILE"
+	etcd_restart
+	wait_for 15 grep -q "etcd reachable again: recovered, lease" "$BATS_TEST_TMPDIR/err"
+	cat "$BATS_TEST_TMPDIR/err"
+	kill -0 "$LEASE_PID"
+}
