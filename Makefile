@@ -10,11 +10,17 @@ SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 LIBEXEC  ?= $(PREFIX)/libexec/flannel
+# ip(8) reads protocol names from /etc/iproute2 only: a system prefix
+# installs there, any other prefix (a test's) under itself.
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 CNIDIRS  ?= /opt/cni/bin /usr/lib/cni
 
 CC       ?= cc
 PKGS      = libcurl jansson libmnl
-VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+# The release, then the commit it was built from.
+RELEASE  := 0.1.0
+GITREV   := $(shell git describe --always --dirty --exclude='*' 2>/dev/null)
+VERSION  := $(RELEASE)$(if $(GITREV), ($(GITREV)))
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib \
 	    -DFLANNEL_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
@@ -47,7 +53,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_OBJ := $(LIB_SRC:lib/%.c=build/fuzzobj/%.o)
 
-.PHONY: all check unit e2e lint deps-check install demo clean bench fuzz fuzzers FORCE
+.PHONY: all check unit e2e lint deps-check install uninstall demo clean bench fuzz fuzzers FORCE
 CNI      := $(if $(wildcard cmd/flannel-cni.c),$(B)/flannel)
 all: $(TOOLS) $(CNI)
 
@@ -141,6 +147,27 @@ install: all
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
 		    -e 's|@LIBEXEC@|$(LIBEXEC)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+	install -d $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d $(DESTDIR)$(SYSCONFDIR)/default
+	install -m 0644 contrib/rt_protos.d/flannel.conf $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/
+	# The operator's settings are never overwritten.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/flannel ] || \
+		install -m 0644 contrib/default-flannel $(DESTDIR)$(SYSCONFDIR)/default/flannel
+
+# What install put in place; /etc/default/flannel stays when it was changed.
+uninstall:
+	for t in $(filter-out $(B)/flanneld $(B)/flannel $(B)/flannel-cni,$(TOOLS)); do \
+		rm -f $(DESTDIR)$(BINDIR)/$${t##*/}; done
+	rm -f $(DESTDIR)$(SBINDIR)/flanneld
+	for d in $(CNIDIRS); do rm -f $(DESTDIR)$$d/flannel; done
+	for s in $(SCRIPTS); do rm -f $(DESTDIR)$(LIBEXEC)/$${s##*/}; done
+	-rmdir $(DESTDIR)$(LIBEXEC) 2>/dev/null
+	for m in $(MANS); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+	for u in $(UNITFILES); do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+	rm -f $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/flannel.conf
+	if cmp -s contrib/default-flannel $(DESTDIR)$(SYSCONFDIR)/default/flannel; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/default/flannel; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/default/flannel ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/default/flannel: it was changed"; fi
 
 clean:
 	rm -rf build

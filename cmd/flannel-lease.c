@@ -8,8 +8,10 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "base/cli.h"
 #include "base/log.h"
+#include "base/pidlock.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
@@ -71,7 +73,8 @@ static void usage(FILE *f)
 		"  --backend-type=TYPE            BackendType of the lease (vxlan, host-gw, ...)\n"
 		"  --backend-data=JSON            BackendData of the lease\n"
 		"  --backend-v6-data=JSON         BackendV6Data of the lease\n"
-		"  --mtu=N                        FLANNEL_MTU (default: the interface MTU)\n"
+		"  --mtu=N                        FLANNEL_MTU (default: the backend's rule on the\n"
+		"                                 underlay MTU, as flanneld: 1450 for vxlan on 1500)\n"
 		"  --ip-masq[=BOOL]               FLANNEL_IPMASQ=true\n"
 		"  --subnet-lease-renew-margin=M  renew M minutes (or 30s, 2h) before expiry (60)\n"
 		"  --subnet-lease-ttl=DURATION    TTL of a new lease (default 24h, as upstream)\n"
@@ -193,9 +196,23 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-/* The public address: --public-ip, else --iface's, else the default route's. */
+/* Why an interface gave no public address, for the message. */
+static const char *no_addr_why(int family)
+{
+	if (errno == EADDRNOTAVAIL && family == AF_INET6)
+		return "no global IPv6 address (a link-local one is never published: "
+		       "other hosts cannot reach it; give --public-ipv6 or add one)";
+	return strerror(errno);
+}
+
+/*
+ * The public address: --public-ip, else --iface's, else the default route's.
+ * *underlay: the MTU of the interface the overlay runs on: --iface, else the
+ * one holding --public-ip, else (an address on no interface, as behind NAT)
+ * the default route's, as upstream.
+ */
 static int find_public_ip(const struct args *a, int family, const char *given,
-			  struct ipaddr *out, unsigned *mtu)
+			  struct ipaddr *out, unsigned *underlay)
 {
 	const char *fam = family == AF_INET ? "IPv4" : "IPv6";
 	struct iface ifc;
@@ -208,19 +225,21 @@ static int find_public_ip(const struct args *a, int family, const char *given,
 			return EX_USAGE;
 		}
 		r = a->iface ? iface_lookup(a->iface, family, &ifc) : iface_by_addr(out, &ifc);
-		if (!*mtu && r == 0)
-			*mtu = ifc.mtu;
+		if (r < 0 && !a->iface)
+			r = iface_default(family, &ifc);
+		if (!*underlay && r == 0)
+			*underlay = ifc.mtu;
 		return 0;
 	}
 	r = a->iface ? iface_lookup(a->iface, family, &ifc) : iface_default(family, &ifc);
 	if (r < 0) {
 		log_err("find the %s address of %s: %s", fam,
-			a->iface ? a->iface : "the default route's interface", strerror(errno));
+			a->iface ? a->iface : "the default route's interface", no_addr_why(family));
 		return EX_CONFIG;
 	}
 	*out = ifc.addr;
-	if (!*mtu)
-		*mtu = ifc.mtu;
+	if (!*underlay)
+		*underlay = ifc.mtu;
 	return 0;
 }
 
@@ -238,15 +257,33 @@ static int load_json_arg(const char *flag, const char *arg, json_t **out)
 	return 0;
 }
 
+/* The backend's Backend keys, checked as flanneld checks them. */
+static int check_backend(const struct args *a, const struct net_config *cfg)
+{
+	const struct backend *be = backend_find(cfg->backend_type);
+	char err[256];
+
+	if (be && be->check && be->check(cfg, err, sizeof(err)) < 0) {
+		log_err("parse config %s/config: %s", a->etcd.prefix, err);
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
 static int setup_want(const struct args *a, const struct net_config *cfg, struct lease *want,
 		      unsigned *mtu)
 {
+	const struct backend *be = backend_find(cfg->backend_type);
+	unsigned underlay = 0;
 	int rc = 0;
 
 	if (cfg->enable_ipv4)
-		rc = find_public_ip(a, AF_INET, a->public_ip, &want->public_ip, mtu);
+		rc = find_public_ip(a, AF_INET, a->public_ip, &want->public_ip, &underlay);
 	if (!rc && (cfg->enable_ipv6 || a->public_ip6))
-		rc = find_public_ip(a, AF_INET6, a->public_ip6, &want->public_ip6, mtu);
+		rc = find_public_ip(a, AF_INET6, a->public_ip6, &want->public_ip6, &underlay);
+	/* FLANNEL_MTU by the backend's rule, as flanneld computes it. */
+	if (!rc && !*mtu && underlay)
+		*mtu = be ? be->mtu(cfg, underlay) : underlay;
 	if (!rc)
 		rc = load_json_arg("backend-data", a->backend_data, &want->backend_data);
 	if (!rc)
@@ -265,6 +302,28 @@ static int setup_want(const struct args *a, const struct net_config *cfg, struct
 	return rc;
 }
 
+/* One flannel-lease per subnet file: a second one would make the lease flap. */
+static int take_lock(const char *subnet_file)
+{
+	char path[4096];
+	pid_t holder;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s.lock", subnet_file) >= (int)sizeof(path)) {
+		log_err("lock %s.lock: %s", subnet_file, strerror(ENAMETOOLONG));
+		return EX_USAGE;
+	}
+	if (pidlock_take(path, &fd, &holder) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK) {
+		log_err("lock %s: another flannel-lease (pid %ld) already keeps the lease of %s; "
+			"stop it first", path, (long)holder, subnet_file);
+		return EX_TEMPFAIL;
+	}
+	log_err("lock %s: %s", path, strerror(errno));
+	return EX_OSERR;
+}
+
 static int run(struct args *a, struct net_config *cfg, struct lease *want)
 {
 	struct lease_keep k = { 0 };
@@ -272,13 +331,22 @@ static int run(struct args *a, struct net_config *cfg, struct lease *want)
 	struct etcd *e = NULL;
 	char err[256];
 	unsigned mtu = (unsigned)a->mtu;
-	int rc = etcd_open(&a->etcd.opts, &e, err, sizeof(err));
+	int rc = take_lock(a->subnet_file);
 
+	if (rc)
+		return rc;
+	rc = etcd_open(&a->etcd.opts, &e, err, sizeof(err));
 	if (rc != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
 		return etcd_exit_code(rc);
 	}
-	rc = config_fetch(e, a->etcd.prefix, cfg);
+	rc = lease_wait_config(e, a->etcd.prefix, a->oneshot, cfg);
+	if (rc < 0) {
+		rc = 0; /* stopped while waiting */
+		goto out;
+	}
+	if (!rc)
+		rc = check_backend(a, cfg);
 	if (!rc)
 		rc = setup_want(a, cfg, want, &mtu);
 	if (rc)

@@ -8,6 +8,7 @@
 #include <sysexits.h>
 
 #include "base/cli.h"
+#include "base/caps.h"
 #include "base/log.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
@@ -251,6 +252,8 @@ static int run(int argc, char **argv)
 		log_err("parse arguments: unknown command '%s'", a.verb);
 		return EX_USAGE;
 	}
+	if (strcmp(a.verb, "show") != 0 && (rc = caps_need_net_admin(a.verb)) != 0)
+		return rc;
 	/* delete needs only the table's name. */
 	if (strcmp(a.verb, "delete") == 0)
 		return masq_conf_check(&a.conf) < 0 ? EX_CONFIG : masq_delete(&a.conf);

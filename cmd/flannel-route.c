@@ -11,6 +11,7 @@
 #include "apply/apply.h"
 #include "backend/backend.h"
 #include "base/cli.h"
+#include "base/caps.h"
 #include "base/log.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
@@ -108,6 +109,8 @@ int main(int argc, char **argv)
 		log_err("unexpected argument: %s", argv[optind]);
 		rc = EX_USAGE;
 	}
+	if (!rc)
+		rc = caps_need_net_admin("apply");
 	if (rc)
 		return rc;
 	if (a.iface) {

@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "backend/vxlan.h"
 #include "base/cli.h"
+#include "base/caps.h"
 #include "base/log.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
@@ -327,6 +328,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		rc = EX_USAGE;
 	}
+	if (!rc)
+		rc = caps_need_net_admin(a.cmd);
 	if (rc)
 		return rc;
 	nl = nl_open();

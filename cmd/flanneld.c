@@ -21,7 +21,7 @@ enum {
 	OPT_SUBNET_FILE, OPT_SUBNET_DIR, OPT_NETWORKS, OPT_MARGIN, OPT_IP_MASQ,
 	OPT_FULLY_RANDOM, OPT_FORWARD_RULES, OPT_RESYNC, OPT_BLACKHOLE, OPT_HEALTHZ_IP,
 	OPT_HEALTHZ_PORT, OPT_LISTEN, OPT_REMOTE, OPT_REMOTE_FILE, OPT_KUBE, OPT_BIN_DIR,
-	OPT_IGNORED, OPT_DRY_RUN, OPT_VERSION, OPT_HELP, OPT_EXT_PASS_ENV,
+	OPT_IGNORED, OPT_DRY_RUN, OPT_VERSION, OPT_HELP, OPT_EXT_PASS_ENV, OPT_ROUTE_SHAPE,
 };
 
 static const struct option options[] = {
@@ -55,6 +55,7 @@ static const struct option options[] = {
 	{ "set-node-network-unavailable", optional_argument, NULL, OPT_KUBE },
 	{ "bin-dir", required_argument, NULL, OPT_BIN_DIR },
 	{ "extension-pass-env", required_argument, NULL, OPT_EXT_PASS_ENV },
+	{ "route-shape", required_argument, NULL, OPT_ROUTE_SHAPE },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "vmodule", required_argument, NULL, OPT_IGNORED },
 	{ "log_backtrace_at", required_argument, NULL, OPT_IGNORED },
@@ -82,7 +83,10 @@ static void usage(FILE *f)
 		"  --ip-masq-fully-random-disable[=BOOL]\n"
 		"  --iptables-forward-rules[=BOOL]  accept forwarding of overlay traffic (true)\n"
 		"  --ip-blackhole-route[=BOOL]  blackhole route for our own subnet\n"
+		"  --route-shape=nexthop|classic  routes of vxlan and host-gw (default nexthop;\n"
+		"                               classic: upstream's plain routes)\n"
 		"  --iptables-resync=SECONDS    accepted; rules are restored on change instead\n"
+		"  --healthz-ip=IP, --healthz-port=PORT  serve /healthz and /readyz (port 0: off)\n"
 		"  --bin-dir=DIR                where the flannel-* pieces are\n"
 		"  --extension-pass-env=NAMES   variables (comma list) the extension commands get\n"
 		"  --dry-run                    print the pieces' command lines, run nothing\n"
@@ -149,9 +153,15 @@ static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const ch
 	case OPT_FULLY_RANDOM: return set_bool(&o->fully_random_disable, arg, name);
 	case OPT_FORWARD_RULES: return set_bool(&o->forward_rules, arg, name);
 	case OPT_BLACKHOLE: return set_bool(&o->blackhole, arg, name);
-	case OPT_RESYNC:
-	case OPT_HEALTHZ_IP:
+	case OPT_HEALTHZ_IP: o->healthz_ip = arg; return 0;
 	case OPT_HEALTHZ_PORT:
+		if (cli_long(arg, 0, 65535, &v) == 0) {
+			o->healthz_port = (unsigned)v;
+			return 0;
+		}
+		log_err("--healthz-port %s: not a port within 0..65535", arg);
+		return -1;
+	case OPT_RESYNC:
 	case OPT_IGNORED:
 		log_info("--%s accepted for compatibility and ignored", name);
 		return 0;
@@ -161,6 +171,13 @@ static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const ch
 	case OPT_KUBE:
 		return refuse(opt, name);
 	case OPT_BIN_DIR: o->bin_dir = arg; return 0;
+	case OPT_ROUTE_SHAPE:
+		if (strcmp(arg, "nexthop") == 0 || strcmp(arg, "classic") == 0) {
+			o->route_shape = arg;
+			return 0;
+		}
+		log_err("--route-shape %s: not nexthop or classic", arg);
+		return -1;
 	case OPT_DRY_RUN: o->dry_run = true; return 0;
 	case 'v':
 		if (cli_long(arg, 0, 10, &v) < 0) {
@@ -238,6 +255,7 @@ int main(int argc, char **argv)
 		.subnet_file = "/run/flannel/subnet.env",
 		.subnet_dir = "/run/flannel/networks",
 		.forward_rules = true,
+		.healthz_ip = "0.0.0.0",
 	};
 	int rc, inserted = 0;
 

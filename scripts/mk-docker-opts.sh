@@ -15,6 +15,7 @@ OPTIONS:
 	-c	Output combined Docker options into DOCKER_OPTS var
 	-k	Set the combined options key to this value (default DOCKER_OPTS=)
 	-m	Do not output --ip-masq (useful for older Docker version)
+	-s	A missing flannel env file is no error (upstream's silent behaviour)
 " >&2
 	exit 1
 }
@@ -25,14 +26,16 @@ combined_opts_key="DOCKER_OPTS"
 indiv_opts=false
 combined_opts=false
 ipmasq=true
+missing_ok=false
 
-while getopts "f:d:icmk:?h" opt; do
+while getopts "f:d:icmsk:?h" opt; do
 	case $opt in
 	f) flannel_env=$OPTARG ;;
 	d) docker_env=$OPTARG ;;
 	i) indiv_opts=true ;;
 	c) combined_opts=true ;;
 	m) ipmasq=false ;;
+	s) missing_ok=true ;;
 	k) combined_opts_key=$OPTARG ;;
 	*) usage ;;
 	esac
@@ -54,6 +57,10 @@ fi
 if [ -f "$flannel_env" ]; then
 	# shellcheck disable=SC1090 # subnet.env is shell, written by flannel
 	. "$flannel_env"
+elif [ "$missing_ok" = false ]; then
+	# Docker would start with its own bridge subnet and MTU: say so instead.
+	echo "mk-docker-opts.sh: read $flannel_env: no such file (is flannel-lease or flanneld running? -s: carry on without it, as upstream)" >&2
+	exit 1
 fi
 
 if [ -n "${FLANNEL_SUBNET:-}" ]; then

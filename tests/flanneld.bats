@@ -155,7 +155,7 @@ teardown() {
 	[[ "$output" == *"--public-ip=192.0.2.2 --iface=eth0"* ]]
 	run in_host 2 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --dry-run --iface=nosuch
 	[ "$status" -eq 78 ]
-	[[ "$output" == *"no interface matches"* ]]
+	[[ "$output" == *"no interface with an IPv4 address matches --iface=nosuch"* ]]
 	# And for real: the lease carries the chosen address.
 	bg_in_host 2 "$RUN/iface.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" \
 		--iface=eth1 --subnet-file="$RUN/h2/subnet.env" --iptables-forward-rules=false
@@ -244,4 +244,178 @@ mesh_ping() {
 	wait_for 5 grep -q 'ICMP' "$RUN/in.pcap.txt"
 	cat "$RUN/in.pcap.txt"
 	grep -q "$CIP_1 > $CIP_2" "$RUN/in.pcap.txt"
+}
+
+@test "--route-shape reaches the kernel appliers only; a bad shape is exit 64" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--route-shape=classic
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"flannel-vxlan apply "*"--route-shape=classic"* ]]
+	run in_host 1 env FLANNELD_ROUTE_SHAPE=nexthop "$BIN/flanneld" \
+		--etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run
+	[[ "$output" == *"--route-shape=nexthop"* ]]
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run
+	[[ "$output" != *"--route-shape"* ]]
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"alloc"}}'
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--route-shape=classic
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"--route-shape"* ]]
+	run "$BIN/flanneld" --route-shape=round
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--route-shape round: not nexthop or classic"* ]]
+	# For real, host-gw: upstream's plain route, no nexthop object.
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
+	for i in 1 2; do
+		start_flanneld "$i" --route-shape=classic --iptables-forward-rules=false
+	done
+	wait_env 1
+	wait_env 2
+	# shellcheck disable=SC1090
+	. "$RUN/h2/subnet.env"
+	sub2="${FLANNEL_SUBNET%.*}.0/${FLANNEL_SUBNET#*/}"
+	wait_for 10 sh -c "ip -n '$(host_ns 1)' route show proto 76 | grep -q '^$sub2 via 192.0.2.2'"
+	run ip -n "$(host_ns 1)" nexthop show proto 76
+	[ -z "$output" ]
+}
+
+@test "two flanneld for one subnet file: the second exits 75 naming the first's PID" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"alloc"}}'
+	start_flanneld 1
+	wait_env 1
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+		--subnet-file="$RUN/h1/subnet.env"
+	echo "$output"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"another flanneld (pid $FLANNELD_PID_1) already runs for $RUN/h1/subnet.env"* ]]
+	# A flannel-lease by hand next to flanneld: refused as well.
+	run in_host 1 "$BIN/flannel-lease" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+		--subnet-file="$RUN/h1/subnet.env"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"another flannel-lease (pid "* ]]
+	# The first one was not disturbed.
+	kill -0 "$FLANNELD_PID_1"
+}
+
+@test "multi-network: one VNI in two vxlan networks is refused, naming both, exit 78" {
+	etcdctl_ put /coreos.com/network/blue/config \
+		'{"Network":"100.65.0.0/16","Backend":{"Type":"vxlan","VNI":5}}' >/dev/null
+	etcdctl_ put /coreos.com/network/green/config \
+		'{"Network":"100.66.0.0/16","Backend":{"Type":"vxlan","VNI":5}}' >/dev/null
+	etcdctl_ put /coreos.com/network/red/config \
+		'{"Network":"100.67.0.0/16","Backend":{"Type":"vxlan"}}' >/dev/null
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--networks=blue,green
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"networks blue and green both use vxlan VNI 5"* ]]
+	# The default VNI is 1: two networks without one collide as well.
+	etcdctl_ put /coreos.com/network/green/config \
+		'{"Network":"100.66.0.0/16","Backend":{"Type":"vxlan"}}' >/dev/null
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--networks=blue,green,red
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"networks green and red both use vxlan VNI 1"* ]]
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--networks=blue,green
+	[ "$status" -eq 0 ]
+}
+
+@test "-v reaches every piece; --iface=eth9 names eth9; non-root: 77 naming CAP_NET_ADMIN" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--ip-masq -v=2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	npieces=$(grep -c "/flannel-" <<<"$output")
+	[ "$npieces" -ge 5 ]
+	[ "$(grep "/flannel-" <<<"$output" | grep -c -- ' -v2')" -eq "$npieces" ]
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth9 --dry-run
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"--iface=eth9"* ]]
+	for t in "flanneld --etcd-endpoints=$ETCD_EP --iface=eth0" \
+		"flannel-route apply --network=100.64.0.0/16" "flannel-vxlan init --iface=eth0" \
+		"flannel-vxlan apply" "flannel-masq --network=100.64.0.0/16 --subnet=100.64.1.0/24 apply"; do
+		# shellcheck disable=SC2086
+		run in_host 1 setpriv --reuid=65534 --regid=65534 --clear-groups $BIN/$t </dev/null
+		echo "$t: $status $output"
+		[ "$status" -eq 77 ]
+		[[ "$output" == *"needs root or CAP_NET_ADMIN"* ]]
+	done
+}
+
+@test "SIGHUP re-reads the config: unchanged, each piece reconciles; changed, the pieces restart with it" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","VNI":1}}'
+	start_flanneld 1 --iptables-forward-rules=false
+	wait_env 1
+	log="$RUN/flanneld-h1.log"
+	wait_for 10 grep -q "all networks synced" "$log"
+	kill -HUP "$FLANNELD_PID_1"
+	wait_for 5 grep -q "reload: configuration unchanged, each piece reconciles" "$log"
+	kill -0 "$FLANNELD_PID_1"
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","VNI":2}}'
+	kill -HUP "$FLANNELD_PID_1"
+	wait_for 5 grep -q "reload: configuration changed, restarting the pieces" "$log"
+	wait_for 10 ip -n "$(host_ns 1)" link show flannel.2
+	wait_for 10 sh -c "etcdctl_() { ETCDCTL_API=3 ip netns exec '$ETCD_NS' etcdctl --endpoints '$ETCD_EP' \"\$@\"; }
+		etcdctl_ get --prefix --print-value-only /coreos.com/network/subnets/ | grep -q '\"VNI\":2'"
+	# A bad config keeps the running one.
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","VNI":"x"}}'
+	kill -HUP "$FLANNELD_PID_1"
+	wait_for 5 grep -q "keeping the running one" "$log"
+	kill -0 "$FLANNELD_PID_1"
+	cat "$log"
+}
+
+@test "SIGTERM to flanneld's process group: one stop, no restart of any piece" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
+	log="$RUN/group.log"
+	bg_in_host 1 "$log" setsid "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+		--subnet-file="$RUN/h1/subnet.env" --iptables-forward-rules=false
+	pid=$LAST_PID
+	wait_env 1
+	wait_for 10 grep -q "all networks synced" "$log"
+	[ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ]
+	kill -TERM -- "-$pid"
+	st=0
+	wait "$pid" || st=$?
+	cat "$log"
+	[ "$st" -eq 0 ]
+	[ "$(grep -c 'stopping' "$log")" -eq 1 ]
+	run grep -E 'restarting|exited with status|killed by signal' "$log"
+	[ -z "$output" ]
+}
+
+# http_code I URL: the HTTP status of URL from inside host I.
+http_code() {
+	in_host "$1" curl -s -o /dev/null -m 2 -w '%{http_code}' "$2" || true
+}
+
+@test "--healthz-ip/--healthz-port: /healthz while running, /readyz once synced" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
+	port=$(free_port)
+	start_flanneld 1 --iptables-forward-rules=false --healthz-ip=127.0.0.1 --healthz-port="$port"
+	wait_for 10 grep -q "all networks synced" "$RUN/flanneld-h1.log"
+	[ "$(http_code 1 "http://127.0.0.1:$port/healthz")" = 200 ]
+	[ "$(http_code 1 "http://127.0.0.1:$port/readyz")" = 200 ]
+	[ "$(http_code 1 "http://127.0.0.1:$port/other")" = 404 ]
+	run in_host 1 curl -s -m 2 "http://127.0.0.1:$port/healthz"
+	[ "$output" = ok ]
+	# Not ready while the lease never comes: a flannel-lease that only waits.
+	fake="$BATS_TEST_TMPDIR/bin"
+	mkdir -p "$fake"
+	for t in "$BIN"/flannel-*; do ln -s "$(readlink -f "$t")" "$fake/"; done
+	rm "$fake/flannel-lease"
+	printf '#!/bin/sh\nexec sleep 30\n' >"$fake/flannel-lease"
+	chmod +x "$fake/flannel-lease"
+	port2=$(free_port)
+	bg_in_host 2 "$RUN/nr.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+		--subnet-file="$RUN/h2/subnet.env" --iptables-forward-rules=false \
+		--bin-dir="$fake" --healthz-ip=127.0.0.1 --healthz-port="$port2"
+	wait_for 10 sh -c "[ \"\$(ip netns exec '$(host_ns 2)' curl -s -o /dev/null -m 1 -w '%{http_code}' http://127.0.0.1:$port2/healthz)\" = 200 ]"
+	[ "$(http_code 2 "http://127.0.0.1:$port2/readyz")" = 503 ]
+	# A bad port is a usage error.
+	run "$BIN/flanneld" --healthz-port=70000
+	[ "$status" -eq 64 ]
 }

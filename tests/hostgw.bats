@@ -87,3 +87,24 @@ gw_up() {
 	[[ "$output" == *"via 2001:db8::2 dev eth0"* ]]
 	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
 }
+
+@test "host-gw: an applier reading another subnet.env still knows its own lease, loudly" {
+	cluster_start 2 "$GWCONF"
+	lease_start 1 host-gw
+	lease_start 2 host-gw
+	# The applier's subnet.env is not the one flannel-lease writes.
+	h=$(host_ns 1)
+	ip netns exec "$h" flannel-watch --etcd-endpoints="$ETCD_EP" --subnet-file="$D/wrong.env" \
+		2>>"$D/watch1.log" 3>&- |
+		ip netns exec "$h" flannel-route apply --subnet-file="$D/wrong.env" -v 1 \
+			>>"$D/apply1.log" 2>&1 3>&- &
+	track_pid "$!"
+	wait_for 10 synced 1
+	wait_for 5 has_route 1 "$(subnet_of 2)"
+	no_route 1 "$(subnet_of 1)"
+	cat "$D/apply1.log"
+	grep -q "announces this host's own address 192.0.2.1: it is our own lease" "$D/apply1.log"
+	# And nothing of ours was refused by the kernel: it was never planned.
+	run grep -i "invalid gateway\|error" "$D/apply1.log"
+	[[ "$output" != *"$(subnet_of 1)"* ]]
+}

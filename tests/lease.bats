@@ -94,8 +94,8 @@ subnet_of_env() {
 	[ "$status" -eq 0 ]
 	grep -qx 'FLANNEL_MTU=1400' "$ENV_FILE"
 	grep -qx 'FLANNEL_IPMASQ=true' "$ENV_FILE"
-	# No temporary file is left beside it.
-	[ "$(find "$(dirname "$ENV_FILE")" -type f | wc -l)" -eq 1 ]
+	# No temporary file is left beside it (only the lock, which stays).
+	[ "$(find "$(dirname "$ENV_FILE")" -type f ! -name subnet.env.lock | wc -l)" -eq 1 ]
 }
 
 @test "restart reuses the subnet by PublicIP, and from subnet.env when the key is gone" {
@@ -400,11 +400,12 @@ two_iface_ns() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *'"public_ip":"192.0.2.5"'* ]]
-	grep -qx 'FLANNEL_MTU=1400' "$BATS_TEST_TMPDIR/a.env"
+	# FLANNEL_MTU by the backend's rule (vxlan: 50 less) on the interface's MTU.
+	grep -qx 'FLANNEL_MTU=1350' "$BATS_TEST_TMPDIR/a.env"
 	run ns_lease b --iface=b0
 	[ "$status" -eq 0 ]
 	[[ "$output" == *'"public_ip":"198.51.100.5"'* ]]
-	grep -qx 'FLANNEL_MTU=1500' "$BATS_TEST_TMPDIR/b.env"
+	grep -qx 'FLANNEL_MTU=1450' "$BATS_TEST_TMPDIR/b.env"
 	# By address: the interface holding it.
 	run ns_lease a2 --iface=192.0.2.5
 	[ "$status" -eq 0 ]
@@ -452,4 +453,139 @@ two_iface_ns() {
 	kill -0 "$pid"
 	[ "$(subnet_keys)" = "$leaf" ]
 	run ! grep -q reacquired "$BATS_TEST_TMPDIR/out"
+}
+
+@test "FLANNEL_MTU without --mtu: the backend's rule on the underlay, as flanneld" {
+	two_iface_ns
+	etcd_start "$NS" 127.0.0.1
+	ns_lease() {
+		ip netns exec "$NS" flannel-lease --etcd-endpoints="$ETCD_EP" --oneshot \
+			--subnet-file="$BATS_TEST_TMPDIR/$1.env" "${@:2}"
+	}
+	put_config "$NET_CONFIG"
+	# Run as the README runs it: no --mtu.  vxlan on b0 (1500): 1450.
+	run ns_lease v
+	[ "$status" -eq 0 ]
+	grep -qx 'FLANNEL_MTU=1450' "$BATS_TEST_TMPDIR/v.env"
+	# Backend.MTU is the base of the rule, as in flanneld.
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","MTU":1300}}'
+	run ns_lease m --iface=a0
+	[ "$status" -eq 0 ]
+	grep -qx 'FLANNEL_MTU=1250' "$BATS_TEST_TMPDIR/m.env"
+	# --public-ip on no interface (behind NAT): the default route's
+	# interface b0 gives the MTU, not an error.
+	put_config "$NET_CONFIG"
+	run ns_lease n --public-ip=198.18.0.9
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -qx 'FLANNEL_MTU=1450' "$BATS_TEST_TMPDIR/n.env"
+	# host-gw adds no header: the underlay MTU itself.
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
+	run ns_lease h --iface=a0
+	[ "$status" -eq 0 ]
+	grep -qx 'FLANNEL_MTU=1400' "$BATS_TEST_TMPDIR/h.env"
+	# --mtu still wins.
+	run ns_lease x --iface=a0 --mtu=1200
+	grep -qx 'FLANNEL_MTU=1200' "$BATS_TEST_TMPDIR/x.env"
+	# flanneld --dry-run gives the lease the same MTU.
+	put_config "$NET_CONFIG"
+	run ip netns exec "$NS" flanneld --etcd-endpoints="$ETCD_EP" --iface=a0 --dry-run
+	[[ "$output" == *"flannel-lease "*"--mtu=1350"* ]]
+}
+
+@test "a host with only a link-local IPv6 address publishes none, saying why" {
+	two_iface_ns
+	etcd_start "$NS" 127.0.0.1
+	put_config '{"Network":"100.64.0.0/16","EnableIPv6":true,"IPv6Network":"2001:db8:1::/48","Backend":{"Type":"vxlan"}}'
+	ip -n "$NS" -6 addr add fe80::5/64 dev b0 nodad
+	ip -n "$NS" -6 route add default via fe80::1 dev b0
+	run ip netns exec "$NS" flannel-lease --etcd-endpoints="$ETCD_EP" --oneshot \
+		--subnet-file="$BATS_TEST_TMPDIR/ll.env" --iface=b0
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"b0: no global IPv6 address (a link-local one is never published"* ]]
+	[ -z "$(etcdctl_ get --prefix /coreos.com/network/subnets/ | grep fe80)" ]
+	# With a global address beside it, that one is published, not fe80::5.
+	ip -n "$NS" -6 addr add 2001:db8::5/64 dev b0 nodad
+	run ip netns exec "$NS" flannel-lease --etcd-endpoints="$ETCD_EP" --oneshot \
+		--subnet-file="$BATS_TEST_TMPDIR/ll.env" --iface=b0
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"public_ipv6":"2001:db8::5"'* ]]
+}
+
+@test "vxlan Backend key of the wrong type: exit 78 naming the key, as flanneld" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","VNI":"7"}}' /vni
+	run lease --etcd-prefix=/vni --oneshot --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"/vni/config"*"VNI"* ]]
+	[ ! -e "$ENV_FILE" ]
+	run flanneld --etcd-endpoints="$ETCD_EP" --etcd-prefix=/vni --iface=lo --dry-run
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"/vni/config"*"VNI"* ]]
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan","Port":"8472"}}' /port
+	run lease --etcd-prefix=/port --oneshot --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"Port"* ]]
+}
+
+@test "two flannel-lease for one subnet file: the second exits 75 naming the first's PID" {
+	lease_bg --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	wait_for 10 test -s "$ENV_FILE"
+	run lease --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	echo "$output"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"another flannel-lease (pid $LEASE_PID) already keeps the lease of $ENV_FILE"* ]]
+	# --oneshot writes the file too: the same.
+	run lease_oneshot
+	[ "$status" -eq 75 ]
+	# Another subnet file is another lock.
+	run lease --oneshot --public-ip=192.0.2.2 --subnet-file="$BATS_TEST_TMPDIR/other.env"
+	[ "$status" -eq 0 ]
+	# Once the first is gone, the lock is free again.
+	kill "$LEASE_PID"
+	wait "$LEASE_PID" || true
+	run lease_oneshot
+	[ "$status" -eq 0 ]
+}
+
+@test "missing config: flannel-lease waits for it, saying so, then acquires" {
+	lease_bg --etcd-prefix=/later --public-ip=192.0.2.1 --subnet-file="$ENV_FILE"
+	wait_for 5 grep -q "waiting for config /later/config: not found" "$BATS_TEST_TMPDIR/err"
+	kill -0 "$LEASE_PID"
+	[ ! -e "$ENV_FILE" ]
+	put_config "$NET_CONFIG" /later
+	wait_for 5 test -s "$ENV_FILE"
+	kill -0 "$LEASE_PID"
+	grep -q '"type":"acquired"' "$BATS_TEST_TMPDIR/out"
+}
+
+@test "etcd down at start: flannel-lease retries with backoff instead of exiting 69" {
+	port=$(free_port)
+	flannel-lease --etcd-endpoints="http://127.0.0.1:$port" --mtu=1450 \
+		--public-ip=192.0.2.1 --subnet-file="$ENV_FILE" \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	track_pid "$pid"
+	wait_for 5 grep -q "waiting for config /coreos.com/network/config: etcd unreachable" \
+		"$BATS_TEST_TMPDIR/err"
+	sleep 3
+	kill -0 "$pid"
+	# Backoff: a few tries in 3 s, not one per 10 ms; one line per 10 s.
+	[ "$(grep -c waiting "$BATS_TEST_TMPDIR/err")" -eq 1 ]
+	kill "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+}
+
+@test "after an etcd outage flannel-lease says it recovered" {
+	lease_bg --public-ip=192.0.2.1 --subnet-file="$ENV_FILE" \
+		--subnet-lease-ttl=6s --subnet-lease-renew-margin=3s
+	wait_for 10 test -s "$ENV_FILE"
+	etcd_restart
+	wait_for 15 grep -q "etcd reachable again after .*: recovered, lease" "$BATS_TEST_TMPDIR/err"
+	cat "$BATS_TEST_TMPDIR/err"
+	kill -0 "$LEASE_PID"
 }

@@ -286,3 +286,46 @@ restores_are() { [ "$(grep -c 'restore table inet flannel: done' "$1")" -eq "$2"
 	# The rules stay in place when watch stops (restart without a gap).
 	rules_ok
 }
+
+# fwd_drop_case BACKEND: host 1's iptables (BACKEND: nft or legacy) FORWARD
+# policy is DROP, as Docker sets it; flannel-masq, running that same
+# iptables, must still let the overlay through.
+fwd_drop_case() {
+	local be=$1 bin="$BATS_TEST_TMPDIR/ipt-$1" t
+	command -v "iptables-$be" >/dev/null || require "needs iptables-$be"
+	mkdir -p "$bin"
+	for t in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6tables-save; do
+		ln -sf "$(command -v "${t%%-*}-$be${t#"${t%%-*}"}")" "$bin/$t"
+	done
+	topo
+	in_host 1 "iptables-$be" -P FORWARD DROP
+	in_host 1 "ip6tables-$be" -P FORWARD DROP
+	# Dropped: nothing of container 1 reaches container 2.
+	ping_from_c1 100.64.2.2
+	sleep 0.5
+	[ "$(packets "$(fl_id)c2" cont1)" -eq 0 ]
+
+	run in_host 1 env PATH="$bin:$PATH" flannel-masq \
+		--subnet-file="$BATS_TEST_TMPDIR/subnet.env" apply
+	[ "$status" -eq 0 ]
+	run in_host 1 "iptables-$be-save" -t filter
+	[[ "$output" == *'-A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD'* ]]
+	[[ "$output" == *'-A FLANNEL-FWD -s 100.64.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT'* ]]
+	ip netns exec "$(fl_id)c1" ping -c 2 -W 2 100.64.2.2
+	[ "$(packets "$(fl_id)c2" cont1)" -eq 2 ]
+	# Twice: one jump, not two.
+	in_host 1 env PATH="$bin:$PATH" flannel-masq --subnet-file="$BATS_TEST_TMPDIR/subnet.env" apply
+	[ "$(in_host 1 "iptables-$be-save" -t filter | grep -c -- '-j FLANNEL-FWD')" -eq 1 ]
+	# delete takes the chain and its jump away again; the policy stays.
+	in_host 1 env PATH="$bin:$PATH" flannel-masq delete
+	run in_host 1 "iptables-$be-save" -t filter
+	[[ "$output" != *FLANNEL* && "$output" == *':FORWARD DROP'* ]]
+}
+
+@test "FORWARD policy DROP in iptables-nft: the forward rules go into iptables' FORWARD too" {
+	fwd_drop_case nft
+}
+
+@test "FORWARD policy DROP in iptables-legacy: the forward rules go into iptables' FORWARD too" {
+	fwd_drop_case legacy
+}

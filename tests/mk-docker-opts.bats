@@ -90,9 +90,13 @@ mk() {
 	EOF
 }
 
-@test "missing env file: only what the environment has; output truncated" {
+@test "missing env file: an error naming it; with -s, upstream's silence: only what the environment has" {
 	echo stale >"$OUT"
-	env -i PATH="$PATH" sh "$MK" -f "$BATS_TEST_TMPDIR/absent" -d "$OUT"
+	run env -i PATH="$PATH" sh "$MK" -f "$BATS_TEST_TMPDIR/absent" -d "$OUT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"read $BATS_TEST_TMPDIR/absent: no such file"* ]]
+	[ "$(cat "$OUT")" = stale ]
+	env -i PATH="$PATH" sh "$MK" -s -f "$BATS_TEST_TMPDIR/absent" -d "$OUT"
 	[ "$(cat "$OUT")" = 'DOCKER_OPTS=""' ]
 }
 

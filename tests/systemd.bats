@@ -110,3 +110,28 @@ verify_unit() {
 	[ "$status" -eq 78 ]
 	[[ "$output" == *"backend 'frob' is not supported"* ]]
 }
+
+@test "make install: rt_protos.d and a sample /etc/default/flannel; make uninstall removes it all" {
+	d=$(mktemp -d /tmp/flannel-inst.XXXXXX)
+	make -C "$ROOT" -s install DESTDIR="$d" PREFIX=/usr/local CNIDIRS=/opt/cni/bin >/dev/null
+	grep -qx '76	flannel' "$d/etc/iproute2/rt_protos.d/flannel.conf"
+	grep -q '^#FLANNELD_ETCD_ENDPOINTS=' "$d/etc/default/flannel"
+	[ -x "$d/usr/local/sbin/flanneld" ] && [ -x "$d/usr/local/bin/flannel-lease" ]
+	# The operator's settings survive a reinstall and the uninstall.
+	echo 'FLANNELD_IFACE=eth0' >>"$d/etc/default/flannel"
+	make -C "$ROOT" -s install DESTDIR="$d" PREFIX=/usr/local CNIDIRS=/opt/cni/bin >/dev/null
+	grep -qx 'FLANNELD_IFACE=eth0' "$d/etc/default/flannel"
+	make -C "$ROOT" -s uninstall DESTDIR="$d" PREFIX=/usr/local CNIDIRS=/opt/cni/bin
+	run find "$d" -type f
+	echo "$output"
+	[ "$output" = "$d/etc/default/flannel" ]
+	case "$d" in /tmp/flannel-inst.*) rm -rf "$d" ;; esac
+}
+
+@test "--version: a release version, then the commit" {
+	for t in flanneld flannel-lease flannel-masq flannel-watch; do
+		run "$ROOT/build/bin/$t" --version
+		echo "$t: $output"
+		[[ "$output" =~ (^|[[:space:]])0\.[0-9]+\.[0-9]+( \([0-9a-f]+(-dirty)?\))?$ ]]
+	done
+}

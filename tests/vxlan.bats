@@ -148,6 +148,10 @@ vx_up() {
 	run bridge -n "$(host_ns 1)" fdb show dev flannel-v6.1
 	[[ "$output" == *"dst 2001:db8::2 self permanent"* ]]
 	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+	# The device's address carries the flags upstream's does: none (no nodad).
+	run ip -n "$(host_ns 1)" -j -6 addr show dev flannel-v6.1 scope global
+	[ "$(jq -r '.[0].addr_info[0].local' <<<"$output")" != null ]
+	[ "$(jq -r '.[0].addr_info[0].nodad // false' <<<"$output")" = false ]
 }
 
 @test "vxlan: DirectRouting routes a same-subnet peer directly and the others through VXLAN" {

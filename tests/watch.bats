@@ -295,3 +295,17 @@ put_raw() {
 	# Every event line stays under the applier's limit.
 	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$OUT")" -lt 65536 ]
 }
+
+@test "a lease with a link-local PublicIPv6 keeps its IPv4 part, with a warning" {
+	etcdctl_ put "$P/subnets/100.64.8.0-24&2001:db8:1:8::-64" \
+		'{"PublicIP":"192.0.2.18","PublicIPv6":"fe80::18","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:18"},"BackendV6Data":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:68"}}'
+	run flannel-watch --etcd-endpoints="$ETCD_EP" \
+		--subnet-file="$BATS_TEST_TMPDIR/none.env" --once
+	echo "$output"
+	[ "$status" -eq 0 ]
+	ev=$(grep '^{"type":"added"' <<<"$output")
+	[ "$(jq -r .subnet <<<"$ev")" = 100.64.8.0/24 ]
+	[ "$(jq -r .public_ip <<<"$ev")" = 192.0.2.18 ]
+	[ "$(jq -r '.ipv6_subnet // "none"' <<<"$ev")" = none ]
+	[[ "$output" == *"PublicIPv6 fe80::18 is not a usable unicast address"*"keeping its IPv4 part"* ]]
+}

@@ -17,8 +17,10 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sig.h"
+#include "base/timefmt.h"
 #include "model/env.h"
 #include "model/event_stream.h"
+#include "netlink/iface.h"
 
 /* Nexthop ids we hand out start here, above the small ids people type. */
 #define NHID_BASE 0x10000u
@@ -314,6 +316,38 @@ static int handle_self(struct applier *a, const struct event *ev)
 	return a->be->self ? a->be->self(a, l) : 0;
 }
 
+/* Does the lease announce one of this host's own addresses?  Then it is
+ * ours, whatever subnet.env the applier read (the kernel knows for sure). */
+static bool lease_is_local(struct applier *a, const struct lease *l)
+{
+	int64_t now = mono_ms();
+
+	if (!a->local_ms || now - a->local_ms > 1000) {
+		a->n_local = iface_local_addrs(a->local, (int)(sizeof(a->local) / sizeof(a->local[0])));
+		a->local_ms = now;
+	}
+	for (int i = 0; i < a->n_local; i++)
+		if ((addr_is_set(&l->public_ip) && addr_equal(&a->local[i], &l->public_ip)) ||
+		    (addr_is_set(&l->public_ip6) && addr_equal(&a->local[i], &l->public_ip6)))
+			return true;
+	return false;
+}
+
+/* Our own lease, not marked self: say so loudly, then treat it as ours. */
+static int handle_unmarked_self(struct applier *a, const struct event *ev)
+{
+	char b[ADDR_STRLEN], s[ADDR_STRLEN];
+	const struct lease *l = &ev->lease;
+
+	log_err("lease %s announces this host's own address %s: it is our own lease, not "
+		"marked self (does this applier read the subnet.env flannel-lease writes? "
+		"see --subnet-file); never routing %s away",
+		ev->key, addr_format(addr_is_set(&l->public_ip) ? &l->public_ip : &l->public_ip6,
+				     b, sizeof(b)),
+		prefix_format(l->subnet.addr.family ? &l->subnet : &l->subnet6, s, sizeof(s)));
+	return handle_self(a, ev);
+}
+
 /* After a snapshot: forget subnets it did not announce, then purge leftovers. */
 static int handle_sync(struct applier *a, const struct event *ev)
 {
@@ -365,6 +399,8 @@ int applier_event(struct applier *a, const struct event *ev)
 	case EV_SYNC:
 		return handle_sync(a, ev);
 	case EV_ADDED:
+		if (!ev->lease.self && lease_is_local(a, &ev->lease))
+			return handle_unmarked_self(a, ev);
 		return ev->lease.self ? handle_self(a, ev) : handle_added(a, ev);
 	case EV_REMOVED:
 		if (ev->lease.self)

@@ -80,6 +80,9 @@ struct applier {
 	struct failed *failed;
 	size_t nfailed, failed_cap;
 	struct apply_stats st;
+	struct ipaddr local[64]; /* this host's addresses, read at local_ms */
+	int n_local;
+	int64_t local_ms;
 };
 
 /* apply_peer.c */

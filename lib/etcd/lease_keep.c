@@ -125,6 +125,8 @@ static int on_watch(void *arg, const struct etcd_watch_event *ev)
 	return 0;
 }
 
+/* etcd answers again after failing: say so, once. */
+
 /* Renew when the margin is reached; on failure try again soon. */
 static int renew_if_due(struct lease_keep *k, int64_t *next, bool *lost)
 {
@@ -181,7 +183,7 @@ static int watch_session(struct lease_keep *k, int64_t *next_renew)
 	if (rc != ETCD_OK)
 		return rc == ETCD_ERR_NOMEM ? EX_OSERR : SESSION_DOWN;
 	if (k->down_ms) {
-		log_notice("etcd reachable again after %.1f s (%lu tries): watching lease %s",
+		log_notice("etcd reachable again after %.1f s (%lu tries): recovered, lease %s kept",
 			   (double)(mono_ms() - k->down_ms) / 1e3, k->down_tries, k->key);
 		k->down_ms = 0;
 	}
@@ -284,5 +286,52 @@ int lease_keep_run(struct lease_keep *k)
 				note_unreachable(k);
 			backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
 		}
+	}
+}
+
+int lease_wait_config(struct etcd *e, const char *prefix, bool oneshot, struct net_config *c)
+{
+	int64_t said = 0, backoff = 500;
+	bool failed = false;
+	char key[512], why[512];
+
+	snprintf(key, sizeof(key), "%s/config", prefix);
+	for (;;) {
+		struct etcd_kv kv;
+		int rc = etcd_get(e, key, &kv, NULL);
+		bool unreachable = rc != ETCD_OK && rc != ETCD_NOTFOUND;
+
+		if (!unreachable && failed) {
+			log_notice("etcd reachable again: recovered");
+			failed = false;
+		}
+		if (rc == ETCD_OK) {
+			rc = config_parse(kv.value, kv.value_len, c, why, sizeof(why));
+			etcd_kv_clear(&kv);
+			if (rc == 0)
+				return 0;
+			log_err("parse config %s: %s", key, why);
+			return EX_CONFIG;
+		}
+		if (rc == ETCD_ERR_AUTH || rc == ETCD_ERR_USAGE || rc == ETCD_ERR_NOMEM ||
+		    (oneshot && unreachable)) {
+			log_err("read config %s: %s", key, etcd_error(e));
+			return etcd_exit_code(rc);
+		}
+		if (oneshot) {
+			log_err("read config %s: not found (write it with etcdctl put, the v3 API)", key);
+			return EX_CONFIG;
+		}
+		failed |= unreachable;
+		if (!said || mono_ms() - said >= 10000) {
+			log_warn("waiting for config %s: %s", key,
+				 unreachable ? etcd_error(e) :
+					       "not found (write it with etcdctl put, the v3 API)");
+			said = mono_ms();
+		}
+		if (sig_pause_ms(unreachable ? backoff : 1000))
+			return -1;
+		if (unreachable)
+			backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
 	}
 }

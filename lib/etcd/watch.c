@@ -96,8 +96,15 @@ static int event_from_kv(struct lease_watch *w, const struct etcd_kv *kv, bool w
 				 LEASE_VALUE_MAX);
 		return -1;
 	}
-	if (lease_parse_value(&ev->lease, kv->value, kv->value_len, why, sizeof(why)) < 0 ||
-	    lease_validate(&ev->lease, why, sizeof(why)) < 0) {
+	if (lease_parse_value(&ev->lease, kv->value, kv->value_len, why, sizeof(why)) < 0) {
+		if (!quiet)
+			log_warn("skip lease %s: %s",
+				 log_escape(kv->key, kv->key_len, key, sizeof(key)), why);
+		return -1;
+	}
+	if (lease_drop_unusable_v6(&ev->lease, why, sizeof(why)) && !quiet)
+		log_warn("lease %s: %s", log_escape(kv->key, kv->key_len, key, sizeof(key)), why);
+	if (lease_validate(&ev->lease, why, sizeof(why)) < 0) {
 		if (!quiet)
 			log_warn("skip lease %s: %s",
 				 log_escape(kv->key, kv->key_len, key, sizeof(key)), why);

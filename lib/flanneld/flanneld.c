@@ -15,14 +15,18 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/vxlan.h"
+#include "base/caps.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/pidlock.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
 #include "etcd/config_fetch.h"
 #include "etcd/etcd.h"
 #include "flanneld/flanneld.h"
+#include "flanneld/healthz.h"
 #include "flanneld/supervise.h"
 
 enum { G_LEASE, G_DATA, G_MASQ, G_PER_NET };
@@ -37,6 +41,7 @@ struct network {
 	char backend_v6_data[8192];
 	unsigned mtu;
 	bool leased, started, ready;
+	char *cfg_text;           /* the config as etcd has it, to see a change on SIGHUP */
 	char line[8192];          /* partial line from flannel-lease */
 	size_t line_len;
 };
@@ -48,6 +53,8 @@ struct daemon {
 	struct network nets[FLANNELD_MAX_NETWORKS];
 	int n_nets;
 	struct iface ifc, ifc6;
+	struct etcd *e;
+	int healthz_fd;           /* -1: not served */
 	bool have4, have6, told_ready;
 	char **child_env;
 	size_t n_env_own;         /* our own strings at the end of child_env */
@@ -174,8 +181,6 @@ static int etcd_args(struct daemon *d, struct piece *p, const struct network *n)
 		bad |= piece_arg(p, "--etcd-keyfile=%s", eo->keyfile);
 	if (eo->timeout_ms)
 		bad |= piece_arg(p, "--etcd-timeout=%ldms", eo->timeout_ms);
-	if (d->o->verbosity)
-		bad |= piece_arg(p, "-v%d", d->o->verbosity);
 	return bad ? -1 : 0;
 }
 
@@ -183,6 +188,12 @@ static int etcd_args(struct daemon *d, struct piece *p, const struct network *n)
 static int ext_args(struct daemon *d, struct piece *p)
 {
 	return d->o->ext_pass_env ? piece_arg(p, "--pass-env=%s", d->o->ext_pass_env) : 0;
+}
+
+/* -v reaches every piece, last on its command line. */
+static int verbose_arg(struct daemon *d, struct piece *p)
+{
+	return d->o->verbosity ? piece_arg(p, "-v%d", d->o->verbosity) : 0;
 }
 
 static int common_net_args(struct daemon *d, struct piece *p, const struct network *n)
@@ -232,6 +243,7 @@ static int backend_args(struct daemon *d, struct piece *p, const struct network 
 		bad |= etcd_args(d, p, n);
 	if (strcmp(n->be->tool, "flannel-ext") == 0)
 		bad |= ext_args(d, p);
+	bad |= verbose_arg(d, p);
 	return bad ? -1 : 0;
 }
 
@@ -327,7 +339,7 @@ static int plan_lease(struct daemon *d, struct network *n, int base)
 	if (d->o->renew_margin &&
 	    piece_arg(p, "--subnet-lease-renew-margin=%s", d->o->renew_margin) < 0)
 		return -1;
-	return 0;
+	return verbose_arg(d, p);
 }
 
 static int plan_data(struct daemon *d, struct network *n, int base)
@@ -337,7 +349,8 @@ static int plan_data(struct daemon *d, struct network *n, int base)
 	if (!n->be->tool || !n->be->step_cmd[BACKEND_APPLY])
 		return 0;
 	w = new_piece(d, "watch", base + G_DATA, "flannel-watch");
-	if (!w || etcd_args(d, w, n) < 0 || piece_arg(w, "--subnet-file=%s", n->subnet_file) < 0)
+	if (!w || etcd_args(d, w, n) < 0 || piece_arg(w, "--subnet-file=%s", n->subnet_file) < 0 ||
+	    verbose_arg(d, w) < 0)
 		return -1;
 	a = new_piece(d, n->be->name, base + G_DATA, n->be->tool);
 	if (!a || backend_args(d, a, n, BACKEND_APPLY, primary_family(d)) < 0 ||
@@ -345,7 +358,8 @@ static int plan_data(struct daemon *d, struct network *n, int base)
 	    piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0)
 		return -1;
 	if (n->be->kernel &&
-	    (network_arg(a, n) < 0 || (d->o->blackhole && piece_arg(a, "--blackhole-route") < 0)))
+	    (network_arg(a, n) < 0 || (d->o->blackhole && piece_arg(a, "--blackhole-route") < 0) ||
+	     (d->o->route_shape && piece_arg(a, "--route-shape=%s", d->o->route_shape) < 0)))
 		return -1;
 	return 0;
 }
@@ -368,6 +382,7 @@ static int plan_masq(struct daemon *d, struct network *n, int base)
 	/* One table per network in multi-network mode. */
 	if (n->name[0])
 		bad |= piece_arg(p, "--table=flannel-%s", n->name);
+	bad |= verbose_arg(d, p);
 	return bad ? -1 : 0;
 }
 
@@ -580,28 +595,142 @@ static int64_t next_due(struct daemon *d)
 	return best;
 }
 
-static int handle_signals(struct daemon *d, bool *stop)
+static int handle_signals(struct daemon *d, bool *stop, bool *hup)
 {
 	int sig, status, rc = 0;
+	bool chld = false;
 	struct piece *p;
 
+	/* Every pending signal first: a SIGTERM to our whole process group
+	 * comes with the pieces' deaths, which are then one stop, not crashes
+	 * to restart one by one. */
 	while ((sig = sig_next())) {
 		if (sig == SIGTERM || sig == SIGINT)
 			*stop = true;
-		if (sig != SIGCHLD)
-			continue;
-		while ((p = supervise_reap(&d->sv, &status)) || waitpid(-1, NULL, WNOHANG) > 0)
-			if (p && !*stop && !rc)
-				rc = on_death(d, p, status);
+		else if (sig == SIGHUP)
+			*hup = true;
+		else if (sig == SIGCHLD)
+			chld = true;
 	}
+	while (chld && ((p = supervise_reap(&d->sv, &status)) || waitpid(-1, NULL, WNOHANG) > 0))
+		if (p && !*stop && !rc)
+			rc = on_death(d, p, status);
 	return rc;
+}
+
+/* Read one network's config again: 1 changed (*cfg, *text filled), 0 the
+ * same, -1 unusable (logged: the running one stays). */
+static int reread_config(struct daemon *d, struct network *n, struct net_config *cfg,
+			 char **text)
+{
+	const struct backend *be;
+	char key[600], why[512];
+	struct etcd_kv kv;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s/config", n->prefix);
+	rc = etcd_get(d->e, key, &kv, NULL);
+	if (rc != ETCD_OK) {
+		log_err("reload: read config %s: %s; keeping the running one", key,
+			rc == ETCD_NOTFOUND ? "not found" : etcd_error(d->e));
+		return -1;
+	}
+	if (n->cfg_text && strlen(n->cfg_text) == kv.value_len &&
+	    memcmp(n->cfg_text, kv.value, kv.value_len) == 0) {
+		etcd_kv_clear(&kv);
+		return 0;
+	}
+	config_init(cfg);
+	rc = config_parse(kv.value, kv.value_len, cfg, why, sizeof(why));
+	*text = rc < 0 ? NULL : fl_strndup(kv.value, kv.value_len);
+	etcd_kv_clear(&kv);
+	be = rc < 0 ? NULL : backend_find(cfg->backend_type);
+	if (rc == 0 && !be)
+		snprintf(why, sizeof(why), "backend \"%s\" is not implemented", cfg->backend_type);
+	if (rc == 0 && be && be->check && be->check(cfg, why, sizeof(why)) < 0)
+		rc = -1;
+	if (rc < 0 || !be || !*text) {
+		log_err("reload: parse config %s: %s; keeping the running one", key,
+			*text || rc < 0 ? why : strerror(ENOMEM));
+		free(*text);
+		config_clear(cfg);
+		return -1;
+	}
+	return 1;
+}
+
+static int plan(struct daemon *d);
+
+/* The config's text as read at start, to tell a change on SIGHUP. */
+static void remember_config_text(struct daemon *d, struct network *n)
+{
+	char key[600];
+	struct etcd_kv kv;
+
+	snprintf(key, sizeof(key), "%s/config", n->prefix);
+	if (etcd_get(d->e, key, &kv, NULL) != ETCD_OK)
+		return;
+	free(n->cfg_text);
+	n->cfg_text = fl_strndup(kv.value, kv.value_len);
+	etcd_kv_clear(&kv);
+}
+
+/* SIGHUP (ExecReload): read every config again.  A changed one restarts
+ * all pieces with it; else every piece is asked to reconcile (SIGHUP). */
+static int reload(struct daemon *d)
+{
+	struct net_config cfg[FLANNELD_MAX_NETWORKS];
+	char *text[FLANNELD_MAX_NETWORKS] = { 0 };
+	int changed[FLANNELD_MAX_NETWORKS], any = 0, bad = 0;
+
+	log_notice("reload: re-reading the configuration (SIGHUP)");
+	for (int i = 0; i < d->n_nets; i++) {
+		changed[i] = reread_config(d, &d->nets[i], &cfg[i], &text[i]);
+		bad |= changed[i] < 0;
+		any |= changed[i] > 0;
+	}
+	if (bad || !any) {
+		for (int i = 0; i < d->n_nets; i++)
+			if (changed[i] > 0) {
+				config_clear(&cfg[i]);
+				free(text[i]);
+			}
+		if (bad)
+			return 0;
+		log_notice("reload: configuration unchanged, each piece reconciles (SIGHUP)");
+		for (int i = 0; i < d->sv.n; i++)
+			if (d->pieces[i].pid > 0)
+				kill(d->pieces[i].pid, SIGHUP);
+		return 0;
+	}
+	log_notice("reload: configuration changed, restarting the pieces with it");
+	supervise_stop_all(&d->sv, 5000);
+	for (int i = 0; i < d->sv.n; i++)
+		piece_clear(&d->pieces[i]);
+	d->sv.n = 0;
+	for (int i = 0; i < d->n_nets; i++) {
+		struct network *n = &d->nets[i];
+
+		if (changed[i] > 0) {
+			log_notice("reload: network %s: new config %s", n->name[0] ? n->name : "(default)",
+				   text[i]);
+			config_clear(&n->cfg);
+			n->cfg = cfg[i];
+			free(n->cfg_text);
+			n->cfg_text = text[i];
+			n->be = backend_find(n->cfg.backend_type);
+		}
+		n->leased = n->started = n->ready = false;
+		n->line_len = 0;
+	}
+	return plan(d);
 }
 
 static int loop(struct daemon *d)
 {
-	struct pollfd fds[2 + FLANNELD_MAX_NETWORKS];
-	struct piece *owner[2 + FLANNELD_MAX_NETWORKS];
-	bool stop = false;
+	struct pollfd fds[3 + FLANNELD_MAX_NETWORKS];
+	struct piece *owner[3 + FLANNELD_MAX_NETWORKS];
+	bool stop = false, hup = false;
 	int rc = 0;
 
 	while (!rc && !stop) {
@@ -613,6 +742,7 @@ static int loop(struct daemon *d)
 			break;
 		fds[nfds++] = (struct pollfd){ .fd = sig_fd(), .events = POLLIN };
 		fds[nfds++] = (struct pollfd){ .fd = d->sv.notify_fd, .events = POLLIN };
+		fds[nfds++] = (struct pollfd){ .fd = d->healthz_fd, .events = POLLIN };
 		for (int i = 0; i < d->sv.n && nfds < (int)(sizeof(fds) / sizeof(fds[0])); i++)
 			if (d->pieces[i].out_fd >= 0) {
 				owner[nfds] = &d->pieces[i];
@@ -620,12 +750,18 @@ static int loop(struct daemon *d)
 			}
 		wait = due == INT64_MAX ? 1000 : due - mono_ms();
 		poll(fds, (nfds_t)nfds, (int)(wait < 0 ? 0 : wait > 1000 ? 1000 : wait));
-		rc = handle_signals(d, &stop);
+		rc = handle_signals(d, &stop, &hup);
 		if (fds[1].revents & POLLIN)
 			on_notify(d);
-		for (int i = 2; !rc && i < nfds; i++)
-			if (fds[i].revents & (POLLIN | POLLHUP))
+		if (fds[2].revents & POLLIN)
+			healthz_serve(d->healthz_fd, d->told_ready);
+		for (int i = 3; !rc && i < nfds; i++)
+			if (fds[i].revents & (POLLIN | POLLHUP) && owner[i]->out_fd == fds[i].fd)
 				rc = read_lease_output(d, owner[i]);
+		if (!rc && !stop && hup) {
+			hup = false;
+			rc = reload(d);
+		}
 	}
 	log_notice("stopping: leases and routes stay in place");
 	supervise_stop_all(&d->sv, 5000);
@@ -651,6 +787,33 @@ static int check_backend(struct network *n)
 	if (n->be->check && n->be->check(&n->cfg, err, sizeof(err)) < 0) {
 		log_err("network %s: parse config %s/config: %s", net, n->prefix, err);
 		return EX_CONFIG;
+	}
+	return 0;
+}
+
+/* Two vxlan networks with one VNI would share one device: refuse it. */
+static int check_vnis(struct daemon *d)
+{
+	uint32_t vni[FLANNELD_MAX_NETWORKS];
+	char err[160];
+
+	for (int i = 0; i < d->n_nets; i++) {
+		struct vxlan_conf vc = { .vni = 1 };
+		struct vxlan_apply ap = { 0 };
+
+		vni[i] = 0;
+		if (d->nets[i].be != &backend_vxlan)
+			continue;
+		if (d->nets[i].cfg.backend &&
+		    vxlan_conf_from_json(d->nets[i].cfg.backend, &vc, &ap, err, sizeof(err)) < 0)
+			continue; /* check_backend said so already */
+		vni[i] = vc.vni;
+		for (int j = 0; j < i; j++)
+			if (vni[j] == vni[i]) {
+				log_err("networks %s and %s both use vxlan VNI %u: give each its own "
+					"Backend.VNI", d->nets[j].name, d->nets[i].name, vni[i]);
+				return EX_CONFIG;
+			}
 	}
 	return 0;
 }
@@ -752,6 +915,28 @@ static int plan(struct daemon *d)
 	return 0;
 }
 
+/* One flanneld per subnet file: its pieces would fight over the lease. */
+static int lock_networks(struct daemon *d)
+{
+	char path[600];
+	pid_t holder;
+	int fd;
+
+	for (int i = 0; !d->o->dry_run && i < d->n_nets; i++) {
+		snprintf(path, sizeof(path), "%s.flanneld.lock", d->nets[i].subnet_file);
+		if (pidlock_take(path, &fd, &holder) == 0)
+			continue;
+		if (errno == EWOULDBLOCK) {
+			log_err("lock %s: another flanneld (pid %ld) already runs for %s; stop it first",
+				path, (long)holder, d->nets[i].subnet_file);
+			return EX_TEMPFAIL;
+		}
+		log_err("lock %s: %s", path, strerror(errno));
+		return EX_OSERR;
+	}
+	return 0;
+}
+
 int flanneld_run(struct flanneld_opts *o)
 {
 	struct daemon *d = fl_calloc(1, sizeof(*d));
@@ -764,11 +949,17 @@ int flanneld_run(struct flanneld_opts *o)
 	d->o = o;
 	d->sv.pieces = d->pieces;
 	d->sv.notify_fd = -1;
+	d->healthz_fd = -1;
 	rc = setup_networks(d);
+	if (!rc && !o->dry_run)
+		rc = caps_need_net_admin("start");
+	if (!rc)
+		rc = lock_networks(d);
 	if (!rc && etcd_open(&o->etcd.opts, &e, err, sizeof(err)) != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
 		rc = EX_USAGE;
 	}
+	d->e = e;
 	for (int i = 0; !rc && i < d->n_nets; i++) {
 		rc = config_fetch_wait(e, d->nets[i].prefix, &d->nets[i].cfg);
 		if (rc < 0) {
@@ -777,7 +968,11 @@ int flanneld_run(struct flanneld_opts *o)
 		}
 		if (!rc)
 			rc = check_backend(&d->nets[i]);
+		if (!rc)
+			remember_config_text(d, &d->nets[i]);
 	}
+	if (!rc)
+		rc = check_vnis(d);
 	if (!rc)
 		rc = choose_iface(d);
 	if (!rc && supervise_notify_open(&d->sv) < 0) {
@@ -794,14 +989,23 @@ int flanneld_run(struct flanneld_opts *o)
 			print_piece(&d->pieces[i]);
 		goto out;
 	}
+	if (!rc && o->healthz_port &&
+	    (d->healthz_fd = healthz_open(o->healthz_ip, o->healthz_port, err, sizeof(err))) < 0) {
+		log_err("serve /healthz: %s", err);
+		rc = EX_CONFIG;
+	}
 	if (!rc)
 		rc = loop(d);
 out:
+	if (d->healthz_fd >= 0)
+		close(d->healthz_fd);
 	supervise_stop_all(&d->sv, 5000);
 	for (int i = 0; i < d->sv.n; i++)
 		piece_clear(&d->pieces[i]);
-	for (int i = 0; i < d->n_nets; i++)
+	for (int i = 0; i < d->n_nets; i++) {
 		config_clear(&d->nets[i].cfg);
+		free(d->nets[i].cfg_text);
+	}
 	if (d->sv.notify_fd >= 0)
 		close(d->sv.notify_fd);
 	if (d->child_env) {

@@ -24,6 +24,9 @@ struct flanneld_opts {
 	const char *subnet_file, *subnet_dir;
 	const char *networks;     /* comma-separated, or NULL */
 	const char *renew_margin; /* passed through to flannel-lease */
+	const char *route_shape;  /* nexthop|classic, to the kernel appliers; NULL: theirs */
+	const char *healthz_ip;   /* where /healthz and /readyz are served */
+	unsigned healthz_port;    /* 0: not served (upstream's default) */
 	bool ip_masq, fully_random_disable, forward_rules, blackhole;
 	bool dry_run;             /* print the pieces' command lines, run nothing */
 	int verbosity;

@@ -190,11 +190,14 @@ int masq_apply(const struct masq_conf *c)
 		log_err("build ruleset: %s", strerror(errno));
 		return EX_SOFTWARE;
 	}
-	rc = run_script(c, script, "apply");
+	/* iptables' FORWARD first: the same order of tables on every apply. */
+	rc = masq_ipt_forward(c);
+	if (rc == 0)
+		rc = run_script(c, script, "apply");
 	free(script);
 	if (rc == EX_UNAVAILABLE) {
 		log_warn("apply: %s not found, using iptables instead", c->nft);
-		rc = masq_ipt_apply(c);
+		return masq_ipt_apply(c);
 	}
 	return rc;
 }
@@ -212,7 +215,7 @@ int masq_delete(const struct masq_conf *c)
 	free(script);
 	if (rc == EX_UNAVAILABLE) {
 		log_warn("delete: %s not found, deleting iptables chains instead", c->nft);
-		rc = masq_ipt_delete(c);
+		return masq_ipt_delete(c);
 	}
-	return rc;
+	return rc ? rc : masq_ipt_forward_delete(c);
 }

@@ -49,6 +49,15 @@ int masq_delete(const struct masq_conf *c);
  */
 int masq_ipt_apply(const struct masq_conf *c);
 int masq_ipt_delete(const struct masq_conf *c);
+/*
+ * Next to the nft table, the forward accept rules also go into iptables'
+ * FORWARD (chain FLANNEL-FWD, as upstream): an accept in our own base chain
+ * cannot override a DROP policy there (Docker sets one).  Whichever backend
+ * "iptables" is (nft or legacy); no iptables installed is no error.  The
+ * delete removes the chain and its jump.
+ */
+int masq_ipt_forward(const struct masq_conf *c);
+int masq_ipt_forward_delete(const struct masq_conf *c);
 
 /*
  * Apply, then keep the table as applied: listen to nftables netlink events

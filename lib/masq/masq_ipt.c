@@ -121,8 +121,10 @@ static void ipt_section(struct buf *b, const struct ipt_family *f,
 	buf_printf(b, "COMMIT\n");
 }
 
-/* Bring one family to what c asks for; 0, or an exit code. */
-static int ipt_apply_family(const struct masq_conf *c, int family)
+/* Bring one family to what c asks for; 0, or an exit code.  FWD_ONLY:
+ * only the filter chain, next to our nft table; no iptables is no error.
+ * QUIET: the restore's own messages are not shown (a try before a retry). */
+static int ipt_apply_once(const struct masq_conf *c, int family, bool fwd_only, bool quiet)
 {
 	static const char *const args[] = { "-w", "--noflush", NULL };
 	struct buf b = { 0 };
@@ -131,9 +133,13 @@ static int ipt_apply_family(const struct masq_conf *c, int family)
 	int rc;
 
 	ipt_family_init(c, family, &f);
-	if (ipt_probe(&f, &f.nat) < 0 || ipt_probe(&f, &f.fwd) < 0) {
-		if (!f.nat.wanted && !f.fwd.wanted)
-			return 0; /* nothing to remove where there is no ip6tables */
+	if (fwd_only)
+		f.nat.wanted = false;
+	if ((!fwd_only && ipt_probe(&f, &f.nat) < 0) || ipt_probe(&f, &f.fwd) < 0) {
+		/* nothing to remove where there is no ip6tables; and no iptables
+		 * FORWARD policy can drop where there is no iptables */
+		if (fwd_only || (!f.nat.wanted && !f.fwd.wanted))
+			return 0;
 		log_err("apply %s rules: neither nft nor %s found", f.iptables, f.iptables);
 		return EX_UNAVAILABLE;
 	}
@@ -147,24 +153,51 @@ static int ipt_apply_family(const struct masq_conf *c, int family)
 		free(script);
 		return 0;
 	}
-	rc = subproc_run(f.restore, args, script, NULL, 0);
+	rc = subproc_run(f.restore, args, script, NULL, quiet ? SUBPROC_QUIET : 0);
 	free(script);
 	if (rc < 0) {
 		log_err("run %s: %s", f.restore, strerror(errno));
 		return errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR;
 	}
 	if (rc != 0) {
-		log_err("apply %s rules: %s exited with %d", f.iptables, f.restore, rc);
+		if (!quiet)
+			log_err("apply %s rules: %s exited with %d", f.iptables, f.restore, rc);
 		return EXIT_FAILURE;
 	}
 	return 0;
 }
 
+/* Someone else (another flannel-masq) may change the chains between our
+ * probe and our restore: probe again and retry. */
+static int ipt_apply_family(const struct masq_conf *c, int family, bool fwd_only)
+{
+	int rc = EXIT_FAILURE;
+
+	for (int i = 0; rc == EXIT_FAILURE && i < 3; i++)
+		rc = ipt_apply_once(c, family, fwd_only, i < 2);
+	return rc;
+}
+
 int masq_ipt_apply(const struct masq_conf *c)
 {
-	int rc = ipt_apply_family(c, AF_INET);
+	int rc = ipt_apply_family(c, AF_INET, false);
 
-	return rc ? rc : ipt_apply_family(c, AF_INET6);
+	return rc ? rc : ipt_apply_family(c, AF_INET6, false);
+}
+
+int masq_ipt_forward(const struct masq_conf *c)
+{
+	int rc = ipt_apply_family(c, AF_INET, true);
+
+	return rc ? rc : ipt_apply_family(c, AF_INET6, true);
+}
+
+int masq_ipt_forward_delete(const struct masq_conf *c)
+{
+	struct masq_conf none = *c;
+
+	none.forward = false;
+	return masq_ipt_forward(&none);
 }
 
 int masq_ipt_delete(const struct masq_conf *c)

@@ -170,6 +170,23 @@ int lease_validate(const struct lease *l, char *err, size_t errlen)
 	return 0;
 }
 
+int lease_drop_unusable_v6(struct lease *l, char *why, size_t whylen)
+{
+	char a[ADDR_STRLEN], p[ADDR_STRLEN];
+
+	if (l->subnet.addr.family != AF_INET || l->subnet6.addr.family != AF_INET6 ||
+	    !addr_is_set(&l->public_ip6) || !addr_is_unusable(&l->public_ip6))
+		return 0;
+	snprintf(why, whylen, "PublicIPv6 %s is not a usable unicast address: "
+		 "skipping its IPv6 subnet %s, keeping its IPv4 part",
+		 addr_format(&l->public_ip6, a, sizeof(a)), prefix_format(&l->subnet6, p, sizeof(p)));
+	memset(&l->subnet6, 0, sizeof(l->subnet6));
+	memset(&l->public_ip6, 0, sizeof(l->public_ip6));
+	json_decref(l->backend_v6_data);
+	l->backend_v6_data = NULL;
+	return 1;
+}
+
 const struct ipaddr *lease_public_of(const struct lease *l, int family)
 {
 	return family == AF_INET6 ? &l->public_ip6 : &l->public_ip;

@@ -49,5 +49,11 @@ const struct prefix *lease_subnet_of(const struct lease *l, int family);
 
 /* Check what a backend will trust: addresses usable, family right, BackendData an object. */
 int lease_validate(const struct lease *l, char *err, size_t errlen);
+/*
+ * A dual-stack lease whose PublicIPv6 is unusable (link-local, as a host
+ * with no global IPv6 address once wrote it) loses its IPv6 part, so that
+ * its IPv4 part still works: 1 when it did (why says what went), else 0.
+ */
+int lease_drop_unusable_v6(struct lease *l, char *why, size_t whylen);
 
 #endif

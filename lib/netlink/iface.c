@@ -73,6 +73,24 @@ int iface_by_addr(const struct ipaddr *addr, struct iface *out)
 	return rc;
 }
 
+int iface_local_addrs(struct ipaddr *out, int max)
+{
+	struct ifaddrs *ifa, *i;
+	int n = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return -1;
+	for (i = ifa; i && n < max; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		sockaddr_to_addr(i->ifa_addr, &out[n]);
+		if (addr_is_set(&out[n]))
+			n++;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
 static bool is_link_local(const struct ipaddr *a)
 {
 	if (a->family == AF_INET)
@@ -87,16 +105,17 @@ int iface_by_name(const char *name, int family, struct iface *out)
 
 	if (getifaddrs(&ifa) < 0)
 		return -1;
-	/* Global unicast first, link-local only when nothing else is there. */
+	/* Global unicast only: another host cannot reach a link-local address
+	 * (EADDRNOTAVAIL when the interface has no other). */
 	for (i = ifa; i; i = i->ifa_next) {
 		struct ipaddr a;
 
 		if (!i->ifa_addr || strcmp(i->ifa_name, name) != 0)
 			continue;
 		sockaddr_to_addr(i->ifa_addr, &a);
-		if (a.family != family)
+		if (a.family != family || is_link_local(&a))
 			continue;
-		if (!addr_is_set(&best) || (is_link_local(&best) && !is_link_local(&a)))
+		if (!addr_is_set(&best))
 			best = a;
 	}
 	freeifaddrs(ifa);
@@ -261,7 +280,14 @@ int iface_select(const char *const *ifaces, int n_ifaces, const char *const *reg
 			return 0;
 	if (can_reach && iface_can_reach(can_reach, family, out) == 0)
 		return 0;
-	snprintf(err, errlen,
-		 "no interface matches the --iface, --iface-regex and --iface-can-reach given");
+	/* Name what was asked for: "--iface=eth9 --iface-regex=^198\." */
+	size_t off = (size_t)snprintf(err, errlen, "no interface with an IPv%d address matches",
+				      family == AF_INET ? 4 : 6);
+	for (int i = 0; i < n_ifaces && off < errlen; i++)
+		off += (size_t)snprintf(err + off, errlen - off, " --iface=%s", ifaces[i]);
+	for (int i = 0; i < n_regexes && off < errlen; i++)
+		off += (size_t)snprintf(err + off, errlen - off, " --iface-regex=%s", regexes[i]);
+	if (can_reach && off < errlen)
+		snprintf(err + off, errlen - off, " --iface-can-reach=%s", can_reach);
 	return -1;
 }

@@ -21,6 +21,8 @@ int iface_by_name(const char *name, int family, struct iface *out);
 int iface_lookup(const char *spec, int family, struct iface *out);
 /* The interface of the default route of that family (the first one). */
 int iface_default(int family, struct iface *out);
+/* Up to max of this host's addresses, on any interface: how many, or -1. */
+int iface_local_addrs(struct ipaddr *out, int max);
 /* Read the MTU of an interface by name; 0 when unknown. */
 unsigned iface_mtu(const char *name);
 

@@ -73,8 +73,6 @@ int nl_addr_change(struct nl *nl, enum nl_op op, const struct nl_addr *a)
 	ifa->ifa_index = (uint32_t)a->ifindex;
 	nl_put_addr(nlh, IFA_LOCAL, &a->pfx.addr);
 	nl_put_addr(nlh, IFA_ADDRESS, &a->pfx.addr);
-	if (a->pfx.addr.family == AF_INET6)
-		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
 	rc = nl_request(nl, nlh, NULL, NULL);
 	if (op == NL_DELETE && (rc == -EADDRNOTAVAIL || rc == -ENOENT))
 		return 0;
