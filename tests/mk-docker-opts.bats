@@ -12,7 +12,7 @@ setup() {
 	IN="$BATS_TEST_TMPDIR/subnet.env"
 	OUT="$BATS_TEST_TMPDIR/docker_opts.env"
 	# upstream's sample_subnet.env
-	printf 'FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.74.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n' >"$IN"
+	printf 'FLANNEL_NETWORK=100.64.0.0/16\nFLANNEL_SUBNET=100.64.74.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n' >"$IN"
 }
 
 # mk ARGS...: run the script under POSIX sh (dash) with a clean environment.
@@ -23,17 +23,17 @@ mk() {
 @test "default: individual and combined (upstream case 1)" {
 	mk
 	diff -u - "$OUT" <<-'EOF'
-	DOCKER_OPT_BIP="--bip=10.1.74.1/24"
+	DOCKER_OPT_BIP="--bip=100.64.74.1/24"
 	DOCKER_OPT_IPMASQ="--ip-masq=true"
 	DOCKER_OPT_MTU="--mtu=1472"
-	DOCKER_OPTS=" --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"
+	DOCKER_OPTS=" --bip=100.64.74.1/24 --ip-masq=true --mtu=1472"
 	EOF
 }
 
 @test "-i: individual only (upstream case 2)" {
 	mk -i
 	diff -u - "$OUT" <<-'EOF'
-	DOCKER_OPT_BIP="--bip=10.1.74.1/24"
+	DOCKER_OPT_BIP="--bip=100.64.74.1/24"
 	DOCKER_OPT_IPMASQ="--ip-masq=true"
 	DOCKER_OPT_MTU="--mtu=1472"
 	EOF
@@ -42,33 +42,33 @@ mk() {
 @test "-c: combined only (upstream case 3)" {
 	mk -c
 	diff -u - "$OUT" <<-'EOF'
-	DOCKER_OPTS=" --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"
+	DOCKER_OPTS=" --bip=100.64.74.1/24 --ip-masq=true --mtu=1472"
 	EOF
 }
 
 @test "-k CUSTOM_KEY (upstream case 4)" {
 	mk -k CUSTOM_KEY
 	diff -u - "$OUT" <<-'EOF'
-	DOCKER_OPT_BIP="--bip=10.1.74.1/24"
+	DOCKER_OPT_BIP="--bip=100.64.74.1/24"
 	DOCKER_OPT_IPMASQ="--ip-masq=true"
 	DOCKER_OPT_MTU="--mtu=1472"
-	CUSTOM_KEY=" --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"
+	CUSTOM_KEY=" --bip=100.64.74.1/24 --ip-masq=true --mtu=1472"
 	EOF
 }
 
 @test "-m: no ip-masq option (upstream case 5)" {
 	mk -m
 	diff -u - "$OUT" <<-'EOF'
-	DOCKER_OPT_BIP="--bip=10.1.74.1/24"
+	DOCKER_OPT_BIP="--bip=100.64.74.1/24"
 	DOCKER_OPT_MTU="--mtu=1472"
-	DOCKER_OPTS=" --bip=10.1.74.1/24 --mtu=1472"
+	DOCKER_OPTS=" --bip=100.64.74.1/24 --mtu=1472"
 	EOF
 }
 
 @test "FLANNEL_IPMASQ=true gives --ip-masq=false; a bad value is an error" {
 	sed -i 's/IPMASQ=false/IPMASQ=true/' "$IN"
 	mk -c
-	[ "$(cat "$OUT")" = 'DOCKER_OPTS=" --bip=10.1.74.1/24 --ip-masq=false --mtu=1472"' ]
+	[ "$(cat "$OUT")" = 'DOCKER_OPTS=" --bip=100.64.74.1/24 --ip-masq=false --mtu=1472"' ]
 	sed -i 's/IPMASQ=true/IPMASQ=yes/' "$IN"
 	run mk
 	[ "$status" -eq 1 ]
@@ -82,11 +82,11 @@ mk() {
 		DOCKER_OPTS=--iptables=false sh "$MK" -f "$IN" -d "$OUT"
 	diff -u - "$OUT" <<-'EOF'
 	DOCKER_OPT_AAA="--debug"
-	DOCKER_OPT_BIP="--bip=10.1.74.1/24"
+	DOCKER_OPT_BIP="--bip=100.64.74.1/24"
 	DOCKER_OPT_IPMASQ="--ip-masq=true"
 	DOCKER_OPT_LOG="--log-level=warn"
 	DOCKER_OPT_MTU="--mtu=1472"
-	DOCKER_OPTS="--iptables=false  --debug --bip=10.1.74.1/24 --ip-masq=true --log-level=warn --mtu=1472"
+	DOCKER_OPTS="--iptables=false  --debug --bip=100.64.74.1/24 --ip-masq=true --log-level=warn --mtu=1472"
 	EOF
 }
 

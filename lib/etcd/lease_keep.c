@@ -183,9 +183,11 @@ static int watch_session(struct lease_keep *k, int64_t *next_renew)
 	if (rc != ETCD_OK)
 		return rc == ETCD_ERR_NOMEM ? EX_OSERR : SESSION_DOWN;
 	if (k->down_ms) {
-		log_notice("etcd reachable again after %.1f s (%lu tries): recovered, lease %s kept",
-			   (double)(mono_ms() - k->down_ms) / 1e3, k->down_tries, k->key);
+		log_notice("etcd reachable again after %.1f s: recovered, lease %s kept "
+			   "(%lu failed tries)", (double)(mono_ms() - k->down_ms) / 1e3, k->key,
+			   k->down_tries);
 		k->down_ms = 0;
+		k->down_tries = 0;
 	}
 	etcd_watch_set_wakeup_fd(w, sig_fd());
 	while (!s.lost && !s.compacted) {
@@ -226,10 +228,10 @@ static void note_unreachable(struct lease_keep *k)
 {
 	int64_t now = mono_ms();
 
-	k->down_tries++;
-	if (!k->down_ms) {
-		k->down_ms = k->down_logged_ms = now;
-		k->down_tries = 1;
+	if (!k->down_ms)
+		k->down_ms = now;
+	if (++k->down_tries == 1) {
+		k->down_logged_ms = now;
 		log_warn("etcd unreachable: %s; retrying, the lease and subnet stay in use",
 			 etcd_error(k->acq.e));
 	} else if (now - k->down_logged_ms >= 30000) {
@@ -284,6 +286,8 @@ int lease_keep_run(struct lease_keep *k)
 		} else {
 			if (rc == SESSION_DOWN)
 				note_unreachable(k);
+			else if (!k->down_ms) /* the stream broke: say when it is back */
+				k->down_ms = k->down_logged_ms = mono_ms();
 			backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
 		}
 	}
