@@ -21,6 +21,10 @@ int iface_by_name(const char *name, int family, struct iface *out);
 int iface_lookup(const char *spec, int family, struct iface *out);
 /* The interface of the default route of that family (the first one). */
 int iface_default(int family, struct iface *out);
+/* A tool's underlay: spec (name or address), else the holder of public_ip
+ * (family 0: none), else the default route's interface.  0, or -1. */
+int iface_underlay(const char *spec, const struct ipaddr *public_ip, int family,
+		   struct iface *out);
 /* Read the MTU of an interface by name; 0 when unknown. */
 unsigned iface_mtu(const char *name);
 
