@@ -64,11 +64,11 @@ route_of() {
 	# Upstream's lease: BackendType ipip, no BackendData.
 	etcdctl_ get --prefix --print-value-only /coreos.com/network/subnets/ | tee "$D/leases"
 	[ "$(grep -c '"BackendType":"ipip"' "$D/leases")" -eq 3 ]
-	! grep -q BackendData "$D/leases"
+	run ! grep -q BackendData "$D/leases"
 	ping_all 3
 	# 1452 bytes of ICMP data make a 1480-byte packet: it fits; one more does not.
-	in_container 1 ping -4 -c 1 -W 2 -M do -s 1452 "$(caddr 2)"
-	run in_container 1 ping -4 -c 1 -W 2 -M do -s 1453 "$(caddr 2)"
+	in_container 1 ping -4 -c 1 -W 2 -M "do" -s 1452 "$(caddr 2)"
+	run in_container 1 ping -4 -c 1 -W 2 -M "do" -s 1453 "$(caddr 2)"
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ $output == *"mtu = 1480"* ]]
@@ -99,7 +99,7 @@ route_of() {
 	in_container 1 ping -4 -c 1 -W 2 "$(caddr 3)"
 	sleep 0.3
 	cat "$D/monitor.log"
-	! grep -q '^Deleted' "$D/monitor.log"
+	run ! grep -q "^Deleted" "$D/monitor.log"
 
 	# A removed lease loses its route: host 3 stops (keeping its lease), then the lease goes.
 	kill -TERM "$FLANNELD_PID_3"
