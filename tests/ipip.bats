@@ -3,6 +3,7 @@
 # the reason, from the tool and from flanneld) and the refusal of EnableIPv6;
 # the rest runs in a user-mode-linux guest whose kernel has ipip
 # (tests/uml/ipip.bats), its results forwarded as "# uml: ok ..." lines.
+
 # shellcheck disable=SC2154 # $stderr comes from run --separate-stderr
 
 load helpers
@@ -61,11 +62,5 @@ host_has_ipip() {
 		require "needs linux.uml (Debian package user-mode-linux; scripts/deps.sh installs it)"
 	run --separate-stderr env TMPDIR="$BATS_TEST_TMPDIR" "$BATS_TEST_DIRNAME/uml/run.sh" \
 		"$BATS_TEST_DIRNAME/uml/ipip.bats" --timing
-	# The guest's results, counted by tests/run.sh.
-	grep -E '^(not )?ok ' <<<"$output" | sed 's/^/# uml: /' >&3 || true
-	printf '%s\n' "$output" "--- stderr:" "$stderr"
-	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = 1..2 ]
-	[ "$(grep -cE '^ok ' <<<"$output")" -eq 2 ]
-	[ "$(grep -cE '^not ok |# (skip|SKIP)' <<<"$output")" -eq 0 ]
+	uml_results 2
 }

@@ -124,6 +124,24 @@ int applier_direct_oif(struct applier *a, const struct ipaddr *ip, uint32_t *oif
 	return 1;
 }
 
+const struct ipaddr *applier_public_ip(const struct lease *l, int family, char *err,
+				       size_t errlen)
+{
+	const struct ipaddr *pub = lease_public_of(l, family);
+	char ip[ADDR_STRLEN];
+
+	if (!pub->family) {
+		snprintf(err, errlen, "no public IPv%d address", family == AF_INET6 ? 6 : 4);
+		return NULL;
+	}
+	if (addr_is_unusable(pub)) {
+		snprintf(err, errlen, "public IP %s is not usable",
+			 addr_format(pub, ip, sizeof(ip)));
+		return NULL;
+	}
+	return pub;
+}
+
 int applier_plan_direct(struct applier *a, const struct ipaddr *ip, struct peer_want *w,
 			char *err, size_t errlen)
 {

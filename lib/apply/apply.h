@@ -117,6 +117,10 @@ const void *applier_backend_data(const struct applier *a);
 /* The kernel's own lookup of ip: 1 with *oif when it is directly on a link
  * (no gateway), 0 when not, -errno. */
 int applier_direct_oif(struct applier *a, const struct ipaddr *ip, uint32_t *oif);
+/* The lease's public IP of that family: NULL with err when it has none or
+ * it is not usable (unspecified, loopback, multicast...). */
+const struct ipaddr *applier_public_ip(const struct lease *l, int family, char *err,
+				       size_t errlen);
 /* DirectRouting: 1 with *w a plain route via ip when ip is directly on a
  * link, 0 when not (encapsulate), -1 with err when the lookup failed. */
 int applier_plan_direct(struct applier *a, const struct ipaddr *ip, struct peer_want *w,

@@ -169,21 +169,13 @@ static int ipip_plan(struct applier *a, const struct lease *l, int family,
 {
 	const struct apply_opts *o = applier_opts(a);
 	const struct ipip_apply *cfg = applier_backend_data(a);
-	const struct ipaddr *pub = lease_public_of(l, AF_INET);
-	char ip[ADDR_STRLEN];
+	const struct ipaddr *pub;
 	int rc;
 
 	if (family != AF_INET || (!o->dev[0] && !o->dev_seen[0]))
 		return 0; /* IPv4 only; no device here */
-	if (!pub->family) {
-		snprintf(err, errlen, "no public IPv4 address");
+	if (!(pub = applier_public_ip(l, AF_INET, err, errlen)))
 		return -1;
-	}
-	if (addr_is_unusable(pub)) {
-		snprintf(err, errlen, "public IP %s is not usable",
-			 addr_format(pub, ip, sizeof(ip)));
-		return -1;
-	}
 	if (cfg && cfg->direct_routing && (rc = applier_plan_direct(a, pub, w, err, errlen)) != 0)
 		return rc;
 	w->kind = PEER_TUNNEL;
