@@ -8,30 +8,23 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "apply/apply.h"
+#include "apply/apply_cli.h"
 #include "backend/backend.h"
 #include "backend/ipip.h"
 #include "base/cli.h"
 #include "base/log.h"
-#include "base/sdnotify.h"
-#include "base/sig.h"
 
 enum {
-	OPT_IFACE = 1, OPT_PUBLIC_IP, OPT_SUBNET_FILE, OPT_DIRECT, OPT_NO_SETUP, OPT_SHAPE,
-	OPT_NO_MONITOR, OPT_NETWORK, OPT_BACKEND, OPT_BLACKHOLE,
+	OPT_IFACE = 1, OPT_PUBLIC_IP, OPT_DIRECT, OPT_NO_SETUP, OPT_BACKEND,
 };
 
 static const struct option options[] = {
 	{ "iface", required_argument, NULL, OPT_IFACE },
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
-	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
 	{ "direct-routing", optional_argument, NULL, OPT_DIRECT },
 	{ "no-setup", no_argument, NULL, OPT_NO_SETUP },
-	{ "route-shape", required_argument, NULL, OPT_SHAPE },
-	{ "no-monitor", no_argument, NULL, OPT_NO_MONITOR },
-	{ "network", required_argument, NULL, OPT_NETWORK },
 	{ "backend-config", required_argument, NULL, OPT_BACKEND },
-	{ "blackhole-route", no_argument, NULL, OPT_BLACKHOLE },
+	APPLY_CLI_OPTIONS,
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -50,12 +43,10 @@ static void usage(FILE *f)
 }
 
 struct args {
-	const char *iface, *subnet_file;
-	bool subnet_file_given;
+	const char *iface;
 	struct ipaddr public_ip;
-	struct prefix network;
 	struct ipip_apply ap;
-	struct apply_opts o;
+	struct apply_cli ac;
 };
 
 static int bad(const char *opt, const char *arg, const char *why)
@@ -76,26 +67,11 @@ static int parse_one(struct args *a, int opt, const char *arg)
 		if (addr_parse_family(arg, AF_INET, &a->public_ip) < 0)
 			return bad("--public-ip", arg, "not an IPv4 address");
 		return 0;
-	case OPT_SUBNET_FILE:
-		a->subnet_file = arg;
-		a->subnet_file_given = true;
-		return 0;
 	case OPT_DIRECT:
 		if (cli_bool(arg, &a->ap.direct_routing) < 0)
 			return bad("--direct-routing", arg, "not true or false");
 		return 0;
 	case OPT_NO_SETUP: a->ap.setup = false; return 0;
-	case OPT_NO_MONITOR: a->o.no_monitor = true; return 0;
-	case OPT_BLACKHOLE: a->o.blackhole = true; return 0;
-	case OPT_SHAPE:
-		if (strcmp(arg, "nexthop") && strcmp(arg, "classic"))
-			return bad("--route-shape", arg, "not nexthop or classic");
-		a->o.classic_routes = strcmp(arg, "classic") == 0;
-		return 0;
-	case OPT_NETWORK:
-		if (prefix_parse(arg, &a->network) < 0 || a->network.addr.family != AF_INET)
-			return bad("--network", arg, "not an IPv4 CIDR prefix");
-		return 0;
 	case OPT_BACKEND:
 		if (ipip_conf_parse_backend(arg, &a->ap, err, sizeof(err)) < 0) {
 			log_err("parse --backend-config: %s", err);
@@ -103,6 +79,9 @@ static int parse_one(struct args *a, int opt, const char *arg)
 		}
 		return 0;
 	default:
+		r = apply_cli_option(&a->ac, opt, arg);
+		if (r <= 0)
+			return r;
 		r = cli_common_option(opt, arg, "flannel-ipip", usage);
 		if (r > 0)
 			exit(0);
@@ -132,33 +111,26 @@ static int cmd_apply(struct args *a, struct nl *nl)
 	struct nl_link link;
 	int rc;
 
-	snprintf(a->o.devname[0], sizeof(a->o.devname[0]), "%s", IPIP_DEVNAME);
+	snprintf(a->ac.o.devname[0], sizeof(a->ac.o.devname[0]), "%s", IPIP_DEVNAME);
 	rc = nl_link_get(nl, IPIP_DEVNAME, 0, &link);
 	if (rc < 0) {
 		log_err("find %s: %s (run flannel-ipip init first)", IPIP_DEVNAME,
 			nl_strerror(nl, rc));
 		return EX_UNAVAILABLE;
 	}
-	a->o.dev[0] = link.ifindex;
-	a->o.dev_seen[0] = true;
-	a->o.sigfd = sig_init(0);
-	a->o.synced = sd_notify_ready;
-	a->o.synced_arg = getenv("NOTIFY_SOCKET");
-	if (a->o.sigfd < 0) {
-		log_err("set up signals: %s", strerror(errno));
-		return EX_OSERR;
-	}
-	apply_opts_read_env(&a->o, a->subnet_file, a->subnet_file_given, &a->network);
+	a->ac.o.dev[0] = link.ifindex;
+	a->ac.o.dev_seen[0] = true;
 	be.data = &a->ap;
-	return apply_main(&be, &a->o);
+	return apply_cli_run(&a->ac, &be, getenv("NOTIFY_SOCKET"));
 }
 
 int main(int argc, char **argv)
 {
-	struct args a = { .subnet_file = "/run/flannel/subnet.env", .ap = { .setup = true } };
+	struct args a = { .ap = { .setup = true } };
 	struct nl *nl;
 	int opt, rc = 0;
 
+	apply_cli_init(&a.ac);
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "--version")))
