@@ -1,7 +1,7 @@
-/* apply.h - lease events into the kernel: the engine shared by flannel-vxlan
- * and flannel-route.  A backend only plans what one lease needs per family;
- * the engine diffs that against what the kernel has, writes the difference
- * in batches, purges after a sync, and heals deletions it sees. */
+/* apply.h - lease events into the kernel: the engine shared by flannel-vxlan,
+ * flannel-route and flannel-ipip.  A backend only plans what one lease needs
+ * per family; the engine diffs that against what the kernel has, writes the
+ * difference in batches, purges after a sync, and heals deletions it sees. */
 #ifndef FLANNEL_APPLY_H
 #define FLANNEL_APPLY_H
 
