@@ -8,27 +8,20 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "apply/apply.h"
+#include "apply/apply_cli.h"
 #include "backend/backend.h"
 #include "base/cli.h"
 #include "base/caps.h"
 #include "base/log.h"
-#include "base/sdnotify.h"
-#include "base/sig.h"
 #include "netlink/iface.h"
 
 enum {
-	OPT_IFACE = 1, OPT_SUBNET_FILE, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK, OPT_BLACKHOLE,
-	OPT_PUBLIC_IP, OPT_PUBLIC_IPV6,
+	OPT_IFACE = 1, OPT_PUBLIC_IP, OPT_PUBLIC_IPV6,
 };
 
 static const struct option options[] = {
 	{ "iface", required_argument, NULL, OPT_IFACE },
-	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
-	{ "route-shape", required_argument, NULL, OPT_SHAPE },
-	{ "no-monitor", no_argument, NULL, OPT_NO_MONITOR },
-	{ "network", required_argument, NULL, OPT_NETWORK },
-	{ "blackhole-route", no_argument, NULL, OPT_BLACKHOLE },
+	APPLY_CLI_OPTIONS,
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
 	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
 	CLI_COMMON_OPTIONS,
@@ -46,10 +39,8 @@ static void usage(FILE *f)
 }
 
 struct args {
-	const char *iface, *subnet_file;
-	bool subnet_file_given;
-	struct prefix network;
-	struct apply_opts o;
+	const char *iface;
+	struct apply_cli ac;
 };
 
 static int parse_one(struct args *a, int opt, const char *arg)
@@ -58,28 +49,13 @@ static int parse_one(struct args *a, int opt, const char *arg)
 
 	switch (opt) {
 	case OPT_IFACE: a->iface = arg; return 0;
-	case OPT_SUBNET_FILE:
-		a->subnet_file = arg;
-		a->subnet_file_given = true;
-		return 0;
-	case OPT_NO_MONITOR: a->o.no_monitor = true; return 0;
-	case OPT_BLACKHOLE: a->o.blackhole = true; return 0;
 	case OPT_PUBLIC_IP:
 	case OPT_PUBLIC_IPV6:
 		return 0; /* accepted for flanneld's sake: the remotes' IPs are what matter */
-	case OPT_SHAPE:
-		if (strcmp(arg, "nexthop") && strcmp(arg, "classic")) {
-			log_err("--route-shape %s: not nexthop or classic", arg);
-			return -1;
-		}
-		a->o.classic_routes = strcmp(arg, "classic") == 0;
-		return 0;
-	case OPT_NETWORK:
-		if (prefix_parse(arg, &a->network) == 0)
-			return 0;
-		log_err("--network %s: not a CIDR prefix", arg);
-		return -1;
 	default:
+		r = apply_cli_option(&a->ac, opt, arg);
+		if (r <= 0)
+			return r;
 		r = cli_common_option(opt, arg, "flannel-route", usage);
 		if (r > 0)
 			exit(0);
@@ -89,10 +65,11 @@ static int parse_one(struct args *a, int opt, const char *arg)
 
 int main(int argc, char **argv)
 {
-	struct args a = { .subnet_file = "/run/flannel/subnet.env" };
+	struct args a = { 0 };
 	struct iface ifc;
 	int opt, rc = 0;
 
+	apply_cli_init(&a.ac);
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "--version")))
@@ -119,15 +96,7 @@ int main(int argc, char **argv)
 			log_err("find interface %s: no such interface or address", a.iface);
 			return EX_CONFIG;
 		}
-		a.o.iface = ifc.index;
+		a.ac.o.iface = ifc.index;
 	}
-	a.o.sigfd = sig_init(0);
-	a.o.synced = sd_notify_ready;
-	a.o.synced_arg = getenv("NOTIFY_SOCKET");
-	if (a.o.sigfd < 0) {
-		log_err("set up signals: %s", strerror(errno));
-		return EX_OSERR;
-	}
-	apply_opts_read_env(&a.o, a.subnet_file, a.subnet_file_given, &a.network);
-	return apply_main(backend_hostgw.plan, &a.o);
+	return apply_cli_run(&a.ac, backend_hostgw.plan, getenv("NOTIFY_SOCKET"));
 }

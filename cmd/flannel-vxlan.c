@@ -9,20 +9,18 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "apply/apply.h"
+#include "apply/apply_cli.h"
 #include "backend/backend.h"
 #include "backend/vxlan.h"
 #include "base/cli.h"
 #include "base/caps.h"
 #include "base/log.h"
-#include "base/sdnotify.h"
-#include "base/sig.h"
 #include "model/env.h"
 
 enum {
 	OPT_VNI = 1, OPT_PORT, OPT_GBP, OPT_LEARNING, OPT_MTU, OPT_MAC_PREFIX, OPT_MAC,
-	OPT_IFACE, OPT_PUBLIC_IP, OPT_PUBLIC_IPV6, OPT_IPV6, OPT_SUBNET_FILE, OPT_DIRECT,
-	OPT_NO_SETUP, OPT_SHAPE, OPT_NO_MONITOR, OPT_NETWORK, OPT_BACKEND, OPT_BLACKHOLE,
+	OPT_IFACE, OPT_PUBLIC_IP, OPT_PUBLIC_IPV6, OPT_IPV6, OPT_DIRECT, OPT_NO_SETUP,
+	OPT_BACKEND,
 };
 
 static const struct option options[] = {
@@ -37,14 +35,10 @@ static const struct option options[] = {
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
 	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
 	{ "ipv6", no_argument, NULL, OPT_IPV6 },
-	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
 	{ "direct-routing", optional_argument, NULL, OPT_DIRECT },
 	{ "no-setup", no_argument, NULL, OPT_NO_SETUP },
-	{ "route-shape", required_argument, NULL, OPT_SHAPE },
-	{ "no-monitor", no_argument, NULL, OPT_NO_MONITOR },
-	{ "network", required_argument, NULL, OPT_NETWORK },
 	{ "backend-config", required_argument, NULL, OPT_BACKEND },
-	{ "blackhole-route", no_argument, NULL, OPT_BLACKHOLE },
+	APPLY_CLI_OPTIONS,
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -71,10 +65,8 @@ struct args {
 	const char *cmd;
 	struct vxlan_conf conf;
 	struct vxlan_apply ap;
-	const char *subnet_file;
-	bool subnet_file_given, classic, no_monitor, blackhole;
 	struct ipaddr pub4, pub6;
-	struct prefix network;
+	struct apply_cli ac; /* subnet_file also for setup */
 };
 
 static int bad(const char *opt, const char *arg, const char *why)
@@ -108,10 +100,6 @@ static int parse_addr_opts(struct args *a, int opt, const char *arg)
 		    (a->conf.mac_prefix[0] & 1))
 			return bad("--mac-prefix", arg, "not 1 to 5 unicast MAC bytes (0E-2A)");
 		return 0;
-	case OPT_NETWORK:
-		if (prefix_parse(arg, &a->network) < 0)
-			return bad("--network", arg, "not a CIDR prefix");
-		return 0;
 	case OPT_BACKEND: {
 		char err[200];
 
@@ -121,11 +109,8 @@ static int parse_addr_opts(struct args *a, int opt, const char *arg)
 		}
 		return 0;
 	}
-	case OPT_BLACKHOLE:
-		a->blackhole = true;
-		return 0;
 	}
-	return 1;
+	return apply_cli_option(&a->ac, opt, arg);
 }
 
 static int parse_one(struct args *a, int opt, const char *arg)
@@ -158,17 +143,7 @@ static int parse_one(struct args *a, int opt, const char *arg)
 		  opt == OPT_LEARNING ? &a->conf.learning : &a->ap.direct_routing) = b;
 		return 0;
 	case OPT_IPV6: a->conf.ipv6 = true; return 0;
-	case OPT_SUBNET_FILE:
-		a->subnet_file = arg;
-		a->subnet_file_given = true;
-		return 0;
 	case OPT_NO_SETUP: a->ap.setup = false; return 0;
-	case OPT_NO_MONITOR: a->no_monitor = true; return 0;
-	case OPT_SHAPE:
-		if (strcmp(arg, "nexthop") && strcmp(arg, "classic"))
-			return bad("--route-shape", arg, "not nexthop or classic");
-		a->classic = strcmp(arg, "classic") == 0;
-		return 0;
 	case 'v':
 	case OPT_CLI_VERSION:
 	case OPT_CLI_HELP:
@@ -221,8 +196,8 @@ static int cmd_setup(struct args *a, struct nl *nl)
 	struct subnet_env env;
 	int done = 0;
 
-	if (env_read(a->subnet_file, &env) < 0) {
-		log_err("read %s: %s", a->subnet_file, strerror(errno));
+	if (env_read(a->ac.subnet_file, &env) < 0) {
+		log_err("read %s: %s", a->ac.subnet_file, strerror(errno));
 		return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
 	}
 	for (int v6 = 0; v6 < 2; v6++) {
@@ -246,7 +221,7 @@ static int cmd_setup(struct args *a, struct nl *nl)
 		done++;
 	}
 	if (!done) {
-		log_err("read %s: no FLANNEL_SUBNET or FLANNEL_IPV6_SUBNET", a->subnet_file);
+		log_err("read %s: no FLANNEL_SUBNET or FLANNEL_IPV6_SUBNET", a->ac.subnet_file);
 		return EX_DATAERR;
 	}
 	return 0;
@@ -274,29 +249,21 @@ static int find_devices(struct args *a, struct nl *nl, struct apply_opts *o)
 static int cmd_apply(struct args *a, struct nl *nl)
 {
 	struct apply_backend be = *backend_vxlan.plan;
-	struct apply_opts o = { .classic_routes = a->classic, .no_monitor = a->no_monitor,
-				.blackhole = a->blackhole, .sigfd = sig_init(0),
-				.synced = sd_notify_ready, .synced_arg = getenv("NOTIFY_SOCKET") };
-	int rc = find_devices(a, nl, &o);
+	int rc = find_devices(a, nl, &a->ac.o);
 
 	if (rc)
 		return rc;
-	if (o.sigfd < 0) {
-		log_err("set up signals: %s", strerror(errno));
-		return EX_OSERR;
-	}
-	apply_opts_read_env(&o, a->subnet_file, a->subnet_file_given, &a->network);
 	be.data = &a->ap;
-	return apply_main(&be, &o);
+	return apply_cli_run(&a->ac, &be, getenv("NOTIFY_SOCKET"));
 }
 
 int main(int argc, char **argv)
 {
-	struct args a = { .conf = { .vni = 1 }, .ap = { .setup = true },
-			  .subnet_file = "/run/flannel/subnet.env" };
+	struct args a = { .conf = { .vni = 1 }, .ap = { .setup = true } };
 	struct nl *nl;
 	int opt, rc = 0;
 
+	apply_cli_init(&a.ac);
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2 || argv[1][0] == '-') {

@@ -3,7 +3,8 @@
 # running flanneld; a "container" on every host pings the others across the
 # overlay.  Everything is torn down at the end, and on any failure.
 #
-#   BACKEND=vxlan|host-gw|udp|extension|alloc   (default vxlan)
+#   BACKEND=vxlan|host-gw|udp|ipip|extension|alloc   (default vxlan; ipip
+#                                            needs a kernel with ipip)
 #   HOSTS=3                                  (2..9)
 #   KEEP=1                                   leave it running; tear down with
 #                                            scripts/demo.sh down
@@ -68,12 +69,28 @@ vxlan) BACKEND_JSON='{"Type":"vxlan"}' ;;
 host-gw) BACKEND_JSON='{"Type":"host-gw"}' ;;
 alloc) BACKEND_JSON='{"Type":"alloc"}' ;;
 udp) BACKEND_JSON='{"Type":"udp"}' ;;
+ipip) BACKEND_JSON='{"Type":"ipip"}' ;;
 extension)
 	# The seed's host-gw example, done with shell commands.
 	BACKEND_JSON='{"Type":"extension","SubnetAddCommand":"ip route add $SUBNET via $PUBLIC_IP","SubnetRemoveCommand":"ip route del $SUBNET via $PUBLIC_IP"}'
 	;;
-*) echo "demo: BACKEND must be vxlan, host-gw, udp, extension or alloc" >&2; exit 64 ;;
+*) echo "demo: BACKEND must be vxlan, host-gw, udp, ipip, extension or alloc" >&2; exit 64 ;;
 esac
+
+# has_ipip: this kernel can make an ipip device (tried in a scratch namespace).
+has_ipip() {
+	local ns="$P-probe" rc=0
+	ip netns add "$ns" || return 1
+	ip -n "$ns" link add "$P-t" type ipip local 192.0.2.1 2>/dev/null || rc=1
+	ip netns del "$ns"
+	return "$rc"
+}
+if [ "$BACKEND" = ipip ] && ! has_ipip; then
+	echo "demo: BACKEND=ipip: this kernel ($(uname -r)) has no ipip support (module ipip)," \
+		"so flanneld would exit 69; use a kernel with CONFIG_NET_IPIP, or see the ipip" \
+		"tests run in a guest kernel: bats tests/ipip.bats" >&2
+	exit 69
+fi
 
 trap on_exit EXIT
 teardown

@@ -1,8 +1,8 @@
 #!/bin/sh
 # flannel-lease-start.sh BINDIR [LEASE-ARG...]: run the backend's init step,
 # then exec flannel-lease with its result as the lease's BackendData, for the
-# backend named in FLANNEL_BACKEND (vxlan by default; host-gw, extension,
-# alloc, udp).  FLANNEL_INIT_ARGS: extra words for the init step.  Used by
+# backend named in FLANNEL_BACKEND (vxlan by default; host-gw, ipip,
+# extension, alloc, udp).  FLANNEL_INIT_ARGS: extra words for the init step.  Used by
 # flannel-lease.service; flanneld does the same from the etcd config.
 set -eu
 
@@ -19,6 +19,12 @@ case $backend in
 vxlan)
 	# shellcheck disable=SC2086 # words on purpose
 	data=$("$bindir/flannel-vxlan" init $init_args)
+	;;
+ipip)
+	# The device before the lease, as flanneld does; no BackendData.
+	# shellcheck disable=SC2086
+	"$bindir/flannel-ipip" init $init_args
+	data=""
 	;;
 extension)
 	# shellcheck disable=SC2086

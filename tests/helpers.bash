@@ -233,3 +233,16 @@ fl_teardown() {
 # namespaces).  Pick this test's id once, when the helpers are loaded; not
 # exported, so that tests sourced together by bats-exec-file do not share it.
 FL_ID=${FL_ID:-$(printf 't%04x' $(( (RANDOM ^ $$) & 0xffff )))}
+
+# uml_results N: after "run --separate-stderr tests/uml/run.sh ...", forward
+# the guest's result lines as "# uml: ok ..." (tests/run.sh counts them) and
+# check that the guest ran N tests and all passed, none skipped.
+# shellcheck disable=SC2154 # output, stderr, status and lines come from bats's run
+uml_results() {
+	grep -E '^(not )?ok ' <<<"$output" | sed 's/^/# uml: /' >&3 || true
+	printf '%s\n' "$output" "--- stderr:" "$stderr"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "1..$1" ]
+	[ "$(grep -cE '^ok ' <<<"$output")" -eq "$1" ]
+	[ "$(grep -cE '^not ok |# (skip|SKIP)' <<<"$output")" -eq 0 ]
+}

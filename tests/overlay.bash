@@ -130,6 +130,15 @@ no_route() {
 	! has_route "$@"
 }
 
+# heal_ms LOG PREFIX: from an "ip -ts monitor route" log, the milliseconds
+# between the first deletion of the route to PREFIX and its return.
+heal_ms() {
+	awk -v s="$2" '
+		function t(x) { split(substr(x, 13, 15), p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] }
+		$2 == "Deleted" && $3 == s && !d { d = t($1); next }
+		d && $2 == s { printf "%d\n", (t($1) - d) * 1000; exit }' "$1"
+}
+
 # routes_json I: host I's routes, nexthops, neighbours and FDB, sorted.
 kernel_state() {
 	local h

@@ -71,6 +71,10 @@ verify_unit() {
 	verify_unit flannel-route.service bin/flannel-watch
 }
 
+@test "systemd-analyze verify: flannel-ipip.service" {
+	verify_unit flannel-ipip.service bin/flannel-watch
+}
+
 @test "systemd-analyze verify: flannel-ext.service" {
 	verify_unit flannel-ext.service bin/flannel-ext
 }

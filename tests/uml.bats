@@ -78,12 +78,6 @@ leftovers() {
 @test "smoke.bats in the guest: helpers, namespaces, etcd, ipip, flannel-lease and flannel-watch" {
 	need_uml
 	run --separate-stderr env TMPDIR="$BATS_TEST_TMPDIR" "$RUN_UML" "$BATS_TEST_DIRNAME/uml/smoke.bats" --timing
-	# The guest's results, counted by tests/run.sh.
-	grep -E '^(not )?ok ' <<<"$output" | sed 's/^/# uml: /' >&3 || true
-	printf '%s\n' "$output" "--- stderr:" "$stderr"
-	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = 1..3 ]
-	[ "$(grep -cE '^ok ' <<<"$output")" -eq 3 ]
-	[ "$(grep -cE '^not ok |# (skip|SKIP)' <<<"$output")" -eq 0 ]
+	uml_results 3
 	[ -z "$(leftovers)" ]
 }

@@ -67,10 +67,7 @@ vx_up() {
 	wait_for 1 has_route 1 "$sub"
 	# The issue's bound: back within 100 ms of the deletion (kernel timestamps).
 	sleep 0.1
-	run awk -v s="$sub" '
-		function t(x) { split(substr(x, 13, 15), p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] }
-		$2 == "Deleted" && $3 == s && !d { d = t($1); next }
-		d && $2 == s { printf "%d\n", (t($1) - d) * 1000; exit }' "$D/heal.log"
+	run heal_ms "$D/heal.log" "$sub"
 	echo "restored after $output ms"
 	[ -n "$output" ] && [ "$output" -lt 100 ]
 	nh=$(ip -n "$h" -j route show "$sub" | jq -r '.[0].nhid')

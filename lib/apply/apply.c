@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -123,6 +124,40 @@ int applier_direct_oif(struct applier *a, const struct ipaddr *ip, uint32_t *oif
 		return 0;
 	*oif = r.oif;
 	return 1;
+}
+
+const struct ipaddr *applier_public_ip(const struct lease *l, int family, char *err,
+				       size_t errlen)
+{
+	const struct ipaddr *pub = lease_public_of(l, family);
+	char ip[ADDR_STRLEN];
+
+	if (!pub->family) {
+		snprintf(err, errlen, "no public IPv%d address", family == AF_INET6 ? 6 : 4);
+		return NULL;
+	}
+	if (addr_is_unusable(pub)) {
+		snprintf(err, errlen, "public IP %s is not usable",
+			 addr_format(pub, ip, sizeof(ip)));
+		return NULL;
+	}
+	return pub;
+}
+
+int applier_plan_direct(struct applier *a, const struct ipaddr *ip, struct peer_want *w,
+			char *err, size_t errlen)
+{
+	int rc = applier_direct_oif(a, ip, &w->oif);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "look up the route to the public IP: %s", strerror(-rc));
+		return -1;
+	}
+	if (rc == 1) {
+		w->kind = PEER_GW;
+		w->gw = *ip;
+	}
+	return rc;
 }
 
 const struct apply_stats *applier_stats(const struct applier *a)

@@ -1,7 +1,7 @@
-/* apply.h - lease events into the kernel: the engine shared by flannel-vxlan
- * and flannel-route.  A backend only plans what one lease needs per family;
- * the engine diffs that against what the kernel has, writes the difference
- * in batches, purges after a sync, and heals deletions it sees. */
+/* apply.h - lease events into the kernel: the engine shared by flannel-vxlan,
+ * flannel-route and flannel-ipip.  A backend only plans what one lease needs
+ * per family; the engine diffs that against what the kernel has, writes the
+ * difference in batches, purges after a sync, and heals deletions it sees. */
 #ifndef FLANNEL_APPLY_H
 #define FLANNEL_APPLY_H
 
@@ -16,6 +16,7 @@ enum peer_kind {
 	PEER_NONE = 0,
 	PEER_ENCAP, /* vxlan: neighbour gw->mac, FDB mac->vtep, route via gw onlink on the device */
 	PEER_GW,    /* route via gw on oif (host-gw, DirectRouting) */
+	PEER_TUNNEL, /* ipip: route via gw onlink on the device, which is the far end */
 };
 
 /* What one remote subnet needs in one family. */
@@ -102,6 +103,9 @@ struct apply_stats {
  * warn (the path was given).  --network overrides the file's. */
 void apply_opts_read_env(struct apply_opts *o, const char *path, bool warn,
 			 const struct prefix *network);
+/* Give the overlay device ifindex own's address (/32 or /128) alone and set
+ * it up; out is the link read back.  0 or -errno, logged. */
+int apply_dev_address(struct nl *nl, int ifindex, const struct prefix *own, struct nl_link *out);
 /* Run an applier on stdin: 0, 1 when kernel writes failed, or an EX_* code. */
 int apply_main(const struct apply_backend *be, struct apply_opts *o);
 
@@ -113,6 +117,14 @@ const void *applier_backend_data(const struct applier *a);
 /* The kernel's own lookup of ip: 1 with *oif when it is directly on a link
  * (no gateway), 0 when not, -errno. */
 int applier_direct_oif(struct applier *a, const struct ipaddr *ip, uint32_t *oif);
+/* The lease's public IP of that family: NULL with err when it has none or
+ * it is not usable (unspecified, loopback, multicast...). */
+const struct ipaddr *applier_public_ip(const struct lease *l, int family, char *err,
+				       size_t errlen);
+/* DirectRouting: 1 with *w a plain route via ip when ip is directly on a
+ * link, 0 when not (encapsulate), -1 with err when the lookup failed. */
+int applier_plan_direct(struct applier *a, const struct ipaddr *ip, struct peer_want *w,
+			char *err, size_t errlen);
 /* Read events from fd until EOF; 0 at EOF, or an EX_* code. */
 int applier_run(struct applier *a, int fd);
 /* Apply one event (the batch is flushed by applier_flush). */

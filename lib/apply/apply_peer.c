@@ -157,7 +157,7 @@ static struct fwd want_fwd(const struct applier *a, const struct peer *p)
 	struct fwd f = { .gw = p->want.gw, .oif = p->want.oif, .onlink = p->want.onlink };
 
 	/* The overlay device may have been recreated since the plan. */
-	if (p->want.kind == PEER_ENCAP)
+	if (p->want.kind == PEER_ENCAP || p->want.kind == PEER_TUNNEL)
 		f.oif = (uint32_t)dev_of(a, p->subnet.addr.family);
 	return f;
 }
@@ -258,7 +258,7 @@ int peer_install(struct applier *a, struct peer *p)
 	if (drop_l2(a, p, dev) < 0)
 		return -1;
 	/* The device is gone for now: install when it is back (apply_heal.c). */
-	if (p->want.kind == PEER_ENCAP && !dev)
+	if ((p->want.kind == PEER_ENCAP || p->want.kind == PEER_TUNNEL) && !dev)
 		return (int)(nl_batch_total(a->nl) - before);
 	if (install_l2(a, p, dev) < 0 || install_route(a, p) < 0)
 		return -1;

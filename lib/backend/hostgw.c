@@ -14,17 +14,10 @@ static int hostgw_plan(struct applier *a, const struct lease *l, int family,
 	char ip[ADDR_STRLEN];
 	int rc;
 
-	if (!pub->family) {
-		if (family == AF_INET6)
-			return 0; /* an IPv4-only peer: nothing to do for IPv6 */
-		snprintf(err, errlen, "no public IPv4 address");
+	if (!pub->family && family == AF_INET6)
+		return 0; /* an IPv4-only peer: nothing to do for IPv6 */
+	if (!applier_public_ip(l, family, err, errlen))
 		return -1;
-	}
-	if (addr_is_unusable(pub)) {
-		snprintf(err, errlen, "public IP %s is not usable",
-			 addr_format(pub, ip, sizeof(ip)));
-		return -1;
-	}
 	rc = applier_direct_oif(a, pub, &w->oif);
 	if (rc <= 0) {
 		snprintf(err, errlen, "%s is not directly reachable on the underlay%s%s",

@@ -106,15 +106,7 @@ static int create(struct nl *nl, const struct vxlan_conf *c, const char *name,
  * default route's interface; the VTEP source is --public-ip or its address. */
 static int find_underlay(const struct vxlan_conf *c, int family, struct iface *ifc)
 {
-	int rc;
-
-	if (c->iface)
-		rc = iface_lookup(c->iface, family, ifc);
-	else if (c->public_ip.family)
-		rc = iface_by_addr(&c->public_ip, ifc);
-	else
-		rc = iface_default(family, ifc);
-	if (rc < 0) {
+	if (iface_underlay(c->iface, &c->public_ip, family, ifc) < 0) {
 		log_err("find the underlay interface%s%s: no such interface or address",
 			c->iface ? " " : "", c->iface ? c->iface : "");
 		return -ENODEV;
@@ -189,62 +181,20 @@ char *vxlan_backend_data(uint32_t vni, const uint8_t mac[6])
 	return s;
 }
 
-struct addr_list {
-	struct nl_addr a[16];
-	int n, ifindex, family;
-};
-
-static int collect_addr(const struct nl_addr *a, void *arg)
-{
-	struct addr_list *l = arg;
-
-	if (a->ifindex != l->ifindex || l->n >= 16)
-		return 0;
-	/* IPv6 link-local addresses stay: the kernel manages them. */
-	if (a->pfx.addr.family == AF_INET6 && a->pfx.addr.b[0] == 0xfe &&
-	    (a->pfx.addr.b[1] & 0xc0) == 0x80)
-		return 0;
-	l->a[l->n++] = *a;
-	return 0;
-}
-
 int vxlan_setup(struct nl *nl, int ifindex, const struct prefix *own, const uint8_t want_mac[6])
 {
-	struct addr_list l = { .ifindex = ifindex, .family = own->addr.family };
-	struct nl_addr mine = { .ifindex = ifindex, .pfx = { .addr = own->addr } };
 	struct nl_link link;
-	bool present = false;
-	char a[ADDR_STRLEN], m1[20], m2[20];
-	int rc;
+	char m1[20], m2[20];
+	int rc = apply_dev_address(nl, ifindex, own, &link);
 
-	mine.pfx.len = (unsigned)addr_bits(own->addr.family);
-	rc = nl_addr_dump(nl, own->addr.family, collect_addr, &l);
-	for (int i = 0; rc == 0 && i < l.n; i++) {
-		if (prefix_equal(&l.a[i].pfx, &mine.pfx)) {
-			present = true;
-			continue;
-		}
-		log_info("remove old address %s", prefix_format(&l.a[i].pfx, a, sizeof(a)));
-		rc = nl_addr_change(nl, NL_DELETE, &l.a[i]);
-	}
-	if (rc == 0 && !present)
-		rc = nl_addr_change(nl, NL_CREATE, &mine);
-	if (rc == 0)
-		rc = nl_link_set_up(nl, ifindex);
-	if (rc == 0)
-		rc = nl_link_get(nl, NULL, ifindex, &link);
-	if (rc < 0) {
-		log_err("configure address %s: %s", prefix_format(&mine.pfx, a, sizeof(a)),
-			nl_strerror(nl, rc));
+	if (rc < 0)
 		return rc;
-	}
 	/* systemd-udevd may rewrite the MAC after link up (upstream issue #1795). */
 	if (want_mac && memcmp(link.mac, want_mac, 6) != 0) {
 		log_err("%s's MAC address: wanted %s, but got %s", link.name,
 			mac_format(want_mac, m1, sizeof(m1)), mac_format(link.mac, m2, sizeof(m2)));
 		return -EADDRNOTAVAIL;
 	}
-	log_info("%s has address %s", link.name, prefix_format(&mine.pfx, a, sizeof(a)));
 	return 0;
 }
 
@@ -453,19 +403,8 @@ static int vxlan_plan(struct applier *a, const struct lease *l, int family,
 	}
 	if (vtep_mac(data, w->mac, err, errlen) < 0)
 		return -1;
-	if (cfg && cfg->direct_routing) {
-		rc = applier_direct_oif(a, pub, &w->oif);
-		if (rc < 0) {
-			snprintf(err, errlen, "look up the route to the public IP: %s",
-				 strerror(-rc));
-			return -1;
-		}
-		if (rc == 1) {
-			w->kind = PEER_GW;
-			w->gw = *pub;
-			return 1;
-		}
-	}
+	if (cfg && cfg->direct_routing && (rc = applier_plan_direct(a, pub, w, err, errlen)) != 0)
+		return rc;
 	w->kind = PEER_ENCAP;
 	w->gw = lease_subnet_of(l, family)->addr;
 	w->oif = (uint32_t)dev;

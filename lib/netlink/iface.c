@@ -135,6 +135,16 @@ int iface_lookup(const char *spec, int family, struct iface *out)
 	return iface_by_name(spec, family, out);
 }
 
+int iface_underlay(const char *spec, const struct ipaddr *public_ip, int family,
+		   struct iface *out)
+{
+	if (spec)
+		return iface_lookup(spec, family, out);
+	if (public_ip && public_ip->family)
+		return iface_by_addr(public_ip, out);
+	return iface_default(family, out);
+}
+
 /* The first default route in /proc/net/route (IPv4) or ipv6_route. */
 static int default_route_dev(int family, char *dev, size_t len)
 {

@@ -23,6 +23,10 @@ int iface_lookup(const char *spec, int family, struct iface *out);
 int iface_default(int family, struct iface *out);
 /* Up to max of this host's addresses, on any interface: how many, or -1. */
 int iface_local_addrs(struct ipaddr *out, int max);
+/* A tool's underlay: spec (name or address), else the holder of public_ip
+ * (family 0: none), else the default route's interface.  0, or -1. */
+int iface_underlay(const char *spec, const struct ipaddr *public_ip, int family,
+		   struct iface *out);
 /* Read the MTU of an interface by name; 0 when unknown. */
 unsigned iface_mtu(const char *name);
 

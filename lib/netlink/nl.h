@@ -77,6 +77,12 @@ struct nl_vxlan {
 	bool learning, gbp;
 };
 
+/* An ipip device's tunnel ends (IFLA_IPTUN_*); family 0: any. */
+struct nl_ipip {
+	struct ipaddr local, remote;
+	uint32_t link;         /* IFLA_IPTUN_LINK, 0 = none */
+};
+
 struct nl_link {
 	int ifindex;
 	char name[IFNAMSIZ];
@@ -86,12 +92,17 @@ struct nl_link {
 	char kind[16];         /* "vxlan", "veth", "" */
 	bool has_vxlan;
 	struct nl_vxlan vxlan;
+	bool has_ipip;
+	struct nl_ipip ipip;
 };
 
 /* -ENODEV when there is no such link. */
 int nl_link_get(struct nl *nl, const char *name, int ifindex, struct nl_link *out);
 int nl_vxlan_create(struct nl *nl, const char *name, const struct nl_vxlan *vx, unsigned mtu,
 		    const uint8_t mac[6]);
+/* An ipip device as upstream makes it: local only, ttl inherit, nopmtudisc.
+ * -EOPNOTSUPP when the kernel has no ipip. */
+int nl_ipip_create(struct nl *nl, const char *name, const struct ipaddr *local, unsigned mtu);
 int nl_link_delete(struct nl *nl, int ifindex);
 int nl_link_set_up(struct nl *nl, int ifindex);
 int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned mtu);

@@ -1,7 +1,10 @@
-/* nl_link.c - links: look up, create a VXLAN device, set up, delete. */
+/* nl_link.c - links: look up, create a VXLAN or ipip device, set up, delete. */
+/* net/if.h before linux/if_tunnel.h, which pulls in linux/if.h. */
+#include <net/if.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_link.h>
+#include <linux/if_tunnel.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +45,27 @@ static void parse_vxlan_data(const struct nlattr *data, struct nl_link *l)
 	}
 }
 
+static void parse_ipip_data(const struct nlattr *data, struct nl_link *l)
+{
+	const struct nlattr *attr;
+	struct nl_ipip *t = &l->ipip;
+
+	l->has_ipip = true;
+	mnl_attr_for_each_nested(attr, data) {
+		switch (mnl_attr_get_type(attr)) {
+		case IFLA_IPTUN_LOCAL:
+			nl_get_addr(attr, AF_INET, &t->local);
+			break;
+		case IFLA_IPTUN_REMOTE:
+			nl_get_addr(attr, AF_INET, &t->remote);
+			break;
+		case IFLA_IPTUN_LINK:
+			t->link = mnl_attr_get_u32(attr);
+			break;
+		}
+	}
+}
+
 static void parse_linkinfo(const struct nlattr *info, struct nl_link *l)
 {
 	const struct nlattr *attr, *data = NULL;
@@ -57,6 +81,8 @@ static void parse_linkinfo(const struct nlattr *info, struct nl_link *l)
 	}
 	if (data && strcmp(l->kind, "vxlan") == 0)
 		parse_vxlan_data(data, l);
+	else if (data && strcmp(l->kind, "ipip") == 0)
+		parse_ipip_data(data, l);
 }
 
 int nl_link_parse(const struct nlmsghdr *nlh, struct nl_link *l)
@@ -152,6 +178,39 @@ int nl_vxlan_create(struct nl *nl, const char *name, const struct nl_vxlan *vx, 
 		mnl_attr_put(nlh, IFLA_VXLAN_GBP, 0, NULL);
 	if (vx->port)
 		mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(vx->port));
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	return nl_request(nl, nlh, NULL, NULL);
+}
+
+int nl_ipip_create(struct nl *nl, const char *name, const struct ipaddr *local, unsigned mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = nl_msg_init(buf, RTM_NEWLINK, nl_op_flags(NL_CREATE));
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	struct nlattr *info, *data;
+
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	mnl_attr_put_u32(nlh, IFLA_TXQLEN, 0);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "ipip");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	/* No remote: one device for every peer, the route's gateway is the far end. */
+	if (local && local->family == AF_INET)
+		nl_put_addr(nlh, IFLA_IPTUN_LOCAL, local);
+	/* TTL 0 inherits the inner TTL; PMTUDISC 0 with it copies the inner DF. */
+	mnl_attr_put_u8(nlh, IFLA_IPTUN_TTL, 0);
+	mnl_attr_put_u8(nlh, IFLA_IPTUN_TOS, 0);
+	mnl_attr_put_u8(nlh, IFLA_IPTUN_PMTUDISC, 0);
+	/* Upstream's library sends these zeros too; PROTO 0 is "any" (ipip and mplsip). */
+	mnl_attr_put_u16(nlh, IFLA_IPTUN_ENCAP_TYPE, 0);
+	mnl_attr_put_u16(nlh, IFLA_IPTUN_ENCAP_FLAGS, 0);
+	mnl_attr_put_u16(nlh, IFLA_IPTUN_ENCAP_SPORT, 0);
+	mnl_attr_put_u16(nlh, IFLA_IPTUN_ENCAP_DPORT, 0);
+	mnl_attr_put_u8(nlh, IFLA_IPTUN_PROTO, 0);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, info);
 	return nl_request(nl, nlh, NULL, NULL);

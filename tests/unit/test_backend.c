@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/ipip.h"
 #include "backend/vxlan.h"
 #include "base/log.h"
 #include "model/event_stream.h"
@@ -60,11 +61,10 @@ static void table(void)
 		   be->name);
 		ok(backend_find(be->name) == be, "%s: found by name", be->name);
 	}
-	ok(n >= 5, "the table has the five backends (%d)", n);
+	ok(n >= 6, "the table has the six backends (%d)", n);
 	ok(backend_find("frob") == NULL && backend_find("VXLAN") == NULL,
 	   "unknown and upper-case names are not found");
-	ok(strncmp(backend_names(), "vxlan, host-gw, extension, alloc, udp", 37) == 0,
-	   "names for messages (%s)", backend_names());
+	is_str(backend_names(), "vxlan, host-gw, extension, alloc, udp, ipip", "names for messages");
 }
 
 static void vxlan_lines(void)
@@ -146,6 +146,32 @@ static void mtus(void)
 	is_int(backend_udp.mtu(&c, 1500), 1472, "udp: less 28");
 }
 
+static void ipip_entry(void)
+{
+	const char *plain = "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"ipip\"}}";
+	const char *direct = "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"ipip\","
+			     "\"directrouting\":true}}";
+	struct net_config c = cfg(plain);
+
+	is_str(words(&backend_ipip, direct, BACKEND_INIT, AF_INET),
+	       "--iface=eth0 --public-ip=192.0.2.1", "ipip init: the underlay and public IP");
+	is_str(words(&backend_ipip, direct, BACKEND_APPLY, AF_INET), "--direct-routing",
+	       "ipip apply: DirectRouting, case-insensitive");
+	is_str(words(&backend_ipip, plain, BACKEND_APPLY, AF_INET), "", "ipip apply: no words");
+	is_int(backend_ipip.mtu(&c, 1500), 1480, "ipip: underlay less 20");
+	is_int(backend_ipip.mtu(&c, 9000), 8980, "ipip: jumbo underlay less 20");
+	ok(!backend_ipip.ipv6 && backend_ipip.kernel && !backend_ipip.step_cmd[BACKEND_POST],
+	   "ipip: IPv4 only, a kernel applier, no post step");
+	is_str(backend_ipip.lease_type, "ipip", "ipip: lease BackendType");
+	is_str(backend_ipip.step_cmd[BACKEND_INIT], "init", "ipip: the device is made before the lease");
+	config_clear(&c);
+	check_one(&backend_ipip, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"ipip\",\"DirectRouting\":\"yes\"}}",
+		  "Backend.DirectRouting");
+	check_one(&backend_ipip, direct, NULL);
+	check_one(&backend_ipip, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"ipip\",\"MTU\":\"x\"}}",
+		  NULL);
+}
+
 struct seen {
 	int events;
 	char subnets[8][32];
@@ -210,6 +236,7 @@ int main(void)
 	checks();
 	udp_entry();
 	mtus();
+	ipip_entry();
 	stream();
 	return tap_done();
 }

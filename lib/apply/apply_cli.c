@@ -1,0 +1,55 @@
+/* apply_cli.c - the appliers' shared apply options and start. */
+#include <errno.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "apply/apply_cli.h"
+#include "base/log.h"
+#include "base/sdnotify.h"
+#include "base/sig.h"
+
+void apply_cli_init(struct apply_cli *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->subnet_file = "/run/flannel/subnet.env";
+	c->o.sigfd = -1;
+}
+
+int apply_cli_option(struct apply_cli *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_APPLY_SUBNET_FILE:
+		c->subnet_file = arg;
+		c->subnet_file_given = true;
+		return 0;
+	case OPT_APPLY_NO_MONITOR: c->o.no_monitor = true; return 0;
+	case OPT_APPLY_BLACKHOLE: c->o.blackhole = true; return 0;
+	case OPT_APPLY_SHAPE:
+		if (strcmp(arg, "nexthop") && strcmp(arg, "classic")) {
+			log_err("--route-shape %s: not nexthop or classic", arg);
+			return -1;
+		}
+		c->o.classic_routes = strcmp(arg, "classic") == 0;
+		return 0;
+	case OPT_APPLY_NETWORK:
+		if (prefix_parse(arg, &c->network) == 0)
+			return 0;
+		log_err("--network %s: not a CIDR prefix", arg);
+		return -1;
+	}
+	return 1;
+}
+
+int apply_cli_run(struct apply_cli *c, const struct apply_backend *be,
+		  const char *notify_socket)
+{
+	c->o.sigfd = sig_init(0);
+	if (c->o.sigfd < 0) {
+		log_err("set up signals: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	c->o.synced = sd_notify_ready;
+	c->o.synced_arg = (void *)notify_socket;
+	apply_opts_read_env(&c->o, c->subnet_file, c->subnet_file_given, &c->network);
+	return apply_main(be, &c->o);
+}
