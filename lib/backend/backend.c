@@ -10,6 +10,7 @@ const struct backend *const backend_table[] = {
 	&backend_extension,
 	&backend_alloc,
 	&backend_udp,
+	&backend_wireguard,
 	NULL,
 };
 
