@@ -39,7 +39,7 @@ static int load_key(const struct wg_opts *o, uint8_t priv[WG_KEY_LEN], uint8_t p
 		log_err("derive the public key of %s: OpenSSL's X25519 failed", o->key_file);
 		return EX_SOFTWARE;
 	}
-	log_info("%s private key %s", created ? "created" : "reusing", o->key_file);
+	log_notice("%s private key %s", created ? "created" : "reusing", o->key_file);
 	return 0;
 }
 
@@ -71,7 +71,7 @@ static int open_device(const struct wg_opts *o, struct wg_drv *w, const uint8_t 
 			return rc == -EADDRINUSE ? EX_UNAVAILABLE : EX_OSERR;
 		}
 	}
-	log_info("%s: %s WireGuard (%s), port %u, %zu peers kept", o->dev, wg_kind_name(w->kind),
+	log_notice("%s: %s WireGuard (%s), port %u, %zu peers kept", o->dev, wg_kind_name(w->kind),
 		 w->kind == WG_KERNEL ? (w->created ? "created" : "reused") : w->sock, o->port,
 		 have.n_peers);
 	wg_device_clear(&have);
