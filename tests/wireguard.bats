@@ -101,7 +101,7 @@ has_peer() { in_wg "$1" wg show flannel-wg peers | grep -qxF "$2"; }
 	[ "$FLANNEL_MTU" = 1440 ]
 	in_host 1 ip link show flannel-wg | grep -q 'mtu 1440'
 	in_host 1 ip -4 addr show flannel-wg | grep -q "inet ${FLANNEL_SUBNET%.*}.0/32"
-	in_host 1 ip route show proto 76 | grep -qx '100.64.0.0/16 dev flannel-wg scope link'
+	in_host 1 ip route show proto 76 | grep -q '^100.64.0.0/16 dev flannel-wg .*scope link'
 	[ "$(npeers 1)" = 2 ]
 	in_wg 1 wg show flannel-wg endpoints | grep -q "$(pubkey 2)	192.0.2.2:51820"
 	in_wg 1 wg show flannel-wg allowed-ips | grep -q "$(pubkey 3)	100.64."
@@ -110,23 +110,24 @@ has_peer() { in_wg "$1" wg show flannel-wg peers | grep -qxF "$2"; }
 	[[ $lease == *'"BackendType":"wireguard","BackendData":{"PublicKey":"'"$(pubkey 1)"'","Port":51820}'* ]]
 	# The key file: base64, 44 bytes, 0400.
 	[ "$(stat -c %a:%s "$RUN/h1/wgkey")" = 400:44 ]
-	# On the underlay: UDP 51820 only, and never an inner address.
-	ip netns exec "$UL_NS" tcpdump -i br0 -n -U -w "$RUN/ul.pcap" 2>/dev/null &
+	# On the underlay: UDP 51820 only (of IPv4, besides etcd),
+	# and never an inner address or payload.
+	# Host 1's port of the bridge: br0 itself sees only what is flooded.
+	ip netns exec "$UL_NS" tcpdump -i "$(fl_id)v1" -n -U --immediate-mode -w "$RUN/ul.pcap" 2>/dev/null &
 	dump=$!
 	track_pid "$dump"
 	sleep 0.5
-	in_container 1 ping -c 3 -i 0.2 -W 1 "$(cip 2)"
-	in_container 3 ping -c 3 -i 0.2 -W 1 "$(cip 1)"
+	# The payload "flannel!" over and over: it must not be seen in clear.
+	in_container 1 ping -c 3 -i 0.2 -W 1 -p 666c616e6e656c21 "$(cip 2)"
+	in_container 3 ping -c 3 -i 0.2 -W 1 -p 666c616e6e656c21 "$(cip 1)"
 	sleep 0.3
 	kill "$dump"
 	wait "$dump" || true
-	run tcpdump -n -r "$RUN/ul.pcap" 'not udp port 51820 and not arp and not tcp'
-	[ -z "$output" ]
-	run tcpdump -n -r "$RUN/ul.pcap" 'udp port 51820'
-	[ "${#lines[@]}" -ge 12 ]
-	run tcpdump -n -r "$RUN/ul.pcap" 'net 100.64.0.0/16'
-	[ -z "$output" ]
-	! tcpdump -n -A -r "$RUN/ul.pcap" 'udp port 51820' 2>/dev/null | grep -q "$(cip 2)"
+	[ -z "$(tcpdump -n -r "$RUN/ul.pcap" 'ip and not udp port 51820 and not (tcp and host 192.0.2.254)' 2>/dev/null)" ]
+	tcpdump -n -r "$RUN/ul.pcap" 'udp port 51820' 2>/dev/null | awk '{print $3, $5}' | sort | uniq -c
+	[ "$(tcpdump -n -r "$RUN/ul.pcap" 'udp port 51820' 2>/dev/null | grep -c .)" -ge 12 ]
+	[ -z "$(tcpdump -n -r "$RUN/ul.pcap" 'net 100.64.0.0/16' 2>/dev/null)" ]
+	[ "$(tcpdump -n -A -r "$RUN/ul.pcap" 2>/dev/null | grep -c 'flannel!')" = 0 ]
 	grep -q 'userspace WireGuard' "$RUN/flanneld-h1.log"
 }
 
@@ -163,7 +164,8 @@ has_peer() { in_wg "$1" wg show flannel-wg peers | grep -qxF "$2"; }
 	mesh_up
 	# By hand, behind flannel's back: reconciled within the check interval (10 s).
 	in_wg 1 wg set flannel-wg peer "$(pubkey 2)" remove
-	! has_peer 1 "$(pubkey 2)"
+	run has_peer 1 "$(pubkey 2)"
+	[ "$status" != 0 ]
 	wait_for 15 has_peer 1 "$(pubkey 2)"
 	ping_containers 1 2
 	# Host 3 stops (its lease stays), then its lease is deleted.
