@@ -191,6 +191,42 @@ has_peer() { in_wg "$1" wg show flannel-wg peers | grep -qxF "$2"; }
 	[ "$(echo "$output" | grep -cF "	$PSK")" = 2 ]
 }
 
+@test "wireguard: a peer sent traffic that never answers is reported; a lease without Port gets ours" {
+	local fifo="$RUN/events" peer
+	peer=$(wg genkey | wg pubkey)
+	mkdir -p "$RUN/h1"
+	start_wggo 1
+	mkfifo "$fifo"
+	# Read-write: opening it does not wait for the reader.
+	exec 4<>"$fifo"
+	# Not bg_in_host: its job's standard input would be /dev/null.
+	mkdir -p "$RUN/wg1"
+	ip netns exec "$(host_ns 1)" env WIREGUARD_KEY_FILE="$RUN/h1/wgkey" \
+		sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$RUN/wg1" \
+		"$BIN/flannel-wireguard" apply --iface=eth0 --network=100.64.0.0/16 \
+		--subnet-file="$RUN/none" --check-interval=1 --stale-after=2 \
+		<"$fifo" >"$RUN/apply.log" 2>&1 3>&- &
+	track_pid "$!"
+	{
+		echo '{"type":"snapshot","revision":1}'
+		echo '{"type":"added","subnet":"100.64.1.0/24","public_ip":"192.0.2.1","backend_type":"wireguard","self":true}'
+		# As flannel before v0.26.6 writes it: no Port.
+		echo '{"type":"added","subnet":"100.64.9.0/24","public_ip":"192.0.2.9","backend_type":"wireguard","backend_data":{"PublicKey":"'"$peer"'"}}'
+		echo '{"type":"added","subnet":"100.64.8.0/24","public_ip":"192.0.2.8","backend_type":"vxlan","backend_data":{"VtepMAC":"0e:2a:00:00:00:01"}}'
+		echo '{"type":"sync","revision":1}'
+	} >&4
+	wait_for 5 has_peer 1 "$peer" || { cat "$RUN/apply.log"; false; }
+	in_wg 1 wg show flannel-wg endpoints | grep -qxF "$peer	192.0.2.9:51820"
+	[ "$(npeers 1)" = 1 ]
+	grep -q 'skip lease 100.64.8.0/24: BackendType is "vxlan"' "$RUN/apply.log"
+	in_host 1 ip -4 addr show flannel-wg | grep -q 'inet 100.64.1.0/32'
+	# 192.0.2.9 does not exist: the handshake never comes.
+	in_host 1 ping -c 10 -i 0.5 -W 1 100.64.9.2 || true
+	wait_for 5 grep -q "peer 100.64.9.0/24 (192.0.2.9:51820, key $peer): no handshake ever while sending" "$RUN/apply.log"
+	exec 4>&-
+	cat "$RUN/apply.log"
+}
+
 @test "wireguard: bad Backend keys stop flanneld with status 78, naming the key" {
 	local cfg key
 	for cfg in '"PSK":"short"' '"PersistentKeepaliveInterval":"25s"' '"Mode":"tunnel"' '"ListenPort":70000'; do

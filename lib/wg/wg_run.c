@@ -107,6 +107,7 @@ struct entry {
 	uint64_t last_tx;            /* at the previous check */
 	int64_t sending_since;       /* monotonic s: tx grew without a fresh handshake */
 	bool reported;
+	bool changed;                /* the lease changed since the device last got it */
 };
 
 struct wg_ctl {
@@ -174,6 +175,20 @@ static bool same_peer(const struct wg_peer *want, const struct wg_peer *have)
 	       want->endpoint_port == have->endpoint_port && want->keepalive == have->keepalive &&
 	       !memcmp(want->psk, have->psk, WG_KEY_LEN) && have->n_allowed == 1 &&
 	       prefix_equal(&want->allowed[0], &have->allowed[0]);
+}
+
+/* All as wanted but the endpoint, and a fresh handshake: the device learned
+ * where the peer really is; only a change of the lease sets it again. */
+static bool endpoint_roamed(const struct wg_ctl *c, const struct wg_peer *want,
+			    const struct wg_peer *have)
+{
+	struct wg_peer w = *want;
+
+	w.endpoint = have->endpoint;
+	w.endpoint_port = have->endpoint_port;
+	return have->last_handshake &&
+	       (int64_t)time(NULL) - have->last_handshake < (int64_t)c->o->stale_secs &&
+	       same_peer(&w, have);
 }
 
 static void key_text(const uint8_t k[WG_KEY_LEN], char *b64)
@@ -246,6 +261,8 @@ static int reconcile(struct wg_ctl *c, bool check)
 		want_peer(c, e, &want);
 		if (h && check)
 			check_handshake(c, e, h, now_mono, &resend);
+		if (h && !resend && !e->changed && endpoint_roamed(c, &want, h))
+			continue; /* WireGuard follows a peer that moved (NAT): keep it */
 		if (h && same_peer(&want, h) && !resend)
 			continue;
 		p = wg_device_add_peer(&set);
@@ -285,8 +302,12 @@ static int reconcile(struct wg_ctl *c, bool check)
 			log_err("configure the peers of %s: %s", c->o->dev, err);
 	}
 	wg_device_clear(&set);
-	if (rc == 0)
+	if (rc == 0) {
 		c->dirty = false;
+		it = 0;
+		while ((e = htab_next(&c->peers, &it)))
+			e->changed = false;
+	}
 	return 0;
 }
 
@@ -362,6 +383,8 @@ static void on_added(struct wg_ctl *c, const struct event *ev)
 	if (created || memcmp(e->pub, pub, WG_KEY_LEN) || !addr_equal(&e->endpoint, &l->public_ip) ||
 	    e->port != port)
 		c->dirty = true;
+	if (created || !addr_equal(&e->endpoint, &l->public_ip) || e->port != port)
+		e->changed = true;
 	memcpy(e->pub, pub, WG_KEY_LEN);
 	e->endpoint = l->public_ip;
 	e->port = port;
