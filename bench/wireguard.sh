@@ -31,10 +31,15 @@ in_wg() {
 		sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$D/wg$i" "$@"
 }
 
+# bg_wg I LOG CMD...: the same in the background; LAST_PID is CMD's own (each
+# step execs the next), so that killing it stops CMD.
 bg_wg() {
 	local i=$1 logf=$2
 	shift 2
-	in_wg "$i" "$@" >"$logf" 2>&1 3>&- &
+	mkdir -p "$D/wg$i"
+	ip netns exec "$(host_ns "$i")" env WIREGUARD_KEY_FILE="$D/key$i" \
+		sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$D/wg$i" "$@" \
+		>"$logf" 2>&1 3>&- &
 	track_pid "$!"
 	LAST_PID=$!
 }
@@ -75,7 +80,7 @@ wait "$FD_1" "$FD_2" "$WG_1" "$WG_2" 2>/dev/null || true
 for i in 1 2; do
 	bg_wg "$i" "$D/wgbench-$i.log" wireguard-go -f wgbench
 	wait_for 5 test -S "$D/wg$i/wgbench.sock"
-	wg genkey >"$D/hand$i"
+	(umask 077 && wg genkey >"$D/hand$i")
 done
 for i in 1 2; do
 	j=$((3 - i))
