@@ -16,7 +16,7 @@ SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 CNIDIRS  ?= /opt/cni/bin /usr/lib/cni
 
 CC       ?= cc
-PKGS      = libcurl jansson libmnl
+PKGS      = libcurl jansson libmnl libcrypto
 # The release, then the commit it was built from.
 RELEASE  := 0.1.0
 GITREV   := $(shell git describe --always --dirty --exclude='*' 2>/dev/null)

@@ -3,8 +3,9 @@
 # running flanneld; a "container" on every host pings the others across the
 # overlay.  Everything is torn down at the end, and on any failure.
 #
-#   BACKEND=vxlan|host-gw|udp|ipip|extension|alloc   (default vxlan; ipip
-#                                            needs a kernel with ipip)
+#   BACKEND=vxlan|host-gw|udp|ipip|wireguard|extension|alloc   (default vxlan;
+#                                            ipip needs a kernel with ipip,
+#                                            wireguard needs wireguard-go)
 #   HOSTS=3                                  (2..9)
 #   KEEP=1                                   leave it running; tear down with
 #                                            scripts/demo.sh down
@@ -70,11 +71,15 @@ host-gw) BACKEND_JSON='{"Type":"host-gw"}' ;;
 alloc) BACKEND_JSON='{"Type":"alloc"}' ;;
 udp) BACKEND_JSON='{"Type":"udp"}' ;;
 ipip) BACKEND_JSON='{"Type":"ipip"}' ;;
+wireguard)
+	BACKEND_JSON='{"Type":"wireguard"}'
+	command -v wireguard-go >/dev/null || { echo "demo: wireguard needs wireguard-go (scripts/deps.sh)" >&2; exit 69; }
+	;;
 extension)
 	# The seed's host-gw example, done with shell commands.
 	BACKEND_JSON='{"Type":"extension","SubnetAddCommand":"ip route add $SUBNET via $PUBLIC_IP","SubnetRemoveCommand":"ip route del $SUBNET via $PUBLIC_IP"}'
 	;;
-*) echo "demo: BACKEND must be vxlan, host-gw, udp, ipip, extension or alloc" >&2; exit 64 ;;
+*) echo "demo: BACKEND must be vxlan, host-gw, udp, ipip, wireguard, extension or alloc" >&2; exit 64 ;;
 esac
 
 # has_ipip: this kernel can make an ipip device (tried in a scratch namespace).
@@ -142,9 +147,38 @@ for i in $(seq 1 "$HOSTS"); do
 	echo "host $i: 192.0.2.$i"
 done
 
+# in_host I CMD...: CMD on host I; with wireguard, the host's own directory
+# over /run/wireguard, where wireguard-go puts its API socket, and its own
+# key file.
+in_host() {
+	local i=$1
+	shift
+	if [ "$BACKEND" != wireguard ]; then
+		ip netns exec "$P-h$i" "$@"
+		return
+	fi
+	mkdir -p "$RUN/wg$i" /run/wireguard
+	ip netns exec "$P-h$i" env WIREGUARD_KEY_FILE="$RUN/h$i/wgkey" \
+		sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$RUN/wg$i" "$@"
+}
+
+if [ "$BACKEND" = wireguard ]; then
+	step "start wireguard-go (userspace WireGuard) on every host"
+	for i in $(seq 1 "$HOSTS"); do
+		in_host "$i" wireguard-go -f flannel-wg >"$RUN/wireguard-go-h$i.log" 2>&1 &
+	done
+	for i in $(seq 1 "$HOSTS"); do
+		for _ in $(seq 1 50); do
+			[ -S "$RUN/wg$i/flannel-wg.sock" ] && break
+			sleep 0.1
+		done
+		[ -S "$RUN/wg$i/flannel-wg.sock" ] || fail "wireguard-go did not start on host $i"
+	done
+fi
+
 step "start flanneld ($BACKEND) on every host"
 for i in $(seq 1 "$HOSTS"); do
-	ip netns exec "$P-h$i" "$BIN/flanneld" --etcd-endpoints="$ETCD" --iface=eth0 \
+	in_host "$i" "$BIN/flanneld" --etcd-endpoints="$ETCD" --iface=eth0 \
 		--subnet-file="$RUN/h$i/subnet.env" >"$RUN/flanneld-h$i.log" 2>&1 &
 done
 for i in $(seq 1 "$HOSTS"); do
@@ -217,5 +251,10 @@ for i in $(seq 1 "$HOSTS"); do
 		fi
 	done
 done
+
+if [ "$BACKEND" = wireguard ]; then
+	step "host 1's WireGuard peers"
+	in_host 1 wg show flannel-wg
+fi
 
 say "the overlay works. $(if [ -n "${KEEP:-}" ]; then echo "Left running: scripts/demo.sh down"; else echo "Tearing down."; fi)"

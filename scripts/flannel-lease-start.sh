@@ -2,7 +2,7 @@
 # flannel-lease-start.sh BINDIR [LEASE-ARG...]: run the backend's init step,
 # then exec flannel-lease with its result as the lease's BackendData, for the
 # backend named in FLANNEL_BACKEND (vxlan by default; host-gw, ipip,
-# extension, alloc, udp).  FLANNEL_INIT_ARGS: extra words for the init step.  Used by
+# extension, alloc, udp, wireguard).  FLANNEL_INIT_ARGS: extra words for the init step.  Used by
 # flannel-lease.service; flanneld does the same from the etcd config.
 set -eu
 
@@ -29,6 +29,12 @@ ipip)
 extension)
 	# shellcheck disable=SC2086
 	data=$("$bindir/flannel-ext" pre-startup $init_args)
+	;;
+wireguard)
+	# The key file and the device; a userspace WireGuard must already serve
+	# it where the kernel has no module (flannel-wireguard(1)).
+	# shellcheck disable=SC2086
+	data=$("$bindir/flannel-wireguard" init $init_args)
 	;;
 host-gw | alloc | udp)
 	data=""

@@ -59,6 +59,10 @@ verify_unit() {
 	verify_unit flannel-udp.service bin/flannel-udp
 }
 
+@test "systemd-analyze verify: flannel-wireguard.service" {
+	verify_unit flannel-wireguard.service bin/flannel-wireguard
+}
+
 @test "systemd-analyze verify: flannel-masq.service" {
 	verify_unit flannel-masq.service bin/flannel-masq
 }

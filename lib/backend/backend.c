@@ -11,6 +11,7 @@ const struct backend *const backend_table[] = {
 	&backend_alloc,
 	&backend_udp,
 	&backend_ipip,
+	&backend_wireguard,
 	NULL,
 };
 

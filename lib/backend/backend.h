@@ -50,7 +50,7 @@ struct backend {
 };
 
 extern const struct backend backend_vxlan, backend_hostgw, backend_extension, backend_alloc,
-	backend_udp, backend_ipip;
+	backend_udp, backend_ipip, backend_wireguard;
 
 /* The table, NULL-terminated. */
 extern const struct backend *const backend_table[];

@@ -61,10 +61,11 @@ static void table(void)
 		   be->name);
 		ok(backend_find(be->name) == be, "%s: found by name", be->name);
 	}
-	ok(n >= 6, "the table has the six backends (%d)", n);
+	ok(n >= 7, "the table has the seven backends (%d)", n);
 	ok(backend_find("frob") == NULL && backend_find("VXLAN") == NULL,
 	   "unknown and upper-case names are not found");
-	is_str(backend_names(), "vxlan, host-gw, extension, alloc, udp, ipip", "names for messages");
+	is_str(backend_names(), "vxlan, host-gw, extension, alloc, udp, ipip, wireguard",
+	       "names for messages");
 }
 
 static void vxlan_lines(void)
@@ -129,6 +130,53 @@ static void udp_entry(void)
 		  "Backend.Port");
 	ok(backend_udp.lease_type == NULL && !backend_udp.ipv6,
 	   "udp: no BackendType in the lease, IPv4 only");
+}
+
+static void wireguard_entry(void)
+{
+	const char *net = "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"wireguard\"";
+	const char *psk = "GJ3XYWfXyiX7L0Ylvmr2DRpGW+gT3jU8l1W5GMj0oPs=";
+	char json[512];
+	struct net_config c;
+
+	snprintf(json, sizeof(json), "%s,\"listenport\":51999,\"PSK\":\"%s\","
+		 "\"PersistentKeepaliveInterval\":25,\"MTU\":9000}}", net, psk);
+	is_str(words(&backend_wireguard, json, BACKEND_INIT, AF_INET),
+	       "--port=51999 --iface=eth0 --mtu=9000", "wireguard init: port, iface, MTU");
+	is_str(words(&backend_wireguard, json, BACKEND_APPLY, AF_INET),
+	       "--port=51999 --iface=eth0 --mtu=9000 --network=100.64.0.0/16 --keepalive=25 "
+	       "--psk=GJ3XYWfXyiX7L0Ylvmr2DRpGW+gT3jU8l1W5GMj0oPs=",
+	       "wireguard apply: every key, case-insensitive");
+	snprintf(json, sizeof(json), "%s}}", net);
+	is_str(words(&backend_wireguard, json, BACKEND_APPLY, AF_INET),
+	       "--port=51820 --iface=eth0 --network=100.64.0.0/16", "wireguard defaults: 51820");
+	c = cfg(json);
+	is_int(backend_wireguard.mtu(&c, 1500), 1440, "wireguard: less 60, the IPv4 overhead");
+	config_clear(&c);
+	snprintf(json, sizeof(json), "%s,\"MTU\":9000}}", net);
+	c = cfg(json);
+	is_int(backend_wireguard.mtu(&c, 1500), 8940, "wireguard: Backend.MTU is the underlay's");
+	config_clear(&c);
+	check_one(&backend_wireguard, json, NULL);
+	snprintf(json, sizeof(json), "%s,\"PSK\":\"c2hvcnQ=\"}}", net);
+	check_one(&backend_wireguard, json, "Backend.PSK");
+	snprintf(json, sizeof(json), "%s,\"PSK\":7}}", net);
+	check_one(&backend_wireguard, json, "Backend.PSK");
+	snprintf(json, sizeof(json), "%s,\"PersistentKeepaliveInterval\":\"25s\"}}", net);
+	check_one(&backend_wireguard, json, "Backend.PersistentKeepaliveInterval");
+	snprintf(json, sizeof(json), "%s,\"PersistentKeepaliveInterval\":2.5}}", net);
+	check_one(&backend_wireguard, json, "Backend.PersistentKeepaliveInterval");
+	snprintf(json, sizeof(json), "%s,\"Mode\":\"tunnel\"}}", net);
+	check_one(&backend_wireguard, json, "no valid Mode");
+	snprintf(json, sizeof(json), "%s,\"Mode\":7}}", net);
+	check_one(&backend_wireguard, json, "no valid Mode");
+	snprintf(json, sizeof(json), "%s,\"Mode\":\"auto\",\"ListenPortV6\":51821}}", net);
+	check_one(&backend_wireguard, json, NULL);
+	snprintf(json, sizeof(json), "%s,\"ListenPort\":65536}}", net);
+	check_one(&backend_wireguard, json, "Backend.ListenPort");
+	ok(!strcmp(backend_wireguard.lease_type, "wireguard") && backend_wireguard.init_per_family &&
+	   !backend_wireguard.kernel && !backend_wireguard.etcd,
+	   "wireguard: BackendType wireguard, init per family, its own applier");
 }
 
 static void mtus(void)
@@ -235,6 +283,7 @@ int main(void)
 	vxlan_lines();
 	checks();
 	udp_entry();
+	wireguard_entry();
 	mtus();
 	ipip_entry();
 	stream();

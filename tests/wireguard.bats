@@ -1,0 +1,272 @@
+#!/usr/bin/env bats
+# The wireguard backend with userspace devices (wireguard-go, this kernel has
+# no WireGuard module): three hosts ping each other through flannel-wg and
+# the underlay carries only WireGuard; a restart of flanneld keeps the device
+# and the peers' sessions; a removed lease removes its peer, a peer removed
+# by hand comes back; keepalive and PSK; the key file.  The kernel path runs
+# where the module is, and is skipped, saying so, where it is not.
+#
+# wireguard-go serves its API socket in /var/run/wireguard, one directory
+# for all namespaces: every host's wireguard-go and flanneld run with their
+# own directory bound over it (ip netns exec gives each a mount namespace).
+
+load helpers
+load flanneld
+
+PSK=GJ3XYWfXyiX7L0Ylvmr2DRpGW+gT3jU8l1W5GMj0oPs=
+
+setup() {
+	need_root
+	[ -c /dev/net/tun ] || require "needs /dev/net/tun"
+	command -v wireguard-go >/dev/null || require "needs wireguard-go (scripts/deps.sh)"
+	command -v wg >/dev/null || require "needs wg (wireguard-tools, scripts/deps.sh)"
+	mkdir -p /run/wireguard
+	topo_create 3
+	etcd_start "$UL_NS" 192.0.2.254
+	RUN="$BATS_TEST_TMPDIR/run"
+	mkdir -p "$RUN"
+}
+
+teardown() {
+	fl_teardown
+}
+
+cip() { eval echo "\$CIP_$1"; }
+
+in_container() {
+	local i=$1
+	shift
+	ip netns exec "$(fl_id)c$i" "$@"
+}
+
+# in_wg I CMD...: CMD on host I with its WireGuard API directory.
+in_wg() {
+	local i=$1
+	shift
+	mkdir -p "$RUN/wg$i"
+	in_host "$i" sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$RUN/wg$i" "$@"
+}
+
+bg_wg() {
+	local i=$1 logf=$2
+	shift 2
+	mkdir -p "$RUN/wg$i"
+	bg_in_host "$i" "$logf" env WIREGUARD_KEY_FILE="$RUN/h$i/wgkey" \
+		sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$RUN/wg$i" "$@"
+}
+
+start_wggo() {
+	bg_wg "$1" "$RUN/wireguard-go-h$1.log" wireguard-go -f flannel-wg
+	wait_for 5 test -S "$RUN/wg$1/flannel-wg.sock"
+}
+
+start_fd() {
+	local i=$1
+	shift
+	bg_wg "$i" "$RUN/flanneld-h$i.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" \
+		--iface=eth0 --subnet-file="$RUN/h$i/subnet.env" --iptables-forward-rules=false "$@"
+	eval "FLANNELD_PID_$i=$LAST_PID"
+}
+
+mesh_up() {
+	local i j
+	for i in 1 2 3; do
+		start_wggo "$i"
+		start_fd "$i"
+	done
+	for i in 1 2 3; do
+		wait_env "$i"
+		add_container "$i"
+	done
+	for i in 1 2 3; do
+		for j in 1 2 3; do
+			[ "$i" = "$j" ] || ping_containers "$i" "$j"
+		done
+	done
+}
+
+pubkey() { wg pubkey <"$RUN/h$1/wgkey"; }
+
+npeers() { in_wg "$1" wg show flannel-wg peers | grep -c . || true; }
+
+has_peer() { in_wg "$1" wg show flannel-wg peers | grep -qxF "$2"; }
+
+@test "wireguard: three hosts ping through flannel-wg; the underlay carries only WireGuard on UDP 51820" {
+	local dump lease
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"wireguard"}}'
+	mesh_up
+	# shellcheck disable=SC1091
+	. "$RUN/h1/subnet.env"
+	# The real IPv4 overhead: 1500 - 60 (upstream: - 80).
+	[ "$FLANNEL_MTU" = 1440 ]
+	in_host 1 ip link show flannel-wg | grep -q 'mtu 1440'
+	in_host 1 ip -4 addr show flannel-wg | grep -q "inet ${FLANNEL_SUBNET%.*}.0/32"
+	in_host 1 ip route show proto 76 | grep -q '^100.64.0.0/16 dev flannel-wg .*scope link'
+	[ "$(npeers 1)" = 2 ]
+	in_wg 1 wg show flannel-wg endpoints | grep -q "$(pubkey 2)	192.0.2.2:51820"
+	in_wg 1 wg show flannel-wg allowed-ips | grep -q "$(pubkey 3)	100.64."
+	# The lease, as upstream writes it.
+	lease=$(etcdctl_ get --print-value-only "/coreos.com/network/subnets/${FLANNEL_SUBNET%.*}.0-24")
+	[[ $lease == *'"BackendType":"wireguard","BackendData":{"PublicKey":"'"$(pubkey 1)"'","Port":51820}'* ]]
+	# The key file: base64, 44 bytes, 0400.
+	[ "$(stat -c %a:%s "$RUN/h1/wgkey")" = 400:44 ]
+	# On the underlay: UDP 51820 only (of IPv4, besides etcd),
+	# and never an inner address or payload.
+	# Host 1's port of the bridge: br0 itself sees only what is flooded.
+	ip netns exec "$UL_NS" tcpdump -i "$(fl_id)v1" -n -U --immediate-mode -w "$RUN/ul.pcap" 2>/dev/null &
+	dump=$!
+	track_pid "$dump"
+	sleep 0.5
+	# The payload "flannel!" over and over: it must not be seen in clear.
+	in_container 1 ping -c 3 -i 0.2 -W 1 -p 666c616e6e656c21 "$(cip 2)"
+	in_container 3 ping -c 3 -i 0.2 -W 1 -p 666c616e6e656c21 "$(cip 1)"
+	sleep 0.3
+	kill "$dump"
+	wait "$dump" || true
+	[ -z "$(tcpdump -n -r "$RUN/ul.pcap" 'ip and not udp port 51820 and not (tcp and host 192.0.2.254)' 2>/dev/null)" ]
+	tcpdump -n -r "$RUN/ul.pcap" 'udp port 51820' 2>/dev/null | awk '{print $3, $5}' | sort | uniq -c
+	[ "$(tcpdump -n -r "$RUN/ul.pcap" 'udp port 51820' 2>/dev/null | grep -c .)" -ge 12 ]
+	[ -z "$(tcpdump -n -r "$RUN/ul.pcap" 'net 100.64.0.0/16' 2>/dev/null)" ]
+	[ "$(tcpdump -n -A -r "$RUN/ul.pcap" 2>/dev/null | grep -c 'flannel!')" = 0 ]
+	grep -q 'userspace WireGuard' "$RUN/flanneld-h1.log"
+}
+
+@test "wireguard: a restart of flanneld keeps the device, its peers and their sessions; the key is reused" {
+	local hs key pinger
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"wireguard"}}'
+	mesh_up
+	key=$(pubkey 1)
+	hs=$(in_wg 1 wg show flannel-wg latest-handshakes | sort)
+	[ "$(echo "$hs" | awk '$2 > 0' | grep -c .)" = 2 ]
+	# Pings from host 2 to host 1 go on all along.
+	in_container 2 ping -c 40 -i 0.1 -W 1 "$(cip 1)" >"$RUN/ping.out" &
+	pinger=$!
+	track_pid "$pinger"
+	sleep 0.5
+	kill -TERM "$FLANNELD_PID_1"
+	wait "$FLANNELD_PID_1" || true
+	in_host 1 ip link show flannel-wg
+	start_fd 1
+	wait_for 15 grep -q 'peers kept' "$RUN/flanneld-h1.log"
+	grep -q 'reusing private key' "$RUN/flanneld-h1.log"
+	wait "$pinger"
+	cat "$RUN/ping.out"
+	grep -q ' 0% packet loss' "$RUN/ping.out"
+	[ "$(pubkey 1)" = "$key" ]
+	ping_containers 1 3
+	# The same sessions: no handshake was needed.
+	[ "$(in_wg 1 wg show flannel-wg latest-handshakes | sort)" = "$hs" ]
+	grep -q '2 peers kept' "$RUN/flanneld-h1.log"
+}
+
+@test "wireguard: a removed lease removes its peer; a peer removed by hand comes back" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"wireguard"}}'
+	mesh_up
+	# By hand, behind flannel's back: reconciled within the check interval (10 s).
+	in_wg 1 wg set flannel-wg peer "$(pubkey 2)" remove
+	run has_peer 1 "$(pubkey 2)"
+	[ "$status" != 0 ]
+	wait_for 15 has_peer 1 "$(pubkey 2)"
+	ping_containers 1 2
+	# Host 3 stops (its lease stays), then its lease is deleted.
+	kill -TERM "$FLANNELD_PID_3"
+	wait "$FLANNELD_PID_3" || true
+	# shellcheck disable=SC1091
+	. "$RUN/h3/subnet.env"
+	has_peer 1 "$(pubkey 3)"
+	etcdctl_ del "/coreos.com/network/subnets/${FLANNEL_SUBNET%.*}.0-24" >/dev/null
+	wait_for 5 eval '! has_peer 1 "$(pubkey 3)"'
+	wait_for 5 eval '! has_peer 2 "$(pubkey 3)"'
+	[ "$(npeers 1)" = 1 ]
+	ping_containers 1 2
+}
+
+@test "wireguard: PersistentKeepaliveInterval and PSK are applied to every peer" {
+	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"wireguard","PersistentKeepaliveInterval":7,"PSK":"'"$PSK"'"}}'
+	mesh_up
+	run in_wg 1 wg show flannel-wg persistent-keepalive
+	echo "$output"
+	[ "$(echo "$output" | grep -c '	7$')" = 2 ]
+	run in_wg 2 wg show flannel-wg preshared-keys
+	[ "$(echo "$output" | grep -cF "	$PSK")" = 2 ]
+}
+
+@test "wireguard: a peer sent traffic that never answers is reported; a lease without Port gets ours" {
+	local fifo="$RUN/events" peer
+	peer=$(wg genkey | wg pubkey)
+	mkdir -p "$RUN/h1"
+	start_wggo 1
+	mkfifo "$fifo"
+	# Read-write: opening it does not wait for the reader.
+	exec 4<>"$fifo"
+	# Not bg_in_host: its job's standard input would be /dev/null.
+	mkdir -p "$RUN/wg1"
+	ip netns exec "$(host_ns 1)" env WIREGUARD_KEY_FILE="$RUN/h1/wgkey" \
+		sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$RUN/wg1" \
+		"$BIN/flannel-wireguard" apply --iface=eth0 --network=100.64.0.0/16 \
+		--subnet-file="$RUN/none" --check-interval=1 --stale-after=2 \
+		<"$fifo" >"$RUN/apply.log" 2>&1 3>&- &
+	track_pid "$!"
+	{
+		echo '{"type":"snapshot","revision":1}'
+		echo '{"type":"added","subnet":"100.64.1.0/24","public_ip":"192.0.2.1","backend_type":"wireguard","self":true}'
+		# As flannel before v0.26.6 writes it: no Port.
+		echo '{"type":"added","subnet":"100.64.9.0/24","public_ip":"192.0.2.9","backend_type":"wireguard","backend_data":{"PublicKey":"'"$peer"'"}}'
+		echo '{"type":"added","subnet":"100.64.8.0/24","public_ip":"192.0.2.8","backend_type":"vxlan","backend_data":{"VtepMAC":"0e:2a:00:00:00:01"}}'
+		echo '{"type":"sync","revision":1}'
+	} >&4
+	wait_for 5 has_peer 1 "$peer" || { cat "$RUN/apply.log"; false; }
+	in_wg 1 wg show flannel-wg endpoints | grep -qxF "$peer	192.0.2.9:51820"
+	[ "$(npeers 1)" = 1 ]
+	grep -q 'skip lease 100.64.8.0/24: BackendType is "vxlan"' "$RUN/apply.log"
+	in_host 1 ip -4 addr show flannel-wg | grep -q 'inet 100.64.1.0/32'
+	# 192.0.2.9 does not exist: the handshake never comes.
+	in_host 1 ping -c 10 -i 0.5 -W 1 100.64.9.2 || true
+	wait_for 5 grep -q "peer 100.64.9.0/24 (192.0.2.9:51820, key $peer): no handshake ever while sending" "$RUN/apply.log"
+	exec 4>&-
+	cat "$RUN/apply.log"
+}
+
+@test "wireguard: bad Backend keys stop flanneld with status 78, naming the key" {
+	local cfg key
+	for cfg in '"PSK":"short"' '"PersistentKeepaliveInterval":"25s"' '"Mode":"tunnel"' '"ListenPort":70000'; do
+		key=${cfg#\"}
+		key=${key%%\"*}
+		put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"wireguard",'"$cfg"'}}'
+		run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+			--subnet-file="$RUN/h1/subnet.env"
+		echo "$cfg: $status $output"
+		[ "$status" = 78 ]
+		[[ $output == *"Backend.$key"* ]]
+	done
+}
+
+@test "wireguard: without a userspace implementation, the kernel device (or a clear error where the module is missing)" {
+	local h
+	h=$(host_ns 1)
+	if ip -n "$h" link add flwgprobe type wireguard 2>/dev/null; then
+		ip -n "$h" link del flwgprobe
+		in_wg 1 env WIREGUARD_KEY_FILE="$RUN/k" "$BIN/flannel-wireguard" init --mtu=1500 >"$RUN/out"
+		grep -q '"Port":51820' "$RUN/out"
+		in_host 1 ip -d link show flannel-wg | grep -q wireguard
+		in_host 1 wg show flannel-wg listen-port | grep -qx 51820
+	else
+		run in_wg 1 env WIREGUARD_KEY_FILE="$RUN/k" "$BIN/flannel-wireguard" init --mtu=1500
+		echo "$output"
+		[ "$status" = 69 ]
+		[[ $output == *"the kernel has no wireguard module"*"no userspace implementation serves"* ]]
+	fi
+}
+
+@test "wireguard: the kernel's device through generic netlink (needs the wireguard module)" {
+	local h
+	h=$(host_ns 1)
+	if ! ip -n "$h" link add flwgprobe type wireguard 2>/dev/null; then
+		# Not require: the module is a property of the kernel, not of the setup.
+		skip "this kernel has no wireguard module (ip link add type wireguard: Unknown device type)"
+	fi
+	ip -n "$h" link del flwgprobe
+	in_wg 1 env WIREGUARD_KEY_FILE="$RUN/k" "$BIN/flannel-wireguard" init --mtu=1500 --port=51999
+	in_host 1 wg show flannel-wg listen-port | grep -qx 51999
+	[ "$(in_host 1 wg show flannel-wg public-key)" = "$(wg pubkey <"$RUN/k")" ]
+}
