@@ -122,7 +122,8 @@ unreachable() {
 
 @test "udp: nobody's subnet gets ICMP net unreachable from flannel0; a removed lease stops forwarding" {
 	local dump
-	put_config '{"Network":"100.64.0.0/16"}'
+	# No lease can hold 100.64.250.0/24.
+	put_config '{"Network":"100.64.0.0/16","SubnetMax":"100.64.200.0"}'
 	mesh_up
 	# shellcheck disable=SC1091
 	. "$RUN/h1/subnet.env"

@@ -20,12 +20,15 @@ static int append(char *buf, size_t len, size_t *off, const char *key, const cha
 	return 0;
 }
 
-/* FLANNEL_SUBNET is the subnet's first host address with the subnet's length. */
+/* FLANNEL_SUBNET is the subnet's first host address with the subnet's length;
+ * a single-address subnet (/32, /128) has no other, and is written as it is,
+ * so that reading the file back gives the same subnet. */
 static const char *host_form(const struct prefix *p, char *buf, size_t len)
 {
 	struct prefix h = *p;
 
-	prefix_first_host(p, &h.addr);
+	if (p->len < (unsigned)addr_bits(p->addr.family))
+		prefix_first_host(p, &h.addr);
 	return prefix_format(&h, buf, len);
 }
 
