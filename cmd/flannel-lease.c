@@ -340,7 +340,8 @@ static int run(struct args *a, struct net_config *cfg, struct lease *want)
 		log_err("set up etcd client: %s", err);
 		return etcd_exit_code(rc);
 	}
-	rc = lease_wait_config(e, a->etcd.prefix, a->oneshot, cfg);
+	rc = a->oneshot ? config_fetch(e, a->etcd.prefix, cfg) :
+			   config_fetch_wait(e, a->etcd.prefix, cfg);
 	if (rc < 0) {
 		rc = 0; /* stopped while waiting */
 		goto out;

@@ -27,14 +27,6 @@ struct lease_keep {
 	unsigned long down_tries, renew_failures;
 };
 
-/*
- * Read <prefix>/config into c.  Unless oneshot, wait while it is missing
- * or etcd is unreachable (logged every 10 s, etcd retried with backoff up
- * to 10 s), as flanneld does; "recovered" is logged once etcd answers
- * after failing.  0, -1 on SIGTERM/SIGINT while waiting, or an exit code
- * (78 invalid, or missing with oneshot; 69 unreachable with oneshot; 77).
- */
-int lease_wait_config(struct etcd *e, const char *prefix, bool oneshot, struct net_config *c);
 
 /* Runs until SIGTERM/SIGINT (sig_init must have been called). Returns an
  * exit status: 0, 75 network full, 69 etcd unreachable, 74 output, ... */
