@@ -15,6 +15,9 @@ teardown() { fl_teardown; }
 SKIP_BLOCKS=(
 	"/usr/lib/cni/flannel|needs the CNI plugin installed in /usr/lib/cni"
 	"dockerd |needs Docker"
+	"flannel-ipip init|needs a kernel with ipip (tests/ipip.bats runs these steps in a guest kernel)"
+	"show flannel.ipip|needs a kernel with ipip (tests/ipip.bats checks the device in a guest kernel)"
+	"wg show flannel-wg|needs the device of the example before it, gone with its block (tests/wireguard.bats runs wg show)"
 )
 
 # doc_host: namespace "<id>doc" as the examples assume it: eth0 192.0.2.1
