@@ -1,10 +1,14 @@
 /* proxy.c - the two packet threads of flannel-udp.
  *
  * flannel0 -> peers: read packets until the TUN queue is empty or a batch
- * is full, route each (longest prefix), decrement its TTL, and send the
- * batch with one sendmmsg.  peers -> flannel0: recvmmsg a batch, keep what
- * comes from a lease's public IP and is one whole IPv4 packet, decrement
- * its TTL, and write it to flannel0.  Tables are read by quiescent-state
+ * is full, route each (longest prefix), decrement its TTL, cut TCP
+ * super-packets into MSS-sized packets (gso.h), and send the batch with one
+ * sendmmsg whose entries carry whole trains of datagrams (UDP_SEGMENT).
+ * peers -> flannel0: recvmmsg a batch (UDP_GRO: a message may hold many
+ * datagrams), keep what comes from a lease's public IP and is one whole
+ * IPv4 packet, decrement its TTL, merge consecutive TCP segments of a flow
+ * into one super-packet, and write each to flannel0.  On the wire every
+ * datagram is still one inner packet: upstream's format.  Tables are read by quiescent-state
  * reclamation: a thread announces the generation it entered a batch with,
  * or that it holds none while it sleeps; a retired table is freed once
  * every thread is past it. */
@@ -15,15 +19,22 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "udp/gso.h"
 #include "udp/proxy.h"
 
-#define BATCH 64
+#define BATCH 64            /* reads from flannel0 or messages from the socket */
 #define SLOT 65536
+#define MAXMSG 256          /* datagram entries of one sendmmsg */
+#define ARENA (BATCH * SLOT) /* the packets of a batch, segmented */
+#define GSO_SEGS 64         /* UDP_SEGMENT's limits per entry */
+#define GSO_BYTES 64000
 #define QUIESCENT UINT64_MAX
 #define TUN_FULL_WAIT_MS 10
 
@@ -34,15 +45,26 @@ struct retired {
 	uint64_t gen;
 };
 
+union ctl {
+	char b[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr h;
+};
+
 struct worker {
 	struct udp_proxy *p;
 	int id;
 	_Atomic uint64_t seen;
 	_Atomic uint64_t count[UDP_NCOUNTERS];
-	unsigned char (*buf)[SLOT];
-	struct mmsghdr msg[BATCH];
-	struct iovec iov[BATCH];
-	struct sockaddr_in addr[BATCH];
+	unsigned char *buf;     /* TX: one read; RX: BATCH messages of SLOT */
+	unsigned char *arena;   /* TX: what the batch sends */
+	size_t used;            /* TX: bytes of arena queued in msg[0..n) */
+	int n;
+	bool gso;               /* TX: UDP_SEGMENT works */
+	struct gro_tcp g;       /* RX: the run being merged */
+	struct mmsghdr msg[MAXMSG];
+	struct iovec iov[MAXMSG];
+	struct sockaddr_in addr[MAXMSG];
+	union ctl ctl[MAXMSG];
 	pthread_t thread;
 } __attribute__((aligned(64)));
 
@@ -135,6 +157,32 @@ static bool ttl_decrement(unsigned char *p)
 	return true;
 }
 
+/* Write one packet to flannel0 behind a virtio_net_hdr (iov[0]): now or
+ * within a short wait, else it is dropped and counted. */
+static void tun_write(struct worker *w, const struct iovec *iov, int n)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		struct pollfd pfd = { .fd = w->p->c.tun_fd, .events = POLLOUT };
+
+		if (writev(w->p->c.tun_fd, iov, n) >= 0)
+			return;
+		if (errno != EAGAIN && errno != EINTR)
+			break;
+		poll(&pfd, 1, TUN_FULL_WAIT_MS);
+	}
+	add(w, UDP_TUN_FULL, 1);
+}
+
+/* A packet as it is: no offload asked of the kernel. */
+static void tun_write_plain(struct worker *w, const unsigned char *pkt, size_t len)
+{
+	static const struct virtio_net_hdr none;
+	struct iovec iov[2] = { { .iov_base = (void *)&none, .iov_len = sizeof(none) },
+				{ .iov_base = (void *)pkt, .iov_len = len } };
+
+	tun_write(w, iov, 2);
+}
+
 /* ICMP net unreachable from flannel0's address, quoting the header and 8
  * bytes, as upstream: not about ICMP, later fragments or long headers. */
 static void net_unreachable(struct worker *w, const unsigned char *pkt, size_t len, unsigned ihl)
@@ -162,18 +210,44 @@ static void net_unreachable(struct worker *w, const unsigned char *pkt, size_t l
 	sum = csum_fold(csum_add(0, out + 20, 8 + quote));
 	out[22] = (unsigned char)(sum >> 8);
 	out[23] = (unsigned char)sum;
-	if (write(w->p->c.tun_fd, out, total) < 0)
-		add(w, UDP_TUN_FULL, 1);
+	tun_write_plain(w, out, total);
 }
 
-/* Send msg[0..n): what the socket will not take now is waited for, never
+static void send_all(struct worker *w, struct mmsghdr *m, int n);
+
+/* The kernel will not segment (no UDP_SEGMENT for this route or socket):
+ * send this train one datagram per packet, and every later one too. */
+static void gso_refused(struct worker *w, struct mmsghdr *m)
+{
+	struct mmsghdr one[GSO_SEGS];
+	struct iovec iov[GSO_SEGS];
+	const struct iovec *v = m->msg_hdr.msg_iov;
+	uint16_t seg;
+	int k = 0;
+
+	if (w->gso)
+		log_warn("send UDP trains with UDP_SEGMENT: %s; one datagram per packet from now on",
+			 strerror(errno));
+	w->gso = false;
+	memcpy(&seg, CMSG_DATA(CMSG_FIRSTHDR(&m->msg_hdr)), sizeof(seg));
+	for (size_t off = 0; off < v->iov_len && k < GSO_SEGS; off += seg, k++) {
+		iov[k] = (struct iovec){ .iov_base = (unsigned char *)v->iov_base + off,
+					 .iov_len = v->iov_len - off < seg ? v->iov_len - off : seg };
+		one[k].msg_hdr = (struct msghdr){ .msg_name = m->msg_hdr.msg_name,
+						  .msg_namelen = m->msg_hdr.msg_namelen,
+						  .msg_iov = &iov[k], .msg_iovlen = 1 };
+	}
+	send_all(w, one, k);
+}
+
+/* Send m[0..n): what the socket will not take now is waited for, never
  * spun on; a datagram the kernel refuses is counted and skipped. */
-static void send_batch(struct worker *w, int n)
+static void send_all(struct worker *w, struct mmsghdr *m, int n)
 {
 	int done = 0;
 
 	while (done < n) {
-		int r = sendmmsg(w->p->c.udp_fd, w->msg + done, (unsigned)(n - done), 0);
+		int r = sendmmsg(w->p->c.udp_fd, m + done, (unsigned)(n - done), 0);
 
 		if (r > 0) {
 			done += r;
@@ -187,9 +261,128 @@ static void send_batch(struct worker *w, int n)
 			poll(&pfd, 1, 100);
 			continue;
 		}
-		add(w, UDP_SEND_ERRORS, 1);
+		if (r < 0 && (errno == EINVAL || errno == EIO) && m[done].msg_hdr.msg_controllen)
+			gso_refused(w, &m[done]);
+		else
+			add(w, UDP_SEND_ERRORS, 1);
 		done++;
 	}
+}
+
+static void tx_flush(struct worker *w)
+{
+	if (w->n)
+		send_all(w, w->msg, w->n);
+	w->n = 0;
+	w->used = 0;
+}
+
+/* Room for bytes in the arena and entries more messages: else send now. */
+static void tx_room(struct worker *w, size_t bytes, int entries)
+{
+	if (w->used + bytes > ARENA || w->n + entries > MAXMSG)
+		tx_flush(w);
+}
+
+/* Queue the len bytes at the arena's end as one entry to nh: segs
+ * datagrams of seglen bytes (the last may be shorter). */
+static void tx_queue(struct worker *w, uint32_t nh, size_t len, size_t seglen, unsigned segs)
+{
+	int i = w->n++;
+	struct msghdr *m = &w->msg[i].msg_hdr;
+
+	w->addr[i] = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = w->p->c.port,
+					   .sin_addr = { .s_addr = nh } };
+	w->iov[i] = (struct iovec){ .iov_base = w->arena + w->used, .iov_len = len };
+	m->msg_control = NULL;
+	m->msg_controllen = 0;
+	if (segs > 1) {
+		uint16_t gs = (uint16_t)seglen;
+
+		m->msg_control = w->ctl[i].b;
+		m->msg_controllen = CMSG_SPACE(sizeof(gs));
+		w->ctl[i].h = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(gs)),
+						.cmsg_level = SOL_UDP, .cmsg_type = UDP_SEGMENT };
+		memcpy(CMSG_DATA(&w->ctl[i].h), &gs, sizeof(gs));
+	}
+	w->used += len;
+	add(w, UDP_TX_PACKETS, segs);
+	add(w, UDP_TX_BYTES, len);
+}
+
+static void tx_plain(struct worker *w, uint32_t nh, const unsigned char *pkt, size_t len)
+{
+	tx_room(w, len, 1);
+	memcpy(w->arena + w->used, pkt, len);
+	tx_queue(w, nh, len, len, 1);
+}
+
+/* A TCP super-packet: its segments in trains of at most GSO_SEGS and about
+ * GSO_BYTES, one entry each (one per segment without UDP_SEGMENT). */
+static void tx_super(struct worker *w, uint32_t nh, const unsigned char *pkt, size_t len,
+		     unsigned mss)
+{
+	size_t seglen, need;
+	unsigned n = gso_tcp4_plan(pkt, len, mss, &seglen, &need), per;
+	bool gso = w->gso && seglen <= w->p->c.mtu;
+
+	if (!n) {
+		add(w, UDP_MALFORMED, 1);
+		return;
+	}
+	per = gso ? (unsigned)(GSO_BYTES / seglen) : GSO_SEGS;
+	per = per < 1 ? 1 : per > GSO_SEGS ? GSO_SEGS : per;
+	for (unsigned k = 0; k < n; k += per) {
+		unsigned cnt = n - k < per ? n - k : per;
+		size_t at;
+
+		tx_room(w, cnt * seglen, gso ? 1 : (int)cnt);
+		at = gso_tcp4_segment(pkt, len, mss, k, cnt, w->arena + w->used);
+		if (gso) {
+			tx_queue(w, nh, at, seglen, cnt);
+			continue;
+		}
+		for (size_t off = 0; off < at; off += seglen)
+			tx_queue(w, nh, at - off < seglen ? at - off : seglen, seglen, 1);
+	}
+}
+
+/* One read from flannel0: the virtio_net_hdr, then the packet. */
+static void tx_packet(struct worker *w, const struct udp_table *t, size_t r)
+{
+	unsigned char *pkt = w->buf + VNET_HDR_LEN;
+	size_t len = r - VNET_HDR_LEN;
+	struct virtio_net_hdr vh;
+	unsigned ihl;
+	uint32_t nh, dst;
+
+	if (r < VNET_HDR_LEN || !(ihl = ipv4_header(pkt, len))) {
+		add(w, UDP_NOT_IPV4, 1);
+		return;
+	}
+	memcpy(&vh, w->buf, sizeof(vh));
+	memcpy(&dst, pkt + 16, 4);
+	nh = udp_table_route(t, dst);
+	if (!nh) {
+		add(w, UDP_NO_ROUTE, 1);
+		net_unreachable(w, pkt, len, ihl);
+		return;
+	}
+	if (!ttl_decrement(pkt)) {
+		add(w, UDP_TTL_EXPIRED, 1);
+		return;
+	}
+	if (vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4) {
+		tx_super(w, nh, pkt, len, vh.gso_size);
+		return;
+	}
+	if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+	    ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	     gso_complete_csum(pkt, len, vh.csum_start, vh.csum_offset) < 0)) {
+		add(w, UDP_MALFORMED, 1);
+		return;
+	}
+	tx_plain(w, nh, pkt, len);
 }
 
 static void *tx_main(void *arg)
@@ -199,15 +392,10 @@ static void *tx_main(void *arg)
 
 	for (;;) {
 		const struct udp_table *t = enter(w);
-		uint64_t bytes = 0;
-		int n = 0;
 		bool empty = false;
 
-		while (n < BATCH) {
-			unsigned char *pkt = w->buf[n];
-			ssize_t r = read(c->tun_fd, pkt, SLOT);
-			unsigned ihl;
-			uint32_t nh, dst;
+		for (int reads = 0; reads < BATCH;) {
+			ssize_t r = read(c->tun_fd, w->buf, VNET_HDR_LEN + SLOT);
 
 			if (r < 0) {
 				if (errno == EINTR)
@@ -215,33 +403,10 @@ static void *tx_main(void *arg)
 				empty = true;
 				break;
 			}
-			ihl = ipv4_header(pkt, (size_t)r);
-			if (!ihl) {
-				add(w, UDP_NOT_IPV4, 1);
-				continue;
-			}
-			memcpy(&dst, pkt + 16, 4);
-			nh = udp_table_route(t, dst);
-			if (!nh) {
-				add(w, UDP_NO_ROUTE, 1);
-				net_unreachable(w, pkt, (size_t)r, ihl);
-				continue;
-			}
-			if (!ttl_decrement(pkt)) {
-				add(w, UDP_TTL_EXPIRED, 1);
-				continue;
-			}
-			w->addr[n] = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = c->port,
-							   .sin_addr = { .s_addr = nh } };
-			w->iov[n].iov_len = (size_t)r;
-			bytes += (uint64_t)r;
-			n++;
+			reads++;
+			tx_packet(w, t, (size_t)r);
 		}
-		if (n) {
-			send_batch(w, n);
-			add(w, UDP_TX_PACKETS, (uint64_t)n);
-			add(w, UDP_TX_BYTES, bytes);
-		}
+		tx_flush(w);
 		if (empty) {
 			struct pollfd pfd = { .fd = c->tun_fd, .events = POLLIN };
 
@@ -252,31 +417,18 @@ static void *tx_main(void *arg)
 	return NULL;
 }
 
-/* flannel0 takes it now or within a short wait; else it is dropped. */
-static void tun_write(struct worker *w, const unsigned char *pkt, size_t len)
+/* The merged run, if any, to flannel0. */
+static void rx_flush(struct worker *w)
 {
-	for (int tries = 0; tries < 2; tries++) {
-		struct pollfd pfd = { .fd = w->p->c.tun_fd, .events = POLLOUT };
+	struct iovec iov = { .iov_base = w->g.buf, .iov_len = gro_finish(&w->g) };
 
-		if (write(w->p->c.tun_fd, pkt, len) >= 0)
-			return;
-		if (errno != EAGAIN && errno != EINTR)
-			break;
-		poll(&pfd, 1, TUN_FULL_WAIT_MS);
-	}
-	add(w, UDP_TUN_FULL, 1);
+	if (iov.iov_len)
+		tun_write(w, &iov, 1);
 }
 
-static void rx_one(struct worker *w, const struct udp_table *t, int i)
+static void rx_datagram(struct worker *w, unsigned char *pkt, size_t len)
 {
-	unsigned char *pkt = w->buf[i];
-	size_t len = w->msg[i].msg_len;
-
-	if (!udp_table_has_source(t, w->addr[i].sin_addr.s_addr)) {
-		add(w, UDP_NOT_PEER, 1);
-		return;
-	}
-	if ((w->msg[i].msg_hdr.msg_flags & MSG_TRUNC) || len > w->p->c.mtu) {
+	if (len > w->p->c.mtu) {
 		add(w, UDP_OVERSIZED, 1);
 		return;
 	}
@@ -288,9 +440,49 @@ static void rx_one(struct worker *w, const struct udp_table *t, int i)
 		add(w, UDP_TTL_EXPIRED, 1);
 		return;
 	}
-	tun_write(w, pkt, len);
 	add(w, UDP_RX_PACKETS, 1);
 	add(w, UDP_RX_BYTES, len);
+	if (gro_append(&w->g, pkt, len))
+		return;
+	rx_flush(w); /* what was merged goes first: a flow stays in order */
+	if (!gro_start(&w->g, pkt, len))
+		tun_write_plain(w, pkt, len);
+}
+
+/* The datagram size UDP_GRO packed the message with; 0 for one datagram. */
+static unsigned gro_size(struct msghdr *m)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		int v;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO)
+			continue;
+		memcpy(&v, CMSG_DATA(c), sizeof(v));
+		return v > 0 ? (unsigned)v : 0;
+	}
+	return 0;
+}
+
+static void rx_one(struct worker *w, const struct udp_table *t, int i)
+{
+	unsigned char *buf = w->buf + (size_t)i * SLOT;
+	size_t len = w->msg[i].msg_len, d;
+	unsigned gso = gro_size(&w->msg[i].msg_hdr);
+
+	if (!udp_table_has_source(t, w->addr[i].sin_addr.s_addr)) {
+		add(w, UDP_NOT_PEER, gso ? (len + gso - 1) / gso : 1);
+		return;
+	}
+	if (w->msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+		add(w, UDP_OVERSIZED, 1);
+		return;
+	}
+	if (!len) {
+		add(w, UDP_MALFORMED, 1);
+		return;
+	}
+	for (size_t off = 0; (d = gro_datagram_len(len, gso, off)); off += d)
+		rx_datagram(w, buf + off, d);
 }
 
 static void *rx_main(void *arg)
@@ -303,6 +495,7 @@ static void *rx_main(void *arg)
 
 		for (int i = 0; i < BATCH; i++) {
 			w->msg[i].msg_hdr.msg_namelen = sizeof(w->addr[i]);
+			w->msg[i].msg_hdr.msg_controllen = sizeof(w->ctl[i]);
 			w->msg[i].msg_hdr.msg_flags = 0;
 		}
 		quiesce(w);
@@ -318,6 +511,7 @@ static void *rx_main(void *arg)
 		t = enter(w);
 		for (int i = 0; i < n; i++)
 			rx_one(w, t, i);
+		rx_flush(w);
 	}
 	return NULL;
 }
@@ -329,14 +523,30 @@ static int worker_init(struct udp_proxy *p, int id)
 	w->p = p;
 	w->id = id;
 	atomic_init(&w->seen, QUIESCENT);
+	if (id == TX) {
+		int v;
+		socklen_t l = sizeof(v);
+
+		w->buf = fl_malloc(VNET_HDR_LEN + SLOT);
+		w->arena = fl_malloc(ARENA);
+		w->gso = getsockopt(p->c.udp_fd, SOL_UDP, UDP_SEGMENT, &v, &l) == 0;
+		for (int i = 0; i < MAXMSG; i++)
+			w->msg[i].msg_hdr = (struct msghdr){ .msg_name = &w->addr[i],
+							     .msg_namelen = sizeof(w->addr[i]),
+							     .msg_iov = &w->iov[i], .msg_iovlen = 1 };
+		return w->buf && w->arena ? 0 : -1;
+	}
 	w->buf = fl_malloc((size_t)BATCH * SLOT);
-	if (!w->buf)
+	w->g.buf = fl_malloc(VNET_HDR_LEN + GSO_MAX);
+	if (!w->buf || !w->g.buf)
 		return -1;
 	for (int i = 0; i < BATCH; i++) {
-		w->iov[i] = (struct iovec){ .iov_base = w->buf[i], .iov_len = SLOT };
+		w->iov[i] = (struct iovec){ .iov_base = w->buf + (size_t)i * SLOT, .iov_len = SLOT };
 		w->msg[i].msg_hdr = (struct msghdr){ .msg_name = &w->addr[i],
 						     .msg_namelen = sizeof(w->addr[i]),
-						     .msg_iov = &w->iov[i], .msg_iovlen = 1 };
+						     .msg_iov = &w->iov[i], .msg_iovlen = 1,
+						     .msg_control = w->ctl[i].b,
+						     .msg_controllen = sizeof(w->ctl[i]) };
 	}
 	return 0;
 }
@@ -354,6 +564,10 @@ struct udp_proxy *udp_proxy_start(const struct udp_proxy_conf *c)
 	atomic_init(&p->own, 0);
 	if (worker_init(p, TX) < 0 || worker_init(p, RX) < 0)
 		goto fail;
+	/* Trains of datagrams from one peer arrive as one message (a kernel
+	 * without it gives one datagram per message, which works as well). */
+	if (setsockopt(c->udp_fd, SOL_UDP, UDP_GRO, &(int){ 1 }, sizeof(int)) < 0)
+		log_warn("receive UDP trains with UDP_GRO: %s", strerror(errno));
 	rc = pthread_create(&p->w[TX].thread, NULL, tx_main, &p->w[TX]);
 	if (rc == 0 && (rc = pthread_create(&p->w[RX].thread, NULL, rx_main, &p->w[RX])) != 0)
 		log_err("start the receive thread: %s", strerror(rc));

@@ -17,7 +17,7 @@ int tun_open(const char *template, char name[IFNAMSIZ])
 	if (fd < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", template);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		err = errno;
@@ -26,4 +26,9 @@ int tun_open(const char *template, char name[IFNAMSIZ])
 	}
 	snprintf(name, IFNAMSIZ, "%s", ifr.ifr_name);
 	return fd;
+}
+
+int tun_offload(int fd)
+{
+	return ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0 ? -errno : 0;
 }

@@ -157,6 +157,10 @@ static int open_device(struct udp_ctl *c)
 		return fd == -EPERM || fd == -EACCES ? EX_NOPERM : EX_UNAVAILABLE;
 	}
 	c->tun_fd = fd;
+	rc = tun_offload(fd);
+	if (rc < 0)
+		log_warn("enable checksum and TSO offloads on %s: %s; one packet per read",
+			 c->dev, strerror(-rc));
 	rc = nl_link_get(c->nl, c->dev, 0, &l);
 	if (rc < 0) {
 		log_err("find %s: %s", c->dev, nl_strerror(c->nl, rc));
