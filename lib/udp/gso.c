@@ -35,35 +35,47 @@ static void put32(unsigned char *p, uint32_t v)
 	put16(p + 2, v);
 }
 
+/* One's complement add of 64-bit words. */
+static uint64_t add64(uint64_t a, uint64_t b)
+{
+	a += b;
+	return a + (a < b);
+}
+
 uint32_t csum_partial(const void *p, size_t len, uint32_t sum)
 {
 	const unsigned char *b = p;
-	uint64_t s = sum;
+	unsigned __int128 s = sum; /* 64-bit words: no carry is lost below 2^64 of them */
+	uint64_t t;
 
-	/* 32-bit words into a 64-bit sum: no carry is lost below 2^32 words. */
-	for (; len >= 4; b += 4, len -= 4) {
-		uint32_t x;
+	for (; len >= 32; b += 32, len -= 32) {
+		uint64_t x[4];
 
-		memcpy(&x, b, 4);
+		memcpy(x, b, 32);
+		s += (unsigned __int128)x[0] + x[1] + x[2] + x[3];
+	}
+	for (; len >= 8; b += 8, len -= 8) {
+		uint64_t x;
+
+		memcpy(&x, b, 8);
 		s += x;
 	}
-	if (len >= 2) {
+	t = add64((uint64_t)s, (uint64_t)(s >> 64));
+	for (; len >= 2; b += 2, len -= 2) {
 		uint16_t x;
 
 		memcpy(&x, b, 2);
-		s += x;
-		b += 2;
-		len -= 2;
+		t = add64(t, x);
 	}
 	if (len) {
 		uint16_t x = 0;
 
 		memcpy(&x, b, 1); /* the odd byte is the high-order one of its word */
-		s += x;
+		t = add64(t, x);
 	}
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+	t = (t & 0xffffffffu) + (t >> 32);
+	t = (t & 0xffffffffu) + (t >> 32);
+	return (uint32_t)t;
 }
 
 static uint16_t csum_fold16(uint32_t sum)
