@@ -28,14 +28,16 @@ proc_ms() {
 	awk '{ print int(($14 + $15) * 1000 / 100) }' "/proc/$1/stat"
 }
 
-# iperf3 from container 1 to container 2: prints "Gbit/s cpu_ms_machine cpu_ms_tool".
+# iperf3 from container 1 to container 2: prints "Gbit/s cpu_ms_machine
+# cpu_ms_tool retransmits".
 run_tcp() {
 	local streams=$1 pid=$2 b0 p0 out
 	b0=$(busy_ms)
 	p0=$(proc_ms "$pid")
 	out=$(in_container 1 iperf3 -J -c "$(caddr 2)" -t "$T" -P "$streams")
-	printf '%s %d %d\n' "$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out")" \
-		$(( $(busy_ms) - b0 )) $(( $(proc_ms "$pid") - p0 ))
+	printf '%s %d %d %s\n' "$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out")" \
+		$(( $(busy_ms) - b0 )) $(( $(proc_ms "$pid") - p0 )) \
+		"$(jq -r '.end.sum_sent.retransmits // 0' <<<"$out")"
 }
 
 # 64-byte UDP datagrams as fast as iperf3 sends them: received packets/s.
@@ -78,7 +80,7 @@ measure vxlan '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
 measure udp '{"Network":"100.64.0.0/16"}'
 
 awk -v t="$T" '
-{ gb1[$1] = $2; m1[$1] = $3; p1[$1] = $4; gb4[$1] = $5; m4[$1] = $6; p4[$1] = $7; pps[$1] = $8 }
+{ gb1[$1] = $2; m1[$1] = $3; p1[$1] = $4; rt1[$1] = $5; gb4[$1] = $6; m4[$1] = $7; p4[$1] = $8; rt4[$1] = $9; pps[$1] = $10 }
 function per_gbit(ms, gbps) { return gbps > 0 ? ms / (gbps * t) : 0 }
 END {
 	printf "%-34s %12s %12s %8s\n", "measure (" t " s each)", "vxlan", "udp", "udp/vxlan"
@@ -87,4 +89,5 @@ END {
 	printf "%-34s %12d %12d %7.0f%%\n", "UDP 64-byte, packets/s", pps["vxlan"], pps["udp"], 100 * pps["udp"] / pps["vxlan"]
 	printf "%-34s %12.0f %12.0f\n", "machine CPU ms per Gbit (1 stream)", per_gbit(m1["vxlan"], gb1["vxlan"]), per_gbit(m1["udp"], gb1["udp"])
 	printf "%-34s %12s %12.0f\n", "flannel-udp CPU ms per Gbit", "-", per_gbit(p1["udp"], gb1["udp"])
+	printf "%-34s %12d %12d\n", "TCP retransmits (1 + 4 streams)", rt1["vxlan"] + rt4["vxlan"], rt1["udp"] + rt4["udp"]
 }' "$D/results"

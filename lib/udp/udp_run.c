@@ -109,7 +109,7 @@ static int open_socket(struct udp_ctl *c)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(c->o->port),
 				  .sin_addr = c->under.addr.v4 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), big = 4 << 20;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), big = 16 << 20;
 	char a[ADDR_STRLEN];
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
