@@ -330,7 +330,8 @@ static void tx_super(struct worker *w, uint32_t nh, const unsigned char *pkt, si
 		add(w, UDP_MALFORMED, 1);
 		return;
 	}
-	per = gso ? (unsigned)(GSO_BYTES / seglen) : GSO_SEGS;
+	/* seglen <= 64 KiB: a chunk always fits an empty arena. */
+	per = (unsigned)((gso ? GSO_BYTES : ARENA) / seglen);
 	per = per < 1 ? 1 : per > GSO_SEGS ? GSO_SEGS : per;
 	for (unsigned k = 0; k < n; k += per) {
 		unsigned cnt = n - k < per ? n - k : per;
