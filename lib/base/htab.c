@@ -162,6 +162,22 @@ void htab_del(struct htab *h, const void *key)
 	h->count--;
 }
 
+size_t htab_del_if(struct htab *h, bool (*drop)(const void *rec, void *arg), void *arg)
+{
+	size_t i = 0, n = 0;
+
+	while (i < h->count) {
+		/* htab_del fills the hole with the last record: look at i again. */
+		if (drop(rec(h, i), arg)) {
+			htab_del(h, rec(h, i));
+			n++;
+		} else {
+			i++;
+		}
+	}
+	return n;
+}
+
 void *htab_next(const struct htab *h, size_t *it)
 {
 	if (*it >= h->count)

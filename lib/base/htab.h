@@ -23,6 +23,8 @@ void *htab_get(const struct htab *h, const void *key);
  * into the table stay valid until the next htab_put or htab_del.  NULL on ENOMEM. */
 void *htab_put(struct htab *h, const void *key, bool *created);
 void htab_del(struct htab *h, const void *key);
+/* Delete every record for which drop(rec, arg) is true; how many went. */
+size_t htab_del_if(struct htab *h, bool (*drop)(const void *rec, void *arg), void *arg);
 /* Iterate: start with *it = 0; NULL at the end.  No put/del while iterating. */
 void *htab_next(const struct htab *h, size_t *it);
 

@@ -9,32 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "base/pidlock.h"
-
-/* The lock's directory, one level: /run/flannel is the usual one. */
-static int make_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 static pid_t read_pid(int fd)
 {
@@ -57,7 +33,7 @@ int pidlock_take(const char *path, int *fd, pid_t *holder)
 	int f, len, saved;
 
 	*holder = 0;
-	if (make_dir(path) < 0)
+	if (path_mkdir_parents(path) < 0)
 		return -1;
 	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (f < 0)

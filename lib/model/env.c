@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "model/env.h"
 
 static int append(char *buf, size_t len, size_t *off, const char *key, const char *val)
@@ -56,32 +57,6 @@ int env_format(const struct subnet_env *e, char *buf, size_t len)
 	return bad ? -1 : (int)off;
 }
 
-static int mkdir_parents(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
@@ -116,7 +91,7 @@ int env_write(const char *path, const struct subnet_env *e)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (mkdir_parents(path) < 0)
+	if (path_mkdir_parents(path) < 0)
 		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)

@@ -401,25 +401,15 @@ static void on_removed(struct wg_ctl *c, const struct event *ev)
 	c->dirty = true;
 }
 
+static bool stale(const void *rec, void *arg)
+{
+	return ((const struct entry *)rec)->gen != *(const uint32_t *)arg;
+}
+
 static void purge(struct wg_ctl *c)
 {
-	struct entry *e;
-	size_t it;
-	bool again = true;
-
-	while (again) {
-		again = false;
-		it = 0;
-		while ((e = htab_next(&c->peers, &it)))
-			if (e->gen != c->gen) {
-				struct prefix key = e->subnet;
-
-				htab_del(&c->peers, &key);
-				c->dirty = true;
-				again = true;
-				break;
-			}
-	}
+	if (htab_del_if(&c->peers, stale, &c->gen))
+		c->dirty = true;
 }
 
 static int on_event(void *arg, const struct event *ev)
