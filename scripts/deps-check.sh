@@ -24,6 +24,7 @@ declare -A RULES=(
 	[ext]="base model ext"
 	[masq]="base model masq"
 	[cni]="base model cni"
+	[check]="base model etcd netlink apply backend check"
 	[flanneld]="*"
 )
 rc=0

@@ -47,6 +47,11 @@ struct backend {
 		     const struct backend_host *h, struct strv *av);
 	/* What the kernel appliers install per remote lease; NULL: none. */
 	const struct apply_backend *plan;
+	/* The IPv4 overlay device its tool keeps ("flannel.1"); NULL: none
+	 * (host-gw, extension).  flannel-check looks at it. */
+	void (*device)(const struct net_config *c, char *buf, size_t len);
+	/* The UDP port its packets go to on the peers; NULL: not UDP. */
+	unsigned (*port)(const struct net_config *c);
 };
 
 extern const struct backend backend_vxlan, backend_hostgw, backend_extension, backend_alloc,

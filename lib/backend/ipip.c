@@ -200,6 +200,12 @@ static const struct apply_backend ipip_kernel_plan = {
 	.name = "ipip", .plan = ipip_plan, .self = ipip_self,
 };
 
+static void ipip_device(const struct net_config *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "flannel.ipip");
+}
+
 const struct backend backend_ipip = {
 	.name = "ipip",
 	.about = "IP-in-IP device flannel.ipip: a route per host via its public IP (IPv4 only)",
@@ -212,4 +218,5 @@ const struct backend backend_ipip = {
 	.mtu = ipip_mtu,
 	.args = ipip_args,
 	.plan = &ipip_kernel_plan,
+	.device = ipip_device,
 };

@@ -51,6 +51,21 @@ static void udp_args(const struct net_config *c, enum backend_step step,
 	strv_addf(av, "--iface=%s", h->iface);
 }
 
+static void udp_device(const struct net_config *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "flannel0");
+}
+
+static unsigned udp_port(const struct net_config *c)
+{
+	char err[96];
+	unsigned port;
+
+	(void)port_of(c, &port, err, sizeof(err));
+	return port;
+}
+
 const struct backend backend_udp = {
 	.name = "udp",
 	.about = "IPv4 in UDP through the TUN device flannel0 (the default without Backend)",
@@ -58,5 +73,7 @@ const struct backend backend_udp = {
 	.step_cmd = { [BACKEND_APPLY] = "apply" },
 	.check = udp_check,
 	.mtu = udp_mtu,
+	.device = udp_device,
+	.port = udp_port,
 	.args = udp_args,
 };

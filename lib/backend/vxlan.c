@@ -428,6 +428,25 @@ static int vxlan_self(struct applier *a, const struct lease *l)
 	return rc < 0 ? -1 : 0;
 }
 
+static void vxlan_device(const struct net_config *c, char *buf, size_t len)
+{
+	struct vxlan_conf vc;
+	struct vxlan_apply ap;
+
+	config_of(c, &vc, &ap);
+	vxlan_devname(vc.vni, false, buf, len);
+}
+
+/* Backend.Port, else the kernel's default (upstream's too). */
+static unsigned vxlan_port(const struct net_config *c)
+{
+	struct vxlan_conf vc;
+	struct vxlan_apply ap;
+
+	config_of(c, &vc, &ap);
+	return vc.port ? vc.port : 8472;
+}
+
 static const struct apply_backend vxlan_kernel_plan = {
 	.name = "vxlan", .plan = vxlan_plan, .self = vxlan_self,
 };
@@ -445,4 +464,6 @@ const struct backend backend_vxlan = {
 	.mtu = mtu_rule,
 	.args = vxlan_args,
 	.plan = &vxlan_kernel_plan,
+	.device = vxlan_device,
+	.port = vxlan_port,
 };

@@ -117,6 +117,21 @@ static void wireguard_args(const struct net_config *c, enum backend_step step,
 		strv_addf(av, "--psk=%s", w.psk);
 }
 
+static void wireguard_device(const struct net_config *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "flannel-wg");
+}
+
+static unsigned wireguard_port(const struct net_config *c)
+{
+	struct wg_conf w;
+	char err[160];
+
+	(void)conf_of(c, &w, err, sizeof(err));
+	return w.port;
+}
+
 const struct backend backend_wireguard = {
 	.name = "wireguard",
 	.about = "encrypted: WireGuard device flannel-wg, one peer per host (kernel or userspace)",
@@ -127,4 +142,6 @@ const struct backend backend_wireguard = {
 	.check = wireguard_check,
 	.mtu = wireguard_mtu,
 	.args = wireguard_args,
+	.device = wireguard_device,
+	.port = wireguard_port,
 };

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define ETCD_DEFAULT_ENDPOINTS "http://127.0.0.1:4001,http://127.0.0.1:2379"
 #define ETCD_DEFAULT_PREFIX "/coreos.com/network"
@@ -42,6 +43,10 @@ int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t er
 void etcd_close(struct etcd *e);
 /* The text of the last error, e.g. "etcd unreachable at http://...: Connection refused". */
 const char *etcd_error(const struct etcd *e);
+
+/* The Date header of the last answer from the endpoint in use (1 s
+ * resolution): 0 when it had none or the transport (libcurl) keeps none. */
+time_t etcd_last_date(const struct etcd *e);
 
 void etcd_kv_clear(struct etcd_kv *kv);
 

@@ -20,6 +20,13 @@ void etcd_set_error(struct etcd *e, const char *fmt, ...)
 	va_end(ap);
 }
 
+time_t etcd_last_date(const struct etcd *e)
+{
+	struct etcd_tx *t = e->n_eps ? e->tx[e->cur] : NULL;
+
+	return t && t->ops->date ? t->ops->date(t) : 0;
+}
+
 const char *etcd_error(const struct etcd *e)
 {
 	return e->err;

@@ -43,6 +43,9 @@ struct etcd_tx_ops {
 	bool (*stream_wait)(struct etcd_stream *s, int wake_fd, int timeout_ms);
 	void (*stream_close)(struct etcd_stream *s);
 	void (*free)(struct etcd_tx *t);
+	/* The server's Date header in the last answer, 0: none; NULL when the
+	 * transport does not keep it. */
+	time_t (*date)(struct etcd_tx *t);
 };
 
 /* What an https:// endpoint needs besides its URL (all may be NULL). */

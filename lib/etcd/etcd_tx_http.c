@@ -116,6 +116,11 @@ static void tx_free(struct etcd_tx *t)
 	free(h);
 }
 
+static time_t tx_date(struct etcd_tx *t)
+{
+	return http_conn_date(((struct tx_http *)t)->c);
+}
+
 static const struct etcd_tx_ops http_ops = {
 	.post = tx_post,
 	.send = tx_send,
@@ -125,6 +130,7 @@ static const struct etcd_tx_ops http_ops = {
 	.stream_wait = tx_stream_wait,
 	.stream_close = tx_stream_close,
 	.free = tx_free,
+	.date = tx_date,
 };
 
 int etcd_tx_http_new(const char *url, long timeout_ms, struct etcd_tx **out, char *err,

@@ -30,6 +30,11 @@ struct http_conn {
 	struct http_parser p;
 };
 
+time_t http_conn_date(const struct http_conn *c)
+{
+	return c->p.date;
+}
+
 static void set_err(char *err, size_t errlen, const char *cause, int e)
 {
 	snprintf(err, errlen, "%s%s%s", cause, e ? ": " : "", e ? strerror(e) : "");

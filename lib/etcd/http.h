@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "base/buf.h"
 
@@ -35,6 +36,7 @@ struct http_parser {
 	bool http10, chunked, close, has_length;
 	uint64_t left;          /* body or chunk bytes still to come */
 	size_t head_bytes;      /* status line and headers so far (bounded) */
+	time_t date;            /* the Date header (1 s resolution), 0: none */
 	size_t line_len;
 	char line[2048];
 	http_body_cb cb;
@@ -50,6 +52,9 @@ void http_parser_init(struct http_parser *p, http_body_cb cb, void *arg);
 int http_parser_feed(struct http_parser *p, const char *data, size_t n, size_t *used);
 /* The peer closed: HTTP_DONE when that ends the body, HTTP_ERR_IO if not. */
 int http_parser_eof(struct http_parser *p);
+/* An HTTP date in its one current form, "Sun, 06 Nov 1994 08:49:37 GMT"
+ * (RFC 9110's IMF-fixdate): 0 with *t, or -1. */
+int http_date_parse(const char *s, time_t *t);
 /* Whether the connection may carry another request after this response. */
 bool http_parser_keepalive(const struct http_parser *p);
 
@@ -60,6 +65,8 @@ struct http_conn;
 int http_conn_new(const char *url, long timeout_ms, struct http_conn **out, char *err,
 		  size_t errlen);
 void http_conn_free(struct http_conn *c);
+/* The Date header of the last answer read on c; 0 when it had none. */
+time_t http_conn_date(const struct http_conn *c);
 /*
  * POST body (JSON) to the URL's path followed by path, with an Authorization
  * header when auth is given: HTTP_OK with *status and the body in resp, or an

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "etcd/http.h"
 
@@ -69,6 +70,17 @@ static bool has_token(const char *v, const char *t)
 	return false;
 }
 
+int http_date_parse(const char *s, time_t *t)
+{
+	struct tm tm = { 0 };
+	const char *end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+
+	if (!end || *end || strlen(s) != 29)
+		return -1;
+	*t = timegm(&tm);
+	return *t == (time_t)-1 ? -1 : 0;
+}
+
 static int header_line(struct http_parser *p, char *l)
 {
 	char *colon = strchr(l, ':'), *v, *end;
@@ -93,6 +105,10 @@ static int header_line(struct http_parser *p, char *l)
 		if (!has_token(v, "chunked"))
 			return HTTP_ERR_PROTO;
 		p->chunked = true;
+	} else if (strcasecmp(l, "Date") == 0) {
+		/* Kept for flannel-check's clock comparison; a bad one is no error. */
+		if (http_date_parse(v, &p->date) < 0)
+			p->date = 0;
 	} else if (strcasecmp(l, "Connection") == 0) {
 		if (has_token(v, "close"))
 			p->close = true;

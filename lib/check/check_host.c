@@ -1,0 +1,271 @@
+/* check_host.c - the checks about this host alone: subnet.env against
+ * etcd, the backend's device, its checksum offload, our own subnet's
+ * routes, and rp_filter against the routes back to the peers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/rtnetlink.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check/check_priv.h"
+
+static char *pfx(const struct prefix *p, char *buf)
+{
+	return (char *)prefix_format(p, buf, ADDR_STRLEN);
+}
+
+static char *ip(const struct ipaddr *a, char *buf)
+{
+	return (char *)addr_format(a, buf, ADDR_STRLEN);
+}
+
+static const char *start_fix(const struct check *c)
+{
+	return c->be && c->be->tool && !strcmp(c->be->tool, "flannel-vxlan")
+		       ? "start flannel-lease (or flanneld): it acquires the lease and writes the file"
+		       : "start flanneld (or flannel-lease): it acquires the lease and writes the file";
+}
+
+void check_env(struct check *c)
+{
+	const char *f = c->o->subnet_file;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN], p[ADDR_STRLEN];
+	bool have_self = c->self.subnet.addr.family != 0;
+
+	if (c->env_errno) {
+		if (have_self)
+			check_report(c, CHECK_FAIL, "subnet.env", f, start_fix(c),
+				     "%s; etcd has lease %s for %s", strerror(c->env_errno),
+				     pfx(&c->self.subnet, a), ip(&c->self.public_ip, b));
+		else
+			check_report(c, CHECK_FAIL, "subnet.env", f, start_fix(c),
+				     "%s, and no lease in etcd has a public IP of this host",
+				     strerror(c->env_errno));
+		return;
+	}
+	if (!c->env.subnet.addr.family) {
+		check_report(c, CHECK_FAIL, "subnet.env", f, start_fix(c), "has no FLANNEL_SUBNET");
+		return;
+	}
+	if (c->env.network.addr.family && !prefix_equal(&c->env.network, &c->cfg.network)) {
+		check_report(c, CHECK_FAIL, "subnet.env", f,
+			     "restart flannel-lease: it rewrites the file from the config",
+			     "FLANNEL_NETWORK %s, but the network config says %s",
+			     pfx(&c->env.network, a), pfx(&c->cfg.network, b));
+		return;
+	}
+	if (!have_self) {
+		check_report(c, CHECK_FAIL, "subnet.env", f,
+			     "restart flannel-lease: it acquires a lease and rewrites the file",
+			     "FLANNEL_SUBNET %s has no lease in etcd, nor has any public IP of "
+			     "this host", pfx(&c->env.subnet, a));
+		return;
+	}
+	if (!prefix_equal(&c->self.subnet, &c->env.subnet)) {
+		check_report(c, CHECK_FAIL, "subnet.env", f,
+			     "restart flannel-lease: it rewrites the file with the lease it keeps",
+			     "FLANNEL_SUBNET %s, but etcd's lease for %s is %s", pfx(&c->env.subnet, a),
+			     ip(&c->self.public_ip, p), pfx(&c->self.subnet, b));
+		return;
+	}
+	check_report(c, CHECK_OK, "subnet.env", f, NULL, "FLANNEL_SUBNET %s is etcd's lease %s of %s",
+		     pfx(&c->env.subnet, a), c->self_key, ip(&c->self.public_ip, b));
+}
+
+void check_device(struct check *c)
+{
+	const char *d = c->devname;
+	char fix[160];
+
+	if (!d[0])
+		return; /* host-gw, extension: no device of ours */
+	if (!c->has_dev) {
+		snprintf(fix, sizeof(fix), "start %s (flanneld runs it): it creates %s",
+			 c->be->tool ? c->be->tool : "flanneld", d);
+		check_report(c, CHECK_FAIL, "device", d, fix, "does not exist");
+		return;
+	}
+	if (!(c->dev.flags & IFF_UP)) {
+		snprintf(fix, sizeof(fix), "ip link set %s up (or restart %s)", d,
+			 c->be->tool ? c->be->tool : "flanneld");
+		check_report(c, CHECK_FAIL, "device", d, fix, "is down");
+		return;
+	}
+	if (c->env_errno == 0 && c->env.mtu && c->dev.mtu < c->env.mtu) {
+		snprintf(fix, sizeof(fix), "ip link set %s mtu %u, or restart flannel-lease with the "
+			 "device's MTU", d, c->env.mtu);
+		check_report(c, CHECK_FAIL, "device", d, fix,
+			     "MTU %u is below FLANNEL_MTU %u: containers send packets it drops",
+			     c->dev.mtu, c->env.mtu);
+		return;
+	}
+	check_report(c, CHECK_OK, "device", d, NULL, "is up, MTU %u", c->dev.mtu);
+}
+
+/*
+ * tx checksum offload on the vxlan device: read with the SIOCETHTOOL ioctl
+ * (ETHTOOL_GTXCSUM, any of the device's checksum features, which for a vxlan
+ * device is tx-checksum-ip-generic alone); /sys does not show offloads.
+ */
+void check_offload(struct check *c)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_GTXCSUM };
+	struct ifreq ifr = { 0 };
+	char fix[128];
+	int fd;
+
+	if (!c->has_dev || strcmp(c->dev.kind, "vxlan") != 0)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", c->devname);
+	ifr.ifr_data = (char *)&ev;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		check_report(c, CHECK_SKIP, "offload", c->devname, NULL, "ethtool ioctl: %s",
+			     strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	snprintf(fix, sizeof(fix), "ethtool -K %s tx-checksum-ip-generic off", c->devname);
+	if (ev.data)
+		check_report(c, CHECK_FAIL, "offload", c->devname, fix,
+			     "tx checksum offload is on: some NICs and kernels send VXLAN packets "
+			     "with bad checksums that the peers drop (upstream flannel #1279, #2152)");
+	else
+		check_report(c, CHECK_OK, "offload", c->devname, NULL, "tx checksum offload is off");
+}
+
+/* Is r a route that takes traffic for our own subnet away from this host? */
+static bool routes_away(const struct check *c, const struct nl_route *r)
+{
+	if (!prefix_overlaps(&r->dst, &c->own) || r->dst.len < c->own.len)
+		return false;
+	if (c->has_dev && r->oif == (uint32_t)c->dev.ifindex)
+		return true;
+	return r->gw.family != 0 || r->nhid != 0;
+}
+
+void check_own_route(struct check *c)
+{
+	char a[ADDR_STRLEN], g[ADDR_STRLEN], fix[192], dev[IF_NAMESIZE];
+
+	if (!c->own.addr.family)
+		return;
+	for (size_t i = 0; i < c->k.n_routes; i++) {
+		const struct nl_route *r = &c->k.routes[i];
+
+		if (!routes_away(c, r))
+			continue;
+		if (!if_indextoname(r->oif, dev))
+			snprintf(dev, sizeof(dev), "%u", r->oif);
+		snprintf(fix, sizeof(fix), "ip route del %s%s%s (no flannel tool routes our own "
+			 "subnet: a stale or foreign route)", pfx(&r->dst, a), r->gw.family ? " via " : "",
+			 r->gw.family ? ip(&r->gw, g) : "");
+		check_report(c, CHECK_FAIL, "own-route", pfx(&c->own, a), fix,
+			     "%s goes %s%s dev %s (protocol %u): traffic for our own containers "
+			     "leaves the host", pfx(&r->dst, g), r->gw.family ? "via " : "",
+			     r->gw.family ? ip(&r->gw, a) : (r->nhid ? "to a nexthop" : ""), dev,
+			     r->protocol);
+		return;
+	}
+	check_report(c, CHECK_OK, "own-route", pfx(&c->own, a), NULL,
+		     "no route sends it away from this host");
+}
+
+/* net.ipv4.conf.NAME.rp_filter: 0, 1, 2, or -1. */
+static int rp_read(const char *name)
+{
+	char path[128], buf[8];
+	int fd, v = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0 && buf[0] >= '0' && buf[0] <= '2')
+		v = buf[0] - '0';
+	return v;
+}
+
+/* The kernel takes the larger of "all" and the device's. */
+static int rp_effective(uint32_t ifindex, char *name)
+{
+	int all, dev;
+
+	if (!if_indextoname(ifindex, name))
+		return -1;
+	all = rp_read("all");
+	dev = rp_read(name);
+	return all > dev ? all : dev;
+}
+
+/* One peer under rp_filter: its packets arrive on w.oif; 1 when the route
+ * back to its subnet leaves through another interface (strict) or there is
+ * none (loose), with why. */
+static int rp_drops(struct check *c, const struct check_peer *p, int mode, char *why, size_t len)
+{
+	struct nl_route r;
+	char a[ADDR_STRLEN], dev[IF_NAMESIZE];
+	int rc = nl_route_get(c->nl, &p->l.subnet.addr, &r);
+
+	if (rc < 0 || r.type != RTN_UNICAST) {
+		snprintf(why, len, "%s has no route back", pfx(&p->l.subnet, a));
+		return 1;
+	}
+	if (mode == 1 && r.oif != p->w.oif) {
+		if (!if_indextoname(r.oif, dev))
+			snprintf(dev, sizeof(dev), "%u", r.oif);
+		snprintf(why, len, "the route back to %s leaves through %s", pfx(&p->l.subnet, a),
+			 dev);
+		return 1;
+	}
+	return 0;
+}
+
+void check_rp_filter(struct check *c)
+{
+	char name[IF_NAMESIZE] = "", why[160], fix[256], subj[IF_NAMESIZE + 16];
+	int mode = -1, bad = 0, checked = 0;
+
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct check_peer *p = &c->peers[i];
+		int m;
+
+		if (!p->selected || p->planned != 1 || !p->w.oif)
+			continue;
+		m = rp_effective(p->w.oif, name);
+		if (m <= 0)
+			continue;
+		checked++;
+		if (!bad && rp_drops(c, p, m, why, sizeof(why))) {
+			bad = 1;
+			mode = m;
+			snprintf(subj, sizeof(subj), "%s", name);
+		}
+	}
+	if (bad) {
+		snprintf(fix, sizeof(fix), "route the peer back through %s, or make it loose: sysctl "
+			 "-w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.%s.rp_filter=2", subj, subj);
+		check_report(c, CHECK_FAIL, "rp_filter", subj, fix,
+			     "%s (%d) drops what arrives from a peer: %s",
+			     mode == 1 ? "strict" : "loose", mode, why);
+		return;
+	}
+	if (checked)
+		check_report(c, CHECK_OK, "rp_filter", name[0] ? name : NULL, NULL,
+			     "on; every peer's subnet routes back through the interface it comes in on");
+	else
+		check_report(c, CHECK_OK, "rp_filter", NULL, NULL,
+			     "off on the interfaces the peers come in on");
+}

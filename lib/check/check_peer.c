@@ -1,0 +1,320 @@
+/* check_peer.c - per peer: the backend's plan for its lease against the
+ * kernel's routes, neighbours and FDB entries (host-gw: whether it is on a
+ * link at all); then probes to its public IP: the path MTU the overlay
+ * needs, and an echo through our device to its device, which goes out and
+ * comes back in the backend's own packets (VXLAN, IPIP, flannel-udp's). */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "check/check_priv.h"
+
+#define GROW(arr, n, item)                                                       \
+	do {                                                                     \
+		void *g_ = fl_realloc((arr), ((n) + 1) * sizeof(*(arr)));        \
+		if (!g_)                                                         \
+			return -ENOMEM;                                          \
+		(arr) = g_;                                                      \
+		(arr)[(n)++] = *(item);                                          \
+	} while (0)
+
+static int on_route(const struct nl_route *r, void *arg)
+{
+	struct check_kernel *k = arg;
+
+	if (r->table && r->table != 254)
+		return 0;
+	GROW(k->routes, k->n_routes, r);
+	return 0;
+}
+
+static int on_neigh(const struct nl_neigh *n, void *arg)
+{
+	struct check_kernel *k = arg;
+
+	if (n->family == AF_BRIDGE)
+		GROW(k->fdb, k->n_fdb, n);
+	else
+		GROW(k->neigh, k->n_neigh, n);
+	return 0;
+}
+
+static int on_nh(const struct nl_nexthop *nh, void *arg)
+{
+	struct check_kernel *k = arg;
+
+	GROW(k->nh, k->n_nh, nh);
+	return 0;
+}
+
+int check_kernel_dump(struct check *c)
+{
+	int rc;
+
+	do {
+		check_kernel_free(&c->k);
+		rc = nl_route_dump(c->nl, AF_INET, 0, on_route, &c->k);
+		if (!rc && c->has_dev)
+			rc = nl_neigh_dump(c->nl, AF_INET, c->dev.ifindex, on_neigh, &c->k);
+		if (!rc && c->has_dev)
+			rc = nl_neigh_dump(c->nl, AF_BRIDGE, c->dev.ifindex, on_neigh, &c->k);
+		if (!rc && (rc = nl_nexthop_dump(c->nl, on_nh, &c->k)) &&
+		    (rc == -EOPNOTSUPP || rc == -EINVAL))
+			rc = 0;
+	} while (rc == -EINTR);
+	if (rc < 0)
+		log_err("read the kernel's routes and neighbours: %s", nl_strerror(c->nl, rc));
+	return rc < 0 ? EX_OSERR : 0;
+}
+
+void check_kernel_free(struct check_kernel *k)
+{
+	free(k->routes);
+	free(k->neigh);
+	free(k->fdb);
+	free(k->nh);
+	memset(k, 0, sizeof(*k));
+}
+
+static const struct nl_nexthop *nexthop(const struct check *c, uint32_t id)
+{
+	for (size_t i = 0; i < c->k.n_nh; i++)
+		if (c->k.nh[i].id == id)
+			return &c->k.nh[i];
+	return NULL;
+}
+
+/* The route to the subnet goes via w.gw on w.oif (directly or by a nexthop). */
+static int route_state(const struct check *c, const struct check_peer *p)
+{
+	int found = 0;
+
+	for (size_t i = 0; i < c->k.n_routes; i++) {
+		const struct nl_route *r = &c->k.routes[i];
+		struct ipaddr gw = r->gw;
+		uint32_t oif = r->oif;
+
+		if (!prefix_equal(&r->dst, &p->l.subnet))
+			continue;
+		found = 1;
+		if (r->nhid) {
+			const struct nl_nexthop *nh = nexthop(c, r->nhid);
+
+			if (!nh)
+				continue;
+			gw = nh->gw;
+			oif = nh->oif;
+		}
+		if (addr_equal(&gw, &p->w.gw) && oif == p->w.oif)
+			return 2;
+	}
+	return found;
+}
+
+static bool has_neigh(const struct check *c, const struct check_peer *p)
+{
+	for (size_t i = 0; i < c->k.n_neigh; i++)
+		if (addr_equal(&c->k.neigh[i].ip, &p->w.gw) && !memcmp(c->k.neigh[i].mac, p->w.mac, 6))
+			return true;
+	return false;
+}
+
+static bool has_fdb(const struct check *c, const struct check_peer *p)
+{
+	for (size_t i = 0; i < c->k.n_fdb; i++)
+		if (addr_equal(&c->k.fdb[i].ip, &p->w.vtep) && !memcmp(c->k.fdb[i].mac, p->w.mac, 6))
+			return true;
+	return false;
+}
+
+static void subject(const struct check_peer *p, char *buf, size_t len)
+{
+	char s[ADDR_STRLEN], a[ADDR_STRLEN];
+
+	snprintf(buf, len, "%s (%s)", prefix_format(&p->l.subnet, s, sizeof(s)),
+		 addr_format(&p->l.public_ip, a, sizeof(a)));
+}
+
+static void applier_fix(const struct check *c, char *fix, size_t len)
+{
+	snprintf(fix, len, "start or restart the applier (flannel-watch | %s apply, or flanneld): "
+		 "it installs every peer and restores what is deleted", c->be->tool);
+}
+
+static void report_onlink(struct check *c, const struct check_peer *p, const char *subj)
+{
+	if (c->be != &backend_hostgw)
+		return;
+	if (p->planned == 1)
+		check_report(c, CHECK_OK, "onlink", subj, NULL, "on a link of this host");
+	else
+		check_report(c, CHECK_FAIL, "onlink", subj,
+			     "put the hosts on one layer-2 network, or use vxlan with "
+			     "\"DirectRouting\": true (routed where on a link, encapsulated elsewhere)",
+			     "%s", p->plan_err);
+}
+
+void check_peer_installed(struct check *c, struct check_peer *p)
+{
+	char subj[2 * ADDR_STRLEN + 4], miss[256] = "", fix[256], g[ADDR_STRLEN], m[20];
+	bool nb, fdb;
+	int rs;
+
+	subject(p, subj, sizeof(subj));
+	if (!c->ap) {
+		p->planned = 0;
+		check_report(c, CHECK_SKIP, "peer", subj, NULL,
+			     "the %s backend keeps its peers in %s, not in kernel routes",
+			     c->be->name, c->be->tool ? c->be->tool : "its hooks");
+		return;
+	}
+	p->planned = c->be->plan->plan(c->ap, &p->l, AF_INET, &p->w, p->plan_err,
+				       sizeof(p->plan_err));
+	report_onlink(c, p, subj);
+	if (p->planned < 0) {
+		if (c->be != &backend_hostgw)
+			check_report(c, CHECK_FAIL, "peer", subj,
+				     "fix the lease (its host's flannel-lease writes it)",
+				     "nothing installed: the %s backend refuses the lease: %s",
+				     c->be->name, p->plan_err);
+		return;
+	}
+	if (p->planned == 0) {
+		check_report(c, CHECK_OK, "peer", subj, NULL, "nothing to install for IPv4 here");
+		return;
+	}
+	rs = route_state(c, p);
+	nb = p->w.kind != PEER_ENCAP || has_neigh(c, p);
+	fdb = p->w.kind != PEER_ENCAP || has_fdb(c, p);
+	addr_format(&p->w.gw, g, sizeof(g));
+	mac_format(p->w.mac, m, sizeof(m));
+	p->installed = rs == 2 && nb && fdb;
+	if (p->installed) {
+		check_report(c, CHECK_OK, "peer", subj, NULL, "installed: route via %s%s%s", g,
+			     p->w.kind == PEER_ENCAP ? ", neighbour and FDB entry for " : "",
+			     p->w.kind == PEER_ENCAP ? m : "");
+		return;
+	}
+	snprintf(miss, sizeof(miss), "%s%s%s%s%s%s%s", rs == 0 ? "no route" : "",
+		 rs == 1 ? "the route does not go via " : "", rs == 1 ? g : "",
+		 !nb && rs != 2 ? ", " : "", !nb ? "no neighbour entry for " : "", !nb ? g : "",
+		 !fdb ? (rs != 2 || !nb ? ", no FDB entry" : "no FDB entry") : "");
+	applier_fix(c, fix, sizeof(fix));
+	check_report(c, CHECK_FAIL, "peer", subj, fix, "%s%s", rs == 0 && !nb && !fdb ?
+		     "nothing installed: " : "", miss);
+}
+
+/* The IP packet size the overlay needs on the underlay: FLANNEL_MTU (else
+ * the device's) plus what the backend adds, from its MTU rule. */
+static unsigned need_size(const struct check *c, unsigned *overlay, unsigned *extra)
+{
+	*overlay = c->env_errno == 0 && c->env.mtu ? c->env.mtu : c->has_dev ? c->dev.mtu : 0;
+	*extra = c->be->mtu ? 1500 - c->be->mtu(&c->cfg, 1500) : 0;
+	return *overlay ? *overlay + *extra : 0;
+}
+
+static void probe_mtu(struct check *c, struct check_peer *p, const char *pub)
+{
+	unsigned overlay, extra, need = need_size(c, &overlay, &extra), mtu;
+	char fix[256];
+	int rc;
+
+	if (!need) {
+		check_report(c, CHECK_SKIP, "mtu", pub, NULL, "no FLANNEL_MTU and no device");
+		return;
+	}
+	if (p->underlay <= 0) {
+		check_report(c, CHECK_SKIP, "mtu", pub, NULL,
+			     "it does not answer a small ping on the underlay");
+		return;
+	}
+	rc = probe_echo(&p->l.public_ip, NULL, need, c->o->probe_ms);
+	if (rc == 1) {
+		check_report(c, CHECK_OK, "mtu", pub, NULL,
+			     "a %u-byte don't-fragment ping passes (FLANNEL_MTU %u + %u for %s)", need,
+			     overlay, extra, c->be->name);
+		return;
+	}
+	if (rc < 0 && rc != -EHOSTUNREACH) {
+		check_report(c, CHECK_SKIP, "mtu", pub, NULL, "probe: %s", strerror(-rc));
+		return;
+	}
+	if (probe_path_mtu(&p->l.public_ip, 64, need, c->o->probe_ms, &mtu) < 0)
+		mtu = 0;
+	snprintf(fix, sizeof(fix), "raise the MTU of the path to %s to %u, or lower the overlay's "
+		 "on every host (flannel-lease --mtu=%u, or Backend.MTU)", pub, need,
+		 mtu > extra ? mtu - extra : 0);
+	check_report(c, CHECK_FAIL, "mtu", pub, fix,
+		     "the path MTU is %u, but the overlay needs %u (FLANNEL_MTU %u + %u for %s): "
+		     "larger packets are lost", mtu, need, overlay, extra, c->be->name);
+}
+
+static void probe_port(struct check *c, struct check_peer *p, const char *pub)
+{
+	char what[64], dst[ADDR_STRLEN], fix[256];
+	unsigned port = c->be->port ? c->be->port(&c->cfg) : 0;
+	int rc;
+
+	if (port)
+		snprintf(what, sizeof(what), "UDP %u", port);
+	else
+		snprintf(what, sizeof(what), "IP protocol %s", c->be == &backend_ipip ? "4" : "?");
+	if (!c->devname[0] || c->be == &backend_wireguard) {
+		check_report(c, CHECK_SKIP, "port", pub, NULL,
+			     "%s: ping a container of that host over the overlay instead",
+			     c->devname[0] ? "flannel-wg has no address to answer an echo"
+					   : "no encapsulation");
+		return;
+	}
+	if (p->planned == 1 && p->w.kind == PEER_GW) {
+		check_report(c, CHECK_SKIP, "port", pub, NULL, "routed directly (DirectRouting)");
+		return;
+	}
+	if (!p->installed) {
+		check_report(c, CHECK_SKIP, "port", pub, NULL, "nothing installed for it (above)");
+		return;
+	}
+	/* our device's address (our subnet's first) to its device's */
+	rc = probe_echo(&p->l.subnet.addr, &c->own.addr, 64, c->o->probe_ms);
+	addr_format(&p->l.subnet.addr, dst, sizeof(dst));
+	if (rc == 1) {
+		check_report(c, CHECK_OK, "port", pub, NULL,
+			     "an echo through %s to %s is answered (%s both ways)", c->devname, dst,
+			     what);
+		return;
+	}
+	if (rc < 0 && rc != -EHOSTUNREACH) {
+		check_report(c, CHECK_SKIP, "port", pub, NULL, "echo from %s: %s", c->devname,
+			     strerror(-rc));
+		return;
+	}
+	snprintf(fix, sizeof(fix), "allow %s between the public IPs, both ways, in the firewalls "
+		 "of both hosts and of the path (iptables, nft, security groups)", what);
+	check_report(c, CHECK_FAIL, "port", pub, fix,
+		     "an echo through %s to %s gets no answer%s: %s to %s is blocked, or %s's "
+		     "way back is", c->devname, dst,
+		     p->underlay > 0 ? " while a plain ping does" : " (nor does a plain ping)", what,
+		     pub, pub);
+}
+
+void check_peer_probe(struct check *c, struct check_peer *p)
+{
+	char pub[ADDR_STRLEN];
+
+	addr_format(&p->l.public_ip, pub, sizeof(pub));
+	p->underlay = probe_echo(&p->l.public_ip, NULL, 64, c->o->probe_ms);
+	if (p->underlay < 0 && p->underlay != -EHOSTUNREACH) {
+		check_report(c, CHECK_SKIP, "mtu", pub, NULL, "probe: %s (probes need CAP_NET_RAW)",
+			     strerror(-p->underlay));
+		return;
+	}
+	if (p->underlay < 0)
+		p->underlay = 0;
+	probe_mtu(c, p, pub);
+	probe_port(c, p, pub);
+}

@@ -1,0 +1,95 @@
+/* check_priv.h - what the checks of lib/check/ share: the context (etcd,
+ * the config, the leases, subnet.env, the kernel's objects) and the report. */
+#ifndef FLANNEL_CHECK_PRIV_H
+#define FLANNEL_CHECK_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "apply/apply.h"
+#include "backend/backend.h"
+#include "check/check.h"
+#include "model/config.h"
+#include "model/env.h"
+#include "model/lease.h"
+#include "netlink/nl.h"
+
+enum check_status { CHECK_OK, CHECK_FAIL, CHECK_SKIP };
+
+/* One remote lease and what its checks found. */
+struct check_peer {
+	struct lease l;
+	char key[KEY_STRLEN];
+	int planned;            /* 1: w holds the plan, 0: nothing to install, -1: plan_err */
+	struct peer_want w;
+	char plan_err[192];
+	bool installed;         /* everything of w is in the kernel */
+	int underlay;           /* the underlay echo: 1 answered, 0 not, -1 not tried */
+	bool selected;          /* checked in this run (all, or the PEER asked for) */
+};
+
+/* The kernel's objects the peer checks compare with (dumped once). */
+struct check_kernel {
+	struct nl_route *routes;
+	size_t n_routes;
+	struct nl_neigh *neigh, *fdb;
+	size_t n_neigh, n_fdb;
+	struct nl_nexthop *nh;
+	size_t n_nh;
+};
+
+struct check {
+	const struct check_opts *o;
+	struct etcd *e;
+	struct net_config cfg;
+	const struct backend *be;
+	struct check_peer *peers;
+	size_t n_peers;
+	struct lease self;      /* our lease in etcd; subnet family 0: none found */
+	char self_key[KEY_STRLEN];
+	int64_t rev;
+	struct subnet_env env;
+	int env_errno;          /* 0: subnet.env was read */
+	struct prefix own;      /* our subnet: subnet.env's, else our lease's */
+	struct nl *nl;
+	char devname[IFNAMSIZ]; /* the backend's device, "" for none */
+	struct nl_link dev;
+	bool has_dev;
+	struct check_kernel k;
+	struct applier *ap;     /* for the backend's plans */
+	unsigned n_ok, n_fail, n_skip;
+};
+
+/* One line: status, the check's name, what it looked at (may be NULL), what
+ * it found, and for a fault what to do (may be NULL). */
+void check_report(struct check *c, enum check_status st, const char *name, const char *subject,
+		  const char *fix, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void check_summary(struct check *c);
+
+/* check_host.c: the checks about this host alone. */
+void check_env(struct check *c);
+void check_device(struct check *c);
+void check_offload(struct check *c);
+void check_own_route(struct check *c);
+void check_rp_filter(struct check *c);
+/* check_fw.c */
+void check_forward(struct check *c);
+/* check_proc.c */
+void check_instances(struct check *c);
+/* check_clock.c: one request timed against etcd's Date. */
+void check_clock(struct check *c);
+/* check_peer.c: the kernel dump, then per peer. */
+int check_kernel_dump(struct check *c);
+void check_kernel_free(struct check_kernel *k);
+void check_peer_installed(struct check *c, struct check_peer *p);
+void check_peer_probe(struct check *c, struct check_peer *p);
+
+/* check_probe.c: ICMP echo with don't-fragment; src family 0: the kernel's
+ * choice.  1: answered, 0: no answer in time, -errno. */
+int probe_echo(const struct ipaddr *dst, const struct ipaddr *src, unsigned size, long wait_ms);
+/* The largest IP packet to dst that is answered, searched between lo (known
+ * to pass) and hi (known not to); 0 with *mtu, -errno. */
+int probe_path_mtu(const struct ipaddr *dst, unsigned lo, unsigned hi, long wait_ms,
+		   unsigned *mtu);
+
+#endif
