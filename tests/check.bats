@@ -6,16 +6,26 @@
 load helpers
 load overlay
 
-teardown() { fl_teardown; }
+# nft tables made by a test, "NS TABLE" per line: deleted by name first.
+teardown() {
+	local ns t
+	if [ -f "$BATS_TEST_TMPDIR/nft" ]; then
+		while read -r ns t; do
+			ip netns exec "$ns" nft delete table inet "$t" 2>/dev/null || true
+		done <"$BATS_TEST_TMPDIR/nft"
+	fi
+	fl_teardown
+}
 
 export LEASE_MTU=1450
 VXCONF='{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
 
-# chk_up: three vxlan hosts, with tx checksum offload off on flannel.1 as
+# chk_up [N]: N (3) vxlan hosts, with tx checksum offload off on flannel.1 as
 # flannel-check advises (the kernel turns it on for a new vxlan device).
 chk_up() {
-	cluster_up 3 "$VXCONF" vxlan flannel-vxlan apply
-	for i in 1 2 3; do
+	local n=${1:-3}
+	cluster_up "$n" "$VXCONF" vxlan flannel-vxlan apply
+	for i in $(seq 1 "$n"); do
 		in_host "$i" ethtool -K flannel.1 tx-checksum-ip-generic off >/dev/null
 	done
 }
@@ -27,7 +37,6 @@ fcheck() {
 	run in_host "$i" flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$D/h$i.env" \
 		--probe-timeout=300 "$@"
 	printf '%s\n' "$output"
-	printf "%s\n" "$output" >>/tmp/chk/out.txt
 }
 
 @test "check: a healthy three-host vxlan overlay prints only ok and exits 0" {
@@ -37,4 +46,210 @@ fcheck() {
 		[ "$status" -eq 0 ]
 		[ -z "$(grep -vE '^ok ' <<<"$output" | grep -v '^[0-9]* ok, 0 FAIL, 0 SKIP$')" ]
 	done
+}
+
+# failed CHECK SUBJECT: the output has "FAIL CHECK SUBJECT..." and exit 1.
+failed() {
+	[ "$status" -eq 1 ]
+	grep -qE "^FAIL $1${2:+ $2}" <<<"$output"
+}
+
+@test "check: UDP 8472 dropped by nftables on a peer: FAIL port for it alone" {
+	chk_up 3
+	local t="flchk$$"
+	echo "$(host_ns 2) $t" >>"$BATS_TEST_TMPDIR/nft"
+	in_host 2 nft -f - <<-EOF
+		table inet $t {
+			chain in { type filter hook input priority 0; udp dport 8472 drop; }
+		}
+	EOF
+	fcheck 1
+	failed port 192.0.2.2
+	grep -q "UDP 8472 to 192.0.2.2 is blocked" <<<"$output"
+	grep -q "^ok   port 192.0.2.3" <<<"$output"
+	# One peer end to end: only its lines.
+	fcheck 1 192.0.2.2
+	failed port 192.0.2.2
+	! grep -q "192.0.2.3" <<<"$output"
+	in_host 2 nft delete table inet "$t"
+	fcheck 1 192.0.2.2
+	[ "$status" -eq 0 ]
+}
+
+@test "check: an underlay MTU lowered on the path to a peer: FAIL mtu with the path MTU found" {
+	chk_up 2
+	ip -n "$UL_NS" link set "$(fl_id)v2" mtu 1400
+	fcheck 1
+	failed mtu 192.0.2.2
+	grep -q "the path MTU is 1400, but the overlay needs 1500 (FLANNEL_MTU 1450 + 50 for vxlan)" <<<"$output"
+	grep -q "flannel-lease --mtu=1350" <<<"$output"
+}
+
+@test "check: FORWARD policy DROP without accept rules: FAIL forward; accept rules make it ok" {
+	chk_up 2
+	in_host 1 iptables -P FORWARD DROP
+	fcheck 1
+	failed forward 100.64.0.0/16
+	grep -q "the iptables FORWARD policy is DROP and no rule accepts traffic from or to 100.64.0.0/16" <<<"$output"
+	in_host 1 iptables -A FORWARD -s 100.64.0.0/16 -j ACCEPT
+	fcheck 1
+	failed forward 100.64.0.0/16
+	grep -q "accepts traffic to 100.64.0.0/16" <<<"$output"
+	in_host 1 iptables -A FORWARD -d 100.64.0.0/16 -j ACCEPT
+	fcheck 1
+	[ "$status" -eq 0 ]
+	grep -q "^ok   forward" <<<"$output"
+}
+
+@test "check: a peer's route deleted while the applier is stopped: FAIL peer, no route" {
+	chk_up 3
+	local sub
+	sub=$(subnet_of 2)
+	kill "$APPLY_PID_1"
+	ip -n "$(host_ns 1)" route del "$sub"
+	fcheck 1
+	failed peer "$sub \(192.0.2.2\)"
+	grep -q "^FAIL peer $sub (192.0.2.2): no route; fix: start or restart the applier" <<<"$output"
+	grep -q "^ok   peer $(subnet_of 3)" <<<"$output"
+	# and everything of it gone: nothing installed
+	ip -n "$(host_ns 1)" neigh del "${sub%/*}" dev flannel.1
+	bridge -n "$(host_ns 1)" fdb show dev flannel.1 | awk '/dst 192.0.2.2 /{print $1}' |
+		while read -r mac; do bridge -n "$(host_ns 1)" fdb del "$mac" dev flannel.1 dst 192.0.2.2 self; done
+	fcheck 1
+	grep -q "^FAIL peer $sub (192.0.2.2): nothing installed: no route, no neighbour entry for ${sub%/*}, no FDB entry" <<<"$output"
+}
+
+@test "check: strict rp_filter with a peer's way back through another interface: FAIL rp_filter" {
+	chk_up 2
+	local sub
+	sub=$(subnet_of 2)
+	in_host 1 sysctl -qw net.ipv4.conf.flannel/1.rp_filter=1
+	fcheck 1
+	[ "$status" -eq 0 ]
+	grep -q "^ok   rp_filter flannel.1: on; every peer's subnet routes back" <<<"$output"
+	in_host 1 ip route add "${sub%/*}/25" via 192.0.2.254 dev eth0
+	fcheck 1
+	failed rp_filter flannel.1
+	grep -q "strict (1) drops what arrives from a peer: the route back to $sub leaves through eth0" <<<"$output"
+}
+
+@test "check: subnet.env edited or removed: FAIL subnet.env" {
+	chk_up 2
+	local sub
+	sub=$(env_get 1 FLANNEL_SUBNET)
+	sed -i 's|^FLANNEL_SUBNET=.*|FLANNEL_SUBNET=100.64.250.1/24|' "$D/h1.env"
+	fcheck 1
+	failed subnet.env "$D/h1.env"
+	grep -q "FLANNEL_SUBNET 100.64.250.0/24, but etcd's lease for 192.0.2.1 is ${sub%.1/*}.0/24" <<<"$output"
+	rm "$D/h1.env"
+	fcheck 1
+	failed subnet.env "$D/h1.env"
+	grep -q "No such file or directory; etcd has lease ${sub%.1/*}.0/24 for 192.0.2.1" <<<"$output"
+}
+
+@test "check: the vxlan device down: FAIL device" {
+	chk_up 2
+	kill "$APPLY_PID_1"
+	ip -n "$(host_ns 1)" link set flannel.1 down
+	fcheck 1
+	failed device flannel.1
+	grep -q "^FAIL device flannel.1: is down; fix: ip link set flannel.1 up" <<<"$output"
+}
+
+@test "check: tx checksum offload on the vxlan device: FAIL offload with the ethtool fix; --skip accepts it" {
+	chk_up 2
+	in_host 1 ethtool -K flannel.1 tx-checksum-ip-generic on >/dev/null
+	fcheck 1
+	failed offload flannel.1
+	grep -q "fix: ethtool -K flannel.1 tx-checksum-ip-generic off$" <<<"$output"
+	fcheck 1 --skip=offload
+	[ "$status" -eq 0 ]
+	grep -q "^SKIP offload flannel.1: could not check: tx checksum offload is on" <<<"$output"
+}
+
+@test "check: our own subnet routed away through the overlay: FAIL own-route" {
+	chk_up 2
+	local own
+	own=$(subnet_of 1)
+	in_host 1 ip route add "${own%/*}/25" via "$(subnet_of 2 | cut -d/ -f1)" dev flannel.1 onlink
+	fcheck 1
+	failed own-route "$own"
+	grep -q "${own%/*}/25 goes via $(subnet_of 2 | cut -d/ -f1) dev flannel.1" <<<"$output"
+}
+
+@test "check: a host-gw peer that is not on a link of ours: FAIL onlink" {
+	cluster_start 3 '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
+	in_host 3 ip addr add 198.51.100.3/32 dev lo
+	in_host 1 ip route add 198.51.100.3/32 via 192.0.2.3
+	lease_start 1 host-gw
+	lease_start 2 host-gw
+	lease_start 3 host-gw --public-ip=198.51.100.3
+	applier_start 1 flannel-route apply
+	wait_for 10 synced 1
+	wait_for 5 has_route 1 "$(subnet_of 2)"
+	fcheck 1
+	failed onlink "$(subnet_of 3) \(198.51.100.3\)"
+	grep -q "198.51.100.3 is not directly reachable on the underlay" <<<"$output"
+	grep -q "^ok   onlink $(subnet_of 2) (192.0.2.2)" <<<"$output"
+	grep -q "^ok   peer $(subnet_of 2) (192.0.2.2): installed: route via 192.0.2.2$" <<<"$output"
+}
+
+@test "check: flanneld started for a subnet file a flannel-lease already keeps: FAIL instances" {
+	chk_up 2
+	# Its own flannel-lease cannot take the lock and is restarted again and
+	# again; flanneld itself holds the other lock and stays.
+	bg_in_host 1 "$D/flanneld1.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
+		--subnet-file="$D/h1.env"
+	local second=$LAST_PID
+	wait_for 10 grep -q "another flannel-lease (pid $LEASE_PID_1)" "$D/flanneld1.log"
+	fcheck 1
+	failed instances "$D/h1.env"
+	grep -qE "2 instances keep the lease of this file \((flannel-lease pid $LEASE_PID_1, flanneld pid $second|flanneld pid $second, flannel-lease pid $LEASE_PID_1)\)" <<<"$output"
+	grep -qE "fix: stop all but one of pids [0-9]+ [0-9]+$" <<<"$output"
+}
+
+@test "check: a lock held by a process that keeps no lease: FAIL instances" {
+	chk_up 2
+	kill "$LEASE_PID_1"
+	wait_for 5 sh -c "! kill -0 $LEASE_PID_1"
+	flock "$D/h1.env.lock" sleep 30 3>&- &
+	track_pid "$!"
+	wait_for 5 sh -c "grep -q FLOCK /proc/locks && flock -n '$D/h1.env.lock' true; [ \$? -ne 0 ]"
+	fcheck 1
+	failed instances "$D/h1.env"
+	grep -q "h1.env.lock is held by pid [0-9]* (flock), which keeps no lease for this file" <<<"$output"
+}
+
+@test "check: this host's clock two minutes ahead (libfaketime): FAIL clock" {
+	chk_up 2
+	command -v faketime >/dev/null || require "needs faketime (Debian faketime)"
+	run in_host 1 faketime -f +120s flannel-check --etcd-endpoints="$ETCD_EP" \
+		--subnet-file="$D/h1.env" --probe-timeout=300
+	printf '%s\n' "$output"
+	failed clock
+	grep -qE "^FAIL clock: this host's clock is 1(19|20|21) s ahead of etcd's" <<<"$output"
+}
+
+@test "check: PEER by subnet checks that peer alone; an unknown PEER fails" {
+	chk_up 3
+	fcheck 1 "$(subnet_of 3)"
+	[ "$status" -eq 0 ]
+	grep -q "^ok   peer $(subnet_of 3) (192.0.2.3)" <<<"$output"
+	! grep -q "192.0.2.2" <<<"$output"
+	fcheck 1 198.18.0.99
+	failed peer 198.18.0.99
+}
+
+@test "check: --json gives one object per line with a type; exit codes for usage and etcd" {
+	chk_up 2
+	fcheck 1 --json
+	[ "$status" -eq 0 ]
+	jq -e -s 'all(.[]; .type == "check" or .type == "summary")' <<<"$output"
+	jq -e -s 'map(select(.type == "check")) | length > 10 and all(.[]; .status == "ok")' <<<"$output"
+	jq -e -s 'map(select(.type == "summary"))[0] | .fail == 0' <<<"$output"
+	run flannel-check --no-such-flag
+	[ "$status" -eq 64 ]
+	run in_host 1 flannel-check --etcd-endpoints=http://127.0.0.1:9 --etcd-timeout=1s \
+		--subnet-file="$D/h1.env"
+	[ "$status" -eq 69 ]
 }

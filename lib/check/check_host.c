@@ -155,10 +155,11 @@ static bool routes_away(const struct check *c, const struct nl_route *r)
 
 void check_own_route(struct check *c)
 {
-	char a[ADDR_STRLEN], g[ADDR_STRLEN], fix[192], dev[IF_NAMESIZE];
+	char own[ADDR_STRLEN], dst[ADDR_STRLEN], gw[ADDR_STRLEN], fix[320], dev[IF_NAMESIZE];
 
 	if (!c->own.addr.family)
 		return;
+	pfx(&c->own, own);
 	for (size_t i = 0; i < c->k.n_routes; i++) {
 		const struct nl_route *r = &c->k.routes[i];
 
@@ -166,18 +167,19 @@ void check_own_route(struct check *c)
 			continue;
 		if (!if_indextoname(r->oif, dev))
 			snprintf(dev, sizeof(dev), "%u", r->oif);
+		pfx(&r->dst, dst);
+		if (r->gw.family)
+			ip(&r->gw, gw);
 		snprintf(fix, sizeof(fix), "ip route del %s%s%s (no flannel tool routes our own "
-			 "subnet: a stale or foreign route)", pfx(&r->dst, a), r->gw.family ? " via " : "",
-			 r->gw.family ? ip(&r->gw, g) : "");
-		check_report(c, CHECK_FAIL, "own-route", pfx(&c->own, a), fix,
+			 "subnet: a stale or foreign route)", dst, r->gw.family ? " via " : "",
+			 r->gw.family ? gw : "");
+		check_report(c, CHECK_FAIL, "own-route", own, fix,
 			     "%s goes %s%s dev %s (protocol %u): traffic for our own containers "
-			     "leaves the host", pfx(&r->dst, g), r->gw.family ? "via " : "",
-			     r->gw.family ? ip(&r->gw, a) : (r->nhid ? "to a nexthop" : ""), dev,
-			     r->protocol);
+			     "leaves the host", dst, r->gw.family ? "via " : "",
+			     r->gw.family ? gw : (r->nhid ? "to a nexthop" : ""), dev, r->protocol);
 		return;
 	}
-	check_report(c, CHECK_OK, "own-route", pfx(&c->own, a), NULL,
-		     "no route sends it away from this host");
+	check_report(c, CHECK_OK, "own-route", own, NULL, "no route sends it away from this host");
 }
 
 /* net.ipv4.conf.NAME.rp_filter: 0, 1, 2, or -1. */

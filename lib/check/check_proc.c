@@ -151,7 +151,7 @@ static int scan(const char *want, struct inst *in)
 void check_instances(struct check *c)
 {
 	struct inst in[MAX_INST];
-	char want[PATH_MAX], lock[PATH_MAX + 16], list[512] = "", fix[600] = "stop all but one:";
+	char want[PATH_MAX], lock[PATH_MAX + 16], list[512] = "", fix[600] = "stop all but one of pids";
 	const char *const sfx[] = { ".lock", ".flanneld.lock" };
 	size_t off = 0, foff = strlen(fix);
 	int n, groups = 0;
@@ -168,7 +168,7 @@ void check_instances(struct check *c)
 					"%s%s pid %ld", groups > 1 ? ", " : "", in[i].prog,
 					(long)in[i].pid);
 		foff += (size_t)snprintf(fix + foff, foff < sizeof(fix) ? sizeof(fix) - foff : 0,
-					 " kill %ld%s", (long)in[i].pid, "");
+					 " %ld", (long)in[i].pid);
 		if (off >= sizeof(list) || foff >= sizeof(fix))
 			break;
 	}
