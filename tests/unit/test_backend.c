@@ -275,6 +275,42 @@ static void stream(void)
 	is_int(s.bad_lines, 2, "the long and the bad line are counted as bad");
 }
 
+/* flannel-check's view: each backend's device and the UDP port of its packets. */
+static void devices(void)
+{
+	static const struct {
+		const struct backend *be;
+		const char *json, *dev;
+		unsigned port;
+	} t[] = {
+		{ &backend_vxlan, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}",
+		  "flannel.1", 8472 },
+		{ &backend_vxlan, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"vxlan\","
+				  "\"VNI\":7,\"Port\":4789}}", "flannel.7", 4789 },
+		{ &backend_udp, "{\"Network\":\"100.64.0.0/16\"}", "flannel0", 8285 },
+		{ &backend_udp, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"udp\","
+				"\"Port\":9000}}", "flannel0", 9000 },
+		{ &backend_wireguard, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":"
+				      "\"wireguard\"}}", "flannel-wg", 51820 },
+		{ &backend_ipip, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"ipip\"}}",
+		  "flannel.ipip", 0 },
+		{ &backend_hostgw, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":"
+				   "\"host-gw\"}}", NULL, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct net_config c = cfg(t[i].json);
+		char dev[IFNAMSIZ] = "";
+
+		if (t[i].be->device)
+			t[i].be->device(&c, dev, sizeof(dev));
+		is_str(t[i].be->device ? dev : NULL, t[i].dev, "%s: device", t[i].be->name);
+		ok((t[i].be->port ? t[i].be->port(&c) : 0) == t[i].port, "%s: port %u",
+		   t[i].be->name, t[i].port);
+		config_clear(&c);
+	}
+}
+
 int main(void)
 {
 	log_init("test_backend", false);
@@ -287,5 +323,6 @@ int main(void)
 	mtus();
 	ipip_entry();
 	stream();
+	devices();
 	return tap_done();
 }
