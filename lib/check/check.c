@@ -119,7 +119,7 @@ static void find_self(struct check *c)
 static int read_etcd(struct check *c)
 {
 	struct range_ctx r = { .c = c };
-	char err[256], net[ADDR_STRLEN], *end;
+	char err[256], net[ADDR_STRLEN], type[128], *end;
 	int rc;
 
 	rc = etcd_open(&c->o->etcd, &c->e, err, sizeof(err));
@@ -151,7 +151,8 @@ static int read_etcd(struct check *c)
 	}
 	check_report(c, CHECK_OK, "etcd", c->o->prefix, NULL,
 		     "network %s, backend %s, %zu leases at revision %lld%s",
-		     prefix_format(&c->cfg.network, net, sizeof(net)), c->cfg.backend_type,
+		     prefix_format(&c->cfg.network, net, sizeof(net)),
+		     log_escape(c->cfg.backend_type, strlen(c->cfg.backend_type), type, sizeof(type)),
 		     c->n_peers, (long long)c->rev, r.skipped ? " (and invalid ones)" : "");
 	check_clock(c);
 	return 0;
@@ -272,6 +273,10 @@ int check_run(const struct check_opts *o)
 	if (rc == 0) {
 		check_summary(&c);
 		rc = c.n_fail ? EXIT_FAILURE : 0;
+	}
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		log_err("write the report: %s", strerror(errno ? errno : EIO));
+		rc = EX_IOERR;
 	}
 	for (size_t i = 0; i < c.n_peers; i++)
 		lease_clear(&c.peers[i].l);
