@@ -5,6 +5,8 @@
 
 load helpers
 load overlay
+load flanneld
+load wireguard
 
 # nft tables made by a test, "NS TABLE" per line: deleted by name first.
 teardown() {
@@ -252,4 +254,72 @@ failed() {
 	run in_host 1 flannel-check --etcd-endpoints=http://127.0.0.1:9 --etcd-timeout=1s \
 		--subnet-file="$D/h1.env"
 	[ "$status" -eq 69 ]
+}
+
+@test "check: udp backend: UDP 8285 dropped on a peer: FAIL port; what it cannot check is SKIP" {
+	[ -c /dev/net/tun ] || require "needs /dev/net/tun"
+	cluster_start 2 '{"Network":"100.64.0.0/16"}'
+	RUN=$D
+	local i t="flchk$$"
+	for i in 1 2; do
+		start_flanneld "$i" --iptables-forward-rules=false
+		wait_env "$i"
+	done
+	wait_for 10 in_host 1 ping -c 1 -W 1 -I "$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0/p' "$RUN/h1/subnet.env")" \
+		"$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0/p' "$RUN/h2/subnet.env")"
+	run in_host 1 flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$RUN/h1/subnet.env" \
+		--probe-timeout=300
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	grep -q "^ok   device flannel0: is up" <<<"$output"
+	grep -q "^SKIP peer .* (192.0.2.2): could not check: the udp backend keeps its peers in flannel-udp" <<<"$output"
+	grep -q "^ok   port 192.0.2.2: an echo through flannel0 to .* is answered (UDP 8285 both ways)" <<<"$output"
+	grep -q "^ok   mtu 192.0.2.2: a 1500-byte don't-fragment ping passes (FLANNEL_MTU 1472 + 28 for udp)" <<<"$output"
+	echo "$(host_ns 2) $t" >>"$BATS_TEST_TMPDIR/nft"
+	in_host 2 nft -f - <<-EOF
+		table inet $t {
+			chain in { type filter hook input priority 0; udp dport 8285 drop; }
+		}
+	EOF
+	run in_host 1 flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$RUN/h1/subnet.env" \
+		--probe-timeout=300
+	printf '%s\n' "$output"
+	failed port 192.0.2.2
+	grep -q "UDP 8285 to 192.0.2.2 is blocked" <<<"$output"
+}
+
+@test "check: wireguard backend: UDP 51820 dropped on a peer: FAIL port" {
+	[ -c /dev/net/tun ] || require "needs /dev/net/tun"
+	command -v wireguard-go >/dev/null || require "needs wireguard-go (scripts/deps.sh)"
+	mkdir -p /run/wireguard
+	cluster_start 2 '{"Network":"100.64.0.0/16","Backend":{"Type":"wireguard"}}'
+	RUN=$D
+	local i t="flchk$$" own peer
+	for i in 1 2; do
+		start_wggo "$i"
+		start_fd "$i"
+	done
+	for i in 1 2; do
+		wait_env "$i"
+	done
+	own=$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0/p' "$RUN/h1/subnet.env")
+	peer=$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0/p' "$RUN/h2/subnet.env")
+	wait_for 10 in_host 1 ping -c 1 -W 1 -I "$own" "$peer"
+	run in_host 1 flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$RUN/h1/subnet.env" \
+		--probe-timeout=300
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	grep -q "^ok   device flannel-wg: is up" <<<"$output"
+	grep -q "^ok   port 192.0.2.2: an echo through flannel-wg to $peer is answered (UDP 51820 both ways)" <<<"$output"
+	echo "$(host_ns 2) $t" >>"$BATS_TEST_TMPDIR/nft"
+	in_host 2 nft -f - <<-EOF
+		table inet $t {
+			chain in { type filter hook input priority 0; udp dport 51820 drop; }
+		}
+	EOF
+	run in_host 1 flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$RUN/h1/subnet.env" \
+		--probe-timeout=300
+	printf '%s\n' "$output"
+	failed port 192.0.2.2
+	grep -q "UDP 51820 to 192.0.2.2 is blocked" <<<"$output"
 }

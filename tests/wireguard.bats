@@ -12,6 +12,7 @@
 
 load helpers
 load flanneld
+load wireguard
 
 PSK=GJ3XYWfXyiX7L0Ylvmr2DRpGW+gT3jU8l1W5GMj0oPs=
 
@@ -37,35 +38,6 @@ in_container() {
 	local i=$1
 	shift
 	ip netns exec "$(fl_id)c$i" "$@"
-}
-
-# in_wg I CMD...: CMD on host I with its WireGuard API directory.
-in_wg() {
-	local i=$1
-	shift
-	mkdir -p "$RUN/wg$i"
-	in_host "$i" sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$RUN/wg$i" "$@"
-}
-
-bg_wg() {
-	local i=$1 logf=$2
-	shift 2
-	mkdir -p "$RUN/wg$i"
-	bg_in_host "$i" "$logf" env WIREGUARD_KEY_FILE="$RUN/h$i/wgkey" \
-		sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$RUN/wg$i" "$@"
-}
-
-start_wggo() {
-	bg_wg "$1" "$RUN/wireguard-go-h$1.log" wireguard-go -f flannel-wg
-	wait_for 5 test -S "$RUN/wg$1/flannel-wg.sock"
-}
-
-start_fd() {
-	local i=$1
-	shift
-	bg_wg "$i" "$RUN/flanneld-h$i.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" \
-		--iface=eth0 --subnet-file="$RUN/h$i/subnet.env" --iptables-forward-rules=false "$@"
-	eval "FLANNELD_PID_$i=$LAST_PID"
 }
 
 mesh_up() {

@@ -211,16 +211,19 @@ void check_peer_installed(struct check *c, struct check_peer *p)
 
 /* The IP packet size the overlay needs on the underlay: FLANNEL_MTU (else
  * the device's) plus what the backend adds, from its MTU rule. */
-static unsigned need_size(const struct check *c, unsigned *overlay, unsigned *extra)
+static unsigned need_size(const struct check *c, const struct check_peer *p, unsigned *overlay,
+			  unsigned *extra)
 {
 	*overlay = c->env_errno == 0 && c->env.mtu ? c->env.mtu : c->has_dev ? c->dev.mtu : 0;
 	*extra = c->be->mtu ? 1500 - c->be->mtu(&c->cfg, 1500) : 0;
+	if (p->planned == 1 && p->w.kind == PEER_GW)
+		*extra = 0; /* DirectRouting: not encapsulated */
 	return *overlay ? *overlay + *extra : 0;
 }
 
 static void probe_mtu(struct check *c, struct check_peer *p, const char *pub)
 {
-	unsigned overlay, extra, need = need_size(c, &overlay, &extra), mtu;
+	unsigned overlay, extra, need = need_size(c, p, &overlay, &extra), mtu;
 	char fix[256];
 	int rc;
 
@@ -263,19 +266,18 @@ static void probe_port(struct check *c, struct check_peer *p, const char *pub)
 	if (port)
 		snprintf(what, sizeof(what), "UDP %u", port);
 	else
-		snprintf(what, sizeof(what), "IP protocol %s", c->be == &backend_ipip ? "4" : "?");
-	if (!c->devname[0] || c->be == &backend_wireguard) {
+		snprintf(what, sizeof(what), "%s packets", c->be->name);
+	if (!c->devname[0]) {
 		check_report(c, CHECK_SKIP, "port", pub, NULL,
-			     "%s: ping a container of that host over the overlay instead",
-			     c->devname[0] ? "flannel-wg has no address to answer an echo"
-					   : "no encapsulation");
+			     "no encapsulation: ping a container of that host instead");
 		return;
 	}
 	if (p->planned == 1 && p->w.kind == PEER_GW) {
 		check_report(c, CHECK_SKIP, "port", pub, NULL, "routed directly (DirectRouting)");
 		return;
 	}
-	if (!p->installed) {
+	/* udp and wireguard keep their peers in their tools: probe anyway */
+	if (c->ap && !p->installed) {
 		check_report(c, CHECK_SKIP, "port", pub, NULL, "nothing installed for it (above)");
 		return;
 	}
@@ -307,6 +309,10 @@ void check_peer_probe(struct check *c, struct check_peer *p)
 	char pub[ADDR_STRLEN];
 
 	addr_format(&p->l.public_ip, pub, sizeof(pub));
+	if (!p->l.subnet.addr.family || !addr_is_set(&p->l.public_ip)) {
+		check_report(c, CHECK_SKIP, "mtu", p->key, NULL, "an IPv6 lease: not probed");
+		return;
+	}
 	p->underlay = probe_echo(&p->l.public_ip, NULL, 64, c->o->probe_ms);
 	if (p->underlay < 0 && p->underlay != -EHOSTUNREACH) {
 		check_report(c, CHECK_SKIP, "mtu", pub, NULL, "probe: %s (probes need CAP_NET_RAW)",
