@@ -32,13 +32,50 @@ chk_up() {
 	done
 }
 
+# env_file I: host I's subnet.env (the flanneld rig keeps it in $RUN/hI/).
+env_file() {
+	if [ -n "${RUN:-}" ]; then echo "$RUN/h$1/subnet.env"; else echo "$D/h$1.env"; fi
+}
+
 # fcheck I [ARGS...]: flannel-check on host I, its output shown on failure.
 fcheck() {
 	local i=$1
 	shift
-	run in_host "$i" flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$D/h$i.env" \
+	run in_host "$i" flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$(env_file "$i")" \
 		--probe-timeout=300 "$@"
 	printf '%s\n' "$output"
+}
+
+# drop_udp I PORT: an nftables table on host I drops UDP to PORT (deleted
+# by name in teardown).
+drop_udp() {
+	local t="flchk$$"
+	echo "$(host_ns "$1") $t" >>"$BATS_TEST_TMPDIR/nft"
+	in_host "$1" nft -f - <<-EOF
+		table inet $t {
+			chain in { type filter hook input priority 0; udp dport $2 drop; }
+		}
+	EOF
+}
+
+# first_addr I: the first address of host I's subnet (its device's).
+first_addr() {
+	sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0/p' "$(env_file "$1")"
+}
+
+# port_blocked PORT DEV: hosts 1 and 2 up under flanneld; ok through DEV
+# first, then UDP PORT dropped on host 2 is a FAIL port.
+port_blocked() {
+	local port=$1 dev=$2
+	wait_for 10 in_host 1 ping -c 1 -W 1 -I "$(first_addr 1)" "$(first_addr 2)"
+	fcheck 1
+	[ "$status" -eq 0 ]
+	grep -q "^ok   device $dev: is up" <<<"$output"
+	grep -q "^ok   port 192.0.2.2: an echo through $dev to $(first_addr 2) is answered (UDP $port both ways)" <<<"$output"
+	drop_udp 2 "$port"
+	fcheck 1
+	failed port 192.0.2.2
+	grep -q "UDP $port to 192.0.2.2 is blocked" <<<"$output"
 }
 
 @test "check: a healthy three-host vxlan overlay prints only ok and exits 0" {
@@ -58,13 +95,7 @@ failed() {
 
 @test "check: UDP 8472 dropped by nftables on a peer: FAIL port for it alone" {
 	chk_up 3
-	local t="flchk$$"
-	echo "$(host_ns 2) $t" >>"$BATS_TEST_TMPDIR/nft"
-	in_host 2 nft -f - <<-EOF
-		table inet $t {
-			chain in { type filter hook input priority 0; udp dport 8472 drop; }
-		}
-	EOF
+	drop_udp 2 8472
 	fcheck 1
 	failed port 192.0.2.2
 	grep -q "UDP 8472 to 192.0.2.2 is blocked" <<<"$output"
@@ -73,7 +104,7 @@ failed() {
 	fcheck 1 192.0.2.2
 	failed port 192.0.2.2
 	[ "$(grep -c "192.0.2.3" <<<"$output")" = 0 ]
-	in_host 2 nft delete table inet "$t"
+	in_host 2 nft delete table inet "flchk$$"
 	fcheck 1 192.0.2.2
 	[ "$status" -eq 0 ]
 }
@@ -118,7 +149,7 @@ failed() {
 	bridge -n "$(host_ns 1)" fdb show dev flannel.1 | awk '/dst 192.0.2.2 /{print $1}' |
 		while read -r mac; do bridge -n "$(host_ns 1)" fdb del "$mac" dev flannel.1 dst 192.0.2.2 self; done
 	fcheck 1
-	grep -q "^FAIL peer $sub (192.0.2.2): nothing installed: no route, no neighbour entry for ${sub%/*}, no FDB entry" <<<"$output"
+	grep -qE "^FAIL peer $sub \(192.0.2.2\): nothing installed: no route, no neighbour entry ${sub%/*} lladdr [0-9a-f:]{17}, no FDB entry [0-9a-f:]{17} dst 192.0.2.2; fix: " <<<"$output"
 }
 
 @test "check: strict rp_filter with a peer's way back through another interface: FAIL rp_filter" {
@@ -149,13 +180,19 @@ failed() {
 	grep -q "No such file or directory; etcd has lease ${sub%.1/*}.0/24 for 192.0.2.1" <<<"$output"
 }
 
-@test "check: the vxlan device down: FAIL device" {
+@test "check: the vxlan device down, then gone: FAIL device, and its peers not installed" {
 	chk_up 2
 	kill "$APPLY_PID_1"
 	ip -n "$(host_ns 1)" link set flannel.1 down
 	fcheck 1
 	failed device flannel.1
 	grep -q "^FAIL device flannel.1: is down; fix: ip link set flannel.1 up" <<<"$output"
+	ip -n "$(host_ns 1)" link del flannel.1
+	fcheck 1
+	failed device flannel.1
+	grep -q "^FAIL device flannel.1: does not exist; fix: start flannel-vxlan" <<<"$output"
+	grep -q "^FAIL peer $(subnet_of 2) (192.0.2.2): nothing installed: " <<<"$output"
+	grep -q "^SKIP port 192.0.2.2: could not check: nothing installed for it" <<<"$output"
 }
 
 @test "check: tx checksum offload on the vxlan device: FAIL offload with the ethtool fix; --skip accepts it" {
@@ -166,7 +203,9 @@ failed() {
 	grep -q "fix: ethtool -K flannel.1 tx-checksum-ip-generic off$" <<<"$output"
 	fcheck 1 --skip=offload
 	[ "$status" -eq 0 ]
-	grep -q "^SKIP offload flannel.1: could not check: tx checksum offload is on" <<<"$output"
+	grep -q "^SKIP offload flannel.1: skipped as asked, was FAIL: tx checksum offload is on" <<<"$output"
+	fcheck 1 --skip=offload --json
+	jq -e -s 'map(select(.check == "offload"))[0] | .status == "skip" and .was == "fail"' <<<"$output"
 }
 
 @test "check: our own subnet routed away through the overlay: FAIL own-route" {
@@ -180,15 +219,7 @@ failed() {
 }
 
 @test "check: a host-gw peer that is not on a link of ours: FAIL onlink" {
-	cluster_start 3 '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
-	in_host 3 ip addr add 198.51.100.3/32 dev lo
-	in_host 1 ip route add 198.51.100.3/32 via 192.0.2.3
-	lease_start 1 host-gw
-	lease_start 2 host-gw
-	lease_start 3 host-gw --public-ip=198.51.100.3
-	applier_start 1 flannel-route apply
-	wait_for 10 synced 1
-	wait_for 5 has_route 1 "$(subnet_of 2)"
+	gw_offlink_up
 	fcheck 1
 	failed onlink "$(subnet_of 3) \(198.51.100.3\)"
 	grep -q "198.51.100.3 is not directly reachable on the underlay" <<<"$output"
@@ -260,32 +291,13 @@ failed() {
 	[ -c /dev/net/tun ] || require "needs /dev/net/tun"
 	cluster_start 2 '{"Network":"100.64.0.0/16"}'
 	RUN=$D
-	local i t="flchk$$"
-	for i in 1 2; do
-		start_flanneld "$i" --iptables-forward-rules=false
-		wait_env "$i"
-	done
-	wait_for 10 in_host 1 ping -c 1 -W 1 -I "$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0/p' "$RUN/h1/subnet.env")" \
-		"$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0/p' "$RUN/h2/subnet.env")"
-	run in_host 1 flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$RUN/h1/subnet.env" \
-		--probe-timeout=300
-	printf '%s\n' "$output"
-	[ "$status" -eq 0 ]
-	grep -q "^ok   device flannel0: is up" <<<"$output"
+	start_flanneld 1 --iptables-forward-rules=false
+	start_flanneld 2 --iptables-forward-rules=false
+	wait_env 1
+	wait_env 2
+	port_blocked 8285 flannel0
 	grep -q "^SKIP peer .* (192.0.2.2): could not check: the udp backend keeps its peers in flannel-udp" <<<"$output"
-	grep -q "^ok   port 192.0.2.2: an echo through flannel0 to .* is answered (UDP 8285 both ways)" <<<"$output"
 	grep -q "^ok   mtu 192.0.2.2: a 1500-byte don't-fragment ping passes (FLANNEL_MTU 1472 + 28 for udp)" <<<"$output"
-	echo "$(host_ns 2) $t" >>"$BATS_TEST_TMPDIR/nft"
-	in_host 2 nft -f - <<-EOF
-		table inet $t {
-			chain in { type filter hook input priority 0; udp dport 8285 drop; }
-		}
-	EOF
-	run in_host 1 flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$RUN/h1/subnet.env" \
-		--probe-timeout=300
-	printf '%s\n' "$output"
-	failed port 192.0.2.2
-	grep -q "UDP 8285 to 192.0.2.2 is blocked" <<<"$output"
 }
 
 @test "check: wireguard backend: UDP 51820 dropped on a peer: FAIL port" {
@@ -294,32 +306,12 @@ failed() {
 	mkdir -p /run/wireguard
 	cluster_start 2 '{"Network":"100.64.0.0/16","Backend":{"Type":"wireguard"}}'
 	RUN=$D
-	local i t="flchk$$" own peer
+	local i
 	for i in 1 2; do
 		start_wggo "$i"
 		start_fd "$i"
 	done
-	for i in 1 2; do
-		wait_env "$i"
-	done
-	own=$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0/p' "$RUN/h1/subnet.env")
-	peer=$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0/p' "$RUN/h2/subnet.env")
-	wait_for 10 in_host 1 ping -c 1 -W 1 -I "$own" "$peer"
-	run in_host 1 flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$RUN/h1/subnet.env" \
-		--probe-timeout=300
-	printf '%s\n' "$output"
-	[ "$status" -eq 0 ]
-	grep -q "^ok   device flannel-wg: is up" <<<"$output"
-	grep -q "^ok   port 192.0.2.2: an echo through flannel-wg to $peer is answered (UDP 51820 both ways)" <<<"$output"
-	echo "$(host_ns 2) $t" >>"$BATS_TEST_TMPDIR/nft"
-	in_host 2 nft -f - <<-EOF
-		table inet $t {
-			chain in { type filter hook input priority 0; udp dport 51820 drop; }
-		}
-	EOF
-	run in_host 1 flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$RUN/h1/subnet.env" \
-		--probe-timeout=300
-	printf '%s\n' "$output"
-	failed port 192.0.2.2
-	grep -q "UDP 51820 to 192.0.2.2 is blocked" <<<"$output"
+	wait_env 1
+	wait_env 2
+	port_blocked 51820 flannel-wg
 }

@@ -24,15 +24,7 @@ gw_up() {
 }
 
 @test "host-gw: a remote not directly reachable is refused with a warning, not half-routed" {
-	cluster_start 3 "$GWCONF"
-	in_host 3 ip addr add 198.51.100.3/32 dev lo
-	in_host 1 ip route add 198.51.100.3/32 via 192.0.2.3
-	lease_start 1 host-gw
-	lease_start 2 host-gw
-	lease_start 3 host-gw --public-ip=198.51.100.3
-	applier_start 1 flannel-route apply
-	wait_for 10 synced 1
-	wait_for 5 has_route 1 "$(subnet_of 2)"
+	gw_offlink_up
 	no_route 1 "$(subnet_of 3)"
 	grep -q "skip lease .*198.51.100.3 is not directly reachable on the underlay" "$D/apply1.log"
 }

@@ -66,6 +66,22 @@ cluster_up() {
 	done
 }
 
+# gw_offlink_up: three host-gw hosts; host 3's public IP 198.51.100.3 is
+# on its loopback, which host 1 reaches only through a gateway (host 3 on
+# the underlay), not on a link.  Host 1 runs flannel-route; returns when it
+# has synced and routed host 2.
+gw_offlink_up() {
+	cluster_start 3 '{"Network":"100.64.0.0/16","Backend":{"Type":"host-gw"}}'
+	in_host 3 ip addr add 198.51.100.3/32 dev lo
+	in_host 1 ip route add 198.51.100.3/32 via 192.0.2.3
+	lease_start 1 host-gw
+	lease_start 2 host-gw
+	lease_start 3 host-gw --public-ip=198.51.100.3
+	applier_start 1 flannel-route apply
+	wait_for 10 synced 1
+	wait_for 5 has_route 1 "$(subnet_of 2)"
+}
+
 # synced I N: host I's applier logged its Nth sync.
 synced() {
 	[ "$(grep -c 'in sync at revision' "$D/apply$1.log" 2>/dev/null)" -ge "${2:-1}" ]

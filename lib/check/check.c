@@ -183,6 +183,9 @@ static int open_applier(struct check *c, union plan_data *d)
 	be.self = NULL;
 	o.network = c->cfg.network;
 	o.own = c->own;
+	/* a missing device: plan for it all the same, so its peers show as
+	 * not installed */
+	o.dev_seen[0] = c->devname[0] != '\0';
 	if (c->has_dev) {
 		o.dev[0] = c->dev.ifindex;
 		snprintf(o.devname[0], sizeof(o.devname[0]), "%s", c->dev.name);

@@ -39,6 +39,7 @@ static bool listed(const char *list, const char *name)
 void check_report(struct check *c, enum check_status st, const char *name, const char *subject,
 		  const char *fix, const char *fmt, ...)
 {
+	const char *why = "could not check: ", *was = NULL;
 	char msg[1024];
 	va_list ap;
 
@@ -47,8 +48,8 @@ void check_report(struct check *c, enum check_status st, const char *name, const
 	va_end(ap);
 	if (listed(c->o->skip, name) && st != CHECK_SKIP) {
 		/* the operator accepts it (--skip): shown, never a fault */
-		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (--skip %s: was %s)", name,
-			 status_json[st]);
+		why = st == CHECK_FAIL ? "skipped as asked, was FAIL: " : "skipped as asked, was ok: ";
+		was = status_json[st];
 		st = CHECK_SKIP;
 	}
 	if (st == CHECK_OK)
@@ -58,15 +59,15 @@ void check_report(struct check *c, enum check_status st, const char *name, const
 	else
 		c->n_skip++;
 	if (c->o->json) {
-		json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s?}", "type", "check", "check", name,
-				      "status", status_json[st], "subject", subject, "message", msg,
-				      "fix", st == CHECK_FAIL ? fix : NULL);
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s?,s:s?}", "type", "check", "check",
+				      name, "status", status_json[st], "subject", subject, "message",
+				      msg, "fix", st == CHECK_FAIL ? fix : NULL, "was", was);
 
 		put_json(o);
 		return;
 	}
 	printf("%-4s %s%s%s: %s%s%s%s\n", status_word[st], name, subject ? " " : "",
-	       subject ? subject : "", st == CHECK_SKIP ? "could not check: " : "", msg,
+	       subject ? subject : "", st == CHECK_SKIP ? why : "", msg,
 	       st == CHECK_FAIL && fix ? "; fix: " : "", st == CHECK_FAIL && fix ? fix : "");
 	fflush(stdout);
 }

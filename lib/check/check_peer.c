@@ -5,6 +5,7 @@
  * comes back in the backend's own packets (VXLAN, IPIP, flannel-udp's). */
 #include <errno.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,9 +160,27 @@ static void report_onlink(struct check *c, const struct check_peer *p, const cha
 			     "%s", p->plan_err);
 }
 
+/* Append one missing object to the list in buf. */
+static void missing(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void missing(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n && n + 2 < len) {
+		memcpy(buf + n, ", ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
 void check_peer_installed(struct check *c, struct check_peer *p)
 {
-	char subj[2 * ADDR_STRLEN + 4], miss[256] = "", fix[256], g[ADDR_STRLEN], m[20];
+	char subj[2 * ADDR_STRLEN + 4], miss[384] = "", fix[256], g[ADDR_STRLEN], v[ADDR_STRLEN],
+		m[20];
 	bool nb, fdb;
 	int rs;
 
@@ -192,6 +211,7 @@ void check_peer_installed(struct check *c, struct check_peer *p)
 	nb = p->w.kind != PEER_ENCAP || has_neigh(c, p);
 	fdb = p->w.kind != PEER_ENCAP || has_fdb(c, p);
 	addr_format(&p->w.gw, g, sizeof(g));
+	addr_format(&p->w.vtep, v, sizeof(v));
 	mac_format(p->w.mac, m, sizeof(m));
 	p->installed = rs == 2 && nb && fdb;
 	if (p->installed) {
@@ -200,13 +220,17 @@ void check_peer_installed(struct check *c, struct check_peer *p)
 			     p->w.kind == PEER_ENCAP ? m : "");
 		return;
 	}
-	snprintf(miss, sizeof(miss), "%s%s%s%s%s%s%s", rs == 0 ? "no route" : "",
-		 rs == 1 ? "the route does not go via " : "", rs == 1 ? g : "",
-		 !nb && rs != 2 ? ", " : "", !nb ? "no neighbour entry for " : "", !nb ? g : "",
-		 !fdb ? (rs != 2 || !nb ? ", no FDB entry" : "no FDB entry") : "");
+	if (rs == 0)
+		missing(miss, sizeof(miss), "no route");
+	else if (rs == 1)
+		missing(miss, sizeof(miss), "the route does not go via %s", g);
+	if (!nb)
+		missing(miss, sizeof(miss), "no neighbour entry %s lladdr %s", g, m);
+	if (!fdb)
+		missing(miss, sizeof(miss), "no FDB entry %s dst %s", m, v);
 	applier_fix(c, fix, sizeof(fix));
-	check_report(c, CHECK_FAIL, "peer", subj, fix, "%s%s", rs == 0 && !nb && !fdb ?
-		     "nothing installed: " : "", miss);
+	check_report(c, CHECK_FAIL, "peer", subj, fix, "%s%s",
+		     rs == 0 && !nb && !fdb ? "nothing installed: " : "", miss);
 }
 
 /* The IP packet size the overlay needs on the underlay: FLANNEL_MTU (else
