@@ -150,6 +150,12 @@ failed() {
 		while read -r mac; do bridge -n "$(host_ns 1)" fdb del "$mac" dev flannel.1 dst 192.0.2.2 self; done
 	fcheck 1
 	grep -qE "^FAIL peer $sub \(192.0.2.2\): nothing installed: no route, no neighbour entry ${sub%/*} lladdr [0-9a-f:]{17}, no FDB entry [0-9a-f:]{17} dst 192.0.2.2; fix: " <<<"$output"
+	# The port is still probed, with a VXLAN packet made by hand: host 2
+	# answers through its own objects for us.
+	grep -q "^ok   port 192.0.2.2: a VXLAN echo made by hand to ${sub%/*} (nothing of it is installed here) is answered (UDP 8472 both ways)" <<<"$output"
+	drop_udp 2 8472
+	fcheck 1
+	grep -q "^FAIL port 192.0.2.2: a VXLAN echo made by hand to ${sub%/*} (nothing of it is installed here) gets no answer while a plain ping does: UDP 8472 to 192.0.2.2 is blocked" <<<"$output"
 }
 
 @test "check: strict rp_filter with a peer's way back through another interface: FAIL rp_filter" {
@@ -187,6 +193,18 @@ failed() {
 	fcheck 1
 	failed device flannel.1
 	grep -q "^FAIL device flannel.1: is down; fix: ip link set flannel.1 up" <<<"$output"
+	ip -n "$(host_ns 1)" link set flannel.1 up
+	ip -n "$(host_ns 1)" addr flush dev flannel.1
+	fcheck 1
+	failed device flannel.1
+	grep -q "^FAIL device flannel.1: has no address $(subnet_of 1 | cut -d/ -f1)/32" <<<"$output"
+	ip -n "$(host_ns 1)" addr add "$(subnet_of 1 | cut -d/ -f1)/32" dev flannel.1
+	local mac
+	mac=$(ip -n "$(host_ns 1)" -j link show flannel.1 | jq -r '.[0].address')
+	ip -n "$(host_ns 1)" link set flannel.1 address 02:00:00:00:0f:01
+	fcheck 1
+	failed device flannel.1
+	grep -q "^FAIL device flannel.1: MAC 02:00:00:00:0f:01 is not our lease's VtepMAC $mac" <<<"$output"
 	ip -n "$(host_ns 1)" link del flannel.1
 	fcheck 1
 	failed device flannel.1

@@ -3,6 +3,7 @@
  * routes, and rp_filter against the routes back to the peers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <linux/ethtool.h>
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
@@ -79,10 +80,55 @@ void check_env(struct check *c)
 		     pfx(&c->env.subnet, a), c->self_key, ip(&c->self.public_ip, b));
 }
 
+struct addr_find {
+	int ifindex;
+	struct prefix want;
+	bool found;
+};
+
+static int on_addr(const struct nl_addr *a, void *arg)
+{
+	struct addr_find *f = arg;
+
+	if (a->ifindex == f->ifindex && prefix_equal(&a->pfx, &f->want))
+		f->found = true;
+	return 0;
+}
+
+/* The device's address and MAC as the applier and the lease have them:
+ * NULL, or what is wrong (in buf). */
+static const char *device_mismatch(struct check *c, char *buf, size_t len, char *fix,
+				   size_t fixlen)
+{
+	struct addr_find f = { .ifindex = c->dev.ifindex, .want = { .addr = c->own.addr, .len = 32 } };
+	json_t *m = json_object_get(c->self.backend_data, "VtepMAC");
+	uint8_t mac[6];
+	char a[ADDR_STRLEN], m1[20], m2[20];
+
+	if (c->own.addr.family == AF_INET && nl_addr_dump(c->nl, AF_INET, on_addr, &f) == 0 &&
+	    !f.found) {
+		snprintf(buf, len, "has no address %s/32: peers' echoes and ICMP errors have no "
+			 "source", ip(&c->own.addr, a));
+		snprintf(fix, fixlen, "restart %s: it sets the address when it sees our lease",
+			 c->be->tool ? c->be->tool : "flanneld");
+		return buf;
+	}
+	if (!strcmp(c->dev.kind, "vxlan") && json_is_string(m) &&
+	    mac_parse(json_string_value(m), mac) == 0 && memcmp(mac, c->dev.mac, 6) != 0) {
+		snprintf(buf, len, "MAC %s is not our lease's VtepMAC %s: the peers send to a MAC "
+			 "nobody has (udev rewriting it: upstream flannel #1795)",
+			 mac_format(c->dev.mac, m1, sizeof(m1)), mac_format(mac, m2, sizeof(m2)));
+		snprintf(fix, fixlen, "ip link set %s address %s, and keep udev off it "
+			 "(MACAddressPolicy=none for %s)", c->devname, m2, c->devname);
+		return buf;
+	}
+	return NULL;
+}
+
 void check_device(struct check *c)
 {
 	const char *d = c->devname;
-	char fix[160];
+	char fix[256], why[256];
 
 	if (!d[0])
 		return; /* host-gw, extension: no device of ours */
@@ -104,6 +150,10 @@ void check_device(struct check *c)
 		check_report(c, CHECK_FAIL, "device", d, fix,
 			     "MTU %u is below FLANNEL_MTU %u: containers send packets it drops",
 			     c->dev.mtu, c->env.mtu);
+		return;
+	}
+	if (device_mismatch(c, why, sizeof(why), fix, sizeof(fix))) {
+		check_report(c, CHECK_FAIL, "device", d, fix, "%s", why);
 		return;
 	}
 	check_report(c, CHECK_OK, "device", d, NULL, "is up, MTU %u", c->dev.mtu);

@@ -283,7 +283,7 @@ static void probe_mtu(struct check *c, struct check_peer *p, const char *pub)
 
 static void probe_port(struct check *c, struct check_peer *p, const char *pub)
 {
-	char what[64], dst[ADDR_STRLEN], fix[256];
+	char what[64], dst[ADDR_STRLEN], fix[256], how[160];
 	unsigned port = c->be->port ? c->be->port(&c->cfg) : 0;
 	int rc;
 
@@ -300,30 +300,40 @@ static void probe_port(struct check *c, struct check_peer *p, const char *pub)
 		check_report(c, CHECK_SKIP, "port", pub, NULL, "routed directly (DirectRouting)");
 		return;
 	}
+	addr_format(&p->l.subnet.addr, dst, sizeof(dst));
 	/* udp and wireguard keep their peers in their tools: probe anyway */
-	if (c->ap && !p->installed) {
+	if (!c->ap || p->installed) {
+		/* our device's address (our subnet's first) to its device's */
+		rc = probe_echo(&p->l.subnet.addr, &c->own.addr, 64, c->o->probe_ms);
+		snprintf(how, sizeof(how), "an echo through %s to %s", c->devname, dst);
+	} else if (c->be == &backend_vxlan && c->has_dev && c->dev.has_vxlan && p->planned == 1) {
+		/* nothing of ours to send it with: a VXLAN packet made by hand */
+		struct probe_vxlan v = { .vtep = p->w.vtep, .src = c->own.addr,
+					 .dst = p->l.subnet.addr, .port = (uint16_t)port,
+					 .vni = c->dev.vxlan.vni };
+
+		memcpy(v.src_mac, c->dev.mac, 6);
+		memcpy(v.dst_mac, p->w.mac, 6);
+		rc = probe_vxlan(&v, c->o->probe_ms);
+		snprintf(how, sizeof(how), "a VXLAN echo made by hand to %s (nothing of it is "
+			 "installed here)", dst);
+	} else {
 		check_report(c, CHECK_SKIP, "port", pub, NULL, "nothing installed for it (above)");
 		return;
 	}
-	/* our device's address (our subnet's first) to its device's */
-	rc = probe_echo(&p->l.subnet.addr, &c->own.addr, 64, c->o->probe_ms);
-	addr_format(&p->l.subnet.addr, dst, sizeof(dst));
 	if (rc == 1) {
-		check_report(c, CHECK_OK, "port", pub, NULL,
-			     "an echo through %s to %s is answered (%s both ways)", c->devname, dst,
+		check_report(c, CHECK_OK, "port", pub, NULL, "%s is answered (%s both ways)", how,
 			     what);
 		return;
 	}
 	if (rc < 0 && rc != -EHOSTUNREACH) {
-		check_report(c, CHECK_SKIP, "port", pub, NULL, "echo from %s: %s", c->devname,
-			     strerror(-rc));
+		check_report(c, CHECK_SKIP, "port", pub, NULL, "%s: %s", how, strerror(-rc));
 		return;
 	}
 	snprintf(fix, sizeof(fix), "allow %s between the public IPs, both ways, in the firewalls "
 		 "of both hosts and of the path (iptables, nft, security groups)", what);
 	check_report(c, CHECK_FAIL, "port", pub, fix,
-		     "an echo through %s to %s gets no answer%s: %s to %s is blocked, or %s's "
-		     "way back is", c->devname, dst,
+		     "%s gets no answer%s: %s to %s is blocked, or %s's way back is", how,
 		     p->underlay > 0 ? " while a plain ping does" : " (nor does a plain ping)", what,
 		     pub, pub);
 }

@@ -87,6 +87,17 @@ void check_peer_probe(struct check *c, struct check_peer *p);
 /* check_probe.c: ICMP echo with don't-fragment; src family 0: the kernel's
  * choice.  1: answered, 0: no answer in time, -errno. */
 int probe_echo(const struct ipaddr *dst, const struct ipaddr *src, unsigned size, long wait_ms);
+/* A VXLAN packet made by hand from a UDP socket to vtep:port: an echo from
+ * src (our device's address) to dst (the peer's), in an Ethernet frame from
+ * src_mac to dst_mac.  The answer comes back through our own device.
+ * 1: answered, 0: not, -errno. */
+struct probe_vxlan {
+	struct ipaddr vtep, src, dst;
+	uint16_t port;
+	uint32_t vni;
+	uint8_t src_mac[6], dst_mac[6];
+};
+int probe_vxlan(const struct probe_vxlan *v, long wait_ms);
 /* The largest IP packet to dst that is answered, searched between lo (known
  * to pass) and hi (known not to); 0 with *mtu, -errno. */
 int probe_path_mtu(const struct ipaddr *dst, unsigned lo, unsigned hi, long wait_ms,

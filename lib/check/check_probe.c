@@ -79,42 +79,33 @@ static int match(const uint8_t *b, ssize_t n, const struct ipaddr *dst, uint16_t
 	return 0;
 }
 
-int probe_echo(const struct ipaddr *dst, const struct ipaddr *src, unsigned size, long wait_ms)
+/* An ICMP echo of len bytes (header and payload) into pkt; its id and
+ * sequence (network order) for the match. */
+static void echo_build(uint8_t *pkt, size_t len, uint16_t *id, uint16_t *seq)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr = dst->v4 };
-	static uint16_t seq;
-	uint8_t *pkt, *buf;
-	struct icmphdr *ic;
-	uint16_t id;
-	int fd, rc = 0;
-	int64_t end;
-	size_t len;
+	static uint16_t n;
+	struct icmphdr *ic = (struct icmphdr *)pkt;
 
-	if (dst->family != AF_INET || size < 28 || size > PROBE_MAX)
-		return -EINVAL;
-	len = size - 20; /* ICMP header and payload after the IP header */
-	if ((fd = echo_socket(src)) < 0)
-		return fd;
-	pkt = fl_calloc(1, len);
-	buf = fl_malloc(PROBE_MAX + 1);
-	if (!pkt || !buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-		id = (uint16_t)getpid();
-	ic = (struct icmphdr *)pkt;
+	if (getrandom(id, sizeof(*id), 0) != sizeof(*id))
+		*id = (uint16_t)getpid();
+	*seq = htons(++n);
+	memset(pkt, 0, len);
 	ic->type = ICMP_ECHO;
-	ic->un.echo.id = id;
-	ic->un.echo.sequence = htons(++seq);
+	ic->un.echo.id = *id;
+	ic->un.echo.sequence = *seq;
 	memset(pkt + sizeof(*ic), 0xa5, len - sizeof(*ic));
 	ic->checksum = icmp_sum(pkt, len);
-	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		/* larger than a link of ours: it does not pass */
-		rc = errno == EMSGSIZE ? 0 : -errno;
-		goto out;
-	}
-	end = mono_ms() + wait_ms;
+}
+
+/* Read the raw socket until our answer or wait_ms: 1, 0, or the error. */
+static int echo_wait(int fd, const struct ipaddr *dst, uint16_t id, uint16_t seq, long wait_ms)
+{
+	int64_t end = mono_ms() + wait_ms;
+	uint8_t *buf = fl_malloc(PROBE_MAX + 1);
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
 	while (rc == 0) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int64_t left = end - mono_ms();
@@ -125,14 +116,93 @@ int probe_echo(const struct ipaddr *dst, const struct ipaddr *src, unsigned size
 		n = recv(fd, buf, PROBE_MAX + 1, 0);
 		if (n < 0)
 			break;
-		rc = match(buf, n, dst, id, ic->un.echo.sequence);
+		rc = match(buf, n, dst, id, seq);
 	}
-	if (rc == -EMSGSIZE)
-		rc = 0;
-out:
-	free(pkt);
 	free(buf);
+	return rc == -EMSGSIZE ? 0 : rc;
+}
+
+int probe_echo(const struct ipaddr *dst, const struct ipaddr *src, unsigned size, long wait_ms)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr = dst->v4 };
+	uint16_t id, seq;
+	uint8_t *pkt;
+	size_t len;
+	int fd, rc;
+
+	if (dst->family != AF_INET || size < 28 || size > PROBE_MAX)
+		return -EINVAL;
+	len = size - 20; /* ICMP header and payload after the IP header */
+	if (!(pkt = fl_malloc(len)))
+		return -ENOMEM;
+	if ((fd = echo_socket(src)) < 0) {
+		free(pkt);
+		return fd;
+	}
+	echo_build(pkt, len, &id, &seq);
+	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		/* larger than a link of ours: it does not pass */
+		rc = errno == EMSGSIZE ? 0 : -errno;
+	else
+		rc = echo_wait(fd, dst, id, seq, wait_ms);
+	free(pkt);
 	close(fd);
+	return rc;
+}
+
+#define VX_ECHO 64 /* the inner ICMP header and payload */
+
+/* VXLAN header, inner Ethernet, inner IPv4 and an echo, as a vxlan device
+ * would send them. */
+static size_t vxlan_frame(uint8_t *f, const struct probe_vxlan *v, uint16_t *id, uint16_t *seq)
+{
+	struct iphdr *ih = (struct iphdr *)(f + 8 + 14);
+	uint32_t vni = htonl(v->vni << 8);
+
+	memset(f, 0, 8 + 14 + sizeof(*ih));
+	f[0] = 0x08; /* the VNI is valid */
+	memcpy(f + 4, &vni, 4);
+	memcpy(f + 8, v->dst_mac, 6);
+	memcpy(f + 14, v->src_mac, 6);
+	f[20] = 0x08; /* IPv4 */
+	ih->version = 4;
+	ih->ihl = 5;
+	ih->tot_len = htons((uint16_t)(sizeof(*ih) + VX_ECHO));
+	ih->ttl = 64;
+	ih->protocol = IPPROTO_ICMP;
+	ih->saddr = v->src.v4.s_addr;
+	ih->daddr = v->dst.v4.s_addr;
+	ih->check = icmp_sum((const uint8_t *)ih, sizeof(*ih));
+	echo_build((uint8_t *)(ih + 1), VX_ECHO, id, seq);
+	return 8 + 14 + sizeof(*ih) + VX_ECHO;
+}
+
+int probe_vxlan(const struct probe_vxlan *v, long wait_ms)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(v->port),
+				  .sin_addr = v->vtep.v4 };
+	uint8_t frame[8 + 14 + 20 + VX_ECHO];
+	uint16_t id, seq;
+	size_t len;
+	int raw, udp, rc;
+
+	if (v->vtep.family != AF_INET || v->dst.family != AF_INET || v->src.family != AF_INET)
+		return -EINVAL;
+	/* the answer comes back through our own vxlan device, as any would */
+	if ((raw = echo_socket(NULL)) < 0)
+		return raw;
+	if ((udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+		rc = -errno;
+		close(raw);
+		return rc;
+	}
+	len = vxlan_frame(frame, v, &id, &seq);
+	if (sendto(udp, frame, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		rc = -errno;
+	else
+		rc = echo_wait(raw, &v->dst, id, seq, wait_ms);
+	close(udp);
+	close(raw);
 	return rc;
 }
 
