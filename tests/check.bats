@@ -134,6 +134,25 @@ failed() {
 	grep -q "^ok   forward" <<<"$output"
 }
 
+@test "check: an nftables forward chain with policy drop: FAIL forward until it accepts the network" {
+	chk_up 2
+	local t="flchk$$"
+	echo "$(host_ns 1) $t" >>"$BATS_TEST_TMPDIR/nft"
+	in_host 1 nft -f - <<-EOF
+		table inet $t {
+			chain fw { type filter hook forward priority 0; policy drop; }
+		}
+	EOF
+	fcheck 1
+	failed forward 100.64.0.0/16
+	grep -q "nft chain inet $t fw drops forwarded packets and accepts none from and to 100.64.0.0/16" <<<"$output"
+	in_host 1 nft add rule inet "$t" fw ip saddr 100.64.0.0/16 accept
+	in_host 1 nft add rule inet "$t" fw ip daddr 100.64.0.0/16 accept
+	fcheck 1
+	[ "$status" -eq 0 ]
+	grep -q "^ok   forward 100.64.0.0/16" <<<"$output"
+}
+
 @test "check: a peer's route deleted while the applier is stopped: FAIL peer, no route" {
 	chk_up 3
 	local sub
