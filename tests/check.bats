@@ -352,3 +352,18 @@ failed() {
 	wait_env 2
 	port_blocked 51820 flannel-wg
 }
+
+@test "check: without CAP_NET_RAW the probes say SKIP and why; without iptables and nft, forward does" {
+	chk_up 2
+	command -v setpriv >/dev/null || require "needs setpriv (util-linux)"
+	run in_host 1 setpriv --inh-caps=-all --bounding-set=-net_raw \
+		flannel-check --etcd-endpoints="$ETCD_EP" --subnet-file="$D/h1.env" --probe-timeout=300
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	grep -q "^SKIP mtu 192.0.2.2: could not check: probe: Operation not permitted (probes need CAP_NET_RAW)" <<<"$output"
+	grep -q "^SKIP port 192.0.2.2: could not check: probe: Operation not permitted" <<<"$output"
+	grep -q "^ok   peer $(subnet_of 2) (192.0.2.2): installed" <<<"$output"
+	fcheck 1 --iptables=/nonexistent --nft=/nonexistent
+	[ "$status" -eq 0 ]
+	grep -q "^SKIP forward 100.64.0.0/16: could not check: neither /nonexistent nor /nonexistent could list the rules" <<<"$output"
+}

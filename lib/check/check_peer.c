@@ -351,6 +351,8 @@ void check_peer_probe(struct check *c, struct check_peer *p)
 	if (p->underlay < 0 && p->underlay != -EHOSTUNREACH) {
 		check_report(c, CHECK_SKIP, "mtu", pub, NULL, "probe: %s (probes need CAP_NET_RAW)",
 			     strerror(-p->underlay));
+		check_report(c, CHECK_SKIP, "port", pub, NULL, "probe: %s (probes need CAP_NET_RAW)",
+			     strerror(-p->underlay));
 		return;
 	}
 	if (p->underlay < 0)
