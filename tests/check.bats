@@ -367,3 +367,31 @@ failed() {
 	[ "$status" -eq 0 ]
 	grep -q "^SKIP forward 100.64.0.0/16: could not check: neither /nonexistent nor /nonexistent could list the rules" <<<"$output"
 }
+
+@test "check: dual-stack vxlan: the IPv6 device and each peer's IPv6 objects; a deleted IPv6 route is a FAIL" {
+	cluster_start 2 '{"Network":"100.64.0.0/16","EnableIPv6":true,"IPv6Network":"2001:db8:1::/48","Backend":{"Type":"vxlan"}}'
+	local i d4 d6 sub6
+	for i in 1 2; do
+		d4=$(in_host "$i" flannel-vxlan init --iface=eth0)
+		d6=$(in_host "$i" flannel-vxlan init -6 --iface=eth0)
+		lease_start "$i" vxlan --public-ipv6="2001:db8::$i" --backend-data="$d4" \
+			--backend-v6-data="$d6"
+		in_host "$i" ethtool -K flannel.1 tx-checksum-ip-generic off >/dev/null
+	done
+	for i in 1 2; do
+		applier_start "$i" flannel-vxlan apply
+	done
+	wait_for 10 synced 1
+	wait_for 5 sh -c "ip -n '$(host_ns 1)' -6 route show proto 76 | grep -q flannel-v6.1"
+	sub6=$(ip -n "$(host_ns 1)" -6 route show proto 76 | awk '/flannel-v6.1/ {print $1; exit}')
+	fcheck 1
+	[ "$status" -eq 0 ]
+	grep -q "^ok   device flannel-v6.1: is up, MTU 1430" <<<"$output"
+	grep -q "^ok   peer $sub6 (2001:db8::2): installed: route via ${sub6%/*}, neighbour and FDB entry" <<<"$output"
+	kill "$APPLY_PID_1"
+	ip -n "$(host_ns 1)" -6 route del "$sub6"
+	fcheck 1
+	failed peer "$sub6 \(2001:db8::2\)"
+	grep -q "^FAIL peer $sub6 (2001:db8::2): no route; fix: " <<<"$output"
+	grep -q "^ok   peer $(subnet_of 2) (192.0.2.2): installed" <<<"$output"
+}

@@ -47,9 +47,10 @@ struct backend {
 		     const struct backend_host *h, struct strv *av);
 	/* What the kernel appliers install per remote lease; NULL: none. */
 	const struct apply_backend *plan;
-	/* The IPv4 overlay device its tool keeps ("flannel.1"); NULL: none
+	/* The overlay device its tool keeps for a family ("flannel.1",
+	 * "flannel-v6.1"), "" for none of that family; NULL: none at all
 	 * (host-gw, extension).  flannel-check looks at it. */
-	void (*device)(const struct net_config *c, char *buf, size_t len);
+	void (*device)(const struct net_config *c, int family, char *buf, size_t len);
 	/* The UDP port its packets go to on the peers; NULL: not UDP. */
 	unsigned (*port)(const struct net_config *c);
 };

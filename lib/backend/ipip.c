@@ -200,10 +200,11 @@ static const struct apply_backend ipip_kernel_plan = {
 	.name = "ipip", .plan = ipip_plan, .self = ipip_self,
 };
 
-static void ipip_device(const struct net_config *c, char *buf, size_t len)
+static void ipip_device(const struct net_config *c, int family, char *buf, size_t len)
 {
 	(void)c;
-	snprintf(buf, len, "flannel.ipip");
+	/* IPv4 only */
+	snprintf(buf, len, "%s", family == AF_INET ? "flannel.ipip" : "");
 }
 
 const struct backend backend_ipip = {

@@ -51,10 +51,11 @@ static void udp_args(const struct net_config *c, enum backend_step step,
 	strv_addf(av, "--iface=%s", h->iface);
 }
 
-static void udp_device(const struct net_config *c, char *buf, size_t len)
+static void udp_device(const struct net_config *c, int family, char *buf, size_t len)
 {
 	(void)c;
-	snprintf(buf, len, "flannel0");
+	/* IPv4 only */
+	snprintf(buf, len, "%s", family == AF_INET ? "flannel0" : "");
 }
 
 static unsigned udp_port(const struct net_config *c)

@@ -428,13 +428,13 @@ static int vxlan_self(struct applier *a, const struct lease *l)
 	return rc < 0 ? -1 : 0;
 }
 
-static void vxlan_device(const struct net_config *c, char *buf, size_t len)
+static void vxlan_device(const struct net_config *c, int family, char *buf, size_t len)
 {
 	struct vxlan_conf vc;
 	struct vxlan_apply ap;
 
 	config_of(c, &vc, &ap);
-	vxlan_devname(vc.vni, false, buf, len);
+	vxlan_devname(vc.vni, family == AF_INET6, buf, len);
 }
 
 /* Backend.Port, else the kernel's default (upstream's too). */

@@ -117,10 +117,11 @@ static void wireguard_args(const struct net_config *c, enum backend_step step,
 		strv_addf(av, "--psk=%s", w.psk);
 }
 
-static void wireguard_device(const struct net_config *c, char *buf, size_t len)
+static void wireguard_device(const struct net_config *c, int family, char *buf, size_t len)
 {
 	(void)c;
-	snprintf(buf, len, "flannel-wg");
+	/* IPv4 only here (its IPv6 side is not probed) */
+	snprintf(buf, len, "%s", family == AF_INET ? "flannel-wg" : "");
 }
 
 static unsigned wireguard_port(const struct net_config *c)

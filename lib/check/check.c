@@ -182,7 +182,14 @@ static int open_applier(struct check *c, union plan_data *d)
 	be.data = d;
 	be.self = NULL;
 	o.network = c->cfg.network;
+	o.network6 = c->cfg.network6;
 	o.own = c->own;
+	o.own6 = c->own6;
+	o.dev_seen[1] = c->devname6[0] != '\0';
+	if (c->has_dev6) {
+		o.dev[1] = c->dev6.ifindex;
+		snprintf(o.devname[1], sizeof(o.devname[1]), "%s", c->dev6.name);
+	}
 	/* a missing device: plan for it all the same, so its peers show as
 	 * not installed */
 	o.dev_seen[0] = c->devname[0] != '\0';
@@ -239,6 +246,7 @@ static int run_checks(struct check *c)
 		return rc;
 	find_self(c);
 	c->own = c->env_errno == 0 && c->env.subnet.addr.family ? c->env.subnet : c->self.subnet;
+	c->own6 = c->env_errno == 0 && c->env.subnet6.addr.family ? c->env.subnet6 : c->self.subnet6;
 	c->be = backend_find(c->cfg.backend_type);
 	if (!c->be) {
 		log_err("the network config's backend %s is not one of: %s", c->cfg.backend_type,
@@ -251,9 +259,13 @@ static int run_checks(struct check *c)
 		log_err("open a netlink socket: %s", strerror(errno));
 		return EX_OSERR;
 	}
-	if (c->be->device)
-		c->be->device(&c->cfg, c->devname, sizeof(c->devname));
+	if (c->be->device) {
+		c->be->device(&c->cfg, AF_INET, c->devname, sizeof(c->devname));
+		if (c->own6.addr.family)
+			c->be->device(&c->cfg, AF_INET6, c->devname6, sizeof(c->devname6));
+	}
 	c->has_dev = c->devname[0] && nl_link_get(c->nl, c->devname, 0, &c->dev) == 0;
+	c->has_dev6 = c->devname6[0] && nl_link_get(c->nl, c->devname6, 0, &c->dev6) == 0;
 	check_device(c);
 	check_offload(c);
 	if ((rc = check_kernel_dump(c)) || (rc = open_applier(c, &d)))

@@ -95,68 +95,90 @@ static int on_addr(const struct nl_addr *a, void *arg)
 	return 0;
 }
 
+/* One family's device: its name, what the kernel has, our subnet. */
+struct devview {
+	const char *name;
+	const struct nl_link *link;
+	bool exists;
+	const struct prefix *own;
+	json_t *data; /* our lease's BackendData of that family */
+};
+
 /* The device's address and MAC as the applier and the lease have them:
  * NULL, or what is wrong (in buf). */
-static const char *device_mismatch(struct check *c, char *buf, size_t len, char *fix,
-				   size_t fixlen)
+static const char *device_mismatch(struct check *c, const struct devview *d, char *buf,
+				   size_t len, char *fix, size_t fixlen)
 {
-	struct addr_find f = { .ifindex = c->dev.ifindex, .want = { .addr = c->own.addr, .len = 32 } };
-	json_t *m = json_object_get(c->self.backend_data, "VtepMAC");
+	int fam = d->own->addr.family;
+	struct addr_find f = { .ifindex = d->link->ifindex,
+			       .want = { .addr = d->own->addr, .len = (unsigned)addr_bits(fam) } };
+	json_t *m = json_object_get(d->data, "VtepMAC");
 	uint8_t mac[6];
 	char a[ADDR_STRLEN], m1[20], m2[20];
 
-	if (c->own.addr.family == AF_INET && nl_addr_dump(c->nl, AF_INET, on_addr, &f) == 0 &&
-	    !f.found) {
-		snprintf(buf, len, "has no address %s/32: peers' echoes and ICMP errors have no "
-			 "source", ip(&c->own.addr, a));
+	if (fam && nl_addr_dump(c->nl, fam, on_addr, &f) == 0 && !f.found) {
+		snprintf(buf, len, "has no address %s/%u: peers' echoes and ICMP errors have no "
+			 "source", ip(&d->own->addr, a), f.want.len);
 		snprintf(fix, fixlen, "restart %s: it sets the address when it sees our lease",
 			 c->be->tool ? c->be->tool : "flanneld");
 		return buf;
 	}
-	if (!strcmp(c->dev.kind, "vxlan") && json_is_string(m) &&
-	    mac_parse(json_string_value(m), mac) == 0 && memcmp(mac, c->dev.mac, 6) != 0) {
+	if (!strcmp(d->link->kind, "vxlan") && json_is_string(m) &&
+	    mac_parse(json_string_value(m), mac) == 0 && memcmp(mac, d->link->mac, 6) != 0) {
 		snprintf(buf, len, "MAC %s is not our lease's VtepMAC %s: the peers send to a MAC "
 			 "nobody has (udev rewriting it: upstream flannel #1795)",
-			 mac_format(c->dev.mac, m1, sizeof(m1)), mac_format(mac, m2, sizeof(m2)));
+			 mac_format(d->link->mac, m1, sizeof(m1)), mac_format(mac, m2, sizeof(m2)));
 		snprintf(fix, fixlen, "ip link set %s address %s, and keep udev off it "
-			 "(MACAddressPolicy=none for %s)", c->devname, m2, c->devname);
+			 "(MACAddressPolicy=none for %s)", d->name, m2, d->name);
 		return buf;
 	}
 	return NULL;
 }
 
-void check_device(struct check *c)
+static void device_one(struct check *c, const struct devview *d)
 {
-	const char *d = c->devname;
+	const char *tool = c->be->tool ? c->be->tool : "flanneld";
 	char fix[256], why[256];
 
-	if (!d[0])
-		return; /* host-gw, extension: no device of ours */
-	if (!c->has_dev) {
-		snprintf(fix, sizeof(fix), "start %s (flanneld runs it): it creates %s",
-			 c->be->tool ? c->be->tool : "flanneld", d);
-		check_report(c, CHECK_FAIL, "device", d, fix, "does not exist");
+	if (!d->exists) {
+		snprintf(fix, sizeof(fix), "start %s (flanneld runs it): it creates %s", tool,
+			 d->name);
+		check_report(c, CHECK_FAIL, "device", d->name, fix, "does not exist");
 		return;
 	}
-	if (!(c->dev.flags & IFF_UP)) {
-		snprintf(fix, sizeof(fix), "ip link set %s up (or restart %s)", d,
-			 c->be->tool ? c->be->tool : "flanneld");
-		check_report(c, CHECK_FAIL, "device", d, fix, "is down");
+	if (!(d->link->flags & IFF_UP)) {
+		snprintf(fix, sizeof(fix), "ip link set %s up (or restart %s)", d->name, tool);
+		check_report(c, CHECK_FAIL, "device", d->name, fix, "is down");
 		return;
 	}
-	if (c->env_errno == 0 && c->env.mtu && c->dev.mtu < c->env.mtu) {
+	/* FLANNEL_MTU is the IPv4 device's */
+	if (d->link == &c->dev && c->env_errno == 0 && c->env.mtu && d->link->mtu < c->env.mtu) {
 		snprintf(fix, sizeof(fix), "ip link set %s mtu %u, or restart flannel-lease with the "
-			 "device's MTU", d, c->env.mtu);
-		check_report(c, CHECK_FAIL, "device", d, fix,
+			 "device's MTU", d->name, c->env.mtu);
+		check_report(c, CHECK_FAIL, "device", d->name, fix,
 			     "MTU %u is below FLANNEL_MTU %u: containers send packets it drops",
-			     c->dev.mtu, c->env.mtu);
+			     d->link->mtu, c->env.mtu);
 		return;
 	}
-	if (device_mismatch(c, why, sizeof(why), fix, sizeof(fix))) {
-		check_report(c, CHECK_FAIL, "device", d, fix, "%s", why);
+	if (device_mismatch(c, d, why, sizeof(why), fix, sizeof(fix))) {
+		check_report(c, CHECK_FAIL, "device", d->name, fix, "%s", why);
 		return;
 	}
-	check_report(c, CHECK_OK, "device", d, NULL, "is up, MTU %u", c->dev.mtu);
+	check_report(c, CHECK_OK, "device", d->name, NULL, "is up, MTU %u", d->link->mtu);
+}
+
+void check_device(struct check *c)
+{
+	const struct devview v4 = { c->devname, &c->dev, c->has_dev, &c->own,
+				    c->self.backend_data };
+	const struct devview v6 = { c->devname6, &c->dev6, c->has_dev6, &c->own6,
+				    c->self.backend_v6_data };
+
+	/* host-gw, extension: no device of ours */
+	if (c->devname[0])
+		device_one(c, &v4);
+	if (c->devname6[0])
+		device_one(c, &v6);
 }
 
 /*

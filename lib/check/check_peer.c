@@ -60,10 +60,16 @@ int check_kernel_dump(struct check *c)
 	do {
 		check_kernel_free(&c->k);
 		rc = nl_route_dump(c->nl, AF_INET, 0, on_route, &c->k);
+		if (!rc && c->own6.addr.family)
+			rc = nl_route_dump(c->nl, AF_INET6, 0, on_route, &c->k);
 		if (!rc && c->has_dev)
 			rc = nl_neigh_dump(c->nl, AF_INET, c->dev.ifindex, on_neigh, &c->k);
 		if (!rc && c->has_dev)
 			rc = nl_neigh_dump(c->nl, AF_BRIDGE, c->dev.ifindex, on_neigh, &c->k);
+		if (!rc && c->has_dev6)
+			rc = nl_neigh_dump(c->nl, AF_INET6, c->dev6.ifindex, on_neigh, &c->k);
+		if (!rc && c->has_dev6)
+			rc = nl_neigh_dump(c->nl, AF_BRIDGE, c->dev6.ifindex, on_neigh, &c->k);
 		if (!rc && (rc = nl_nexthop_dump(c->nl, on_nh, &c->k)) &&
 		    (rc == -EOPNOTSUPP || rc == -EINVAL))
 			rc = 0;
@@ -90,8 +96,9 @@ static const struct nl_nexthop *nexthop(const struct check *c, uint32_t id)
 	return NULL;
 }
 
-/* The route to the subnet goes via w.gw on w.oif (directly or by a nexthop). */
-static int route_state(const struct check *c, const struct check_peer *p)
+/* The route to sub goes via w.gw on w.oif (directly or by a nexthop): 2;
+ * a route to sub that does not: 1; none: 0. */
+static int route_state(const struct check *c, const struct prefix *sub, const struct peer_want *w)
 {
 	int found = 0;
 
@@ -100,7 +107,7 @@ static int route_state(const struct check *c, const struct check_peer *p)
 		struct ipaddr gw = r->gw;
 		uint32_t oif = r->oif;
 
-		if (!prefix_equal(&r->dst, &p->l.subnet))
+		if (!prefix_equal(&r->dst, sub))
 			continue;
 		found = 1;
 		if (r->nhid) {
@@ -111,34 +118,34 @@ static int route_state(const struct check *c, const struct check_peer *p)
 			gw = nh->gw;
 			oif = nh->oif;
 		}
-		if (addr_equal(&gw, &p->w.gw) && oif == p->w.oif)
+		if (addr_equal(&gw, &w->gw) && oif == w->oif)
 			return 2;
 	}
 	return found;
 }
 
-static bool has_neigh(const struct check *c, const struct check_peer *p)
+static bool has_neigh(const struct check *c, const struct peer_want *w)
 {
 	for (size_t i = 0; i < c->k.n_neigh; i++)
-		if (addr_equal(&c->k.neigh[i].ip, &p->w.gw) && !memcmp(c->k.neigh[i].mac, p->w.mac, 6))
+		if (addr_equal(&c->k.neigh[i].ip, &w->gw) && !memcmp(c->k.neigh[i].mac, w->mac, 6))
 			return true;
 	return false;
 }
 
-static bool has_fdb(const struct check *c, const struct check_peer *p)
+static bool has_fdb(const struct check *c, const struct peer_want *w)
 {
 	for (size_t i = 0; i < c->k.n_fdb; i++)
-		if (addr_equal(&c->k.fdb[i].ip, &p->w.vtep) && !memcmp(c->k.fdb[i].mac, p->w.mac, 6))
+		if (addr_equal(&c->k.fdb[i].ip, &w->vtep) && !memcmp(c->k.fdb[i].mac, w->mac, 6))
 			return true;
 	return false;
 }
 
-static void subject(const struct check_peer *p, char *buf, size_t len)
+static void subject(const struct check_peer *p, int family, char *buf, size_t len)
 {
 	char s[ADDR_STRLEN], a[ADDR_STRLEN];
 
-	snprintf(buf, len, "%s (%s)", prefix_format(&p->l.subnet, s, sizeof(s)),
-		 addr_format(&p->l.public_ip, a, sizeof(a)));
+	snprintf(buf, len, "%s (%s)", prefix_format(lease_subnet_of(&p->l, family), s, sizeof(s)),
+		 addr_format(lease_public_of(&p->l, family), a, sizeof(a)));
 }
 
 static void applier_fix(const struct check *c, char *fix, size_t len)
@@ -177,47 +184,53 @@ static void missing(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-void check_peer_installed(struct check *c, struct check_peer *p)
+/* One family of a peer: what its plan says, against the kernel. */
+struct fam {
+	int family;
+	int *planned;
+	struct peer_want *w;
+	char *err;
+	size_t errlen;
+	bool *installed;
+};
+
+static void check_family(struct check *c, struct check_peer *p, const struct fam *f)
 {
 	char subj[2 * ADDR_STRLEN + 4], miss[384] = "", fix[256], g[ADDR_STRLEN], v[ADDR_STRLEN],
 		m[20];
+	const struct peer_want *w = f->w;
 	bool nb, fdb;
 	int rs;
 
-	subject(p, subj, sizeof(subj));
-	if (!c->ap) {
-		p->planned = 0;
-		check_report(c, CHECK_SKIP, "peer", subj, NULL,
-			     "the %s backend keeps its peers in %s, not in kernel routes",
-			     c->be->name, c->be->tool ? c->be->tool : "its hooks");
-		return;
-	}
-	p->planned = c->be->plan->plan(c->ap, &p->l, AF_INET, &p->w, p->plan_err,
-				       sizeof(p->plan_err));
-	report_onlink(c, p, subj);
-	if (p->planned < 0) {
+	subject(p, f->family, subj, sizeof(subj));
+	*f->planned = c->be->plan->plan(c->ap, &p->l, f->family, f->w, f->err, f->errlen);
+	if (f->family == AF_INET)
+		report_onlink(c, p, subj);
+	if (*f->planned < 0) {
 		if (c->be != &backend_hostgw)
 			check_report(c, CHECK_FAIL, "peer", subj,
 				     "fix the lease (its host's flannel-lease writes it)",
 				     "nothing installed: the %s backend refuses the lease: %s",
-				     c->be->name, p->plan_err);
+				     c->be->name, f->err);
 		return;
 	}
-	if (p->planned == 0) {
-		check_report(c, CHECK_OK, "peer", subj, NULL, "nothing to install for IPv4 here");
+	if (*f->planned == 0) {
+		if (f->family == AF_INET)
+			check_report(c, CHECK_OK, "peer", subj, NULL,
+				     "nothing to install for IPv4 here");
 		return;
 	}
-	rs = route_state(c, p);
-	nb = p->w.kind != PEER_ENCAP || has_neigh(c, p);
-	fdb = p->w.kind != PEER_ENCAP || has_fdb(c, p);
-	addr_format(&p->w.gw, g, sizeof(g));
-	addr_format(&p->w.vtep, v, sizeof(v));
-	mac_format(p->w.mac, m, sizeof(m));
-	p->installed = rs == 2 && nb && fdb;
-	if (p->installed) {
+	rs = route_state(c, lease_subnet_of(&p->l, f->family), w);
+	nb = w->kind != PEER_ENCAP || has_neigh(c, w);
+	fdb = w->kind != PEER_ENCAP || has_fdb(c, w);
+	addr_format(&w->gw, g, sizeof(g));
+	addr_format(&w->vtep, v, sizeof(v));
+	mac_format(w->mac, m, sizeof(m));
+	*f->installed = rs == 2 && nb && fdb;
+	if (*f->installed) {
 		check_report(c, CHECK_OK, "peer", subj, NULL, "installed: route via %s%s%s", g,
-			     p->w.kind == PEER_ENCAP ? ", neighbour and FDB entry for " : "",
-			     p->w.kind == PEER_ENCAP ? m : "");
+			     w->kind == PEER_ENCAP ? ", neighbour and FDB entry for " : "",
+			     w->kind == PEER_ENCAP ? m : "");
 		return;
 	}
 	if (rs == 0)
@@ -231,6 +244,28 @@ void check_peer_installed(struct check *c, struct check_peer *p)
 	applier_fix(c, fix, sizeof(fix));
 	check_report(c, CHECK_FAIL, "peer", subj, fix, "%s%s",
 		     rs == 0 && !nb && !fdb ? "nothing installed: " : "", miss);
+}
+
+void check_peer_installed(struct check *c, struct check_peer *p)
+{
+	const struct fam v4 = { AF_INET, &p->planned, &p->w, p->plan_err, sizeof(p->plan_err),
+				&p->installed };
+	const struct fam v6 = { AF_INET6, &p->planned6, &p->w6, p->plan_err6,
+				sizeof(p->plan_err6), &p->installed6 };
+	char subj[2 * ADDR_STRLEN + 4];
+
+	if (!c->ap) {
+		p->planned = 0;
+		subject(p, p->l.subnet.addr.family ? AF_INET : AF_INET6, subj, sizeof(subj));
+		check_report(c, CHECK_SKIP, "peer", subj, NULL,
+			     "the %s backend keeps its peers in %s, not in kernel routes",
+			     c->be->name, c->be->tool ? c->be->tool : "its hooks");
+		return;
+	}
+	if (p->l.subnet.addr.family)
+		check_family(c, p, &v4);
+	if (p->l.subnet6.addr.family && c->own6.addr.family)
+		check_family(c, p, &v6);
 }
 
 /* The IP packet size the overlay needs on the underlay: FLANNEL_MTU (else

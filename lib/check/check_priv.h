@@ -24,6 +24,10 @@ struct check_peer {
 	struct peer_want w;
 	char plan_err[192];
 	bool installed;         /* everything of w is in the kernel */
+	int planned6;           /* the same for its IPv6 subnet */
+	struct peer_want w6;
+	char plan_err6[192];
+	bool installed6;
 	int underlay;           /* the underlay echo: 1 answered, 0 not, -1 not tried */
 	bool selected;          /* checked in this run (all, or the PEER asked for) */
 };
@@ -51,10 +55,14 @@ struct check {
 	struct subnet_env env;
 	int env_errno;          /* 0: subnet.env was read */
 	struct prefix own;      /* our subnet: subnet.env's, else our lease's */
+	struct prefix own6;     /* the same for IPv6; family 0: none */
 	struct nl *nl;
 	char devname[IFNAMSIZ]; /* the backend's device, "" for none */
 	struct nl_link dev;
 	bool has_dev;
+	char devname6[IFNAMSIZ]; /* the IPv6 device (vxlan's flannel-v6.VNI), "" for none */
+	struct nl_link dev6;
+	bool has_dev6;
 	struct check_kernel k;
 	struct applier *ap;     /* for the backend's plans */
 	unsigned n_ok, n_fail, n_skip;

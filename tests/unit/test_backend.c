@@ -303,10 +303,18 @@ static void devices(void)
 		char dev[IFNAMSIZ] = "";
 
 		if (t[i].be->device)
-			t[i].be->device(&c, dev, sizeof(dev));
+			t[i].be->device(&c, AF_INET, dev, sizeof(dev));
 		is_str(t[i].be->device ? dev : NULL, t[i].dev, "%s: device", t[i].be->name);
 		ok((t[i].be->port ? t[i].be->port(&c) : 0) == t[i].port, "%s: port %u",
 		   t[i].be->name, t[i].port);
+		if (t[i].be == &backend_vxlan && t[i].be->device) {
+			t[i].be->device(&c, AF_INET6, dev, sizeof(dev));
+			is_str(dev, t[i].port == 8472 ? "flannel-v6.1" : "flannel-v6.7",
+			       "vxlan: IPv6 device");
+		} else if (t[i].be->device) {
+			t[i].be->device(&c, AF_INET6, dev, sizeof(dev));
+			is_str(dev, "", "%s: no IPv6 device", t[i].be->name);
+		}
 		config_clear(&c);
 	}
 }
