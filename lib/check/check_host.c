@@ -208,9 +208,11 @@ void check_offload(struct check *c)
 	close(fd);
 	snprintf(fix, sizeof(fix), "ethtool -K %s tx-checksum-ip-generic off", c->devname);
 	if (ev.data)
-		check_report(c, CHECK_FAIL, "offload", c->devname, fix,
-			     "tx checksum offload is on: some NICs and kernels send VXLAN packets "
-			     "with bad checksums that the peers drop (upstream flannel #1279, #2152)");
+		check_report(c, CHECK_WARN, "offload", c->devname, fix,
+			     "tx checksum offload is on (the kernel's default): some NICs, "
+			     "hypervisors and NATs send VXLAN packets with bad checksums that the "
+			     "peers drop (upstream flannel #1279, #2152); if TCP over the overlay "
+			     "stalls while ping works, turn it off");
 	else
 		check_report(c, CHECK_OK, "offload", c->devname, NULL, "tx checksum offload is off");
 }

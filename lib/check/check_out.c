@@ -9,8 +9,8 @@
 
 #include "check/check_priv.h"
 
-static const char *const status_word[] = { "ok", "FAIL", "SKIP" };
-static const char *const status_json[] = { "ok", "fail", "skip" };
+static const char *const status_word[] = { "ok", "FAIL", "SKIP", "WARN" };
+static const char *const status_json[] = { "ok", "fail", "skip", "warn" };
 
 static void put_json(json_t *o)
 {
@@ -40,6 +40,7 @@ void check_report(struct check *c, enum check_status st, const char *name, const
 		  const char *fix, const char *fmt, ...)
 {
 	const char *why = "could not check: ", *was = NULL;
+	bool shows_fix;
 	char msg[1024];
 	va_list ap;
 
@@ -48,7 +49,9 @@ void check_report(struct check *c, enum check_status st, const char *name, const
 	va_end(ap);
 	if (listed(c->o->skip, name) && st != CHECK_SKIP) {
 		/* the operator accepts it (--skip): shown, never a fault */
-		why = st == CHECK_FAIL ? "skipped as asked, was FAIL: " : "skipped as asked, was ok: ";
+		why = st == CHECK_FAIL	? "skipped as asked, was FAIL: "
+		      : st == CHECK_WARN ? "skipped as asked, was WARN: "
+					 : "skipped as asked, was ok: ";
 		was = status_json[st];
 		st = CHECK_SKIP;
 	}
@@ -56,29 +59,33 @@ void check_report(struct check *c, enum check_status st, const char *name, const
 		c->n_ok++;
 	else if (st == CHECK_FAIL)
 		c->n_fail++;
+	else if (st == CHECK_WARN)
+		c->n_warn++;
 	else
 		c->n_skip++;
+	shows_fix = st == CHECK_FAIL || st == CHECK_WARN;
 	if (c->o->json) {
 		json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s?,s:s?}", "type", "check", "check",
 				      name, "status", status_json[st], "subject", subject, "message",
-				      msg, "fix", st == CHECK_FAIL ? fix : NULL, "was", was);
+				      msg, "fix", st == CHECK_FAIL || st == CHECK_WARN ? fix : NULL, "was", was);
 
 		put_json(o);
 		return;
 	}
 	printf("%-4s %s%s%s: %s%s%s%s\n", status_word[st], name, subject ? " " : "",
 	       subject ? subject : "", st == CHECK_SKIP ? why : "", msg,
-	       st == CHECK_FAIL && fix ? "; fix: " : "", st == CHECK_FAIL && fix ? fix : "");
+	       shows_fix && fix ? "; fix: " : "", shows_fix && fix ? fix : "");
 	fflush(stdout);
 }
 
 void check_summary(struct check *c)
 {
 	if (c->o->json) {
-		put_json(json_pack("{s:s,s:I,s:I,s:I}", "type", "summary", "ok", (json_int_t)c->n_ok,
-				   "fail", (json_int_t)c->n_fail, "skip", (json_int_t)c->n_skip));
+		put_json(json_pack("{s:s,s:I,s:I,s:I,s:I}", "type", "summary", "ok",
+				   (json_int_t)c->n_ok, "fail", (json_int_t)c->n_fail, "skip",
+				   (json_int_t)c->n_skip, "warn", (json_int_t)c->n_warn));
 		return;
 	}
-	printf("%u ok, %u FAIL, %u SKIP\n", c->n_ok, c->n_fail, c->n_skip);
+	printf("%u ok, %u FAIL, %u SKIP, %u WARN\n", c->n_ok, c->n_fail, c->n_skip, c->n_warn);
 	fflush(stdout);
 }

@@ -14,7 +14,8 @@
 #include "model/lease.h"
 #include "netlink/nl.h"
 
-enum check_status { CHECK_OK, CHECK_FAIL, CHECK_SKIP };
+/* WARN: a known risk, not a fault (shown with its fix; exit status 0). */
+enum check_status { CHECK_OK, CHECK_FAIL, CHECK_SKIP, CHECK_WARN };
 
 /* One remote lease and what its checks found. */
 struct check_peer {
@@ -65,7 +66,7 @@ struct check {
 	bool has_dev6;
 	struct check_kernel k;
 	struct applier *ap;     /* for the backend's plans */
-	unsigned n_ok, n_fail, n_skip;
+	unsigned n_ok, n_fail, n_skip, n_warn;
 };
 
 /* One line: status, the check's name, what it looked at (may be NULL), what
