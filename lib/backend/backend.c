@@ -12,6 +12,7 @@ const struct backend *const backend_table[] = {
 	&backend_udp,
 	&backend_ipip,
 	&backend_wireguard,
+	&backend_ipsec,
 	NULL,
 };
 

@@ -56,7 +56,7 @@ struct backend {
 };
 
 extern const struct backend backend_vxlan, backend_hostgw, backend_extension, backend_alloc,
-	backend_udp, backend_ipip, backend_wireguard;
+	backend_udp, backend_ipip, backend_wireguard, backend_ipsec;
 
 /* The table, NULL-terminated. */
 extern const struct backend *const backend_table[];

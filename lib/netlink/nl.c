@@ -43,14 +43,14 @@ static int setsockopt_int(struct mnl_socket *sk, int opt, int v)
 	return mnl_socket_setsockopt(sk, opt, &v, sizeof(v));
 }
 
-static struct nl *nl_new(unsigned groups)
+static struct nl *nl_new(int proto, unsigned groups)
 {
 	struct nl *nl = fl_calloc(1, sizeof(*nl));
 	int fd, sz = RCVBUF_BYTES;
 
 	if (!nl)
 		return NULL;
-	nl->sk = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	nl->sk = mnl_socket_open2(proto, SOCK_CLOEXEC);
 	if (!nl->sk)
 		goto fail;
 	if (mnl_socket_bind(nl->sk, groups, MNL_SOCKET_AUTOPID) < 0)
@@ -73,7 +73,12 @@ fail:
 
 struct nl *nl_open(void)
 {
-	struct nl *nl = nl_new(0);
+	return nl_open_proto(NETLINK_ROUTE);
+}
+
+struct nl *nl_open_proto(int proto)
+{
+	struct nl *nl = nl_new(proto, 0);
 
 	if (!nl)
 		return NULL;
@@ -379,7 +384,7 @@ int nl_dump(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 
 struct nl *nl_open_monitor(const unsigned *groups, int ngroups)
 {
-	struct nl *nl = nl_new(0);
+	struct nl *nl = nl_new(NETLINK_ROUTE, 0);
 
 	if (!nl)
 		return NULL;

@@ -33,6 +33,8 @@ typedef void (*nl_error_fn)(void *arg, void *cookie, int err, const char *ext);
 
 /* A NETLINK_ROUTE socket with extended acks and a send batch. */
 struct nl *nl_open(void);
+/* The same on another netlink family (NETLINK_XFRM). */
+struct nl *nl_open_proto(int proto);
 void nl_close(struct nl *nl);
 /* Per batched message the caller keeps cookie_size bytes, given back on error. */
 int nl_set_error_handler(struct nl *nl, size_t cookie_size, nl_error_fn fn, void *arg);
