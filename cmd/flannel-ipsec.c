@@ -177,6 +177,10 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int opt, rc;
 
+	const char *rd = getenv("FLANNEL_IPSEC_RUN_DIR");
+
+	if (rd && rd[0])
+		cl.o.run_dir = rd;
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "--version")))
