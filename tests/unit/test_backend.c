@@ -64,7 +64,7 @@ static void table(void)
 	ok(n >= 7, "the table has the seven backends (%d)", n);
 	ok(backend_find("frob") == NULL && backend_find("VXLAN") == NULL,
 	   "unknown and upper-case names are not found");
-	is_str(backend_names(), "vxlan, host-gw, extension, alloc, udp, ipip, wireguard",
+	is_str(backend_names(), "vxlan, host-gw, extension, alloc, udp, ipip, wireguard, ipsec",
 	       "names for messages");
 }
 
@@ -177,6 +177,48 @@ static void wireguard_entry(void)
 	ok(!strcmp(backend_wireguard.lease_type, "wireguard") && backend_wireguard.init_per_family &&
 	   !backend_wireguard.kernel && !backend_wireguard.etcd,
 	   "wireguard: BackendType wireguard, init per family, its own applier");
+}
+
+static void ipsec_entry(void)
+{
+	const char *net = "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"ipsec\"";
+	char psk[97], json[512], want[512];
+	struct net_config c;
+
+	memset(psk, 'k', 96);
+	psk[96] = '\0';
+	snprintf(json, sizeof(json), "%s,\"PSK\":\"%s\"}}", net, psk);
+	check_one(&backend_ipsec, json, NULL);
+	is_str(words(&backend_ipsec, json, BACKEND_INIT, AF_INET), "", "ipsec init: no arguments");
+	snprintf(want, sizeof(want), "--iface=eth0 --public-ip=192.0.2.1 --psk=%s", psk);
+	is_str(words(&backend_ipsec, json, BACKEND_APPLY, AF_INET), want,
+	       "ipsec apply: iface, public IP, the PSK last (wiped once read)");
+	c = cfg(json);
+	is_int(backend_ipsec.mtu(&c, 1500), 1423, "ipsec: less 77, as upstream");
+	config_clear(&c);
+	snprintf(json, sizeof(json), "%s,\"psk\":\"%s\",\"udpencap\":true,"
+		 "\"ESPProposal\":\"aes256gcm16-ecp384\"}}", net, psk);
+	snprintf(want, sizeof(want), "--iface=eth0 --public-ip=192.0.2.1 --udp-encap "
+		 "--esp-proposal=aes256gcm16-ecp384 --psk=%s", psk);
+	is_str(words(&backend_ipsec, json, BACKEND_APPLY, AF_INET), want,
+	       "ipsec apply: UDPEncap and ESPProposal, keys case-insensitive");
+	c = cfg(json);
+	is_int(backend_ipsec.mtu(&c, 1500), 1415, "ipsec with UDPEncap: less 85, as upstream");
+	config_clear(&c);
+	check_one(&backend_ipsec, "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"ipsec\"}}",
+		  "at least 96 characters");
+	psk[95] = '\0';
+	snprintf(json, sizeof(json), "%s,\"PSK\":\"%s\"}}", net, psk);
+	check_one(&backend_ipsec, json, "Backend.PSK must be a string of at least 96 characters");
+	psk[95] = 'k';
+	snprintf(json, sizeof(json), "%s,\"PSK\":\"%s\",\"UDPEncap\":1}}", net, psk);
+	check_one(&backend_ipsec, json, "Backend.UDPEncap");
+	snprintf(json, sizeof(json), "%s,\"PSK\":\"%s\",\"ESPProposal\":\"a b\"}}", net, psk);
+	check_one(&backend_ipsec, json, "Backend.ESPProposal");
+	snprintf(json, sizeof(json), "%s,\"PSK\":\"%s\\n\"}}", net, psk);
+	check_one(&backend_ipsec, json, "printable");
+	ok(!backend_ipsec.ipv6 && backend_ipsec.lease_type && !strcmp(backend_ipsec.lease_type, "ipsec"),
+	   "ipsec: IPv4 only, lease type ipsec");
 }
 
 static void mtus(void)
@@ -328,6 +370,7 @@ int main(void)
 	checks();
 	udp_entry();
 	wireguard_entry();
+	ipsec_entry();
 	mtus();
 	ipip_entry();
 	stream();
