@@ -228,3 +228,11 @@ ipsec_cluster() {
 	run ike_up 2 1
 	[ "$status" -ne 0 ]
 }
+
+@test "ipsec in a guest kernel: three hosts over ESP, UDPEncap, lease removal, wrong PSK" {
+	command -v linux.uml >/dev/null ||
+		require "needs linux.uml (Debian package user-mode-linux; scripts/deps.sh installs it)"
+	run --separate-stderr env TMPDIR="$BATS_TEST_TMPDIR" UML_TIMEOUT=900 \
+		"$BATS_TEST_DIRNAME/uml/run.sh" "$BATS_TEST_DIRNAME/uml/ipsec.bats" --timing
+	uml_results 2
+}
