@@ -2,7 +2,7 @@
 # flannel-lease-start.sh BINDIR [LEASE-ARG...]: run the backend's init step,
 # then exec flannel-lease with its result as the lease's BackendData, for the
 # backend named in FLANNEL_BACKEND (vxlan by default; host-gw, ipip,
-# extension, alloc, udp, wireguard).  FLANNEL_INIT_ARGS: extra words for the init step.  Used by
+# extension, alloc, udp, wireguard, ipsec).  FLANNEL_INIT_ARGS: extra words for the init step.  Used by
 # flannel-lease.service; flanneld does the same from the etcd config.
 set -eu
 
@@ -35,6 +35,12 @@ wireguard)
 	# it where the kernel has no module (flannel-wireguard(1)).
 	# shellcheck disable=SC2086
 	data=$("$bindir/flannel-wireguard" init $init_args)
+	;;
+ipsec)
+	# The kernel has ESP and charon is there (exit 69 otherwise); no BackendData.
+	# shellcheck disable=SC2086
+	"$bindir/flannel-ipsec" init $init_args
+	data=""
 	;;
 host-gw | alloc | udp)
 	data=""

@@ -29,7 +29,7 @@ teardown() {
 }
 
 @test "flanneld refuses a backend it does not implement, naming it, exit 78" {
-	for b in ipsec aws-vpc tencent-vpc; do
+	for b in aws-vpc tencent-vpc; do
 		put_config "{\"Network\":\"100.64.0.0/16\",\"Backend\":{\"Type\":\"$b\"}}"
 		run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 \
 			--subnet-file="$RUN/x.env"

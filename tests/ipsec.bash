@@ -3,11 +3,13 @@
 # directory (its /run; short, a unix socket path must fit in 108 bytes).
 
 # A PSK of 96 hex characters, as upstream's docs make one.
+# shellcheck disable=SC2034 # used by the files that load this one
 PSK=$(od -An -N48 -tx1 /dev/urandom | tr -d ' \n')
 
 # ipsec_dir I: host I's charon directory, removed by fl_teardown.
 ipsec_dir() {
-	local d="/dev/shm/flannel-ipsec.$(fl_id).h$1"
+	local d
+	d="/dev/shm/flannel-ipsec.$(fl_id).h$1"
 	if [ ! -d "$d" ]; then
 		mkdir -p "$d"
 		echo "$d" >>"$BATS_TEST_TMPDIR/dirs"

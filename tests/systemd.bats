@@ -44,7 +44,12 @@ verify_unit() {
 	for u in "$PREFIX_DIR"/lib/systemd/system/*.service; do
 		grep -q '^RestartPreventExitStatus=64 65 77 78$' "$u"
 		grep -q '^Type=notify$' "$u"
-		grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW$' "$u"
+		# flannel-ipsec's charon also binds UDP 500 and mounts its /run.
+		if [ "${u##*/}" = flannel-ipsec.service ]; then
+			grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SYS_ADMIN$' "$u"
+		else
+			grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW$' "$u"
+		fi
 		grep -q '^ProtectSystem=strict$' "$u"
 		grep -q '^ReadWritePaths=/run/flannel$' "$u"
 		grep -q '^EnvironmentFile=-/etc/default/flannel$' "$u"
@@ -61,6 +66,10 @@ verify_unit() {
 
 @test "systemd-analyze verify: flannel-wireguard.service" {
 	verify_unit flannel-wireguard.service bin/flannel-wireguard
+}
+
+@test "systemd-analyze verify: flannel-ipsec.service" {
+	verify_unit flannel-ipsec.service bin/flannel-ipsec
 }
 
 @test "systemd-analyze verify: flannel-masq.service" {

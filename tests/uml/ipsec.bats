@@ -50,7 +50,7 @@ xfrm_states() {
 }
 
 @test "guest: ipsec between three hosts through flanneld: ESP on the wire, MTU 1423, a removed lease takes its connection, policies and SAs" {
-	local i j
+	local i
 	cluster_start 3 '{"Network":"100.64.0.0/16","Backend":{"Type":"ipsec","PSK":"'"$PSK"'"}}'
 	for i in 1 2 3; do
 		flanneld_start "$i"
