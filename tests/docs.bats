@@ -17,6 +17,8 @@ SKIP_BLOCKS=(
 	"dockerd |needs Docker"
 	"flannel-ipip init|needs a kernel with ipip (tests/ipip.bats runs these steps in a guest kernel)"
 	"show flannel.ipip|needs a kernel with ipip (tests/ipip.bats checks the device in a guest kernel)"
+	"flannel-ipsec init|needs a kernel with ESP (tests/ipsec.bats runs flanneld and flannel-ipsec in a guest kernel)"
+	"flannel-ipsec status|needs a running flannel-ipsec and its charon (tests/ipsec.bats checks status)"
 	"wg show flannel-wg|needs the device of the example before it, gone with its block (tests/wireguard.bats runs wg show)"
 )
 
