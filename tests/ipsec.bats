@@ -229,6 +229,30 @@ ipsec_cluster() {
 	[ "$status" -ne 0 ]
 }
 
+@test "a charon already running (Debian's own settings) is used through --vici, and left running" {
+	need_root
+	cluster_start 2 '{"Network":"100.64.0.0/16","Backend":{"Type":"ipsec","PSK":"'"$PSK"'"}}'
+	lease_start 1 ipsec
+	lease_start 2 ipsec
+	local run2
+	run2=$(ipsec_dir 2)
+	# A charon of host 2's own, as a system would run it, with /run its own.
+	bg_in_host 2 "$D/charon2.log" unshare -m sh -c \
+		'mount --make-rprivate / && mount --bind "$0" /run && exec /usr/lib/ipsec/charon' "$run2"
+	local charon=$LAST_PID
+	wait_for 20 test -S "$run2/charon.vici"
+	ipsec_apply 1
+	applier_start 2 flannel-ipsec apply --no-esp-check --iface=eth0 --psk="$PSK" \
+		--vici="$run2/charon.vici" --check-interval=1
+	wait_for 30 ike_up 1 1
+	in_host 2 flannel-ipsec status --vici="$run2/charon.vici" | tee "$D/status"
+	grep -Eq "^$(subnet_of 1) +192\.0\.2\.1 +ESTABLISHED " "$D/status"
+	[ ! -e "$run2/strongswan.conf" ]
+	kill "$APPLY_PID_2"
+	wait_for 10 gone "$APPLY_PID_2"
+	kill -0 "$charon"
+}
+
 @test "ipsec in a guest kernel: three hosts over ESP, UDPEncap, lease removal, wrong PSK" {
 	command -v linux.uml >/dev/null ||
 		require "needs linux.uml (Debian package user-mode-linux; scripts/deps.sh installs it)"
