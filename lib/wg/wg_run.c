@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/htab.h"
 #include "base/log.h"
 #include "model/env.h"
 #include "model/event_stream.h"
 #include "model/gojson.h"
+#include "model/peer_set.h"
 #include "netlink/iface.h"
 #include "netlink/nl.h"
 #include "wg/wg_run.h"
@@ -99,11 +99,10 @@ int wg_run_init(const struct wg_opts *o)
 /* ---- apply ---- */
 
 struct entry {
-	struct prefix subnet;        /* key */
+	struct peer_head h;          /* the subnet */
 	uint8_t pub[WG_KEY_LEN];
 	struct ipaddr endpoint;
 	uint16_t port;
-	uint32_t gen;
 	uint64_t last_tx;            /* at the previous check */
 	int64_t sending_since;       /* monotonic s: tx grew without a fresh handshake */
 	bool reported;
@@ -118,9 +117,7 @@ struct wg_ctl {
 	unsigned mtu;
 	struct prefix own, network;
 	bool own_set_up;
-	struct htab peers;           /* struct entry */
-	uint32_t gen;
-	bool in_snapshot, dirty, synced;
+	struct peer_set peers;       /* struct entry */
 	int timer_fd;
 };
 
@@ -164,7 +161,7 @@ static void want_peer(const struct wg_ctl *c, const struct entry *e, struct wg_p
 	p->has_psk = true; /* all zero: none */
 	if (c->o->has_psk)
 		memcpy(p->psk, c->o->psk, WG_KEY_LEN);
-	p->allowed[0] = e->subnet;
+	p->allowed[0] = e->h.key;
 	p->n_allowed = 1;
 	p->replace_allowed = true;
 }
@@ -208,7 +205,7 @@ static void check_handshake(struct wg_ctl *c, struct entry *e, const struct wg_p
 	if (age >= 0 && age < (int64_t)c->o->stale_secs) {
 		if (e->reported)
 			log_notice("peer %s: handshake again (%lld s ago)",
-				   prefix_format(&e->subnet, s, sizeof(s)), (long long)age);
+				   prefix_format(&e->h.key, s, sizeof(s)), (long long)age);
 		e->reported = false;
 		e->sending_since = 0;
 		return;
@@ -221,7 +218,7 @@ static void check_handshake(struct wg_ctl *c, struct entry *e, const struct wg_p
 		return;
 	key_text(e->pub, k);
 	log_warn("peer %s (%s:%u, key %s): no handshake %s while sending for %lld s; "
-		 "setting its endpoint again", prefix_format(&e->subnet, s, sizeof(s)),
+		 "setting its endpoint again", prefix_format(&e->h.key, s, sizeof(s)),
 		 addr_format(&e->endpoint, ep, sizeof(ep)), e->port, k,
 		 age < 0 ? "ever" : "for minutes", (long long)(now_mono - e->sending_since));
 	e->reported = true;
@@ -232,6 +229,7 @@ static void check_handshake(struct wg_ctl *c, struct entry *e, const struct wg_p
  * remove the peers no lease wants. */
 static int reconcile(struct wg_ctl *c, bool check)
 {
+	bool complete = peer_set_complete(&c->peers);
 	struct wg_device have, set = { 0 };
 	struct entry *e;
 	size_t it = 0;
@@ -245,7 +243,7 @@ static int reconcile(struct wg_ctl *c, bool check)
 	rc = wg_get(&c->w, &have, err, sizeof(err));
 	if (rc < 0) {
 		log_err("read %s: %s", c->o->dev, err);
-		return 0; /* try again at the next tick */
+		return -1; /* try again at the next tick */
 	}
 	if (!have.has_priv || memcmp(have.priv, c->priv, WG_KEY_LEN) || have.port != c->o->port) {
 		log_notice("%s lost its private key or port (restarted?): setting them again",
@@ -254,7 +252,7 @@ static int reconcile(struct wg_ctl *c, bool check)
 		memcpy(set.priv, c->priv, WG_KEY_LEN);
 		set.port = c->o->port;
 	}
-	while ((e = htab_next(&c->peers, &it))) {
+	while ((e = peer_set_next(&c->peers, &it))) {
 		struct wg_peer want = { 0 }, *h = wg_device_find_peer(&have, e->pub), *p;
 		bool resend = false;
 
@@ -272,17 +270,17 @@ static int reconcile(struct wg_ctl *c, bool check)
 		}
 		*p = want;
 		key_text(e->pub, k);
-		log_info("peer %s: %s %s:%u, key %s", prefix_format(&e->subnet, s, sizeof(s)),
+		log_info("peer %s: %s %s:%u, key %s", prefix_format(&e->h.key, s, sizeof(s)),
 			 !h ? "adding" : resend ? "refreshing" : "updating",
 			 addr_format(&e->endpoint, err, sizeof(err)), e->port, k);
 	}
-	for (size_t i = 0; c->synced && !c->in_snapshot && i < have.n_peers; i++) {
+	for (size_t i = 0; complete && i < have.n_peers; i++) {
 		const struct wg_peer *h = &have.peers[i];
 		bool wanted = false;
 		struct wg_peer *p;
 
 		it = 0;
-		while (!wanted && (e = htab_next(&c->peers, &it)))
+		while (!wanted && (e = peer_set_next(&c->peers, &it)))
 			wanted = !memcmp(e->pub, h->pub, WG_KEY_LEN);
 		if (wanted)
 			continue;
@@ -303,16 +301,22 @@ static int reconcile(struct wg_ctl *c, bool check)
 	}
 	wg_device_clear(&set);
 	if (rc == 0) {
-		c->dirty = false;
 		it = 0;
-		while ((e = htab_next(&c->peers, &it)))
+		while ((e = peer_set_next(&c->peers, &it)))
 			e->changed = false;
 	}
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
-static int on_self(struct wg_ctl *c, const struct lease *l)
+static int publish(void *arg)
 {
+	return reconcile(arg, false);
+}
+
+static int on_self(void *arg, const struct lease *l)
+{
+	struct wg_ctl *c = arg;
+
 	if (!l->subnet.addr.family || prefix_equal(&l->subnet, &c->own))
 		return 0;
 	c->own = l->subnet;
@@ -344,18 +348,17 @@ static int peer_data(const struct wg_ctl *c, json_t *data, uint8_t pub[WG_KEY_LE
 	return 0;
 }
 
-static void on_added(struct wg_ctl *c, const struct event *ev)
+static int update(void *arg, void *rec, bool created, const struct lease *l)
 {
-	const struct lease *l = &ev->lease;
+	struct wg_ctl *c = arg;
+	struct entry *e = rec;
 	char err[200], s[ADDR_STRLEN];
 	uint8_t pub[WG_KEY_LEN];
-	struct entry *e;
-	struct prefix key;
 	uint16_t port = 0;
-	bool created;
+	bool changed;
 
 	if (!l->subnet.addr.family)
-		return; /* IPv6 only: flannel-wg carries IPv4 */
+		return -1; /* IPv6 only: flannel-wg carries IPv4 */
 	err[0] = '\0';
 	if (strcmp(l->backend_type, "wireguard") != 0)
 		snprintf(err, sizeof(err), "BackendType is \"%s\", not wireguard", l->backend_type);
@@ -365,92 +368,41 @@ static void on_added(struct wg_ctl *c, const struct event *ev)
 			 addr_format(&l->public_ip, s, sizeof(s)));
 	if (!err[0])
 		peer_data(c, l->backend_data, pub, &port, err, sizeof(err));
+	if (!err[0] && !memcmp(pub, c->pub, WG_KEY_LEN))
+		snprintf(err, sizeof(err), "it has our own public key");
 	if (err[0]) {
 		log_warn("skip lease %s: %s", prefix_format(&l->subnet, s, sizeof(s)), err);
-		return;
+		return -1;
 	}
-	if (!memcmp(pub, c->pub, WG_KEY_LEN)) {
-		log_warn("skip lease %s: it has our own public key",
-			 prefix_format(&l->subnet, s, sizeof(s)));
-		return;
-	}
-	key = (struct prefix){ .addr = l->subnet.addr, .len = l->subnet.len };
-	e = htab_put(&c->peers, &key, &created);
-	if (!e) {
-		log_err("remember lease %s: out of memory", prefix_format(&key, s, sizeof(s)));
-		return;
-	}
-	if (created || memcmp(e->pub, pub, WG_KEY_LEN) || !addr_equal(&e->endpoint, &l->public_ip) ||
-	    e->port != port)
-		c->dirty = true;
-	if (created || !addr_equal(&e->endpoint, &l->public_ip) || e->port != port)
-		e->changed = true;
+	changed = created || !addr_equal(&e->endpoint, &l->public_ip) || e->port != port;
+	e->changed |= changed;
+	changed |= memcmp(e->pub, pub, WG_KEY_LEN) != 0;
 	memcpy(e->pub, pub, WG_KEY_LEN);
 	e->endpoint = l->public_ip;
 	e->port = port;
-	e->gen = c->gen;
+	return changed;
 }
 
-static void on_removed(struct wg_ctl *c, const struct event *ev)
-{
-	struct prefix key = { .addr = ev->lease.subnet.addr, .len = ev->lease.subnet.len };
-
-	if (!key.addr.family || !htab_get(&c->peers, &key))
-		return;
-	htab_del(&c->peers, &key);
-	c->dirty = true;
-}
-
-static bool stale(const void *rec, void *arg)
-{
-	return ((const struct entry *)rec)->gen != *(const uint32_t *)arg;
-}
-
-static void purge(struct wg_ctl *c)
-{
-	if (htab_del_if(&c->peers, stale, &c->gen))
-		c->dirty = true;
-}
-
-static int on_event(void *arg, const struct event *ev)
+static void synced(void *arg)
 {
 	struct wg_ctl *c = arg;
 
-	switch (ev->type) {
-	case EV_SNAPSHOT:
-		c->gen++;
-		c->in_snapshot = true;
-		return 0;
-	case EV_ADDED:
-		if (ev->lease.self)
-			return on_self(c, &ev->lease);
-		on_added(c, ev);
-		return 0;
-	case EV_REMOVED:
-		if (!ev->lease.self)
-			on_removed(c, ev);
-		return 0;
-	case EV_SYNC:
-		if (c->in_snapshot)
-			purge(c);
-		c->in_snapshot = false;
-		c->synced = true;
-		reconcile(c, false);
-		if (c->o->synced) {
-			c->o->synced(c->o->synced_arg);
-		}
-		return 0;
-	default:
-		return 0;
-	}
+	if (c->o->synced)
+		c->o->synced(c->o->synced_arg);
+}
+
+static const struct peer_set_ops peer_ops = {
+	.self = on_self, .update = update, .publish = publish, .synced = synced,
+};
+
+static int on_event(void *arg, const struct event *ev)
+{
+	return peer_set_event(&((struct wg_ctl *)arg)->peers, ev);
 }
 
 static int on_idle(void *arg)
 {
-	struct wg_ctl *c = arg;
-
-	if (c->dirty && !c->in_snapshot)
-		return reconcile(c, false);
+	peer_set_idle(&((struct wg_ctl *)arg)->peers);
 	return 0;
 }
 
@@ -461,11 +413,12 @@ static int on_tick(void *arg)
 
 	if (read(c->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return -1;
-	if (c->in_snapshot)
+	if (c->peers.in_snapshot)
 		return 0;
 	if (!c->own_set_up)
 		setup_device(c);
-	return reconcile(c, true);
+	reconcile(c, true);
+	return 0;
 }
 
 static int on_signal(void *arg, int sig)
@@ -481,7 +434,7 @@ static int on_signal(void *arg, int sig)
 		c->own_set_up = false;
 		if (setup_device(c) < 0)
 			return -1;
-		return reconcile(c, false);
+		reconcile(c, false);
 	}
 	return 0;
 }
@@ -551,7 +504,7 @@ int wg_run_apply(const struct wg_opts *o)
 				.sigfd = o->sigfd, .extra = on_tick, .arg = &c };
 	int rc;
 
-	htab_init(&c.peers, sizeof(struct entry), sizeof(struct prefix));
+	peer_set_init(&c.peers, sizeof(struct entry), &peer_ops, &c);
 	c.nl = nl_open();
 	if (!c.nl) {
 		log_err("open a netlink socket: %s", strerror(errno));
@@ -566,7 +519,7 @@ int wg_run_apply(const struct wg_opts *o)
 		close(c.timer_fd);
 	explicit_bzero(c.priv, sizeof(c.priv));
 	wg_close(&c.w);
-	htab_free(&c.peers);
+	peer_set_free(&c.peers);
 	nl_close(c.nl);
 	return rc;
 }
