@@ -349,8 +349,8 @@ has_peer() { in_wg "$1" wg show flannel-wg peers | grep -qxF "$2"; }
 	in_wg 1 wg show flannel-wg allowed-ips | grep "$(pubkey 2)" | grep -q '100.64.*2001:db8:1:\|2001:db8:1:.*100.64'
 }
 
-@test "wireguard: a wireguard-go it started that dies is started again, and traffic comes back" {
-	local pid
+@test "wireguard: a wireguard-go it started outlives a restart of flanneld; when it dies it is started again, and traffic comes back" {
+	local pid hs
 	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"wireguard"}}'
 	start_fd 1
 	start_fd 2
@@ -361,8 +361,25 @@ has_peer() { in_wg "$1" wg show flannel-wg peers | grep -qxF "$2"; }
 	ping_containers 1 2
 	pid=$(started_wggo 1)
 	[ -n "$pid" ]
+	# flanneld restarts: the same wireguard-go, the same session.
+	hs=$(in_wg 1 wg show flannel-wg latest-handshakes)
+	kill -TERM "$FLANNELD_PID_1"
+	wait "$FLANNELD_PID_1" || true
+	kill -0 "$pid"
+	start_fd 1
+	wait_for 15 grep -q '1 peers kept' "$RUN/flanneld-h1.log"
+	[ -z "$(started_wggo 1)" ]
+	ping_containers 1 2
+	[ "$(in_wg 1 wg show flannel-wg latest-handshakes)" = "$hs" ]
+	# It dies: this run did not start it, and starts it again.
 	kill -9 "$pid"
-	wait_for 10 grep -q "wireguard-go for flannel-wg (pid $pid) was killed by signal 9: starting it again" "$RUN/flanneld-h1.log"
+	wait_for 25 grep -q "flannel-wg went with the userspace WireGuard that served it" "$RUN/flanneld-h1.log"
+	wait_for 15 eval '[ -n "$(started_wggo 1)" ]' || { cat "$RUN/flanneld-h1.log"; false; }
+	ping_containers 1 2
+	# And again, now its child: seen at once (SIGCHLD).
+	pid=$(started_wggo 1)
+	kill -9 "$pid"
+	wait_for 5 grep -q "wireguard-go for flannel-wg (pid $pid) was killed by signal 9: starting it again" "$RUN/flanneld-h1.log"
 	wait_for 5 eval '[ "$(started_wggo 1 | wc -l)" = 2 ]' || { cat "$RUN/flanneld-h1.log"; false; }
 	ping_containers 1 2
 	ping_containers 2 1

@@ -411,6 +411,13 @@ static void remove_unwanted(struct wg_ctl *c, const struct link *l, const struct
 	}
 }
 
+static bool link_exists(struct wg_ctl *c, const struct link *l)
+{
+	struct nl_link nl;
+
+	return nl_link_get(c->nl, l->dev, 0, &nl) != -ENODEV;
+}
+
 /* Make device li's peers what the leases want: add and fix; after a sync,
  * remove the peers no lease wants. */
 static int reconcile_link(struct wg_ctl *c, int li, bool check)
@@ -427,6 +434,12 @@ static int reconcile_link(struct wg_ctl *c, int li, bool check)
 	rc = wg_get(&l->w, &have, err, sizeof(err));
 	if (rc < 0) {
 		log_err("read %s: %s", l->dev, err);
+		if (c->o->wg_go && l->w.kind == WG_USERSPACE && !l->go_pid && !link_exists(c, l)) {
+			/* Started by an earlier run of ours, or by hand, and gone
+			 * with its device: ours from now on. */
+			log_notice("%s went with the userspace WireGuard that served it", l->dev);
+			l->go_pid = -1;
+		}
 		return -1; /* try again at the next tick */
 	}
 	if (!have.has_priv || memcmp(have.priv, c->priv, WG_KEY_LEN) || have.port != l->port) {
