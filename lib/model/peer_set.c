@@ -91,8 +91,8 @@ int peer_set_event(struct peer_set *s, const struct event *ev)
 		s->in_snapshot = false;
 		s->synced = true;
 		publish(s);
-		if (first && s->ops->synced)
-			s->ops->synced(s->arg);
+		if (first && s->on_synced)
+			s->on_synced(s->on_synced_arg);
 		return 0;
 	}
 	default:

@@ -27,8 +27,6 @@ struct peer_set_ops {
 	int (*update)(void *arg, void *rec, bool created, const struct lease *l);
 	/* Push the table out: 0, or -1 to keep it marked changed. */
 	int (*publish)(void *arg);
-	/* After the first sync was published; may be NULL. */
-	void (*synced)(void *arg);
 };
 
 struct peer_set {
@@ -39,6 +37,10 @@ struct peer_set {
 	bool in_snapshot;    /* between a snapshot and its sync: the table is partial */
 	bool dirty;          /* changed since it was last published */
 	bool synced;         /* a sync was seen */
+	/* Called once, after the first sync was published; may be NULL (a
+	 * tool's sd_notify, straight from its options). */
+	void (*on_synced)(void *arg);
+	void *on_synced_arg;
 };
 
 /* Records of rec_size bytes, each beginning with a struct peer_head. */

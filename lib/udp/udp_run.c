@@ -229,16 +229,8 @@ static int update(void *arg, void *rec, bool created, const struct lease *l)
 	return changed;
 }
 
-static void synced(void *arg)
-{
-	struct udp_ctl *c = arg;
-
-	if (c->o->synced)
-		c->o->synced(c->o->synced_arg);
-}
-
 static const struct peer_set_ops peer_ops = {
-	.self = on_self, .update = update, .publish = publish, .synced = synced,
+	.self = on_self, .update = update, .publish = publish,
 };
 
 static int on_event(void *arg, const struct event *ev)
@@ -387,6 +379,8 @@ int udp_run(const struct udp_opts *o)
 	int rc;
 
 	peer_set_init(&c.peers, sizeof(struct entry), &peer_ops, &c);
+	c.peers.on_synced = o->synced;
+	c.peers.on_synced_arg = o->synced_arg;
 	c.nl = nl_open();
 	if (!c.nl) {
 		log_err("open a netlink socket: %s", strerror(errno));

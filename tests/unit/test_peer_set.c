@@ -54,7 +54,7 @@ static void synced(void *arg)
 }
 
 static const struct peer_set_ops ops = {
-	.self = on_self, .update = update, .publish = publish, .synced = synced,
+	.self = on_self, .update = update, .publish = publish,
 };
 
 static void feed(struct peer_set *s, enum event_type t, const char *subnet, const char *ip,
@@ -95,6 +95,8 @@ int main(void)
 
 	log_init("test_peer_set", 0);
 	peer_set_init(&s, sizeof(struct rec), &ops, &w);
+	s.on_synced = synced;
+	s.on_synced_arg = &w;
 	the_set = &s;
 
 	feed(&s, EV_SNAPSHOT, NULL, NULL, false);
