@@ -403,3 +403,35 @@ has_peer() { in_wg "$1" wg show flannel-wg peers | grep -qxF "$2"; }
 	[ "$(stat -c %a "$RUN/h1/subnet.env.wireguard-secret")" = 600 ]
 	wait_for 10 eval 'in_wg 1 wg show flannel-wg preshared-keys | grep -qF "	$PSK"'
 }
+
+@test "wireguard: dual-stack leases of older flannel (no Port in BackendV6Data) get ListenPortV6; a bad BackendV6Data is refused by name" {
+	local fifo="$RUN/events" peer bad
+	peer=$(wg genkey | wg pubkey)
+	bad=$(wg genkey | wg pubkey)
+	mkdir -p "$RUN/h1" "$RUN/wg1"
+	mkfifo "$fifo"
+	exec 4<>"$fifo"
+	ip netns exec "$(host_ns 1)" env WIREGUARD_KEY_FILE="$RUN/h1/wgkey" \
+		sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$RUN/wg1" \
+		"$BIN/flannel-wireguard" apply --iface=eth0 --network=100.64.0.0/16 \
+		--network6=2001:db8:1::/48 --subnet-file="$RUN/none" \
+		<"$fifo" >"$RUN/apply.log" 2>&1 3>&- &
+	track_pid "$!"
+	{
+		echo '{"type":"snapshot","revision":1}'
+		echo '{"type":"added","subnet":"100.64.1.0/24","ipv6_subnet":"2001:db8:1:1::/64","public_ip":"192.0.2.1","public_ipv6":"2001:db8::1","backend_type":"wireguard","self":true}'
+		echo '{"type":"added","subnet":"100.64.9.0/24","ipv6_subnet":"2001:db8:1:9::/64","public_ip":"192.0.2.9","public_ipv6":"2001:db8::9","backend_type":"wireguard","backend_data":{"PublicKey":"'"$peer"'"},"backend_v6_data":{"PublicKey":"'"$peer"'"}}'
+		echo '{"type":"added","subnet":"100.64.8.0/24","ipv6_subnet":"2001:db8:1:8::/64","public_ip":"192.0.2.8","public_ipv6":"2001:db8::8","backend_type":"wireguard","backend_data":{"PublicKey":"'"$bad"'","Port":51820},"backend_v6_data":{"Port":51821}}'
+		echo '{"type":"sync","revision":1}'
+	} >&4
+	wait_for 15 eval 'in_wg 1 wg show flannel-wg-v6 peers | grep -qxF "$peer"' || { cat "$RUN/apply.log"; false; }
+	in_wg 1 wg show flannel-wg-v6 endpoints | grep -qxF "$peer	[2001:db8::9]:51821"
+	in_wg 1 wg show flannel-wg-v6 allowed-ips | grep -qxF "$peer	2001:db8:1:9::/64"
+	in_wg 1 wg show flannel-wg endpoints | grep -qxF "$peer	192.0.2.9:51820"
+	in_wg 1 wg show flannel-wg allowed-ips | grep -qxF "$peer	100.64.9.0/24"
+	grep -q 'skip lease 100.64.8.0/24: BackendV6Data has no PublicKey' "$RUN/apply.log"
+	run in_wg 1 wg show all peers
+	[[ $output != *"$bad"* ]]
+	in_host 1 ip -6 addr show flannel-wg-v6 | grep -q 'inet6 2001:db8:1:1::/128'
+	exec 4>&-
+}
