@@ -45,7 +45,8 @@ struct wg_opts {
 #define WG_OVERHEAD_V6 80
 
 /* The overhead of a device carrying inner packets of these families in
- * this mode: what its MTU, and the pods', loses. */
+ * this mode: what its MTU, and the pods', loses.  These two are in
+ * wg_mode.c, for the backend table. */
 unsigned wg_overhead(enum wg_mode mode, bool v4, bool v6);
 /* "separate", "auto", "ipv4", "ipv6": 0, or -1 for anything else. */
 int wg_mode_parse(const char *s, enum wg_mode *out);
