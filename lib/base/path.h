@@ -2,8 +2,19 @@
 #ifndef FLANNEL_PATH_H
 #define FLANNEL_PATH_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /* Create the directories above path's last component (mode 0755), as
  * mkdir -p of its dirname: 0, or -1 with errno. */
 int path_mkdir_parents(const char *path);
+
+/*
+ * Replace path with len bytes of data as one rename: a hidden temporary
+ * beside it (".NAME.PID"), written, fsync'd when sync, renamed over path.
+ * The directories above are created.  0, or -1 with errno (no temporary
+ * is left behind).
+ */
+int path_write_atomic(const char *path, const void *data, size_t len, unsigned mode, bool sync);
 
 #endif
