@@ -1,0 +1,485 @@
+/* state.c - a tool's state document (flannel-state(5)): kept in memory,
+ * written whole with a rename when it changed, at most once a period. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/htab.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/path.h"
+#include "base/timefmt.h"
+#include "status/state.h"
+
+struct speer {
+	struct prefix key;          /* the IPv4 subnet, or the IPv6 one when alone */
+	struct prefix subnet6;
+	struct ipaddr pub, pub6;
+	char backend[BACKEND_TYPE_MAX];
+	char reason[200];           /* why it is not installed */
+	bool installed;
+	time_t seen, expires;
+	uint32_t gen;
+};
+
+struct state {
+	char path[PATH_MAX];
+	char tool[32];
+	json_t *own;                /* the tool's fields */
+	bool track_peers;
+	struct htab peers;          /* struct speer */
+	struct prefix self, self6;  /* our own lease, from "self":true */
+	struct ipaddr self_pub;
+	uint32_t gen;
+	bool in_snapshot, synced;
+	int64_t sync_rev;
+	time_t sync_time, started;
+	unsigned long counters[STATE_NCOUNTERS];
+	long long start_ticks;
+	bool dirty, failing;
+	int64_t written_ms;         /* monotonic; 0: never written */
+};
+
+static const char *const counter_names[STATE_NCOUNTERS] = {
+	[STATE_EVENTS] = "events", [STATE_ERRORS] = "errors", [STATE_SKIPPED] = "skipped",
+	[STATE_HEALS] = "heals", [STATE_RESTARTS] = "restarts",
+};
+
+/* The fields state.c writes itself: a tool's state_set cannot shadow them. */
+static const char *const common_fields[] = {
+	"type", "version", "tool", "pid", "pid_start", "started", "updated", "synced", "sync",
+	"counters", "peers", "self", NULL,
+};
+
+long long state_proc_start(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ticks;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the command name in parentheses (which may hold anything). */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	/* Fields 3..21, then 22: starttime. */
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &ticks) != 1)
+		return -1;
+	return (long long)ticks;
+}
+
+struct state *state_new(const char *dir, const char *tool, bool peers)
+{
+	struct state *st;
+
+	if (!dir)
+		dir = STATE_DIR_DEFAULT;
+	if (!*dir || strcmp(dir, "-") == 0)
+		return NULL;
+	st = fl_calloc(1, sizeof(*st));
+	if (!st || !(st->own = json_object())) {
+		log_err("keep the state of %s: out of memory (no state file)", tool);
+		free(st);
+		return NULL;
+	}
+	if (snprintf(st->path, sizeof(st->path), "%s/%s.json", dir, tool) >= (int)sizeof(st->path)) {
+		log_err("state file %s/%s.json: %s (no state file)", dir, tool,
+			strerror(ENAMETOOLONG));
+		json_decref(st->own);
+		free(st);
+		return NULL;
+	}
+	snprintf(st->tool, sizeof(st->tool), "%s", tool);
+	st->track_peers = peers;
+	htab_init(&st->peers, sizeof(struct speer), sizeof(struct prefix));
+	st->started = time(NULL);
+	st->start_ticks = state_proc_start((long)getpid());
+	st->dirty = true;
+	return st;
+}
+
+void state_free(struct state *st)
+{
+	if (!st)
+		return;
+	if (st->dirty)
+		state_flush(st);
+	htab_free(&st->peers);
+	json_decref(st->own);
+	free(st);
+}
+
+const char *state_path(const struct state *st)
+{
+	return st ? st->path : NULL;
+}
+
+void state_set(struct state *st, const char *name, json_t *v)
+{
+	if (!st) {
+		json_decref(v);
+		return;
+	}
+	for (int i = 0; common_fields[i]; i++)
+		if (strcmp(name, common_fields[i]) == 0) {
+			json_decref(v);
+			return;
+		}
+	if (!v) {
+		if (json_object_del(st->own, name) == 0)
+			st->dirty = true;
+		return;
+	}
+	if (json_equal(json_object_get(st->own, name), v)) {
+		json_decref(v);
+		return;
+	}
+	json_object_set_new(st->own, name, v);
+	st->dirty = true;
+}
+
+/* Text from etcd, the kernel or a lease, as printable ASCII JSON accepts. */
+static json_t *text(const char *s)
+{
+	char esc[LOG_ESC_MAX];
+
+	return json_string(log_escape(s, strlen(s), esc, sizeof(esc)));
+}
+
+void state_set_str(struct state *st, const char *name, const char *s)
+{
+	if (st)
+		state_set(st, name, s ? text(s) : json_null());
+}
+
+static json_t *time_or_null(time_t t)
+{
+	char b[40];
+
+	return t ? json_string(time_format_utc(t, b, sizeof(b))) : json_null();
+}
+
+void state_etcd(struct state *st, const char *endpoint, time_t contact, const char *error)
+{
+	json_t *o;
+
+	if (!st)
+		return;
+	o = json_object();
+	if (!o)
+		return;
+	json_object_set_new(o, "endpoint", endpoint ? text(endpoint) : json_null());
+	json_object_set_new(o, "last_contact", time_or_null(contact));
+	json_object_set_new(o, "error", error && *error ? text(error) : json_null());
+	state_set(st, "etcd", o);
+}
+
+void state_count(struct state *st, enum state_counter c, unsigned long n)
+{
+	if (st && n) {
+		st->counters[c] += n;
+		st->dirty = true;
+	}
+}
+
+void state_count_set(struct state *st, enum state_counter c, unsigned long v)
+{
+	if (st && st->counters[c] != v) {
+		st->counters[c] = v;
+		st->dirty = true;
+	}
+}
+
+void state_synced(struct state *st, int64_t rev)
+{
+	if (!st)
+		return;
+	st->synced = true;
+	st->sync_rev = rev;
+	st->sync_time = time(NULL);
+	st->dirty = true;
+}
+
+void state_unsynced(struct state *st)
+{
+	if (st && st->synced) {
+		st->synced = false;
+		st->dirty = true;
+	}
+}
+
+static void key_of(struct prefix *key, const struct prefix *p)
+{
+	memset(key, 0, sizeof(*key));
+	key->addr.family = p->addr.family;
+	memcpy(key->addr.b, p->addr.b, p->addr.family == AF_INET6 ? 16 : 4);
+	key->len = p->len;
+}
+
+/* The peer whose lease holds subnet, in either family. */
+static struct speer *find(struct state *st, const struct prefix *subnet)
+{
+	struct prefix key;
+	struct speer *p;
+	size_t it = 0;
+
+	if (!subnet->addr.family)
+		return NULL;
+	key_of(&key, subnet);
+	p = htab_get(&st->peers, &key);
+	while (!p && (p = htab_next(&st->peers, &it)) != NULL)
+		if (!prefix_equal(&p->subnet6, subnet))
+			p = NULL;
+	return p;
+}
+
+static void on_added(struct state *st, const struct lease *l)
+{
+	const struct prefix *s = l->subnet.addr.family ? &l->subnet : &l->subnet6;
+	struct prefix key;
+	struct speer *p;
+	bool created;
+
+	if (l->self) {
+		st->self = l->subnet;
+		st->self6 = l->subnet6;
+		st->self_pub = l->public_ip;
+		return;
+	}
+	if (!s->addr.family)
+		return;
+	key_of(&key, s);
+	p = htab_put(&st->peers, &key, &created);
+	if (!p)
+		return; /* out of memory: the document lacks this peer */
+	p->subnet6 = l->subnet.addr.family ? l->subnet6 : (struct prefix){ 0 };
+	p->pub = l->public_ip;
+	p->pub6 = l->public_ip6;
+	snprintf(p->backend, sizeof(p->backend), "%s", l->backend_type);
+	p->installed = true;
+	p->reason[0] = '\0';
+	p->seen = time(NULL);
+	p->expires = l->expiration;
+	p->gen = st->gen;
+}
+
+static bool stale(const void *rec, void *arg)
+{
+	return ((const struct speer *)rec)->gen != *(const uint32_t *)arg;
+}
+
+void state_event(struct state *st, const struct event *ev)
+{
+	struct speer *p;
+
+	if (!st)
+		return;
+	st->counters[STATE_EVENTS]++;
+	st->dirty = true;
+	switch (ev->type) {
+	case EV_SNAPSHOT:
+		st->gen++;
+		st->in_snapshot = true;
+		st->synced = false;
+		break;
+	case EV_SYNC:
+		if (st->in_snapshot && st->track_peers)
+			htab_del_if(&st->peers, stale, &st->gen);
+		st->in_snapshot = false;
+		state_synced(st, ev->revision);
+		break;
+	case EV_ADDED:
+		if (st->track_peers || ev->lease.self)
+			on_added(st, &ev->lease);
+		break;
+	case EV_REMOVED:
+		if (ev->lease.self || !st->track_peers)
+			break;
+		p = find(st, ev->lease.subnet.addr.family ? &ev->lease.subnet : &ev->lease.subnet6);
+		if (p)
+			htab_del(&st->peers, &p->key);
+		break;
+	default:
+		break;
+	}
+}
+
+void state_refused(struct state *st, const struct prefix *subnet, const char *why)
+{
+	char esc[LOG_ESC_MAX];
+	struct speer *p;
+
+	if (!st || !(p = find(st, subnet)))
+		return;
+	if (p->installed || !p->reason[0])
+		st->counters[STATE_SKIPPED]++;
+	p->installed = false;
+	snprintf(p->reason, sizeof(p->reason), "%s", log_escape(why, strlen(why), esc, sizeof(esc)));
+	st->dirty = true;
+}
+
+void state_installed(struct state *st, const struct prefix *subnet)
+{
+	struct speer *p;
+
+	if (!st || !(p = find(st, subnet)) || p->installed)
+		return;
+	p->installed = true;
+	p->reason[0] = '\0';
+	st->dirty = true;
+}
+
+static json_t *addr_json(const struct ipaddr *a)
+{
+	char b[ADDR_STRLEN];
+
+	return addr_is_set(a) ? json_string(addr_format(a, b, sizeof(b))) : json_null();
+}
+
+static json_t *prefix_json(const struct prefix *p)
+{
+	char b[ADDR_STRLEN];
+
+	return p->addr.family ? json_string(prefix_format(p, b, sizeof(b))) : json_null();
+}
+
+static json_t *peer_json(const struct speer *p)
+{
+	json_t *o = json_object();
+	bool v6 = p->key.addr.family == AF_INET6;
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "subnet", v6 ? json_null() : prefix_json(&p->key));
+	json_object_set_new(o, "ipv6_subnet", v6 ? prefix_json(&p->key) : prefix_json(&p->subnet6));
+	json_object_set_new(o, "public_ip", addr_json(&p->pub));
+	json_object_set_new(o, "public_ipv6", addr_json(&p->pub6));
+	json_object_set_new(o, "backend", text(p->backend));
+	json_object_set_new(o, "installed", json_boolean(p->installed));
+	json_object_set_new(o, "reason", p->installed ? json_null() : json_string(p->reason));
+	json_object_set_new(o, "last_seen", time_or_null(p->seen));
+	json_object_set_new(o, "expires", time_or_null(p->expires));
+	return o;
+}
+
+static json_t *peers_json(const struct state *st)
+{
+	json_t *a = json_array();
+	const struct speer *p;
+	size_t it = 0, n = 0;
+
+	while (a && (p = htab_next(&st->peers, &it)) != NULL && n++ < STATE_PEERS_MAX)
+		json_array_append_new(a, peer_json(p));
+	return a;
+}
+
+json_t *state_to_json(const struct state *st)
+{
+	json_t *o = json_object(), *c = json_object(), *sync = json_object(), *self;
+	const char *k;
+	json_t *v;
+
+	if (!o || !c || !sync)
+		goto fail;
+	json_object_set_new(o, "type", json_string("state"));
+	json_object_set_new(o, "version", json_integer(STATE_VERSION));
+	json_object_set_new(o, "tool", json_string(st->tool));
+	json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
+	json_object_set_new(o, "pid_start", json_integer((json_int_t)st->start_ticks));
+	json_object_set_new(o, "started", time_or_null(st->started));
+	json_object_set_new(o, "updated", time_or_null(time(NULL)));
+	json_object_set_new(o, "synced", json_boolean(st->synced));
+	json_object_set_new(sync, "revision", json_integer((json_int_t)st->sync_rev));
+	json_object_set_new(sync, "time", time_or_null(st->sync_time));
+	json_object_set_new(o, "sync", st->sync_time ? sync : json_null());
+	if (!st->sync_time)
+		json_decref(sync);
+	sync = NULL;
+	for (int i = 0; i < STATE_NCOUNTERS; i++)
+		json_object_set_new(c, counter_names[i], json_integer((json_int_t)st->counters[i]));
+	json_object_set_new(o, "counters", c);
+	c = NULL;
+	if (st->track_peers) {
+		self = json_object();
+		if (self) {
+			json_object_set_new(self, "subnet", prefix_json(&st->self));
+			json_object_set_new(self, "ipv6_subnet", prefix_json(&st->self6));
+			json_object_set_new(self, "public_ip", addr_json(&st->self_pub));
+		}
+		json_object_set_new(o, "self", self);
+		json_object_set_new(o, "peers", peers_json(st));
+	}
+	json_object_foreach(st->own, k, v)
+		json_object_set(o, k, v);
+	return o;
+fail:
+	json_decref(o);
+	json_decref(c);
+	json_decref(sync);
+	return NULL;
+}
+
+static int write_doc(struct state *st)
+{
+	json_t *o = state_to_json(st);
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	size_t n = s ? strlen(s) : 0;
+	int rc = -1;
+
+	json_decref(o);
+	if (!s) {
+		errno = ENOMEM;
+		return -1;
+	}
+	s[n] = '\n';
+	/* A state file is for looking at, not for surviving a crash: no fsync. */
+	rc = path_write_atomic(st->path, s, n + 1, 0644, false);
+	free(s);
+	return rc;
+}
+
+int state_flush(struct state *st)
+{
+	if (!st || !st->dirty)
+		return 0;
+	st->written_ms = mono_ms();
+	if (write_doc(st) < 0) {
+		if (!st->failing)
+			log_warn("write state file %s: %s (flannel-status will not see this tool;"
+				 " retrying every second)", st->path, strerror(errno));
+		st->failing = true;
+		return -1;
+	}
+	if (st->failing)
+		log_notice("wrote state file %s again", st->path);
+	st->failing = false;
+	st->dirty = false;
+	return 0;
+}
+
+int state_tick(struct state *st)
+{
+	int64_t now, age;
+
+	if (!st || !st->dirty)
+		return -1;
+	now = mono_ms();
+	age = now - st->written_ms;
+	if (st->written_ms && age < STATE_PERIOD_MS)
+		return (int)(STATE_PERIOD_MS - age);
+	if (state_flush(st) < 0)
+		return STATE_PERIOD_MS;
+	return -1;
+}
