@@ -58,6 +58,8 @@ int apply_cli_run(struct apply_cli *c, const struct apply_backend *be,
 	apply_opts_read_env(&c->o, c->subnet_file, c->subnet_file_given, &c->network);
 	c->o.state = state_new(c->state_dir, c->tool, true);
 	state_set_str(c->o.state, "backend", be->name);
+	if (c->o.devname[0][0])
+		state_set_str(c->o.state, "device", c->o.devname[0]);
 	rc = apply_main(be, &c->o);
 	state_free(c->o.state);
 	return rc;

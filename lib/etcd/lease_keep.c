@@ -37,6 +37,7 @@ static json_t *lease_json(struct lease_keep *k, const char *type)
 /* The state file: the lease, its TTL, etcd as we last saw it. */
 static void publish(struct lease_keep *k)
 {
+	char net[ADDR_STRLEN];
 	json_t *o;
 
 	if (!k->state)
@@ -45,6 +46,12 @@ static void publish(struct lease_keep *k)
 	if (o)
 		json_object_set_new(o, "ttl", json_integer((json_int_t)k->acq.ttl));
 	state_set(k->state, "lease", o);
+	if (k->acq.cfg->enable_ipv4)
+		state_set_str(k->state, "network",
+			      prefix_format(&k->acq.cfg->network, net, sizeof(net)));
+	if (k->acq.cfg->enable_ipv6)
+		state_set_str(k->state, "ipv6_network",
+			      prefix_format(&k->acq.cfg->network6, net, sizeof(net)));
 	state_etcd(k->state, etcd_endpoint(k->acq.e), etcd_last_contact(k->acq.e),
 		   k->down_ms || k->renew_failures ? etcd_error(k->acq.e) : NULL);
 	state_tick(k->state);
