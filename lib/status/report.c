@@ -234,6 +234,20 @@ static void check_piece(struct report *r, const json_t *doc, bool alive)
 			jstr(etcd, "error"));
 }
 
+/* flanneld's own pieces: one it is restarting is not running now. */
+static void check_supervised(struct report *r, const json_t *doc)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "pieces"), i, p)
+		if (json_is_false(json_object_get(p, "running")))
+			problem(r, "flanneld", "piece %s (%s) is not running (restarted %lld times)",
+				jstr(p, "name") ? jstr(p, "name") : "?",
+				jstr(p, "tool") ? jstr(p, "tool") : "?",
+				(long long)json_integer_value(json_object_get(p, "restarts")));
+}
+
 static void take_doc(struct report *r, struct nl *nl, const json_t *routes, json_t *doc,
 		     const char *file)
 {
@@ -248,6 +262,8 @@ static void take_doc(struct report *r, struct nl *nl, const json_t *routes, json
 		take_lease(r, doc);
 	if (alive)
 		check_device(r, nl, tool, jstr(doc, "device"));
+	if (alive && !strcmp(tool, "flanneld"))
+		check_supervised(r, doc);
 	json_array_foreach(peers, i, p) {
 		json_t *q = json_deep_copy(p);
 
