@@ -187,26 +187,34 @@ static void take_lease(struct report *r, const json_t *doc)
 		json_object_set(r->doc, "ipv6_network", json_object_get(doc, "ipv6_network"));
 }
 
+/* o[k] when it is of the kind wanted, else null. */
+static json_t *kind_or_null(const json_t *o, const char *k, json_type want)
+{
+	json_t *v = json_object_get(o, k);
+
+	return v && json_typeof(v) == want ? v : json_null();
+}
+
 static json_t *piece_of(const json_t *doc, const char *file, bool alive)
 {
 	const json_t *sync = json_object_get(doc, "sync");
 	json_t *peers = json_object_get(doc, "peers");
-	json_t *p;
+	json_t *p, *c = json_object_get(doc, "counters");
 	size_t i, refused = 0;
 	json_t *e;
 
 	json_array_foreach(peers, i, e)
 		refused += !json_is_true(json_object_get(e, "installed"));
-	p = json_pack("{s:s, s:s, s:O, s:b, s:b, s:O, s:O, s:O, s:O, s:O, s:O}", "tool",
+	p = json_pack("{s:s, s:s, s:O, s:b, s:b, s:O, s:O, s:O, s:O, s:O}", "tool",
 		      jstr(doc, "tool"), "file", file, "pid", json_object_get(doc, "pid"),
 		      "running", alive, "synced", json_is_true(json_object_get(doc, "synced")),
-		      "revision", json_is_object(sync) ? json_object_get(sync, "revision") : json_null(),
-		      "sync_time", json_is_object(sync) ? json_object_get(sync, "time") : json_null(),
-		      "updated", json_object_get(doc, "updated") ? json_object_get(doc, "updated") : json_null(),
-		      "backend", jstr(doc, "backend") ? json_object_get(doc, "backend") : json_null(),
-		      "etcd", json_is_object(json_object_get(doc, "etcd")) ? json_object_get(doc, "etcd") : json_null(),
-		      "counters", json_is_object(json_object_get(doc, "counters")) ?
-				  json_object_get(doc, "counters") : json_object());
+		      "revision", kind_or_null(sync, "revision", JSON_INTEGER),
+		      "sync_time", kind_or_null(sync, "time", JSON_STRING),
+		      "updated", kind_or_null(doc, "updated", JSON_STRING),
+		      "backend", kind_or_null(doc, "backend", JSON_STRING),
+		      "etcd", kind_or_null(doc, "etcd", JSON_OBJECT));
+	if (p)
+		json_object_set_new(p, "counters", json_is_object(c) ? json_deep_copy(c) : json_object());
 	if (p && json_is_array(peers)) {
 		json_object_set_new(p, "peers", json_integer((json_int_t)json_array_size(peers)));
 		json_object_set_new(p, "refused", json_integer((json_int_t)refused));

@@ -359,21 +359,28 @@ static json_t *peer_json(const struct speer *p)
 {
 	json_t *o = json_object();
 	bool v6 = p->key.addr.family == AF_INET6;
+	int bad = !o;
 
-	if (!o)
+	if (bad)
 		return NULL;
-	json_object_set_new(o, "subnet", v6 ? json_null() : prefix_json(&p->key));
-	json_object_set_new(o, "ipv6_subnet", v6 ? prefix_json(&p->key) : prefix_json(&p->subnet6));
-	json_object_set_new(o, "public_ip", addr_json(&p->pub));
-	json_object_set_new(o, "public_ipv6", addr_json(&p->pub6));
-	json_object_set_new(o, "backend", text(p->backend));
-	json_object_set_new(o, "installed", json_boolean(p->installed));
-	json_object_set_new(o, "reason", p->installed ? json_null() : json_string(p->reason));
-	json_object_set_new(o, "last_seen", time_or_null(p->seen));
-	json_object_set_new(o, "expires", time_or_null(p->expires));
+	bad |= json_object_set_new(o, "subnet", v6 ? json_null() : prefix_json(&p->key));
+	bad |= json_object_set_new(o, "ipv6_subnet",
+				   v6 ? prefix_json(&p->key) : prefix_json(&p->subnet6));
+	bad |= json_object_set_new(o, "public_ip", addr_json(&p->pub));
+	bad |= json_object_set_new(o, "public_ipv6", addr_json(&p->pub6));
+	bad |= json_object_set_new(o, "backend", text(p->backend));
+	bad |= json_object_set_new(o, "installed", json_boolean(p->installed));
+	bad |= json_object_set_new(o, "reason", p->installed ? json_null() : json_string(p->reason));
+	bad |= json_object_set_new(o, "last_seen", time_or_null(p->seen));
+	bad |= json_object_set_new(o, "expires", time_or_null(p->expires));
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
+/* NULL when an allocation failed. */
 static json_t *peers_json(const struct state *st)
 {
 	json_t *a = json_array();
@@ -381,54 +388,71 @@ static json_t *peers_json(const struct state *st)
 	size_t it = 0, n = 0;
 
 	while (a && (p = htab_next(&st->peers, &it)) != NULL && n++ < STATE_PEERS_MAX)
-		json_array_append_new(a, peer_json(p));
+		if (json_array_append_new(a, peer_json(p)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
 	return a;
+}
+
+static json_t *sync_json(const struct state *st)
+{
+	char b[40];
+
+	if (!st->sync_time)
+		return json_null();
+	return json_pack("{s:I, s:s}", "revision", (json_int_t)st->sync_rev, "time",
+			 time_format_utc(st->sync_time, b, sizeof(b)));
+}
+
+static json_t *self_json(const struct state *st)
+{
+	json_t *o = json_object();
+
+	if (o && (json_object_set_new(o, "subnet", prefix_json(&st->self)) < 0 ||
+		  json_object_set_new(o, "ipv6_subnet", prefix_json(&st->self6)) < 0 ||
+		  json_object_set_new(o, "public_ip", addr_json(&st->self_pub)) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 json_t *state_to_json(const struct state *st)
 {
-	json_t *o = json_object(), *c = json_object(), *sync = json_object(), *self;
+	json_t *o = json_object(), *c = json_object(), *v;
 	const char *k;
-	json_t *v;
+	int bad = !o || !c;
 
-	if (!o || !c || !sync)
-		goto fail;
-	json_object_set_new(o, "type", json_string("state"));
-	json_object_set_new(o, "version", json_integer(STATE_VERSION));
-	json_object_set_new(o, "tool", json_string(st->tool));
-	json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
-	json_object_set_new(o, "pid_start", json_integer((json_int_t)st->start_ticks));
-	json_object_set_new(o, "started", time_or_null(st->started));
-	json_object_set_new(o, "updated", time_or_null(time(NULL)));
-	json_object_set_new(o, "synced", json_boolean(st->synced));
-	json_object_set_new(sync, "revision", json_integer((json_int_t)st->sync_rev));
-	json_object_set_new(sync, "time", time_or_null(st->sync_time));
-	json_object_set_new(o, "sync", st->sync_time ? sync : json_null());
-	if (!st->sync_time)
-		json_decref(sync);
-	sync = NULL;
-	for (int i = 0; i < STATE_NCOUNTERS; i++)
-		json_object_set_new(c, counter_names[i], json_integer((json_int_t)st->counters[i]));
-	json_object_set_new(o, "counters", c);
-	c = NULL;
+	for (int i = 0; !bad && i < STATE_NCOUNTERS; i++)
+		bad |= json_object_set_new(c, counter_names[i],
+					   json_integer((json_int_t)st->counters[i]));
+	if (bad) {
+		json_decref(o);
+		json_decref(c);
+		return NULL;
+	}
+	bad |= json_object_set_new(o, "type", json_string("state"));
+	bad |= json_object_set_new(o, "version", json_integer(STATE_VERSION));
+	bad |= json_object_set_new(o, "tool", json_string(st->tool));
+	bad |= json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
+	bad |= json_object_set_new(o, "pid_start", json_integer((json_int_t)st->start_ticks));
+	bad |= json_object_set_new(o, "started", time_or_null(st->started));
+	bad |= json_object_set_new(o, "updated", time_or_null(time(NULL)));
+	bad |= json_object_set_new(o, "synced", json_boolean(st->synced));
+	bad |= json_object_set_new(o, "sync", sync_json(st));
+	bad |= json_object_set_new(o, "counters", c);
 	if (st->track_peers) {
-		self = json_object();
-		if (self) {
-			json_object_set_new(self, "subnet", prefix_json(&st->self));
-			json_object_set_new(self, "ipv6_subnet", prefix_json(&st->self6));
-			json_object_set_new(self, "public_ip", addr_json(&st->self_pub));
-		}
-		json_object_set_new(o, "self", self);
-		json_object_set_new(o, "peers", peers_json(st));
+		bad |= json_object_set_new(o, "self", self_json(st));
+		bad |= json_object_set_new(o, "peers", peers_json(st));
 	}
 	json_object_foreach(st->own, k, v)
-		json_object_set(o, k, v);
+		bad |= json_object_set(o, k, v);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
-fail:
-	json_decref(o);
-	json_decref(c);
-	json_decref(sync);
-	return NULL;
 }
 
 static int write_doc(struct state *st)
