@@ -216,7 +216,10 @@ static json_t *piece_of(const json_t *doc, const char *file, bool alive)
 	if (p)
 		json_object_set_new(p, "counters", json_is_object(c) ? json_deep_copy(c) : json_object());
 	if (p && json_is_array(peers)) {
-		json_object_set_new(p, "peers", json_integer((json_int_t)json_array_size(peers)));
+		json_t *n = json_object_get(doc, "peer_count");
+
+		json_object_set_new(p, "peers", json_is_integer(n) ? json_incref(n) :
+					json_integer((json_int_t)json_array_size(peers)));
 		json_object_set_new(p, "refused", json_integer((json_int_t)refused));
 	}
 	return p;

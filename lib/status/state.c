@@ -19,10 +19,14 @@ struct speer {
 	struct prefix subnet6;
 	struct ipaddr pub, pub6;
 	char backend[BACKEND_TYPE_MAX];
-	char reason[200];           /* why it is not installed */
-	bool installed;
+	bool installed;             /* else its reason is in refused */
 	time_t seen, expires;
 	uint32_t gen;
+};
+
+struct why {
+	struct prefix key;          /* a refused peer's */
+	char text[200];
 };
 
 struct state {
@@ -31,6 +35,7 @@ struct state {
 	json_t *own;                /* the tool's fields */
 	bool track_peers;
 	struct htab peers;          /* struct speer */
+	struct htab refused;        /* struct why: few, so peers stay small */
 	struct prefix self, self6;  /* our own lease, from "self":true */
 	struct ipaddr self_pub;
 	uint32_t gen;
@@ -51,7 +56,7 @@ static const char *const counter_names[STATE_NCOUNTERS] = {
 /* The fields state.c writes itself: a tool's state_set cannot shadow them. */
 static const char *const common_fields[] = {
 	"type", "version", "tool", "pid", "pid_start", "started", "updated", "synced", "sync",
-	"counters", "peers", "self", NULL,
+	"counters", "peers", "peer_count", "self", NULL,
 };
 
 long long state_proc_start(long pid)
@@ -104,6 +109,7 @@ struct state *state_new(const char *dir, const char *tool, bool peers)
 	snprintf(st->tool, sizeof(st->tool), "%s", tool);
 	st->track_peers = peers;
 	htab_init(&st->peers, sizeof(struct speer), sizeof(struct prefix));
+	htab_init(&st->refused, sizeof(struct why), sizeof(struct prefix));
 	st->started = time(NULL);
 	st->start_ticks = state_proc_start((long)getpid());
 	st->dirty = true;
@@ -117,6 +123,7 @@ void state_free(struct state *st)
 	if (st->dirty)
 		state_flush(st);
 	htab_free(&st->peers);
+	htab_free(&st->refused);
 	json_decref(st->own);
 	free(st);
 }
@@ -269,7 +276,7 @@ static void on_added(struct state *st, const struct lease *l)
 	p->pub6 = l->public_ip6;
 	snprintf(p->backend, sizeof(p->backend), "%s", l->backend_type);
 	p->installed = true;
-	p->reason[0] = '\0';
+	htab_del(&st->refused, &key);
 	p->seen = time(NULL);
 	p->expires = l->expiration;
 	p->gen = st->gen;
@@ -278,6 +285,12 @@ static void on_added(struct state *st, const struct lease *l)
 static bool stale(const void *rec, void *arg)
 {
 	return ((const struct speer *)rec)->gen != *(const uint32_t *)arg;
+}
+
+/* A refusal whose peer is gone. */
+static bool orphan(const void *rec, void *arg)
+{
+	return !htab_get(&((struct state *)arg)->peers, &((const struct why *)rec)->key);
 }
 
 void state_event(struct state *st, const struct event *ev)
@@ -295,8 +308,8 @@ void state_event(struct state *st, const struct event *ev)
 		st->synced = false;
 		break;
 	case EV_SYNC:
-		if (st->in_snapshot && st->track_peers)
-			htab_del_if(&st->peers, stale, &st->gen);
+		if (st->in_snapshot && st->track_peers && htab_del_if(&st->peers, stale, &st->gen))
+			htab_del_if(&st->refused, orphan, st);
 		st->in_snapshot = false;
 		state_synced(st, ev->revision);
 		break;
@@ -308,8 +321,10 @@ void state_event(struct state *st, const struct event *ev)
 		if (ev->lease.self || !st->track_peers)
 			break;
 		p = find(st, ev->lease.subnet.addr.family ? &ev->lease.subnet : &ev->lease.subnet6);
-		if (p)
+		if (p) {
+			htab_del(&st->refused, &p->key);
 			htab_del(&st->peers, &p->key);
+		}
 		break;
 	default:
 		break;
@@ -320,13 +335,17 @@ void state_refused(struct state *st, const struct prefix *subnet, const char *wh
 {
 	char esc[LOG_ESC_MAX];
 	struct speer *p;
+	struct why *w;
+	bool created;
 
 	if (!st || !(p = find(st, subnet)))
 		return;
-	if (p->installed || !p->reason[0])
+	if (p->installed)
 		st->counters[STATE_SKIPPED]++;
 	p->installed = false;
-	snprintf(p->reason, sizeof(p->reason), "%s", log_escape(why, strlen(why), esc, sizeof(esc)));
+	w = htab_put(&st->refused, &p->key, &created);
+	if (w)
+		snprintf(w->text, sizeof(w->text), "%s", log_escape(why, strlen(why), esc, sizeof(esc)));
 	st->dirty = true;
 }
 
@@ -337,7 +356,7 @@ void state_installed(struct state *st, const struct prefix *subnet)
 	if (!st || !(p = find(st, subnet)) || p->installed)
 		return;
 	p->installed = true;
-	p->reason[0] = '\0';
+	htab_del(&st->refused, &p->key);
 	st->dirty = true;
 }
 
@@ -355,8 +374,9 @@ static json_t *prefix_json(const struct prefix *p)
 	return p->addr.family ? json_string(prefix_format(p, b, sizeof(b))) : json_null();
 }
 
-static json_t *peer_json(const struct speer *p)
+static json_t *peer_json(const struct state *st, const struct speer *p)
 {
+	const struct why *w = p->installed ? NULL : htab_get(&st->refused, &p->key);
 	json_t *o = json_object();
 	bool v6 = p->key.addr.family == AF_INET6;
 	int bad = !o;
@@ -370,7 +390,8 @@ static json_t *peer_json(const struct speer *p)
 	bad |= json_object_set_new(o, "public_ipv6", addr_json(&p->pub6));
 	bad |= json_object_set_new(o, "backend", text(p->backend));
 	bad |= json_object_set_new(o, "installed", json_boolean(p->installed));
-	bad |= json_object_set_new(o, "reason", p->installed ? json_null() : json_string(p->reason));
+	bad |= json_object_set_new(o, "reason", p->installed ? json_null() :
+				   json_string(w ? w->text : "not known (out of memory)"));
 	bad |= json_object_set_new(o, "last_seen", time_or_null(p->seen));
 	bad |= json_object_set_new(o, "expires", time_or_null(p->expires));
 	if (bad) {
@@ -388,7 +409,7 @@ static json_t *peers_json(const struct state *st)
 	size_t it = 0, n = 0;
 
 	while (a && (p = htab_next(&st->peers, &it)) != NULL && n++ < STATE_PEERS_MAX)
-		if (json_array_append_new(a, peer_json(p)) < 0) {
+		if (json_array_append_new(a, peer_json(st, p)) < 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -445,6 +466,7 @@ json_t *state_to_json(const struct state *st)
 	if (st->track_peers) {
 		bad |= json_object_set_new(o, "self", self_json(st));
 		bad |= json_object_set_new(o, "peers", peers_json(st));
+		bad |= json_object_set_new(o, "peer_count", json_integer((json_int_t)st->peers.count));
 	}
 	json_object_foreach(st->own, k, v)
 		bad |= json_object_set(o, k, v);
