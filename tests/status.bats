@@ -185,6 +185,9 @@ peers_installed() {
 metrics_ok() {
 	if command -v promtool >/dev/null; then
 		echo "$1" | promtool check metrics >&2 || return 1
+	elif [ "${CI:-}" = true ]; then
+		echo "promtool (Debian prometheus, scripts/deps.sh) is required under CI" >&2
+		return 1
 	else
 		echo "# promtool not installed: the format's rules checked by status_check.py only" >&3
 	fi
