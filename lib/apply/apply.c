@@ -382,6 +382,9 @@ static int handle_unmarked_self(struct applier *a, const struct event *ev)
 		ev->key, addr_format(addr_is_set(&l->public_ip) ? &l->public_ip : &l->public_ip6,
 				     b, sizeof(b)),
 		prefix_format(l->subnet.addr.family ? &l->subnet : &l->subnet6, s, sizeof(s)));
+	state_refused(a->o.state, l->subnet.addr.family ? &l->subnet : &l->subnet6,
+		      "it announces this host's own address: our own lease, not marked self"
+		      " (see --subnet-file)");
 	return handle_self(a, ev);
 }
 
