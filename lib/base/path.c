@@ -35,8 +35,10 @@ int path_mkdir_parents(const char *path)
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+int path_write_all(int fd, const void *data, size_t len)
 {
+	const char *buf = data;
+
 	while (len > 0) {
 		ssize_t n = write(fd, buf, len);
 
@@ -51,7 +53,27 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+struct bytes {
+	const void *data;
+	size_t len;
+};
+
+static int fill_bytes(int fd, void *arg)
+{
+	const struct bytes *b = arg;
+
+	return path_write_all(fd, b->data, b->len);
+}
+
 int path_write_atomic(const char *path, const void *data, size_t len, unsigned mode, bool sync)
+{
+	struct bytes b = { data, len };
+
+	return path_replace(path, mode, sync, fill_bytes, &b);
+}
+
+int path_replace(const char *path, unsigned mode, bool sync, int (*fill)(int fd, void *arg),
+		 void *arg)
 {
 	char tmp[PATH_MAX];
 	const char *base = strrchr(path, '/');
@@ -68,7 +90,7 @@ int path_write_atomic(const char *path, const void *data, size_t len, unsigned m
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
 	if (fd < 0)
 		return -1;
-	if (fchmod(fd, (mode_t)mode) < 0 || write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0))
+	if (fchmod(fd, (mode_t)mode) < 0 || fill(fd, arg) < 0 || (sync && fsync(fd) < 0))
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;

@@ -16,5 +16,11 @@ int path_mkdir_parents(const char *path);
  * is left behind).
  */
 int path_write_atomic(const char *path, const void *data, size_t len, unsigned mode, bool sync);
+/* The same with the contents written by fill(fd, arg), 0 or -1 with errno:
+ * what is too large to hold in memory at once. */
+int path_replace(const char *path, unsigned mode, bool sync, int (*fill)(int fd, void *arg),
+		 void *arg);
+/* All of buf to fd (EINTR retried): 0, or -1 with errno. */
+int path_write_all(int fd, const void *buf, size_t len);
 
 #endif

@@ -33,7 +33,7 @@ static void problem(struct report *r, const char *tool, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	p = json_pack("{s:s?, s:s}", "tool", tool, "problem",
+	p = json_pack("{s:s*, s:s}", "tool", tool, "problem",
 		      log_escape(text, strlen(text), esc, sizeof(esc)));
 	if (p && json_array_append_new(json_object_get(r->doc, "problems"), p) == 0)
 		r->problems++;

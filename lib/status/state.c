@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/htab.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -14,15 +15,25 @@
 #include "base/timefmt.h"
 #include "status/state.h"
 
+/* One remote lease: 60 bytes, as there may be tens of thousands. */
 struct speer {
 	struct prefix key;          /* the IPv4 subnet, or the IPv6 one when alone */
-	struct prefix subnet6;
-	struct ipaddr pub, pub6;
-	char backend[BACKEND_TYPE_MAX];
-	bool installed;             /* else its reason is in refused */
-	time_t seen, expires;
+	struct ipaddr pub;          /* its public IP of the key's family */
+	uint32_t seen, expires;     /* seconds since the epoch, 0: none */
 	uint32_t gen;
+	uint8_t backend;            /* index into state.backends */
+	bool installed;             /* else its reason is in refused */
+	bool dual;                  /* its IPv6 half is in state.dual */
 };
+
+/* The IPv6 half of a dual-stack lease. */
+struct dual {
+	struct prefix key;          /* the peer's (IPv4) */
+	struct prefix subnet6;
+	struct ipaddr pub6;
+};
+
+#define STATE_BACKENDS 16
 
 struct why {
 	struct prefix key;          /* a refused peer's */
@@ -36,6 +47,10 @@ struct state {
 	bool track_peers;
 	struct htab peers;          /* struct speer */
 	struct htab refused;        /* struct why: few, so peers stay small */
+	struct htab dual;           /* struct dual */
+	/* BackendTypes seen; the last slot stands for any beyond. */
+	char backends[STATE_BACKENDS][BACKEND_TYPE_MAX];
+	int n_backends;
 	struct prefix self, self6;  /* our own lease, from "self":true */
 	struct ipaddr self_pub;
 	uint32_t gen;
@@ -110,6 +125,7 @@ struct state *state_new(const char *dir, const char *tool, bool peers)
 	st->track_peers = peers;
 	htab_init(&st->peers, sizeof(struct speer), sizeof(struct prefix));
 	htab_init(&st->refused, sizeof(struct why), sizeof(struct prefix));
+	htab_init(&st->dual, sizeof(struct dual), sizeof(struct prefix));
 	st->started = time(NULL);
 	st->start_ticks = state_proc_start((long)getpid());
 	st->dirty = true;
@@ -124,6 +140,7 @@ void state_free(struct state *st)
 		state_flush(st);
 	htab_free(&st->peers);
 	htab_free(&st->refused);
+	htab_free(&st->dual);
 	json_decref(st->own);
 	free(st);
 }
@@ -238,6 +255,7 @@ static void key_of(struct prefix *key, const struct prefix *p)
 /* The peer whose lease holds subnet, in either family. */
 static struct speer *find(struct state *st, const struct prefix *subnet)
 {
+	const struct dual *d;
 	struct prefix key;
 	struct speer *p;
 	size_t it = 0;
@@ -246,10 +264,36 @@ static struct speer *find(struct state *st, const struct prefix *subnet)
 		return NULL;
 	key_of(&key, subnet);
 	p = htab_get(&st->peers, &key);
-	while (!p && (p = htab_next(&st->peers, &it)) != NULL)
-		if (!prefix_equal(&p->subnet6, subnet))
-			p = NULL;
+	while (!p && (d = htab_next(&st->dual, &it)) != NULL)
+		if (prefix_equal(&d->subnet6, subnet))
+			p = htab_get(&st->peers, &d->key);
 	return p;
+}
+
+static uint8_t backend_of(struct state *st, const char *type)
+{
+	int i;
+
+	for (i = 0; i < st->n_backends; i++)
+		if (strcmp(st->backends[i], type) == 0)
+			return (uint8_t)i;
+	if (i == STATE_BACKENDS - 1) {
+		snprintf(st->backends[i], sizeof(st->backends[i]), "(another)");
+		st->n_backends = STATE_BACKENDS;
+		return (uint8_t)i;
+	}
+	if (i == STATE_BACKENDS)
+		return STATE_BACKENDS - 1;
+	snprintf(st->backends[i], sizeof(st->backends[i]), "%s", type);
+	st->n_backends++;
+	return (uint8_t)i;
+}
+
+static void forget(struct state *st, const struct prefix *key)
+{
+	htab_del(&st->refused, key);
+	htab_del(&st->dual, key);
+	htab_del(&st->peers, key);
 }
 
 static void on_added(struct state *st, const struct lease *l)
@@ -271,15 +315,25 @@ static void on_added(struct state *st, const struct lease *l)
 	p = htab_put(&st->peers, &key, &created);
 	if (!p)
 		return; /* out of memory: the document lacks this peer */
-	p->subnet6 = l->subnet.addr.family ? l->subnet6 : (struct prefix){ 0 };
-	p->pub = l->public_ip;
-	p->pub6 = l->public_ip6;
-	snprintf(p->backend, sizeof(p->backend), "%s", l->backend_type);
+	p->pub = l->subnet.addr.family ? l->public_ip : l->public_ip6;
+	p->backend = backend_of(st, l->backend_type);
 	p->installed = true;
 	htab_del(&st->refused, &key);
-	p->seen = time(NULL);
-	p->expires = l->expiration;
+	p->seen = (uint32_t)time(NULL);
+	p->expires = l->expiration > 0 && l->expiration < UINT32_MAX ? (uint32_t)l->expiration : 0;
 	p->gen = st->gen;
+	p->dual = l->subnet.addr.family && l->subnet6.addr.family;
+	if (p->dual) {
+		struct dual *d = htab_put(&st->dual, &key, &created);
+
+		if (d) {
+			d->subnet6 = l->subnet6;
+			d->pub6 = l->public_ip6;
+		}
+		p->dual = d != NULL;
+	} else {
+		htab_del(&st->dual, &key);
+	}
 }
 
 static bool stale(const void *rec, void *arg)
@@ -287,10 +341,10 @@ static bool stale(const void *rec, void *arg)
 	return ((const struct speer *)rec)->gen != *(const uint32_t *)arg;
 }
 
-/* A refusal whose peer is gone. */
+/* A refusal or an IPv6 half whose peer is gone (both start with the key). */
 static bool orphan(const void *rec, void *arg)
 {
-	return !htab_get(&((struct state *)arg)->peers, &((const struct why *)rec)->key);
+	return !htab_get(&((struct state *)arg)->peers, rec);
 }
 
 void state_event(struct state *st, const struct event *ev)
@@ -308,8 +362,10 @@ void state_event(struct state *st, const struct event *ev)
 		st->synced = false;
 		break;
 	case EV_SYNC:
-		if (st->in_snapshot && st->track_peers && htab_del_if(&st->peers, stale, &st->gen))
+		if (st->in_snapshot && st->track_peers && htab_del_if(&st->peers, stale, &st->gen)) {
 			htab_del_if(&st->refused, orphan, st);
+			htab_del_if(&st->dual, orphan, st);
+		}
 		st->in_snapshot = false;
 		state_synced(st, ev->revision);
 		break;
@@ -322,8 +378,9 @@ void state_event(struct state *st, const struct event *ev)
 			break;
 		p = find(st, ev->lease.subnet.addr.family ? &ev->lease.subnet : &ev->lease.subnet6);
 		if (p) {
-			htab_del(&st->refused, &p->key);
-			htab_del(&st->peers, &p->key);
+			struct prefix key = p->key;
+
+			forget(st, &key);
 		}
 		break;
 	default:
@@ -374,46 +431,82 @@ static json_t *prefix_json(const struct prefix *p)
 	return p->addr.family ? json_string(prefix_format(p, b, sizeof(b))) : json_null();
 }
 
-static json_t *peer_json(const struct state *st, const struct speer *p)
+/* s as a JSON string: quote, backslash and control bytes escaped. */
+static void json_text(struct buf *b, const char *s)
 {
-	const struct why *w = p->installed ? NULL : htab_get(&st->refused, &p->key);
-	json_t *o = json_object();
-	bool v6 = p->key.addr.family == AF_INET6;
-	int bad = !o;
+	buf_str(b, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
 
-	if (bad)
-		return NULL;
-	bad |= json_object_set_new(o, "subnet", v6 ? json_null() : prefix_json(&p->key));
-	bad |= json_object_set_new(o, "ipv6_subnet",
-				   v6 ? prefix_json(&p->key) : prefix_json(&p->subnet6));
-	bad |= json_object_set_new(o, "public_ip", addr_json(&p->pub));
-	bad |= json_object_set_new(o, "public_ipv6", addr_json(&p->pub6));
-	bad |= json_object_set_new(o, "backend", text(p->backend));
-	bad |= json_object_set_new(o, "installed", json_boolean(p->installed));
-	bad |= json_object_set_new(o, "reason", p->installed ? json_null() :
-				   json_string(w ? w->text : "not known (out of memory)"));
-	bad |= json_object_set_new(o, "last_seen", time_or_null(p->seen));
-	bad |= json_object_set_new(o, "expires", time_or_null(p->expires));
-	if (bad) {
-		json_decref(o);
-		return NULL;
+		if (c == '"' || c == '\\')
+			buf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			buf_printf(b, "\\u%04x", c);
+		else
+			buf_add(b, s, 1);
 	}
-	return o;
+	buf_str(b, "\"");
 }
 
-/* NULL when an allocation failed. */
-static json_t *peers_json(const struct state *st)
+static void addr_text(struct buf *b, const char *name, const struct ipaddr *a)
 {
-	json_t *a = json_array();
-	const struct speer *p;
-	size_t it = 0, n = 0;
+	char t[ADDR_STRLEN];
 
-	while (a && (p = htab_next(&st->peers, &it)) != NULL && n++ < STATE_PEERS_MAX)
-		if (json_array_append_new(a, peer_json(st, p)) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
+	buf_printf(b, ",\"%s\":", name);
+	if (a && addr_is_set(a))
+		buf_printf(b, "\"%s\"", addr_format(a, t, sizeof(t)));
+	else
+		buf_str(b, "null");
+}
+
+static void prefix_text(struct buf *b, const char *name, const struct prefix *p)
+{
+	char t[ADDR_STRLEN];
+
+	buf_printf(b, "\"%s\":", name);
+	if (p && p->addr.family)
+		buf_printf(b, "\"%s\"", prefix_format(p, t, sizeof(t)));
+	else
+		buf_str(b, "null");
+}
+
+static void time_text(struct buf *b, const char *name, time_t t)
+{
+	char s[40];
+
+	buf_printf(b, ",\"%s\":", name);
+	if (t)
+		buf_printf(b, "\"%s\"", time_format_utc(t, s, sizeof(s)));
+	else
+		buf_str(b, "null");
+}
+
+/* One peer, written straight into the document: thousands of them must
+ * cost no tree of JSON objects. */
+static void peer_text(struct buf *b, const struct state *st, const struct speer *p)
+{
+	const struct why *w = p->installed ? NULL : htab_get(&st->refused, &p->key);
+	const struct dual *d = p->dual ? htab_get(&st->dual, &p->key) : NULL;
+	const char *be = st->backends[p->backend];
+	bool v6 = p->key.addr.family == AF_INET6;
+	char esc[LOG_ESC_MAX];
+
+	buf_str(b, "{");
+	prefix_text(b, "subnet", v6 ? NULL : &p->key);
+	buf_str(b, ",");
+	prefix_text(b, "ipv6_subnet", v6 ? &p->key : d ? &d->subnet6 : NULL);
+	addr_text(b, "public_ip", v6 ? NULL : &p->pub);
+	addr_text(b, "public_ipv6", v6 ? &p->pub : d ? &d->pub6 : NULL);
+	buf_str(b, ",\"backend\":");
+	json_text(b, log_escape(be, strlen(be), esc, sizeof(esc)));
+	buf_printf(b, ",\"installed\":%s,\"reason\":", p->installed ? "true" : "false");
+	if (p->installed)
+		buf_str(b, "null");
+	else
+		json_text(b, w ? w->text : "not known (out of memory)");
+	time_text(b, "last_seen", (time_t)p->seen);
+	time_text(b, "expires", (time_t)p->expires);
+	buf_str(b, "}");
 }
 
 static json_t *sync_json(const struct state *st)
@@ -439,7 +532,8 @@ static json_t *self_json(const struct state *st)
 	return o;
 }
 
-json_t *state_to_json(const struct state *st)
+/* Everything but the peers. */
+static json_t *head_json(const struct state *st)
 {
 	json_t *o = json_object(), *c = json_object(), *v;
 	const char *k;
@@ -465,7 +559,6 @@ json_t *state_to_json(const struct state *st)
 	bad |= json_object_set_new(o, "counters", c);
 	if (st->track_peers) {
 		bad |= json_object_set_new(o, "self", self_json(st));
-		bad |= json_object_set_new(o, "peers", peers_json(st));
 		bad |= json_object_set_new(o, "peer_count", json_integer((json_int_t)st->peers.count));
 	}
 	json_object_foreach(st->own, k, v)
@@ -477,23 +570,80 @@ json_t *state_to_json(const struct state *st)
 	return o;
 }
 
-static int write_doc(struct state *st)
-{
-	json_t *o = state_to_json(st);
-	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	size_t n = s ? strlen(s) : 0;
-	int rc = -1;
+/* Where the text goes: all into b (fd -1), or out to fd in pieces. */
+struct doc_out {
+	struct buf b;
+	int fd;
+};
 
-	json_decref(o);
-	if (!s) {
+/* Write out what b holds once it is large (or at the end): 0 or -1. */
+static int drain(struct doc_out *o, bool end)
+{
+	if (o->b.failed) {
 		errno = ENOMEM;
 		return -1;
 	}
-	s[n] = '\n';
-	/* A state file is for looking at, not for surviving a crash: no fsync. */
-	rc = path_write_atomic(st->path, s, n + 1, 0644, false);
-	free(s);
+	if (o->fd < 0 || (!end && o->b.len < 65536))
+		return 0;
+	if (path_write_all(o->fd, o->b.data, o->b.len) < 0)
+		return -1;
+	buf_reset(&o->b);
+	return 0;
+}
+
+/* The document's text, newline-terminated: 0, or -1 with errno. */
+static int doc_text(const struct state *st, struct doc_out *out)
+{
+	struct buf *b = &out->b;
+	json_t *head = head_json(st);
+	char *h = head ? json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	const struct speer *p;
+	size_t it = 0, n = 0;
+
+	json_decref(head);
+	if (!h) {
+		errno = ENOMEM;
+		return -1;
+	}
+	buf_add(b, h, strlen(h) - 1); /* without its closing brace */
+	free(h);
+	if (st->track_peers) {
+		buf_str(b, ",\"peers\":[");
+		while ((p = htab_next(&st->peers, &it)) != NULL && n < STATE_PEERS_MAX) {
+			if (n++)
+				buf_str(b, ",");
+			peer_text(b, st, p);
+			if (drain(out, false) < 0)
+				return -1;
+		}
+		buf_str(b, "]");
+	}
+	buf_str(b, "}\n");
+	return drain(out, true);
+}
+
+json_t *state_to_json(const struct state *st)
+{
+	struct doc_out out = { .fd = -1 };
+	json_t *o = doc_text(st, &out) == 0 ? json_loadb(out.b.data, out.b.len, 0, NULL) : NULL;
+
+	buf_free(&out.b);
+	return o;
+}
+
+static int fill_doc(int fd, void *arg)
+{
+	struct doc_out out = { .fd = fd };
+	int rc = doc_text(arg, &out);
+
+	buf_free(&out.b);
 	return rc;
+}
+
+static int write_doc(struct state *st)
+{
+	/* A state file is for looking at, not for surviving a crash: no fsync. */
+	return path_replace(st->path, 0644, false, fill_doc, st);
 }
 
 int state_flush(struct state *st)

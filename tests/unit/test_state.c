@@ -295,6 +295,7 @@ static void test_report(void)
 	is_int(json_array_size(json_object_get(r.doc, "pieces")), 2, "two pieces read");
 	ok(json_is_false(json_object_get(r.doc, "ok")), "not ok");
 	ok(has_problem(probs, "broken.json: not JSON"), "the broken file named");
+	ok(!json_object_get(json_array_get(probs, 0), "tool"), "a problem of no tool has no \"tool\"");
 	ok(has_problem(probs, "other.json: not a state document"), "the other document named");
 	ok(has_problem(probs, "not running (pid"), "the dead piece named");
 	ok(has_problem(probs, "peer 100.64.5.0/24 (192.0.2.5) is not installed: no \"way\""),
