@@ -215,8 +215,10 @@ static void on_added(struct udp_ctl *c, const struct event *ev)
 	struct prefix key;
 	bool created;
 
-	if (!l->subnet.addr.family)
-		return; /* IPv6 only: udp carries IPv4 */
+	if (!l->subnet.addr.family) {
+		state_refused(c->state, &l->subnet6, "an IPv6-only lease: udp carries IPv4");
+		return;
+	}
 	if (subnet_check_remote(&l->subnet, &c->own, &c->network, err, sizeof(err)) < 0 ||
 	    addr_is_unusable(&l->public_ip)) {
 		if (!err[0] || !strstr(err, "subnet"))

@@ -360,8 +360,10 @@ static void on_added(struct wg_ctl *c, const struct event *ev)
 	uint16_t port = 0;
 	bool created;
 
-	if (!l->subnet.addr.family)
-		return; /* IPv6 only: flannel-wg carries IPv4 */
+	if (!l->subnet.addr.family) {
+		state_refused(c->state, &l->subnet6, "an IPv6-only lease: flannel-wg carries IPv4");
+		return;
+	}
 	err[0] = '\0';
 	if (strcmp(l->backend_type, "wireguard") != 0)
 		snprintf(err, sizeof(err), "BackendType is \"%s\", not wireguard", l->backend_type);
