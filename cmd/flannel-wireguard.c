@@ -19,6 +19,7 @@ enum {
 	OPT_PORT = 1, OPT_IFACE, OPT_SUBNET_FILE, OPT_NETWORK, OPT_PUBLIC_IP, OPT_DEV,
 	OPT_UAPI_DIR, OPT_MTU, OPT_KEEPALIVE, OPT_PSK_FILE, OPT_CHECK, OPT_STALE, OPT_DEV6,
 	OPT_PORT6, OPT_MODE, OPT_NETWORK6, OPT_PUBLIC_IP6, OPT_NO_WG_GO,
+	OPT_STATE_DIR,
 };
 
 static const struct option options[] = {
@@ -40,6 +41,7 @@ static const struct option options[] = {
 	{ "no-wireguard-go", no_argument, NULL, OPT_NO_WG_GO },
 	{ "check-interval", required_argument, NULL, OPT_CHECK },
 	{ "stale-after", required_argument, NULL, OPT_STALE },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -52,7 +54,8 @@ static void usage(FILE *f)
 		"       apply only:       [--mode=separate|auto|ipv4|ipv6] [--dev6=NAME]\n"
 		"                         [--port6=N] [--network=CIDR] [--network6=CIDR]\n"
 		"                         [--keepalive=SECS] [--psk-file=FILE] [--subnet-file=FILE]\n"
-		"                         [--check-interval=SECS] [--stale-after=SECS] [-v N]\n"
+		"                         [--check-interval=SECS] [--stale-after=SECS]\n"
+		"                         [--state-dir=DIR] [-v N]\n"
 		"init reuses or makes a WireGuard device (flannel-wg, port 51820) and prints\n"
 		"the lease's BackendData; apply reads lease events on stdin and keeps one peer\n"
 		"per remote lease on flannel-wg (and flannel-wg-v6, port 51821, for IPv6).\n"
@@ -143,6 +146,7 @@ static int parse_one(struct wg_opts *o, int opt, const char *arg)
 	case OPT_PUBLIC_IP6: return 0;
 	case OPT_IFACE: o->iface = arg; return 0;
 	case OPT_DEV: o->dev = arg; return 0;
+	case OPT_STATE_DIR: o->state_dir = arg; return 0;
 	case OPT_UAPI_DIR: o->uapi_dir = arg; return 0;
 	case OPT_SUBNET_FILE:
 		o->subnet_file = arg;
@@ -174,6 +178,7 @@ int main(int argc, char **argv)
 			     .key_file = key && key[0] ? key : "/run/flannel/wgkey",
 			     .port = WG_DEFAULT_PORT, .port6 = WG_DEFAULT_PORT_V6,
 			     .wg_go = "wireguard-go", .subnet_file = "/run/flannel/subnet.env",
+			     .state_dir = getenv("FLANNELD_STATE_DIR"),
 			     .check_secs = 10, .stale_secs = 180 };
 	bool init;
 	int opt;

@@ -28,6 +28,7 @@
 #include "netlink/iface.h"
 #include "netlink/nl.h"
 #include "wg/wg_run.h"
+#include "status/state.h"
 
 static int load_key(const struct wg_opts *o, uint8_t priv[WG_KEY_LEN], uint8_t pub[WG_KEY_LEN])
 {
@@ -165,6 +166,7 @@ struct wg_ctl {
 	struct ipaddr my_ip, my_ip6;
 	struct peer_set peers;       /* struct entry */
 	int timer_fd;
+	struct state *state;
 };
 
 static int link_route(struct wg_ctl *c, struct link *l, const struct prefix *dst)
@@ -457,6 +459,10 @@ static int reconcile_link(struct wg_ctl *c, int li, bool check)
 		rc = wg_set(&l->w, &set, err, sizeof(err));
 		if (rc < 0)
 			log_err("configure the peers of %s: %s", l->dev, err);
+		for (it = 0; rc < 0 && (e = peer_set_next(&c->peers, &it));)
+			if (e->on[li].changed)
+				state_refused(c->state, &e->h.key, err);
+		state_count(c->state, STATE_ERRORS, rc < 0);
 		if (rc == 0 && set.has_priv)
 			l->set_up = false; /* a new device: its address and routes too */
 	}
@@ -591,6 +597,7 @@ static int update(void *arg, void *rec, bool created, const struct lease *l)
 		snprintf(err, sizeof(err), "nothing in it for this network's families");
 	if (err[0]) {
 		log_warn("skip lease %s: %s", prefix_format(&e->h.key, s, sizeof(s)), err);
+		state_refused(c->state, &e->h.key, err);
 		return -1;
 	}
 	if (created || !same_endpoint(&e->s4, &s4) || !same_endpoint(&e->s6, &s6))
@@ -607,7 +614,10 @@ static const struct peer_set_ops peer_ops = {
 
 static int on_event(void *arg, const struct event *ev)
 {
-	return peer_set_event(&((struct wg_ctl *)arg)->peers, ev);
+	struct wg_ctl *c = arg;
+
+	state_event(c->state, ev);
+	return peer_set_event(&c->peers, ev);
 }
 
 static int on_idle(void *arg)
@@ -658,6 +668,11 @@ static int on_tick(void *arg)
 	reconcile(c, true);
 	setup_links(c, false);
 	return 0;
+}
+
+static int on_state_tick(void *arg)
+{
+	return state_tick(((struct wg_ctl *)arg)->state);
 }
 
 static int on_signal(void *arg, int sig)
@@ -778,7 +793,7 @@ int wg_run_apply(const struct wg_opts *o)
 {
 	struct wg_ctl c = { .o = o, .timer_fd = -1 };
 	struct event_sink s = { .event = on_event, .idle = on_idle, .signal = on_signal,
-				.sigfd = o->sigfd, .extra = on_tick, .arg = &c };
+				.sigfd = o->sigfd, .extra = on_tick, .tick = on_state_tick, .arg = &c };
 	int rc;
 
 	peer_set_init(&c.peers, sizeof(struct entry), &peer_ops, &c);
@@ -792,7 +807,11 @@ int wg_run_apply(const struct wg_opts *o)
 	rc = start(&c);
 	if (rc == 0) {
 		s.extra_fd = c.timer_fd;
+		c.state = state_new(o->state_dir, "flannel-wireguard", true);
+		state_set_str(c.state, "backend", "wireguard");
+		state_set_str(c.state, "device", o->dev);
 		rc = event_stream_run(STDIN_FILENO, &s);
+		state_free(c.state);
 	}
 	if (c.timer_fd >= 0)
 		close(c.timer_fd);
