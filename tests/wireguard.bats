@@ -146,7 +146,7 @@ has_peer() { in_wg "$1" wg show flannel-wg peers | grep -qxF "$2"; }
 	in_host 1 ip link show flannel-wg
 	start_fd 1
 	wait_for 15 grep -q 'peers kept' "$RUN/flanneld-h1.log"
-	grep -q 'reusing private key' "$RUN/flanneld-h1.log"
+	wait_for 10 grep -q 'reusing private key' "$RUN/flanneld-h1.log"
 	wait "$pinger"
 	cat "$RUN/ping.out"
 	grep -q ' 0% packet loss' "$RUN/ping.out"
