@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "base/caps.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/path.h"
 #include "base/pidlock.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
@@ -37,6 +39,7 @@ struct network {
 	char name[64];            /* "" for the single network */
 	char prefix[512];
 	char subnet_file[512];
+	char secret_file[600];    /* the backend's secret, 0600; "" when none */
 	struct net_config cfg;
 	const struct backend *be; /* from the table, by cfg.backend_type */
 	char backend_data[8192];  /* the lease's BackendData (JSON text) */
@@ -247,6 +250,7 @@ static int backend_args(struct daemon *d, struct piece *p, const struct network 
 	struct strv av = { 0 };
 	int bad = piece_arg(p, "%s", n->be->step_cmd[step]);
 
+	h.secret_file = n->secret_file[0] ? n->secret_file : NULL;
 	if (n->be->args)
 		n->be->args(&n->cfg, step, &h, &av);
 	bad |= strv_status(&av);
@@ -302,6 +306,45 @@ static int run_init(struct daemon *d, struct network *n, int family, char *out, 
 	piece_clear(p);
 	out[strcspn(out, "\n")] = '\0';
 	return status;
+}
+
+/* The backend's secret into <subnet file>.<backend>-secret, mode 0600,
+ * replaced atomically: the tool reads it from there, not from its command
+ * line. */
+static int write_secret(struct network *n, bool dry_run)
+{
+	const char *secret = n->be->secret ? n->be->secret(&n->cfg) : NULL;
+	char tmp[640];
+	size_t len;
+	int fd, bad;
+
+	n->secret_file[0] = '\0';
+	if (!secret)
+		return 0;
+	len = strlen(secret);
+	snprintf(n->secret_file, sizeof(n->secret_file), "%s.%s-secret", n->subnet_file,
+		 n->be->name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", n->secret_file);
+	if (dry_run)
+		return 0;
+	if (path_mkdir_parents(tmp) < 0)
+		goto fail;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		goto fail;
+	bad = fchmod(fd, 0600) < 0 || write(fd, secret, len) != (ssize_t)len ||
+	      write(fd, "\n", 1) != 1 || fsync(fd) < 0;
+	bad |= close(fd) < 0;
+	if (bad || rename(tmp, n->secret_file) < 0) {
+		unlink(tmp);
+		goto fail;
+	}
+	return 0;
+fail:
+	log_err("write %s (the %s backend's secret): %s", n->secret_file, n->be->name,
+		strerror(errno));
+	return -1;
 }
 
 /* Step 2: the backend's own start, whose output is the lease's BackendData. */
@@ -928,6 +971,8 @@ static int plan(struct daemon *d)
 		int base = i * G_PER_NET, rc;
 
 		n->mtu = n->be->mtu(&n->cfg, d->have4 ? d->ifc.mtu : d->ifc6.mtu);
+		if (write_secret(n, d->o->dry_run) < 0)
+			return EX_OSERR;
 		rc = backend_init(d, n);
 		if (rc)
 			return rc;
