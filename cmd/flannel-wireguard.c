@@ -17,7 +17,9 @@
 
 enum {
 	OPT_PORT = 1, OPT_IFACE, OPT_SUBNET_FILE, OPT_NETWORK, OPT_PUBLIC_IP, OPT_DEV,
-	OPT_UAPI_DIR, OPT_MTU, OPT_KEEPALIVE, OPT_PSK, OPT_CHECK, OPT_STALE,
+	OPT_UAPI_DIR, OPT_MTU, OPT_KEEPALIVE, OPT_PSK_FILE, OPT_CHECK, OPT_STALE, OPT_DEV6,
+	OPT_PORT6, OPT_MODE, OPT_NETWORK6, OPT_PUBLIC_IP6, OPT_NO_WG_GO,
+	OPT_STATE_DIR,
 };
 
 static const struct option options[] = {
@@ -30,9 +32,16 @@ static const struct option options[] = {
 	{ "uapi-dir", required_argument, NULL, OPT_UAPI_DIR },
 	{ "mtu", required_argument, NULL, OPT_MTU },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
-	{ "psk", required_argument, NULL, OPT_PSK },
+	{ "psk-file", required_argument, NULL, OPT_PSK_FILE },
+	{ "dev6", required_argument, NULL, OPT_DEV6 },
+	{ "port6", required_argument, NULL, OPT_PORT6 },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "network6", required_argument, NULL, OPT_NETWORK6 },
+	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IP6 },
+	{ "no-wireguard-go", no_argument, NULL, OPT_NO_WG_GO },
 	{ "check-interval", required_argument, NULL, OPT_CHECK },
 	{ "stale-after", required_argument, NULL, OPT_STALE },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -41,12 +50,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flannel-wireguard init|apply [--port=N] [--dev=NAME] [--uapi-dir=DIR]\n"
-		"                         [--iface=IF|ADDR] [--mtu=N] [--keepalive=SECS]\n"
-		"                         [--psk=BASE64] [--subnet-file=FILE] [--network=CIDR]\n"
-		"                         [--check-interval=SECS] [--stale-after=SECS] [-v N]\n"
-		"init reuses or makes the WireGuard device (flannel-wg, port 51820) and prints\n"
+		"                         [--iface=IF|ADDR] [--mtu=N] [--no-wireguard-go]\n"
+		"       apply only:       [--mode=separate|auto|ipv4|ipv6] [--dev6=NAME]\n"
+		"                         [--port6=N] [--network=CIDR] [--network6=CIDR]\n"
+		"                         [--keepalive=SECS] [--psk-file=FILE] [--subnet-file=FILE]\n"
+		"                         [--check-interval=SECS] [--stale-after=SECS]\n"
+		"                         [--state-dir=DIR] [-v N]\n"
+		"init reuses or makes a WireGuard device (flannel-wg, port 51820) and prints\n"
 		"the lease's BackendData; apply reads lease events on stdin and keeps one peer\n"
-		"per remote lease.  The key file is $WIREGUARD_KEY_FILE or /run/flannel/wgkey.\n"
+		"per remote lease on flannel-wg (and flannel-wg-v6, port 51821, for IPv6).\n"
+		"The key file is $WIREGUARD_KEY_FILE or /run/flannel/wgkey.\n"
 		"See flannel-wireguard(1).\n");
 }
 
@@ -56,6 +69,33 @@ static int num(const char *opt, const char *arg, long min, long max, long *v)
 		return 0;
 	log_err("--%s %s: not within %ld..%ld", opt, arg, min, max);
 	return -1;
+}
+
+/* The PSK from a file (flanneld writes it 0600): never on a command line,
+ * where ps shows it. */
+static int read_psk(struct wg_opts *o, const char *path)
+{
+	char buf[256];
+	FILE *f = fopen(path, "re");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	int bad = f ? ferror(f) : 1, saved = errno;
+
+	if (f)
+		fclose(f);
+	if (bad) {
+		log_err("--psk-file %s: %s", path, strerror(saved));
+		return -1;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	bad = wg_key_from_base64(buf, o->psk);
+	explicit_bzero(buf, sizeof(buf));
+	if (bad < 0) {
+		log_err("--psk-file %s: not the base64 of a 32-byte key (wg genpsk makes one)", path);
+		return -1;
+	}
+	o->has_psk = true;
+	return 0;
 }
 
 static int parse_one(struct wg_opts *o, int opt, const char *arg)
@@ -89,15 +129,24 @@ static int parse_one(struct wg_opts *o, int opt, const char *arg)
 			return -1;
 		o->stale_secs = (unsigned)v;
 		return 0;
-	case OPT_PSK:
-		if (wg_key_from_base64(arg, o->psk) < 0) {
-			log_err("--psk: not the base64 of a 32-byte key (wg genpsk makes one)");
+	case OPT_PORT6:
+		if (num("port6", arg, 1, 65535, &v) < 0)
 			return -1;
-		}
-		o->has_psk = true;
+		o->port6 = (uint16_t)v;
 		return 0;
+	case OPT_PSK_FILE:
+		return read_psk(o, arg);
+	case OPT_MODE:
+		if (wg_mode_parse(arg, &o->mode) == 0)
+			return 0;
+		log_err("--mode %s: not separate, auto, ipv4 or ipv6", arg);
+		return -1;
+	case OPT_DEV6: o->dev6 = arg; return 0;
+	case OPT_NO_WG_GO: o->wg_go = NULL; return 0;
+	case OPT_PUBLIC_IP6: return 0;
 	case OPT_IFACE: o->iface = arg; return 0;
 	case OPT_DEV: o->dev = arg; return 0;
+	case OPT_STATE_DIR: o->state_dir = arg; return 0;
 	case OPT_UAPI_DIR: o->uapi_dir = arg; return 0;
 	case OPT_SUBNET_FILE:
 		o->subnet_file = arg;
@@ -108,6 +157,11 @@ static int parse_one(struct wg_opts *o, int opt, const char *arg)
 		if (prefix_parse(arg, &o->network) == 0 && o->network.addr.family == AF_INET)
 			return 0;
 		log_err("--network %s: not an IPv4 CIDR prefix", arg);
+		return -1;
+	case OPT_NETWORK6:
+		if (prefix_parse(arg, &o->network6) == 0 && o->network6.addr.family == AF_INET6)
+			return 0;
+		log_err("--network6 %s: not an IPv6 CIDR prefix", arg);
 		return -1;
 	default:
 		r = cli_common_option(opt, arg, "flannel-wireguard", usage);
@@ -120,9 +174,11 @@ static int parse_one(struct wg_opts *o, int opt, const char *arg)
 int main(int argc, char **argv)
 {
 	const char *key = getenv("WIREGUARD_KEY_FILE");
-	struct wg_opts o = { .dev = "flannel-wg", .uapi_dir = WG_UAPI_DIR,
+	struct wg_opts o = { .dev = "flannel-wg", .dev6 = "flannel-wg-v6", .uapi_dir = WG_UAPI_DIR,
 			     .key_file = key && key[0] ? key : "/run/flannel/wgkey",
-			     .port = WG_DEFAULT_PORT, .subnet_file = "/run/flannel/subnet.env",
+			     .port = WG_DEFAULT_PORT, .port6 = WG_DEFAULT_PORT_V6,
+			     .wg_go = "wireguard-go", .subnet_file = "/run/flannel/subnet.env",
+			     .state_dir = getenv("FLANNELD_STATE_DIR"),
 			     .check_secs = 10, .stale_secs = 180 };
 	bool init;
 	int opt;
@@ -146,7 +202,7 @@ int main(int argc, char **argv)
 	}
 	if (init)
 		return wg_run_init(&o);
-	o.sigfd = sig_init(0);
+	o.sigfd = sig_init(o.wg_go != NULL);
 	if (o.sigfd < 0) {
 		log_err("set up signals: %s", strerror(errno));
 		return EX_OSERR;

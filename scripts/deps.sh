@@ -8,7 +8,8 @@ bats etcd-server etcd-client jq iproute2 shellcheck mandoc
 containernetworking-plugins nftables iptables openssl tcpdump procps psmisc
 iputils-ping time systemd python3 user-mode-linux kmod iperf3 clang
 libclang-rt-14-dev wireguard-go wireguard-tools libssl-dev faketime ethtool
-strongswan-charon strongswan-swanctl libstrongswan-standard-plugins"
+strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
+prometheus curl"
 
 missing=""
 for p in $pkgs; do

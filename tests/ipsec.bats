@@ -124,14 +124,15 @@ ipsec_cluster() {
 	[ "$status" -eq 0 ]
 	[[ $output == *"--backend-type=ipsec"* ]]
 	[[ $output == *"--mtu=1423"* ]]
-	[[ $output == *"flannel-ipsec apply --iface=eth0 --public-ip=192.0.2.1 --psk=$PSK"* ]]
-	[ "$(grep -c -- "$PSK" <<<"$output")" -eq 1 ]
+	[[ $output == *"flannel-ipsec apply --iface=eth0 --public-ip=192.0.2.1 --psk-file=$BATS_TEST_TMPDIR/subnet.env.ipsec-secret"* ]]
+	# The PSK is on no command line: flanneld hands it over in a 0600 file.
+	[ "$(grep -c -- "$PSK" <<<"$output")" -eq 0 ]
 	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"ipsec","PSK":"'"$PSK"'","UDPEncap":true,"ESPProposal":"aes256gcm16-ecp384"}}'
 	run in_host 1 flanneld --dry-run --etcd-endpoints="$ETCD_EP" --iface=eth0 \
 		--subnet-file="$BATS_TEST_TMPDIR/subnet.env"
 	echo "$output"
 	[[ $output == *"--mtu=1415"* ]]
-	[[ $output == *"--udp-encap --esp-proposal=aes256gcm16-ecp384 --psk="* ]]
+	[[ $output == *"--udp-encap --esp-proposal=aes256gcm16-ecp384 --psk-file="* ]]
 }
 
 @test "two hosts, each with its own charon: IKE_SAs ESTABLISHED through our VICI client; status; policies per peer" {

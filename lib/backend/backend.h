@@ -24,6 +24,7 @@ struct backend_host {
 	int family;            /* AF_INET or AF_INET6 */
 	const char *iface;     /* the underlay interface's name */
 	const char *public_ip; /* this host's address on it, as text */
+	const char *secret_file; /* where flanneld wrote the backend's secret, or NULL */
 };
 
 struct backend {
@@ -45,6 +46,11 @@ struct backend {
 	 * NULL: none. */
 	void (*args)(const struct net_config *c, enum backend_step step,
 		     const struct backend_host *h, struct strv *av);
+	/* A secret from the Backend object that must stay off command lines
+	 * (ps shows them to every user): flanneld writes it, mode 0600, to a
+	 * file next to the subnet file and names that file in
+	 * backend_host.secret_file.  NULL, or it returns NULL: none. */
+	const char *(*secret)(const struct net_config *c);
 	/* What the kernel appliers install per remote lease; NULL: none. */
 	const struct apply_backend *plan;
 	/* The overlay device its tool keeps for a family ("flannel.1",

@@ -93,8 +93,17 @@ static void ipsec_args(const struct net_config *c, enum backend_step step,
 		strv_addf(av, "--udp-encap");
 	if (strcmp(k.esp, IPSEC_ESP_PROPOSAL) != 0)
 		strv_addf(av, "--esp-proposal=%s", k.esp);
-	/* Last: flannel-ipsec wipes it from its command line once read. */
-	strv_addf(av, "--psk=%s", k.psk ? k.psk : "");
+	/* The PSK stays off command lines: flanneld wrote it 0600 (ipsec_secret). */
+	if (h->secret_file)
+		strv_addf(av, "--psk-file=%s", h->secret_file);
+}
+
+static const char *ipsec_secret(const struct net_config *c)
+{
+	struct ipsec_conf k;
+	char err[200];
+
+	return conf_of(c, &k, err, sizeof(err)) == 0 ? k.psk : NULL;
 }
 
 const struct backend backend_ipsec = {
@@ -106,4 +115,5 @@ const struct backend backend_ipsec = {
 	.check = ipsec_check,
 	.mtu = ipsec_mtu,
 	.args = ipsec_args,
+	.secret = ipsec_secret,
 };

@@ -1,11 +1,16 @@
 /* wireguard.c - the wireguard backend (upstream's wireguard): an encrypted
- * overlay through the WireGuard device flannel-wg, one peer per remote
- * lease.  Keys: ListenPort (51820), ListenPortV6 (51821), PSK (base64),
- * PersistentKeepaliveInterval (a number of seconds), Mode (separate, auto,
- * ipv4, ipv6), MTU (the underlay's).  BackendData {"PublicKey":..,"Port":N}.
- * MTU: the underlay's less 60, WireGuard's real IPv4 overhead (IPv4 20, UDP
- * 8, WireGuard 32); upstream takes 80, the IPv6 overhead, for both
- * families and so loses 20 bytes on IPv4.  IPv4 only for now. */
+ * overlay through the WireGuard devices flannel-wg (IPv4) and
+ * flannel-wg-v6 (IPv6; one device for both in the Modes other than
+ * separate), one peer per remote lease.  Keys: ListenPort (51820),
+ * ListenPortV6 (51821), PSK (base64), PersistentKeepaliveInterval (a number
+ * of seconds), Mode (separate, auto, ipv4, ipv6), MTU (the underlay's).
+ * BackendData and BackendV6Data {"PublicKey":..,"Port":N}, each with the
+ * port of the device that carries that family (upstream puts ListenPortV6
+ * in BackendV6Data even where one device listens on ListenPort).  MTU: the
+ * underlay's less the real overhead of the outer family, 60 over IPv4 (20 +
+ * 8 + WireGuard's 32), 80 over IPv6; upstream takes 80 for both.  The PSK
+ * reaches the tool in a file flanneld writes 0600, never on its command
+ * line. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +21,7 @@
 struct wg_conf {
 	unsigned port, port6, mtu, keepalive;
 	const char *psk, *mode;
+	enum wg_mode m;
 };
 
 static int uint_key(const struct net_config *c, const char *key, unsigned max, unsigned *out,
@@ -68,8 +74,7 @@ static int conf_of(const struct net_config *c, struct wg_conf *w, char *err, siz
 	if (v && !json_is_null(v)) {
 		const char *m = json_is_string(v) ? json_string_value(v) : "";
 
-		if (strcmp(m, "separate") && strcmp(m, "auto") && strcmp(m, "ipv4") &&
-		    strcmp(m, "ipv6")) {
+		if (wg_mode_parse(m, &w->m) < 0) {
 			snprintf(err, errlen, "Backend.Mode: no valid Mode configured (separate, "
 				 "auto, ipv4 or ipv6)");
 			return -1;
@@ -93,7 +98,16 @@ static unsigned wireguard_mtu(const struct net_config *c, unsigned underlay)
 
 	if (conf_of(c, &w, err, sizeof(err)) == 0 && w.mtu > WG_OVERHEAD_V6 + 68)
 		underlay = w.mtu;
-	return underlay - (c->enable_ipv4 ? WG_OVERHEAD_V4 : WG_OVERHEAD_V6);
+	/* The pods' one MTU: the smaller of the devices' when two carry. */
+	return underlay - wg_overhead(w.m, c->enable_ipv4, c->enable_ipv6);
+}
+
+static const char *wireguard_secret(const struct net_config *c)
+{
+	struct wg_conf w;
+	char err[160];
+
+	return conf_of(c, &w, err, sizeof(err)) == 0 ? w.psk : NULL;
 }
 
 static void wireguard_args(const struct net_config *c, enum backend_step step,
@@ -103,18 +117,27 @@ static void wireguard_args(const struct net_config *c, enum backend_step step,
 	char err[160], net[ADDR_STRLEN];
 
 	(void)conf_of(c, &w, err, sizeof(err));
-	strv_addf(av, "--port=%u", w.port);
+	/* INIT runs once per family: IPv6's is flannel-wg-v6's in Mode separate. */
+	if (step == BACKEND_INIT && h->family == AF_INET6 && w.m == WG_MODE_SEPARATE)
+		strv_addf(av, "--dev=flannel-wg-v6");
+	strv_addf(av, "--port=%u", step == BACKEND_INIT && h->family == AF_INET6 &&
+					   w.m == WG_MODE_SEPARATE ? w.port6 : w.port);
 	strv_addf(av, "--iface=%s", h->iface);
 	if (w.mtu)
 		strv_addf(av, "--mtu=%u", w.mtu);
 	if (step != BACKEND_APPLY)
 		return;
+	strv_addf(av, "--mode=%s", w.mode);
+	if (c->enable_ipv6 && w.m == WG_MODE_SEPARATE)
+		strv_addf(av, "--port6=%u", w.port6);
 	if (c->enable_ipv4)
 		strv_addf(av, "--network=%s", prefix_format(&c->network, net, sizeof(net)));
+	if (c->enable_ipv6)
+		strv_addf(av, "--network6=%s", prefix_format(&c->network6, net, sizeof(net)));
 	if (w.keepalive)
 		strv_addf(av, "--keepalive=%u", w.keepalive);
-	if (w.psk)
-		strv_addf(av, "--psk=%s", w.psk);
+	if (h->secret_file)
+		strv_addf(av, "--psk-file=%s", h->secret_file);
 }
 
 static void wireguard_device(const struct net_config *c, int family, char *buf, size_t len)
@@ -135,11 +158,13 @@ static unsigned wireguard_port(const struct net_config *c)
 
 const struct backend backend_wireguard = {
 	.name = "wireguard",
-	.about = "encrypted: WireGuard device flannel-wg, one peer per host (kernel or userspace)",
+	.about = "encrypted: WireGuard devices flannel-wg(-v6), one peer per host (kernel or userspace)",
 	.lease_type = "wireguard",
 	.tool = "flannel-wireguard",
 	.step_cmd = { [BACKEND_INIT] = "init", [BACKEND_APPLY] = "apply" },
 	.init_per_family = true,
+	.ipv6 = true,
+	.secret = wireguard_secret,
 	.check = wireguard_check,
 	.mtu = wireguard_mtu,
 	.args = wireguard_args,

@@ -43,6 +43,10 @@ int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t er
 void etcd_close(struct etcd *e);
 /* The text of the last error, e.g. "etcd unreachable at http://...: Connection refused". */
 const char *etcd_error(const struct etcd *e);
+/* The endpoint requests go to now (the last that answered). */
+const char *etcd_endpoint(const struct etcd *e);
+/* When etcd last answered anything (a watch stream's lines too); 0: never. */
+time_t etcd_last_contact(const struct etcd *e);
 
 /* The Date header of the last answer from the endpoint in use (1 s
  * resolution): 0 when it had none or the transport (libcurl) keeps none. */

@@ -20,6 +20,7 @@ struct etcd {
 	struct buf resp;
 	char token[512];
 	char err[768];
+	time_t contact;           /* etcd last answered (etcd_last_contact) */
 };
 
 void etcd_set_error(struct etcd *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

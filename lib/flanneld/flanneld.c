@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "base/caps.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/path.h"
 #include "base/pidlock.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
@@ -28,6 +30,8 @@
 #include "flanneld/flanneld.h"
 #include "flanneld/healthz.h"
 #include "flanneld/supervise.h"
+#include "status/report.h"
+#include "status/state.h"
 
 enum { G_LEASE, G_DATA, G_MASQ, G_PER_NET };
 
@@ -35,6 +39,7 @@ struct network {
 	char name[64];            /* "" for the single network */
 	char prefix[512];
 	char subnet_file[512];
+	char secret_file[600];    /* the backend's secret, 0600; "" when none */
 	struct net_config cfg;
 	const struct backend *be; /* from the table, by cfg.backend_type */
 	char backend_data[8192];  /* the lease's BackendData (JSON text) */
@@ -55,6 +60,8 @@ struct daemon {
 	struct iface ifc, ifc6;
 	struct etcd *e;
 	int healthz_fd;           /* -1: not served */
+	int metrics_fd;           /* -1: not served */
+	struct state *state;      /* flanneld's own state file */
 	bool have4, have6, told_ready;
 	char **child_env;
 	size_t n_env_own;         /* our own strings at the end of child_env */
@@ -196,6 +203,16 @@ static int verbose_arg(struct daemon *d, struct piece *p)
 	return d->o->verbosity ? piece_arg(p, "-v%d", d->o->verbosity) : 0;
 }
 
+/* --state-dir for the long-running pieces; one directory per network. */
+static int state_arg(struct daemon *d, struct piece *p, const struct network *n)
+{
+	const char *dir = d->o->state_dir ? d->o->state_dir : STATE_DIR_DEFAULT;
+
+	if (n->name[0])
+		return piece_arg(p, "--state-dir=%s/%s", dir, n->name);
+	return d->o->state_dir ? piece_arg(p, "--state-dir=%s", dir) : 0;
+}
+
 static int common_net_args(struct daemon *d, struct piece *p, const struct network *n)
 {
 	char a[ADDR_STRLEN];
@@ -233,6 +250,7 @@ static int backend_args(struct daemon *d, struct piece *p, const struct network 
 	struct strv av = { 0 };
 	int bad = piece_arg(p, "%s", n->be->step_cmd[step]);
 
+	h.secret_file = n->secret_file[0] ? n->secret_file : NULL;
 	if (n->be->args)
 		n->be->args(&n->cfg, step, &h, &av);
 	bad |= strv_status(&av);
@@ -290,6 +308,45 @@ static int run_init(struct daemon *d, struct network *n, int family, char *out, 
 	return status;
 }
 
+/* The backend's secret into <subnet file>.<backend>-secret, mode 0600,
+ * replaced atomically: the tool reads it from there, not from its command
+ * line. */
+static int write_secret(struct network *n, bool dry_run)
+{
+	const char *secret = n->be->secret ? n->be->secret(&n->cfg) : NULL;
+	char tmp[640];
+	size_t len;
+	int fd, bad;
+
+	n->secret_file[0] = '\0';
+	if (!secret)
+		return 0;
+	len = strlen(secret);
+	snprintf(n->secret_file, sizeof(n->secret_file), "%s.%s-secret", n->subnet_file,
+		 n->be->name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", n->secret_file);
+	if (dry_run)
+		return 0;
+	if (path_mkdir_parents(tmp) < 0)
+		goto fail;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		goto fail;
+	bad = fchmod(fd, 0600) < 0 || write(fd, secret, len) != (ssize_t)len ||
+	      write(fd, "\n", 1) != 1 || fsync(fd) < 0;
+	bad |= close(fd) < 0;
+	if (bad || rename(tmp, n->secret_file) < 0) {
+		unlink(tmp);
+		goto fail;
+	}
+	return 0;
+fail:
+	log_err("write %s (the %s backend's secret): %s", n->secret_file, n->be->name,
+		strerror(errno));
+	return -1;
+}
+
 /* Step 2: the backend's own start, whose output is the lease's BackendData. */
 static int backend_init(struct daemon *d, struct network *n)
 {
@@ -324,7 +381,7 @@ static int plan_lease(struct daemon *d, struct network *n, int base)
 	struct piece *p = new_piece(d, "lease", base + G_LEASE, "flannel-lease");
 
 	if (!p || etcd_args(d, p, n) < 0 || common_net_args(d, p, n) < 0 ||
-	    piece_arg(p, "--mtu=%u", n->mtu) < 0)
+	    piece_arg(p, "--mtu=%u", n->mtu) < 0 || state_arg(d, p, n) < 0)
 		return -1;
 	p->capture_stdout = true;
 	if (n->be->lease_type && piece_arg(p, "--backend-type=%s", n->be->lease_type) < 0)
@@ -350,12 +407,12 @@ static int plan_data(struct daemon *d, struct network *n, int base)
 		return 0;
 	w = new_piece(d, "watch", base + G_DATA, "flannel-watch");
 	if (!w || etcd_args(d, w, n) < 0 || piece_arg(w, "--subnet-file=%s", n->subnet_file) < 0 ||
-	    verbose_arg(d, w) < 0)
+	    state_arg(d, w, n) < 0 || verbose_arg(d, w) < 0)
 		return -1;
 	a = new_piece(d, n->be->name, base + G_DATA, n->be->tool);
 	if (!a || backend_args(d, a, n, BACKEND_APPLY, primary_family(d)) < 0 ||
 	    (n->be->etcd && etcd_args(d, a, n) < 0) ||
-	    piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0)
+	    piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0 || state_arg(d, a, n) < 0)
 		return -1;
 	if (n->be->kernel &&
 	    (network_arg(a, n) < 0 || (d->o->blackhole && piece_arg(a, "--blackhole-route") < 0) ||
@@ -528,6 +585,7 @@ static void maybe_ready(struct daemon *d)
 	if (d->told_ready)
 		return;
 	d->told_ready = true;
+	state_synced(d->state, 0);
 	log_notice("all networks synced: ready");
 	if (sd_notify_send(getenv("NOTIFY_SOCKET"), "READY=1") < 0)
 		log_warn("notify systemd: %s", strerror(errno));
@@ -726,10 +784,25 @@ static int reload(struct daemon *d)
 	return plan(d);
 }
 
+/* /metrics: the report of the state directory, made when asked. */
+static char *metrics_body(void *arg)
+{
+	struct daemon *d = arg;
+	struct report r;
+	char *m = NULL;
+
+	state_flush(d->state);
+	if (report_collect(&r, d->o->state_dir ? d->o->state_dir : STATE_DIR_DEFAULT, true) ==
+	    REPORT_OK)
+		m = report_metrics(&r);
+	report_free(&r);
+	return m;
+}
+
 static int loop(struct daemon *d)
 {
-	struct pollfd fds[3 + FLANNELD_MAX_NETWORKS];
-	struct piece *owner[3 + FLANNELD_MAX_NETWORKS];
+	struct pollfd fds[4 + FLANNELD_MAX_NETWORKS];
+	struct piece *owner[4 + FLANNELD_MAX_NETWORKS];
 	bool stop = false, hup = false;
 	int rc = 0;
 
@@ -743,6 +816,7 @@ static int loop(struct daemon *d)
 		fds[nfds++] = (struct pollfd){ .fd = sig_fd(), .events = POLLIN };
 		fds[nfds++] = (struct pollfd){ .fd = d->sv.notify_fd, .events = POLLIN };
 		fds[nfds++] = (struct pollfd){ .fd = d->healthz_fd, .events = POLLIN };
+		fds[nfds++] = (struct pollfd){ .fd = d->metrics_fd, .events = POLLIN };
 		for (int i = 0; i < d->sv.n && nfds < (int)(sizeof(fds) / sizeof(fds[0])); i++)
 			if (d->pieces[i].out_fd >= 0) {
 				owner[nfds] = &d->pieces[i];
@@ -755,7 +829,11 @@ static int loop(struct daemon *d)
 			on_notify(d);
 		if (fds[2].revents & POLLIN)
 			healthz_serve(d->healthz_fd, d->told_ready);
-		for (int i = 3; !rc && i < nfds; i++)
+		if (fds[3].revents & POLLIN)
+			healthz_serve_metrics(d->metrics_fd, metrics_body, d);
+		supervise_publish(&d->sv, d->state);
+		state_tick(d->state);
+		for (int i = 4; !rc && i < nfds; i++)
 			if (fds[i].revents & (POLLIN | POLLHUP) && owner[i]->out_fd == fds[i].fd)
 				rc = read_lease_output(d, owner[i]);
 		if (!rc && !stop && hup) {
@@ -893,6 +971,8 @@ static int plan(struct daemon *d)
 		int base = i * G_PER_NET, rc;
 
 		n->mtu = n->be->mtu(&n->cfg, d->have4 ? d->ifc.mtu : d->ifc6.mtu);
+		if (write_secret(n, d->o->dry_run) < 0)
+			return EX_OSERR;
 		rc = backend_init(d, n);
 		if (rc)
 			return rc;
@@ -950,6 +1030,7 @@ int flanneld_run(struct flanneld_opts *o)
 	d->sv.pieces = d->pieces;
 	d->sv.notify_fd = -1;
 	d->healthz_fd = -1;
+	d->metrics_fd = -1;
 	rc = setup_networks(d);
 	if (!rc && !o->dry_run)
 		rc = caps_need_net_admin("start");
@@ -994,11 +1075,21 @@ int flanneld_run(struct flanneld_opts *o)
 		log_err("serve /healthz: %s", err);
 		rc = EX_CONFIG;
 	}
+	if (!rc && o->metrics_port &&
+	    (d->metrics_fd = healthz_open(o->metrics_ip, o->metrics_port, err, sizeof(err))) < 0) {
+		log_err("serve /metrics (--metrics-addr): %s", err);
+		rc = EX_CONFIG;
+	}
+	if (!rc)
+		d->state = state_new(o->state_dir, "flanneld", false);
 	if (!rc)
 		rc = loop(d);
 out:
 	if (d->healthz_fd >= 0)
 		close(d->healthz_fd);
+	if (d->metrics_fd >= 0)
+		close(d->metrics_fd);
+	state_free(d->state);
 	supervise_stop_all(&d->sv, 5000);
 	for (int i = 0; i < d->sv.n; i++)
 		piece_clear(&d->pieces[i]);

@@ -15,14 +15,15 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "base/htab.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/timefmt.h"
 #include "model/env.h"
 #include "model/event_stream.h"
+#include "model/peer_set.h"
 #include "netlink/iface.h"
 #include "netlink/nl.h"
+#include "status/state.h"
 #include "udp/proxy.h"
 #include "udp/tun.h"
 #include "udp/udp_run.h"
@@ -31,9 +32,8 @@
 #define UDP_OVERHEAD 28
 
 struct entry {
-	struct prefix subnet;     /* key */
+	struct peer_head h;       /* the subnet */
 	uint32_t public_ip;       /* network order */
-	uint32_t gen;
 };
 
 struct udp_ctl {
@@ -46,12 +46,12 @@ struct udp_ctl {
 	unsigned mtu;
 	struct prefix own, network;
 	bool own_set_up;
-	struct htab peers;        /* struct entry */
-	uint32_t gen;
-	bool in_snapshot, dirty, synced, stats_written;
+	struct peer_set peers;    /* struct entry */
+	bool stats_written;
 	uint64_t last[UDP_NCOUNTERS];    /* as last logged */
 	uint64_t written[UDP_NCOUNTERS]; /* as last written to the stats file */
 	int64_t last_log_ms;
+	struct state *state;
 };
 
 /* Our ICMP errors come from flannel0's own address: without accept_local
@@ -171,33 +171,37 @@ static int open_device(struct udp_ctl *c)
 	return 0;
 }
 
-static void publish(struct udp_ctl *c)
+static int publish(void *arg)
 {
-	struct udp_peer *v = fl_calloc(c->peers.count ? c->peers.count : 1, sizeof(*v));
+	struct udp_ctl *c = arg;
+	struct udp_peer *v = fl_calloc(peer_set_count(&c->peers) ? peer_set_count(&c->peers) : 1,
+				       sizeof(*v));
 	struct udp_table *t;
 	struct entry *e;
 	size_t it = 0, n = 0;
 
 	if (!v) {
 		log_err("build the forwarding table: out of memory (keeping the previous one)");
-		return;
+		return -1;
 	}
-	while ((e = htab_next(&c->peers, &it)))
-		v[n++] = (struct udp_peer){ .net = e->subnet.addr.v4.s_addr, .len = (uint8_t)e->subnet.len,
-					    .public_ip = e->public_ip };
+	while ((e = peer_set_next(&c->peers, &it)))
+		v[n++] = (struct udp_peer){ .net = e->h.key.addr.v4.s_addr,
+					    .len = (uint8_t)e->h.key.len, .public_ip = e->public_ip };
 	t = udp_table_build(v, n);
 	free(v);
 	if (!t) {
 		log_err("build the forwarding table: out of memory (keeping the previous one)");
-		return;
+		return -1;
 	}
 	udp_proxy_publish(c->proxy, t);
-	c->dirty = false;
 	log_debug("forwarding table: %zu peers", n);
+	return 0;
 }
 
-static int on_self(struct udp_ctl *c, const struct lease *l)
+static int on_self(void *arg, const struct lease *l)
 {
+	struct udp_ctl *c = arg;
+
 	if (!l->subnet.addr.family || prefix_equal(&l->subnet, &c->own))
 		return 0;
 	c->own = l->subnet;
@@ -205,97 +209,48 @@ static int on_self(struct udp_ctl *c, const struct lease *l)
 	return setup_device(c) < 0 ? -1 : 0;
 }
 
-static void on_added(struct udp_ctl *c, const struct event *ev)
+static int update(void *arg, void *rec, bool created, const struct lease *l)
 {
-	const struct lease *l = &ev->lease;
-	char err[200], s[ADDR_STRLEN];
-	struct entry *e;
-	struct prefix key;
-	bool created;
+	struct udp_ctl *c = arg;
+	struct entry *e = rec;
+	char err[200] = "", s[ADDR_STRLEN];
+	bool changed;
 
-	if (!l->subnet.addr.family)
-		return; /* IPv6 only: udp carries IPv4 */
-	if (subnet_check_remote(&l->subnet, &c->own, &c->network, err, sizeof(err)) < 0 ||
-	    addr_is_unusable(&l->public_ip)) {
-		if (!err[0] || !strstr(err, "subnet"))
-			snprintf(err, sizeof(err), "public IP %s is not usable",
-				 addr_format(&l->public_ip, s, sizeof(s)));
+	if (!l->subnet.addr.family) {
+		state_refused(c->state, &l->subnet6, "an IPv6-only lease: udp carries IPv4");
+		return -1;
+	}
+	if (subnet_check_remote(&l->subnet, &c->own, &c->network, err, sizeof(err)) == 0 &&
+	    addr_is_unusable(&l->public_ip))
+		snprintf(err, sizeof(err), "public IP %s is not usable",
+			 addr_format(&l->public_ip, s, sizeof(s)));
+	if (err[0]) {
 		log_warn("skip lease %s: %s", prefix_format(&l->subnet, s, sizeof(s)), err);
-		return;
+		state_refused(c->state, &l->subnet, err);
+		return -1;
 	}
-	key = (struct prefix){ .addr = l->subnet.addr, .len = l->subnet.len };
-	e = htab_put(&c->peers, &key, &created);
-	if (!e) {
-		log_err("remember lease %s: out of memory", prefix_format(&key, s, sizeof(s)));
-		return;
-	}
-	if (created || e->public_ip != l->public_ip.v4.s_addr)
-		c->dirty = true;
+	changed = created || e->public_ip != l->public_ip.v4.s_addr;
 	e->public_ip = l->public_ip.v4.s_addr;
-	e->gen = c->gen;
+	return changed;
 }
 
-static void on_removed(struct udp_ctl *c, const struct event *ev)
-{
-	struct prefix key = { .addr = ev->lease.subnet.addr, .len = ev->lease.subnet.len };
-
-	if (!key.addr.family || !htab_get(&c->peers, &key))
-		return;
-	htab_del(&c->peers, &key);
-	c->dirty = true;
-}
-
-/* After a snapshot's sync: what it did not announce is gone. */
-static bool stale(const void *rec, void *arg)
-{
-	return ((const struct entry *)rec)->gen != *(const uint32_t *)arg;
-}
-
-static void purge(struct udp_ctl *c)
-{
-	if (htab_del_if(&c->peers, stale, &c->gen))
-		c->dirty = true;
-}
+static const struct peer_set_ops peer_ops = {
+	.self = on_self, .update = update, .publish = publish,
+};
 
 static int on_event(void *arg, const struct event *ev)
 {
 	struct udp_ctl *c = arg;
 
-	switch (ev->type) {
-	case EV_SNAPSHOT:
-		c->gen++;
-		c->in_snapshot = true;
-		return 0;
-	case EV_ADDED:
-		if (ev->lease.self)
-			return on_self(c, &ev->lease);
-		on_added(c, ev);
-		return 0;
-	case EV_REMOVED:
-		if (!ev->lease.self)
-			on_removed(c, ev);
-		return 0;
-	case EV_SYNC:
-		if (c->in_snapshot)
-			purge(c);
-		c->in_snapshot = false;
-		publish(c);
-		if (!c->synced && c->o->synced) {
-			c->synced = true;
-			c->o->synced(c->o->synced_arg);
-		}
-		return 0;
-	default:
-		return 0;
-	}
+	state_event(c->state, ev);
+	return peer_set_event(&c->peers, ev);
 }
 
 static int on_idle(void *arg)
 {
 	struct udp_ctl *c = arg;
 
-	if (c->dirty && !c->in_snapshot)
-		publish(c);
+	peer_set_idle(&c->peers);
 	udp_proxy_reclaim(c->proxy);
 	return 0;
 }
@@ -314,7 +269,7 @@ static void write_stats(struct udp_ctl *c, const uint64_t v[UDP_NCOUNTERS])
 		return;
 	}
 	fprintf(f, "{\"type\":\"udp-stats\",\"device\":\"%s\",\"peers\":%zu", c->dev,
-		c->peers.count);
+		peer_set_count(&c->peers));
 	for (int i = 0; i < UDP_NCOUNTERS; i++)
 		fprintf(f, ",\"%s\":%llu", udp_counter_name((enum udp_counter)i),
 			(unsigned long long)v[i]);
@@ -354,6 +309,7 @@ static int on_tick(void *arg)
 		return -1;
 	on_idle(c);
 	udp_proxy_counters(c->proxy, v);
+	state_count_set(c->state, STATE_ERRORS, (unsigned long)v[UDP_SEND_ERRORS]);
 	if (memcmp(v, c->written, sizeof(v)) != 0 || !c->stats_written) {
 		write_stats(c, v);
 		memcpy(c->written, v, sizeof(v));
@@ -365,6 +321,11 @@ static int on_tick(void *arg)
 		memcpy(c->last, v, sizeof(v));
 	}
 	return 0;
+}
+
+static int on_state_tick(void *arg)
+{
+	return state_tick(((struct udp_ctl *)arg)->state);
 }
 
 static int on_signal(void *arg, int sig)
@@ -427,11 +388,13 @@ int udp_run(const struct udp_opts *o)
 {
 	struct udp_ctl c = { .o = o, .tun_fd = -1, .udp_fd = -1, .timer_fd = -1 };
 	struct event_sink s = { .event = on_event, .idle = on_idle, .signal = on_signal,
-				.sigfd = o->sigfd, .extra = on_tick, .arg = &c };
+				.sigfd = o->sigfd, .extra = on_tick, .tick = on_state_tick, .arg = &c };
 	uint64_t v[UDP_NCOUNTERS];
 	int rc;
 
-	htab_init(&c.peers, sizeof(struct entry), sizeof(struct prefix));
+	peer_set_init(&c.peers, sizeof(struct entry), &peer_ops, &c);
+	c.peers.on_synced = o->synced;
+	c.peers.on_synced_arg = o->synced_arg;
 	c.nl = nl_open();
 	if (!c.nl) {
 		log_err("open a netlink socket: %s", strerror(errno));
@@ -440,13 +403,17 @@ int udp_run(const struct udp_opts *o)
 	rc = start(&c);
 	if (rc == 0) {
 		s.extra_fd = c.timer_fd;
+		c.state = state_new(o->state_dir, "flannel-udp", true);
+		state_set_str(c.state, "backend", "udp");
+		state_set_str(c.state, "device", c.dev);
 		rc = event_stream_run(STDIN_FILENO, &s);
 		udp_proxy_counters(c.proxy, v);
 		log_drops(&c, v, true);
 		write_stats(&c, v);
+		state_free(c.state);
 	}
 	/* The packet threads end with the process; flannel0 with its descriptor. */
-	htab_free(&c.peers);
+	peer_set_free(&c.peers);
 	nl_close(c.nl);
 	return rc;
 }

@@ -2,7 +2,8 @@
  * the kernel's "wireguard" generic netlink family (wg_genl.c) and the
  * cross-platform userspace API socket that wireguard-go serves
  * (wg_uapi.c).  wg_dev.c picks one; wg_key.c holds the key file;
- * wg_run.c is flannel-wireguard's init and apply. */
+ * wg_go.c starts wireguard-go where nothing serves a device; wg_run.c is
+ * flannel-wireguard's init and apply. */
 #ifndef FLANNEL_WG_H
 #define FLANNEL_WG_H
 
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <net/if.h>
+#include <sys/types.h>
 
 #include "model/subnet.h"
 
@@ -75,6 +77,15 @@ const char *wg_kind_name(enum wg_kind k);
 int wg_get(struct wg_drv *w, struct wg_device *out, char *err, size_t errlen);
 /* Apply d (its private key, port, replace_peers and peers with their flags). */
 int wg_set(struct wg_drv *w, const struct wg_device *d, char *err, size_t errlen);
+
+/* ---- wireguard-go started for a device (wg_go.c) ---- */
+/* prog is in PATH (or is a path) and executable. */
+bool wg_go_found(const char *prog);
+/* Start prog -f w->dev and wait until it serves w->sock: 0 with *pid, or
+ * -errno with err. */
+int wg_go_start(const char *prog, const struct wg_drv *w, pid_t *pid, char *err, size_t errlen);
+/* It exited (reaped): true, with why ("exited with status 1"). */
+bool wg_go_exited(pid_t pid, char *why, size_t len);
 
 /* ---- the userspace API text (wg_uapi.c) ---- */
 /* "set=1\n...\n\n" for d, malloc'd; NULL on ENOMEM. */

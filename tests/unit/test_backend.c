@@ -34,7 +34,8 @@ static const char *words(const struct backend *be, const char *json, enum backen
 	static char out[512];
 	struct net_config c = cfg(json);
 	struct backend_host h = { .family = family, .iface = "eth0",
-				  .public_ip = family == AF_INET6 ? "2001:db8::1" : "192.0.2.1" };
+				  .public_ip = family == AF_INET6 ? "2001:db8::1" : "192.0.2.1",
+				  .secret_file = be->secret && be->secret(&c) ? "/run/s" : NULL };
 	struct strv av = { 0 };
 	size_t n = 0;
 
@@ -144,12 +145,38 @@ static void wireguard_entry(void)
 	is_str(words(&backend_wireguard, json, BACKEND_INIT, AF_INET),
 	       "--port=51999 --iface=eth0 --mtu=9000", "wireguard init: port, iface, MTU");
 	is_str(words(&backend_wireguard, json, BACKEND_APPLY, AF_INET),
-	       "--port=51999 --iface=eth0 --mtu=9000 --network=100.64.0.0/16 --keepalive=25 "
-	       "--psk=GJ3XYWfXyiX7L0Ylvmr2DRpGW+gT3jU8l1W5GMj0oPs=",
-	       "wireguard apply: every key, case-insensitive");
+	       "--port=51999 --iface=eth0 --mtu=9000 --mode=separate --network=100.64.0.0/16 "
+	       "--keepalive=25 --psk-file=/run/s",
+	       "wireguard apply: every key, case-insensitive; the PSK in a file, not on the line");
+	c = cfg(json);
+	is_str(backend_wireguard.secret(&c), psk, "wireguard: the PSK is the secret flanneld writes");
+	config_clear(&c);
 	snprintf(json, sizeof(json), "%s}}", net);
 	is_str(words(&backend_wireguard, json, BACKEND_APPLY, AF_INET),
-	       "--port=51820 --iface=eth0 --network=100.64.0.0/16", "wireguard defaults: 51820");
+	       "--port=51820 --iface=eth0 --mode=separate --network=100.64.0.0/16",
+	       "wireguard defaults: 51820");
+	c = cfg(json);
+	ok(backend_wireguard.secret(&c) == NULL, "wireguard: no PSK, no secret");
+	config_clear(&c);
+	/* Dual stack: flannel-wg-v6 on ListenPortV6 in Mode separate. */
+	snprintf(json, sizeof(json), "{\"Network\":\"100.64.0.0/16\",\"EnableIPv6\":true,"
+		 "\"IPv6Network\":\"2001:db8:1::/48\",\"Backend\":{\"Type\":\"wireguard\"}}");
+	is_str(words(&backend_wireguard, json, BACKEND_INIT, AF_INET6),
+	       "--dev=flannel-wg-v6 --port=51821 --iface=eth0", "wireguard init for IPv6: flannel-wg-v6");
+	is_str(words(&backend_wireguard, json, BACKEND_APPLY, AF_INET),
+	       "--port=51820 --iface=eth0 --mode=separate --port6=51821 --network=100.64.0.0/16 "
+	       "--network6=2001:db8:1::/48", "wireguard apply, dual stack: both networks");
+	c = cfg(json);
+	is_int(backend_wireguard.mtu(&c, 1500), 1420, "wireguard dual stack: the pods fit flannel-wg-v6");
+	config_clear(&c);
+	snprintf(json, sizeof(json), "{\"Network\":\"100.64.0.0/16\",\"EnableIPv6\":true,"
+		 "\"IPv6Network\":\"2001:db8:1::/48\",\"Backend\":{\"Type\":\"wireguard\","
+		 "\"Mode\":\"ipv4\"}}");
+	is_str(words(&backend_wireguard, json, BACKEND_INIT, AF_INET6),
+	       "--port=51820 --iface=eth0", "wireguard init for IPv6, one device: flannel-wg's port");
+	c = cfg(json);
+	is_int(backend_wireguard.mtu(&c, 1500), 1440, "wireguard Mode ipv4: IPv4 outside, 60");
+	config_clear(&c);
 	c = cfg(json);
 	is_int(backend_wireguard.mtu(&c, 1500), 1440, "wireguard: less 60, the IPv4 overhead");
 	config_clear(&c);
@@ -175,8 +202,8 @@ static void wireguard_entry(void)
 	snprintf(json, sizeof(json), "%s,\"ListenPort\":65536}}", net);
 	check_one(&backend_wireguard, json, "Backend.ListenPort");
 	ok(!strcmp(backend_wireguard.lease_type, "wireguard") && backend_wireguard.init_per_family &&
-	   !backend_wireguard.kernel && !backend_wireguard.etcd,
-	   "wireguard: BackendType wireguard, init per family, its own applier");
+	   !backend_wireguard.kernel && !backend_wireguard.etcd && backend_wireguard.ipv6,
+	   "wireguard: BackendType wireguard, init per family, its own applier, IPv6");
 }
 
 static void ipsec_entry(void)
@@ -190,16 +217,19 @@ static void ipsec_entry(void)
 	snprintf(json, sizeof(json), "%s,\"PSK\":\"%s\"}}", net, psk);
 	check_one(&backend_ipsec, json, NULL);
 	is_str(words(&backend_ipsec, json, BACKEND_INIT, AF_INET), "", "ipsec init: no arguments");
-	snprintf(want, sizeof(want), "--iface=eth0 --public-ip=192.0.2.1 --psk=%s", psk);
-	is_str(words(&backend_ipsec, json, BACKEND_APPLY, AF_INET), want,
-	       "ipsec apply: iface, public IP, the PSK last (wiped once read)");
+	c = cfg(json);
+	is_str(backend_ipsec.secret(&c), psk, "ipsec: the PSK is the backend's secret");
+	config_clear(&c);
+	is_str(words(&backend_ipsec, json, BACKEND_APPLY, AF_INET),
+	       "--iface=eth0 --public-ip=192.0.2.1 --psk-file=/run/s",
+	       "ipsec apply: iface, public IP, the PSK by file (never on the command line)");
 	c = cfg(json);
 	is_int(backend_ipsec.mtu(&c, 1500), 1423, "ipsec: less 77, as upstream");
 	config_clear(&c);
 	snprintf(json, sizeof(json), "%s,\"psk\":\"%s\",\"udpencap\":true,"
 		 "\"ESPProposal\":\"aes256gcm16-ecp384\"}}", net, psk);
 	snprintf(want, sizeof(want), "--iface=eth0 --public-ip=192.0.2.1 --udp-encap "
-		 "--esp-proposal=aes256gcm16-ecp384 --psk=%s", psk);
+		 "--esp-proposal=aes256gcm16-ecp384 --psk-file=/run/s");
 	is_str(words(&backend_ipsec, json, BACKEND_APPLY, AF_INET), want,
 	       "ipsec apply: UDPEncap and ESPProposal, keys case-insensitive");
 	c = cfg(json);

@@ -14,6 +14,7 @@
 
 #include "base/hex.h"
 #include "wg/wg.h"
+#include "wg/wg_run.h"
 #include "tap.h"
 
 static void key_of(const char *hex, uint8_t k[WG_KEY_LEN])
@@ -261,11 +262,29 @@ static void keys(void)
 	rmdir(dir);
 }
 
+/* The overhead per device and Mode, and the Mode names. */
+static void modes(void)
+{
+	enum wg_mode m = WG_MODE_AUTO;
+
+	is_int(wg_overhead(WG_MODE_SEPARATE, true, false), 60, "separate, flannel-wg: 60");
+	is_int(wg_overhead(WG_MODE_SEPARATE, false, true), 80, "separate, flannel-wg-v6: 80");
+	is_int(wg_overhead(WG_MODE_SEPARATE, true, true), 80, "separate, the pods of both: 80");
+	is_int(wg_overhead(WG_MODE_IPV4, true, true), 60, "ipv4: IPv4 outside, 60");
+	is_int(wg_overhead(WG_MODE_IPV6, true, false), 80, "ipv6: IPv6 outside, 80");
+	is_int(wg_overhead(WG_MODE_AUTO, true, false), 60, "auto, IPv4 only: 60");
+	is_int(wg_overhead(WG_MODE_AUTO, true, true), 80, "auto, dual stack: either, 80");
+	ok(wg_mode_parse("ipv6", &m) == 0 && m == WG_MODE_IPV6, "ipv6 parses");
+	ok(wg_mode_parse("separate", &m) == 0 && m == WG_MODE_SEPARATE, "separate parses");
+	ok(wg_mode_parse("IPv6", &m) < 0 && wg_mode_parse("", &m) < 0, "no other names");
+}
+
 int main(void)
 {
 	genl_set();
 	genl_other();
 	uapi();
 	keys();
+	modes();
 	return tap_done();
 }
