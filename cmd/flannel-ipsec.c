@@ -19,7 +19,7 @@
 enum {
 	OPT_IFACE = 1, OPT_PUBLIC_IP, OPT_SUBNET_FILE, OPT_NETWORK, OPT_PSK, OPT_PSK_FILE,
 	OPT_ENCAP, OPT_ESP, OPT_RUN_DIR, OPT_VICI, OPT_CHARON, OPT_IKE_REKEY, OPT_CHILD_REKEY,
-	OPT_CHECK, OPT_WARN, OPT_CHARON_LOG, OPT_JSON, OPT_NO_ESP_CHECK,
+	OPT_CHECK, OPT_WARN, OPT_CHARON_LOG, OPT_JSON, OPT_NO_ESP_CHECK, OPT_STATE_DIR,
 };
 
 static const struct option options[] = {
@@ -41,6 +41,7 @@ static const struct option options[] = {
 	{ "charon-log", required_argument, NULL, OPT_CHARON_LOG },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-esp-check", no_argument, NULL, OPT_NO_ESP_CHECK },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -54,7 +55,7 @@ static void usage(FILE *f)
 		"                     [--subnet-file=FILE] [--run-dir=DIR] [--vici=SOCKET]\n"
 		"                     [--charon=PATH] [--ike-rekey=SECS] [--child-rekey=SECS]\n"
 		"                     [--check-interval=SECS] [--warn-after=SECS]\n"
-		"                     [--charon-log=N] [--no-esp-check] [-v N]\n"
+		"                     [--charon-log=N] [--no-esp-check] [--state-dir=DIR] [-v N]\n"
 		"       flannel-ipsec status [--run-dir=DIR] [--vici=SOCKET] [--json]\n"
 		"init exits 69 on a kernel without ESP or a host without charon; apply reads\n"
 		"lease events on stdin and keeps one charon connection and three XFRM policies\n"
@@ -129,6 +130,7 @@ static int parse_one(struct cmdline *cl, int opt, char *arg)
 	case OPT_CHARON: o->charon = arg; return 0;
 	case OPT_JSON: cl->json = true; return 0;
 	case OPT_NO_ESP_CHECK: o->no_esp_check = true; return 0;
+	case OPT_STATE_DIR: o->state_dir = arg; return 0;
 	case OPT_IKE_REKEY: return num("ike-rekey", arg, 60, 86400 * 7, &o->ike_rekey);
 	case OPT_CHILD_REKEY: return num("child-rekey", arg, 30, 86400, &o->child_rekey);
 	case OPT_CHECK: return num("check-interval", arg, 1, 3600, &o->check_secs);
@@ -181,6 +183,7 @@ int main(int argc, char **argv)
 
 	if (rd && rd[0])
 		cl.o.run_dir = rd;
+	cl.o.state_dir = getenv("FLANNELD_STATE_DIR");
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "--version")))

@@ -149,6 +149,10 @@ ipsec_cluster() {
 		"$D/status.json" >/dev/null
 	[ "$(jq -r .connection "$D/status.json")" = "192.0.2.2-$s2-$s1-192.0.2.1" ]
 	[ "$(jq -r .ike "$D/status.json")" = ESTABLISHED ]
+	# The state file (flannel-state(5)) lists the peer, installed.
+	wait_for 5 jq -e --arg s "$s2" '.tool == "flannel-ipsec" and .synced and
+		([.peers[] | select(.subnet == $s and .installed)] | length) == 1' \
+		"$(state_dir 1)/flannel-ipsec.json"
 	# The IKE_SA rekeys (upstream's never does): within the 4 h we configure.
 	r=$(jq -r .ike_rekey_in "$D/status.json")
 	[ "$r" -gt 0 ] && [ "$r" -le 14400 ]

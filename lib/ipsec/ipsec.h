@@ -37,6 +37,7 @@ struct ipsec_opts {
 	unsigned warn_secs;        /* a peer without an IKE_SA this long: reported */
 	int charon_log;            /* charon's log level on stderr */
 	bool no_esp_check;         /* apply on a kernel without ESP: IKE and policies only */
+	const char *state_dir;     /* flannel-state(5)'s directory; NULL: the default */
 	int sigfd;
 	void (*synced)(void *arg); /* after the first sync */
 	void *synced_arg;

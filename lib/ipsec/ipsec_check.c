@@ -222,6 +222,12 @@ void check_sas(struct ctl *c)
 		}
 		if (is_up)
 			p->warned = false, p->since = now;
+		if (is_up && !p->established)
+			state_installed(c->state, &p->subnet);
+		else if (!is_up && (p->established || p->warned))
+			state_refused(c->state, &p->subnet, p->warned ?
+				      "no IKE SA with it (charon negotiates)" :
+				      "its SAs are gone (charon negotiates again)");
 		p->established = is_up;
 	}
 	htab_free(&up);

@@ -11,6 +11,7 @@
 #include "ipsec/charon.h"
 #include "ipsec/ipsec.h"
 #include "netlink/xfrm.h"
+#include "status/state.h"
 
 struct peer {
 	struct prefix subnet; /* key */
@@ -39,6 +40,7 @@ struct ctl {
 	int timer_fd;
 	int64_t restart_at;
 	unsigned restarts;
+	struct state *state;  /* flannel-ipsec.json (flannel-state(5)) */
 };
 
 /* ipsec_check.c */

@@ -261,8 +261,10 @@ static void on_added(struct ctl *c, const struct event *ev)
 	struct peer *p;
 	bool created;
 
-	if (!l->subnet.addr.family)
-		return; /* IPv6 only: upstream's ipsec carries IPv4 */
+	if (!l->subnet.addr.family) {
+		state_refused(c->state, &l->subnet6, "an IPv6-only lease: ipsec carries IPv4");
+		return;
+	}
 	err[0] = '\0';
 	if (strcmp(l->backend_type, "ipsec") != 0)
 		snprintf(err, sizeof(err), "BackendType is \"%s\", not ipsec", l->backend_type);
@@ -273,6 +275,7 @@ static void on_added(struct ctl *c, const struct event *ev)
 			 addr_format(&l->public_ip, s, sizeof(s)));
 	if (err[0]) {
 		log_warn("skip lease %s: %s", prefix_format(&l->subnet, s, sizeof(s)), err);
+		state_refused(c->state, &l->subnet, err);
 		return;
 	}
 	key.addr = l->subnet.addr;
@@ -338,6 +341,7 @@ static int on_event(void *arg, const struct event *ev)
 {
 	struct ctl *c = arg;
 
+	state_event(c->state, ev);
 	switch (ev->type) {
 	case EV_SNAPSHOT:
 		c->gen++;
@@ -551,14 +555,21 @@ static int start(struct ctl *c)
 	return 0;
 }
 
+static int on_state_tick(void *arg)
+{
+	return state_tick(((struct ctl *)arg)->state);
+}
+
 int ipsec_run_apply(const struct ipsec_opts *o)
 {
 	struct ctl c = { .o = o, .timer_fd = -1, .vc = { .fd = -1 }, .logc = { .fd = -1 } };
 	struct event_sink s = { .event = on_event, .idle = on_idle, .signal = on_signal,
-				.sigfd = o->sigfd, .extra = on_tick, .arg = &c };
+				.sigfd = o->sigfd, .extra = on_tick, .tick = on_state_tick, .arg = &c };
 	int rc;
 
 	htab_init(&c.peers, sizeof(struct peer), sizeof(struct prefix));
+	c.state = state_new(o->state_dir, "flannel-ipsec", true);
+	state_set_str(c.state, "backend", "ipsec");
 	rc = start(&c);
 	if (rc == 0) {
 		s.extra_fd = c.timer_fd;
@@ -571,5 +582,6 @@ int ipsec_run_apply(const struct ipsec_opts *o)
 	charon_stop(&c.ch);
 	htab_free(&c.peers);
 	nl_close(c.x);
+	state_free(c.state);
 	return rc;
 }

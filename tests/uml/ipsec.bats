@@ -61,7 +61,7 @@ xfrm_states() {
 	done
 	grep -q '^FLANNEL_MTU=1423$' "$D/h1.env"
 	for i in 1 2 3; do
-		wait_for 90 child_up "$i" 2
+		wait_for 90 child_up "$i" 2 || { cat "$D/flanneld$i.log"; false; }
 	done
 	ipsec_status 1
 	capture_start
