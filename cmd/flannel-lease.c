@@ -43,6 +43,7 @@ enum {
 
 static const struct option options[] = {
 	CLI_ETCD_OPTIONS,
+	CLI_REMOTE_OPTIONS,
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
 	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
 	{ "iface", required_argument, NULL, OPT_IFACE },
@@ -82,6 +83,7 @@ static void usage(FILE *f)
 		"  --quiet                        print no lease events on stdout\n"
 		"  -v N                           verbosity (0, 1, 2)\n%s",
 		cli_etcd_usage);
+	fputs(cli_remote_usage, f);
 }
 
 struct args {

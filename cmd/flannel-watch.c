@@ -25,6 +25,7 @@ enum {
 
 static const struct option options[] = {
 	CLI_ETCD_OPTIONS,
+	CLI_REMOTE_OPTIONS,
 	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
 	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
 	{ "expirations", no_argument, NULL, OPT_EXPIRATIONS },
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 		"  --once                   exit after the first sync marker\n"
 		"  -v N                     verbosity (0, 1, 2)\n%s",
 		cli_etcd_usage);
+	fputs(cli_remote_usage, f);
 }
 
 struct args {

@@ -11,6 +11,7 @@
 #include "base/base64.h"
 #include "base/mem.h"
 #include "etcd/etcd_call.h"
+#include "etcd/etcd_remote.h"
 
 static int split_endpoints(struct etcd *e, const char *list, char *err, size_t errlen)
 {
@@ -85,6 +86,14 @@ int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t er
 	e = fl_calloc(1, sizeof(*e));
 	if (!e)
 		return ETCD_ERR_NOMEM;
+	if (o->remote && *o->remote) {
+		e->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : ETCD_DEFAULT_TIMEOUT_MS;
+		rc = remote_open(e, o, err, errlen);
+		if (rc != ETCD_OK)
+			goto fail;
+		*out = e;
+		return ETCD_OK;
+	}
 	rc = split_endpoints(e, o->endpoints && *o->endpoints ? o->endpoints :
 				ETCD_DEFAULT_ENDPOINTS, err, errlen);
 	if (rc != ETCD_OK)
@@ -126,6 +135,7 @@ void etcd_close(struct etcd *e)
 {
 	if (!e)
 		return;
+	remote_close(e);
 	for (size_t i = 0; i < e->n_eps; i++) {
 		free(e->eps[i]);
 		if (e->tx && e->tx[i])

@@ -20,6 +20,7 @@ struct etcd {
 	struct buf resp;
 	char token[512];
 	char err[768];
+	struct etcd_remote *rm;   /* client mode: a flannel-server answers */
 };
 
 void etcd_set_error(struct etcd *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

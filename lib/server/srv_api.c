@@ -242,16 +242,19 @@ static void acquire(struct srv *s, struct conn *c)
 				     .ttl = s->o->ttl_s };
 
 		rc = acquire_lease(&a, &got, key, sizeof(key), &rev);
+		/* 409: the network's state refuses it (an old client reads any non-200). */
 		if (rc == ACQUIRE_FULL)
-			srv_reply_text(s, c, 503, "%s", a.err);
+			srv_reply_text(s, c, 409, "%s", a.err);
 		else if (rc != ETCD_OK)
 			srv_reply_text(s, c, etcd_status(rc), "acquire: %s", a.err);
 		else {
 			char *val = lease_format_value(&got);
 
 			log_info("lease %s for %s in network %s (%s)", key, c->peer_s, c->net, a.note);
+			/* A lease reused unchanged keeps the revision it had. */
 			reply_json(s, c, val ? lease_obj(&got.subnet, &got.subnet6, val, strlen(val),
-							 got.lease_id, rev, got.expiration) : NULL);
+							 got.lease_id, rev ? rev : got.mod_revision,
+							 got.expiration) : NULL);
 			free(val);
 		}
 	}
@@ -566,6 +569,26 @@ static void collect_ev(void *arg, const struct ring_ev *ev)
 		json_array_append_new(k->events, o);
 }
 
+/* A cursor older than the ring, for one lease: when the key is still there
+ * and unchanged since the cursor, nothing was missed up to now; move the
+ * cursor to now.  A deleted key is not known that way (a snapshot says it). */
+static bool one_unchanged(struct srv *s, struct conn *c)
+{
+	char full[600];
+	struct etcd_kv kv;
+	int64_t rev = 0;
+	bool same;
+
+	if (acquire_key(c->prefix, c->leaf, full, sizeof(full)) < 0 ||
+	    etcd_get(s->e, full, &kv, &rev) != ETCD_OK)
+		return false;
+	same = kv.mod_revision <= c->cursor;
+	etcd_kv_clear(&kv);
+	if (same)
+		c->cursor = rev;
+	return same;
+}
+
 /* Answer from the ring if it has something for c; 1 answered, 0 nothing yet. */
 static int from_ring(struct srv *s, struct conn *c)
 {
@@ -578,6 +601,10 @@ static int from_ring(struct srv *s, struct conn *c)
 		return 1;
 	}
 	n = ring_since(&s->ring, c->cursor, collect_ev, &k, &head);
+	if (n < 0 && c->wkind == W_LEASE && one_unchanged(s, c)) {
+		/* The lease is as it was at the cursor: the ring has the rest. */
+		n = ring_since(&s->ring, c->cursor, collect_ev, &k, &head);
+	}
 	if (n < 0) {
 		/* Older than what the ring holds: a snapshot, as upstream after "index cleared". */
 		json_decref(k.events);

@@ -1,0 +1,133 @@
+#!/usr/bin/env bats
+# Client/server mode: flannel-server in the underlay in front of an etcd that
+# only it can reach; client hosts run flannel-lease and flannel-watch with
+# --remote and have no route to etcd at all.
+#
+#   clients h1..h3 (192.0.2.1-3, no default route) --br0-- ul: servers at
+#   192.0.2.251 and .252 --veth-- et: etcd at 198.51.100.254
+#   h4 (192.0.2.4) is an etcd-mode host: its default route reaches etcd.
+
+load helpers
+load overlay
+
+teardown() { fl_teardown; }
+
+export LEASE_MTU=1450
+VXCONF='{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
+
+# srv_topo N: N hosts, the etcd namespace, etcd, the config; SRV_PORT free.
+srv_topo() {
+	need_root
+	fl_id >/dev/null
+	topo_create "$1"
+	ET_NS="$(fl_id)et"
+	ip netns add "$ET_NS"
+	echo "$ET_NS" >>"$BATS_TEST_TMPDIR/netns"
+	ip -n "$ET_NS" link set lo up
+	ip link add "$(fl_id)e0" netns "$UL_NS" type veth peer name eth0 netns "$ET_NS"
+	ip -n "$UL_NS" addr add 198.51.100.1/24 dev "$(fl_id)e0"
+	ip -n "$UL_NS" link set "$(fl_id)e0" up
+	ip -n "$ET_NS" addr add 198.51.100.254/24 dev eth0
+	ip -n "$ET_NS" link set eth0 up
+	ip -n "$ET_NS" route add 192.0.2.0/24 via 198.51.100.1
+	ip netns exec "$UL_NS" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$UL_NS" addr add 192.0.2.251/24 dev br0
+	ip -n "$UL_NS" addr add 192.0.2.252/24 dev br0
+	etcd_start "$ET_NS" 198.51.100.254
+	put_config "$VXCONF"
+	D=$BATS_TEST_TMPDIR
+	SRV_PORT=$(free_port)
+}
+
+# no_etcd_route I: host I becomes a client: no route towards etcd at all.
+no_etcd_route() {
+	ip -n "$(host_ns "$1")" route del default
+	run in_host "$1" ip route get 198.51.100.254
+	[ "$status" -ne 0 ]
+}
+
+# srv_start N [ARGS...]: flannel-server N (1: .251, 2: .252) in the underlay.
+srv_start() {
+	local n=$1
+	shift
+	ip netns exec "$UL_NS" flannel-server --etcd-endpoints="$ETCD_EP" \
+		--listen="192.0.2.25$n:$SRV_PORT" "$@" >>"$D/server$n.log" 2>&1 3>&- &
+	track_pid "$!"
+	eval "SRV_PID_$n=$!"
+	wait_for 5 grep -q 'serving the /v1 API' "$D/server$n.log"
+}
+
+REMOTE() { echo "--remote=192.0.2.251:$SRV_PORT,192.0.2.252:$SRV_PORT"; }
+
+# vx_host I: host I's lease (vxlan BackendData), its watch | flannel-vxlan, a container.
+vx_host() {
+	local data
+	data=$(in_host "$1" flannel-vxlan init --iface=eth0)
+	lease_start "$1" vxlan --backend-data="$data" "${@:2}"
+	applier_start "$1" flannel-vxlan apply
+	container "$1"
+}
+
+# all_routes N: every host of 1..N has a route to every other's subnet.
+all_routes() {
+	local i j
+	for i in $(seq 1 "$1"); do
+		wait_for 10 synced "$i"
+		for j in $(seq 1 "$1"); do
+			[ "$i" = "$j" ] || wait_for 5 has_route "$i" "$(subnet_of "$j")" || return 1
+		done
+	done
+}
+
+# clients_up: servers 1 and 2, clients h1..h3 through them, h4 on etcd.
+clients_up() {
+	srv_topo 4
+	srv_start 1
+	srv_start 2
+	for i in 1 2 3; do
+		no_etcd_route "$i"
+		FL_SRC=$(REMOTE) vx_host "$i" "$@"
+	done
+	vx_host 4 "$@"
+}
+
+@test "server: three clients with no route to etcd get distinct leases and ping each other and an etcd-mode host" {
+	clients_up
+	all_routes 4
+	# Distinct leases, in etcd as any host's: same keys, PublicIP the client's.
+	[ "$(for i in 1 2 3 4; do subnet_of "$i"; done | sort -u | wc -l)" = 4 ]
+	for i in 1 2 3; do
+		etcdctl_ get "/coreos.com/network/subnets/$(subnet_of "$i" | tr / -)" --print-value-only |
+			jq -e --arg ip "192.0.2.$i" '.PublicIP == $ip and .BackendType == "vxlan" and .BackendData.VtepMAC != null'
+	done
+	ping_all 4
+	# The event stream a client's applier gets is an etcd-mode host's.
+	strip() { jq -c 'select(.type == "added") | del(.revision, .self, .expiration)' | sort; }
+	in_host 1 flannel-watch "$(REMOTE)" --once --subnet-file= 2>/dev/null | strip >"$D/remote.ev"
+	in_host 4 flannel-watch --etcd-endpoints="$ETCD_EP" --once --subnet-file= 2>/dev/null |
+		strip >"$D/etcd.ev"
+	diff -u "$D/etcd.ev" "$D/remote.ev"
+	[ "$(wc -l <"$D/remote.ev")" = 4 ]
+	# Request log: METHOD URI - status.
+	grep -Eq '^flannel-server: POST /v1/_/leases - 200$' "$D/server1.log"
+}
+
+@test "server: a lease is reused after a client restart; removed leases reach the clients" {
+	clients_up
+	all_routes 4
+	local sub before
+	sub=$(subnet_of 1)
+	before=$(etcdctl_ get "/coreos.com/network/subnets/${sub/\//-}" -w json | jq '.kvs[0].lease')
+	kill "$LEASE_PID_1"
+	rm -f "$D/h1.env"
+	FL_SRC=$(REMOTE) lease_start 1 vxlan --backend-data="$(in_host 1 flannel-vxlan init --iface=eth0)"
+	[ "$(subnet_of 1)" = "$sub" ]
+	[ "$(etcdctl_ get "/coreos.com/network/subnets/${sub/\//-}" -w json | jq '.kvs[0].lease')" = "$before" ]
+	grep -q 'through flannel-server' "$D/lease1.log"
+	# A lease deleted in etcd: gone on the clients (long poll) and the etcd host.
+	kill "$LEASE_PID_4"
+	etcdctl_ del "/coreos.com/network/subnets/$(subnet_of 4 | tr / -)"
+	wait_for 3 no_route 1 "$(subnet_of 4)"
+	wait_for 3 no_route 3 "$(subnet_of 4)"
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+}
