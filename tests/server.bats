@@ -79,11 +79,12 @@ all_routes() {
 	done
 }
 
-# clients_up: servers 1 and 2, clients h1..h3 through them, h4 on etcd.
+# clients_up [flannel-lease options]: servers 1 and 2 (SRV_ARGS), clients
+# h1..h3 through them, h4 on etcd.
 clients_up() {
 	srv_topo 4
-	srv_start 1
-	srv_start 2
+	srv_start 1 ${SRV_ARGS[@]+"${SRV_ARGS[@]}"}
+	srv_start 2 ${SRV_ARGS[@]+"${SRV_ARGS[@]}"}
 	for i in 1 2 3; do
 		no_etcd_route "$i"
 		FL_SRC=$(REMOTE) vx_host "$i" "$@"
@@ -117,12 +118,12 @@ clients_up() {
 	all_routes 4
 	local sub before
 	sub=$(subnet_of 1)
-	before=$(etcdctl_ get "/coreos.com/network/subnets/${sub/\//-}" -w json | jq '.kvs[0].lease')
+	before=$(etcdctl_ get "/coreos.com/network/subnets/${sub/\//-}" -w json | grep -o '"lease":[0-9]*')
 	kill "$LEASE_PID_1"
 	rm -f "$D/h1.env"
 	FL_SRC=$(REMOTE) lease_start 1 vxlan --backend-data="$(in_host 1 flannel-vxlan init --iface=eth0)"
 	[ "$(subnet_of 1)" = "$sub" ]
-	[ "$(etcdctl_ get "/coreos.com/network/subnets/${sub/\//-}" -w json | jq '.kvs[0].lease')" = "$before" ]
+	[ "$(etcdctl_ get "/coreos.com/network/subnets/${sub/\//-}" -w json | grep -o '"lease":[0-9]*')" = "$before" ]
 	grep -q 'through flannel-server' "$D/lease1.log"
 	# A lease deleted in etcd: gone on the clients (long poll) and the etcd host.
 	kill "$LEASE_PID_4"
@@ -130,4 +131,32 @@ clients_up() {
 	wait_for 3 no_route 1 "$(subnet_of 4)"
 	wait_for 3 no_route 3 "$(subnet_of 4)"
 	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+}
+
+@test "server: the first server killed, the clients fail over to the second and keep their leases" {
+	# A lease's TTL is the server's (as upstream's): 6 s, renewed every 2 s.
+	SRV_ARGS=(--subnet-lease-ttl=6s)
+	clients_up --subnet-lease-renew-margin=4s
+	all_routes 4
+	local i subs
+	subs=$(for i in 1 2 3; do subnet_of "$i"; done)
+	kill "$SRV_PID_1"
+	# Three lease periods on the second server alone.
+	sleep 10
+	[ "$(for i in 1 2 3; do subnet_of "$i"; done)" = "$subs" ]
+	for i in 1 2 3; do
+		kill -0 "$(eval echo "\$LEASE_PID_$i")"
+		# jq would round the 64-bit lease ID.
+		id=$(etcdctl_ get "/coreos.com/network/subnets/$(subnet_of "$i" | tr / -)" -w json |
+			grep -o '"lease":[0-9]*' | cut -d: -f2)
+		ttl=$(etcdctl_ lease timetolive "$(printf %x "$id")" -w json | jq .ttl)
+		echo "client $i: etcd lease $id, ttl $ttl s"
+		[ "$ttl" -gt 0 ] && [ "$ttl" -le 6 ]
+	done
+	grep -Eq 'PUT /v1/_/leases/[0-9.]+-24 - 200' "$D/server2.log"
+	# The watches moved too: a new lease reaches every client.
+	etcdctl_ put /coreos.com/network/subnets/100.64.250.0-24 \
+		'{"PublicIP":"192.0.2.99","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:fa:00"}}'
+	for i in 1 2 3; do wait_for 5 has_route "$i" 100.64.250.0/24; done
+	ping_all 4
 }
