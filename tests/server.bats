@@ -160,3 +160,88 @@ clients_up() {
 	for i in 1 2 3; do wait_for 5 has_route "$i" 100.64.250.0/24; done
 	ping_all 4
 }
+
+# raw BYTES [SECONDS]: send BYTES (printf escapes) from host 1 to server 1
+# over a plain TCP connection, wait SECONDS (1), print what came back.
+raw() {
+	in_host 1 bash -c 'exec 5<>"/dev/tcp/192.0.2.251/$1"; printf "$2" >&5; sleep "$3"; timeout 1 cat <&5' \
+		_ "$SRV_PORT" "$1" "${2:-1}"
+}
+
+# req METHOD PATH [BODY]: from client host 1 to server 1; prints the status.
+req() {
+	in_host 1 curl -s -o "$D/body" -w '%{http_code}' -X "$1" ${3+--data-binary "$3"} \
+		"http://192.0.2.251:$SRV_PORT$2"
+}
+
+@test "server: bad input gets a clear 4xx, writes nothing to etcd, and the server keeps serving" {
+	srv_topo 2
+	no_etcd_route 1
+	srv_start 1 --read-timeout=1s --max-watches=3
+	etcdctl_ put /coreos.com/network/subnets/100.64.7.0-24 '{"PublicIP":"192.0.2.2","BackendType":"vxlan"}'
+	etcdctl_ get --prefix /coreos.com -w json | jq -S '.kvs' >"$D/before.json"
+	local big
+	big=$(head -c 70000 /dev/zero | tr '\0' x)
+	# method path body -> status (and what the body says)
+	while IFS='|' read -r m p b want say; do
+		[ -n "$m" ] || continue
+		[ "$b" = BIG ] && b=$big
+		got=$(req "$m" "$p" "$b")
+		echo "$m $p -> $got $(head -c 120 "$D/body")"
+		[ "$got" = "$want" ]
+		grep -q "$say" "$D/body"
+	done <<-EOF2
+	POST|/v1/_/leases|{"PublicIP":|400|JSON decoding error
+	POST|/v1/_/leases|[1,2]|400|JSON decoding error
+	POST|/v1/_/leases|{"PublicIP":"192.0.2.1","PublicIP":"192.0.2.1"}|400|JSON decoding error
+	POST|/v1/_/leases|{"PublicIP":"192.0.2.9","BackendType":"vxlan"}|403|not the address this request comes from
+	POST|/v1/_/leases|{"PublicIP":"127.0.0.1"}|400|not a usable unicast
+	POST|/v1/_/leases|{"PublicIP":"224.0.0.1"}|400|not a usable unicast
+	POST|/v1/_/leases|{"PublicIP":"192.0.2.1","BackendData":"x"}|400|BackendData is not an object
+	PUT|/v1/_/leases/100.64.7.0-24|{"Subnet":"100.64.7.0/24","Attrs":{"PublicIP":"192.0.2.1"}}|403|belongs to 192.0.2.2
+	PUT|/v1/_/leases/100.64.7.0-24|{"Subnet":"100.64.8.0/24","Attrs":{"PublicIP":"192.0.2.1"}}|400|does not match
+	DELETE|/v1/_/leases/100.64.7.0-24||403|not the address
+	PUT|/v1/_/leases/100.64.7.1-24|{}|400|bad subnet
+	GET|/v1/_/leases/100.64.7.0-33||400|bad subnet
+	GET|/v1/_/leases/..%2F..%2Fconfig||400|malformed
+	GET|/v1/_/leases?next=-5||400|not a cursor
+	GET|/v1/_/leases?next=12abc||400|not a cursor
+	GET|/v1/a%20b/config||400|bad network name
+	GET|/v1/nosuch/config||404|no config
+	PATCH|/v1/_/leases||405|not allowed
+	GET|/v2/keys||404|not found
+	POST|/v1/_/leases|BIG|413|over 65536
+	EOF2
+	# Headers too large, a body without a length, Transfer-Encoding.
+	run in_host 1 curl -s -o /dev/null -w '%{http_code}' -H "X-A: $(head -c 9000 /dev/zero | tr '\0' a)" \
+		"http://192.0.2.251:$SRV_PORT/v1/_/config"
+	[ "$output" = 431 ]
+	run raw 'POST /v1/_/leases HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'
+	[[ "$output" == "HTTP/1.1 501"* ]]
+	run raw 'POST /v1/_/leases HTTP/1.1\r\nHost: x\r\n\r\n'
+	[[ "$output" == "HTTP/1.1 411"* ]]
+	run raw 'GET /v1/_/config HTTP/2.0\r\n\r\n'
+	[[ "$output" == "HTTP/1.1 505"* ]]
+	# A slow client: 408 after the read deadline; meanwhile others are served.
+	raw 'GET /v1/_/con' 3 >"$D/slow" 2>&1 3>&- &
+	track_pid "$!"
+	sleep 0.3
+	[ "$(req GET /v1/_/config)" = 200 ]
+	wait_for 4 grep -q '408 Request Timeout' "$D/slow"
+	# Idle watches: at most 3 parked; the 4th gets 429, the others stay.
+	for k in 1 2 3; do
+		in_host 1 curl -s -o "$D/w$k" "http://192.0.2.251:$SRV_PORT/v1/_/leases?next=1000000" 3>&- &
+		track_pid "$!"
+	done
+	wait_for 3 sh -c "[ \$(grep -c 'leases?next=1000000' '$D/server1.log') = 0 ] && ss -Htn -N '$UL_NS' state established '( sport = :$SRV_PORT )' | [ \$(wc -l) -ge 3 ]"
+	[ "$(req GET '/v1/_/leases?next=1000000')" = 429 ]
+	grep -q 'too many watches (at most 3)' "$D/body"
+	[ "$(req GET /v1/_/leases)" = 200 ]
+	# Nothing was written to etcd by any of it.
+	etcdctl_ get --prefix /coreos.com -w json | jq -S '.kvs' >"$D/after.json"
+	diff -u "$D/before.json" "$D/after.json"
+	# Logged escaped: the raw bytes of the URI never reach the log.
+	[ "$(req GET '/v1/_/leases/%0a%1b')" = 400 ]
+	grep -q 'GET /v1/_/leases/%0a%1b - 400' "$D/server1.log"
+	kill -0 "$SRV_PID_1"
+}
