@@ -17,14 +17,16 @@ env_get() {
 	sed -n "s/^$2=//p" "$D/h$1.env"
 }
 
-# Where the leases come from: etcd, or FL_SRC (e.g. --remote=HOST:PORT, server.bats).
-src_arg() { echo "${FL_SRC:---etcd-endpoints=$ETCD_EP}"; }
+# Where the leases come from: etcd, or FL_SRC, options split on spaces
+# (e.g. "--remote=HOST:PORT --remote-cafile=FILE", server.bats).
+src_args() { echo "${FL_SRC:---etcd-endpoints=$ETCD_EP}"; }
 
 # lease_start I BACKEND_TYPE [flannel-lease options...]: acquire host I's lease.
 lease_start() {
 	local i=$1 type=$2
 	shift 2
-	bg_in_host "$i" "$D/lease$i.log" flannel-lease ${LEASE_MTU:+--mtu="$LEASE_MTU"} "$(src_arg)" \
+	# shellcheck disable=SC2046 # src_args is a list of options
+	bg_in_host "$i" "$D/lease$i.log" flannel-lease ${LEASE_MTU:+--mtu="$LEASE_MTU"} $(src_args) \
 		--iface=eth0 --subnet-file="$D/h$i.env" --backend-type="$type" --quiet "$@"
 	eval "LEASE_PID_$i=$LAST_PID"
 	wait_for 10 grep -q FLANNEL_SUBNET "$D/h$i.env"
@@ -35,7 +37,8 @@ applier_start() {
 	local i=$1 h
 	shift
 	h=$(host_ns "$i")
-	ip netns exec "$h" flannel-watch "$(src_arg)" --subnet-file="$D/h$i.env" \
+	# shellcheck disable=SC2046 # src_args is a list of options
+	ip netns exec "$h" flannel-watch $(src_args) --subnet-file="$D/h$i.env" \
 		2>>"$D/watch$i.log" 3>&- |
 		ip netns exec "$h" "$@" --subnet-file="$D/h$i.env" -v 1 >>"$D/apply$i.log" 2>&1 3>&- &
 	track_pid "$!"

@@ -245,3 +245,66 @@ req() {
 	grep -q 'GET /v1/_/leases/%0a%1b - 400' "$D/server1.log"
 	kill -0 "$SRV_PID_1"
 }
+
+@test "server: TLS with client certificates required; a client without one, or with a rogue one, is refused" {
+	command -v openssl >/dev/null || require "needs openssl"
+	srv_topo 3
+	local c=$D/certs tls
+	make_certs "$c" "IP:192.0.2.251,IP:192.0.2.252"
+	srv_start 1 --remote-certfile="$c/server.crt" --remote-keyfile="$c/server.key" \
+		--remote-cafile="$c/ca.crt"
+	grep -q 'TLS, client certificates required' "$D/server1.log"
+	tls="--remote-cafile=$c/ca.crt --remote-certfile=$c/client.crt --remote-keyfile=$c/client.key"
+	for i in 1 2; do
+		no_etcd_route "$i"
+		FL_SRC="--remote=192.0.2.251:$SRV_PORT $tls" vx_host "$i"
+	done
+	# flannel-watch of each client: the same files.
+	for i in 1 2; do
+		wait_for 10 synced "$i" || { cat "$D/watch$i.log"; false; }
+	done
+	no_etcd_route 3
+	# No client certificate, a rogue one, plain HTTP: refused, nothing leased.
+	run in_host 3 flannel-lease --remote="192.0.2.251:$SRV_PORT" --remote-cafile="$c/ca.crt" \
+		--iface=eth0 --subnet-file="$D/h3.env" --mtu=1450 --oneshot
+	echo "$output"
+	[ "$status" -ne 0 ]
+	run in_host 3 flannel-lease --remote="192.0.2.251:$SRV_PORT" --remote-cafile="$c/ca.crt" \
+		--remote-certfile="$c/rogue.crt" --remote-keyfile="$c/rogue.key" \
+		--iface=eth0 --subnet-file="$D/h3.env" --mtu=1450 --oneshot
+	[ "$status" -ne 0 ]
+	run in_host 3 curl -s -o /dev/null -w '%{http_code}' "http://192.0.2.251:$SRV_PORT/v1/_/config"
+	[ "$output" = 000 ]
+	[ ! -e "$D/h3.env" ]
+	grep -q 'TLS handshake with 192.0.2.3 refused' "$D/server1.log"
+	[ "$(etcdctl_ get --prefix /coreos.com/network/subnets/ --keys-only | grep -c .)" = 2 ]
+	for i in 1 2; do wait_for 5 has_route "$i" "$(subnet_of $((3 - i)))"; done
+	ping_all 2
+}
+
+@test "server: fd:// socket activation, ready notification once listening" {
+	command -v systemd-socket-activate >/dev/null || require "needs systemd-socket-activate"
+	srv_topo 1
+	no_etcd_route 1
+	# The notify socket: python3 receives the datagram.
+	ip netns exec "$UL_NS" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print(s.recv(256).decode(), flush=True)' "$D/notify" >"$D/notified" 3>&- &
+	track_pid "$!"
+	wait_for 2 test -S "$D/notify"
+	# It starts flannel-server at the first connection, the client's.
+	ip netns exec "$UL_NS" env NOTIFY_SOCKET="$D/notify" systemd-socket-activate \
+		-E NOTIFY_SOCKET -l "192.0.2.251:$SRV_PORT" flannel-server --etcd-endpoints="$ETCD_EP" \
+		--listen=fd:// >"$D/server1.log" 2>&1 3>&- &
+	track_pid "$!"
+	FL_SRC="--remote=192.0.2.251:$SRV_PORT" lease_start 1 vxlan
+	wait_for 5 grep -q 'READY=1' "$D/notified"
+	grep -q 'serving the /v1 API on fd://' "$D/server1.log"
+	grep -q 'POST /v1/_/leases - 200' "$D/server1.log"
+	# fd://N names another descriptor; one that is not a listening socket is refused.
+	run ip netns exec "$UL_NS" flannel-server --etcd-endpoints="$ETCD_EP" --listen=fd://7
+	[ "$status" = 78 ]
+	[[ "$output" == *"fd://7"* ]]
+}

@@ -13,7 +13,10 @@
 #include "server/srv_req.h"
 #include "server/srv_ring.h"
 
-enum conn_state { C_IDLE, C_READING, C_WRITING, C_PARKED, C_CLOSED };
+/* C_DRAIN: the reply is out and our side shut: what the client still sends is
+ * read and dropped until it closes, so that the kernel does not reset the
+ * connection (and the reply with it) over unread bytes. */
+enum conn_state { C_IDLE, C_READING, C_WRITING, C_PARKED, C_DRAIN, C_CLOSED };
 enum watch_kind { W_LEASES, W_LEASE, W_NETWORKS };
 
 struct conn {

@@ -178,8 +178,28 @@ static void parse_buffered(struct srv *s, struct conn *c)
 	}
 }
 
+static void drain(struct conn *c)
+{
+	char b[4096];
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t r = recv(c->fd, b, sizeof(b), 0);
+
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			c->state = C_CLOSED;
+			return;
+		}
+	}
+}
+
 static void on_readable(struct srv *s, struct conn *c)
 {
+	if (c->state == C_DRAIN) {
+		drain(c);
+		return;
+	}
 	for (int i = 0; i < 8; i++) {
 		ssize_t r;
 
@@ -221,7 +241,13 @@ static void on_writable(struct srv *s, struct conn *c)
 		c->out_off += (size_t)w;
 	}
 	if (c->close_after) {
-		c->state = C_CLOSED;
+		if (c->ssl) {
+			c->state = C_CLOSED;
+			return;
+		}
+		shutdown(c->fd, SHUT_WR);
+		c->state = C_DRAIN;
+		c->deadline = mono_ms() + 2000;
 		return;
 	}
 	srv_req_clear(&c->req);
