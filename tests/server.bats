@@ -308,3 +308,49 @@ print(s.recv(256).decode(), flush=True)' "$D/notify" >"$D/notified" 3>&- &
 	[ "$status" = 78 ]
 	[[ "$output" == *"fd://7"* ]]
 }
+
+@test "server: flanneld --listen serves, flanneld --remote --networks=blue,green joins both through it" {
+	srv_topo 2
+	etcdctl_ put /coreos.com/network/blue/config \
+		'{"Network":"100.65.0.0/16","Backend":{"Type":"vxlan","VNI":2}}' >/dev/null
+	etcdctl_ put /coreos.com/network/green/config \
+		'{"Network":"100.66.0.0/16","Backend":{"Type":"vxlan","VNI":3}}' >/dev/null
+	ip netns exec "$UL_NS" flanneld --listen="192.0.2.251:$SRV_PORT" --etcd-endpoints="$ETCD_EP" \
+		>"$D/server1.log" 2>&1 3>&- &
+	track_pid "$!"
+	wait_for 5 grep -q 'serving the /v1 API' "$D/server1.log"
+	# The networks the server knows (GET /v1/).
+	run in_host 1 curl -s "http://192.0.2.251:$SRV_PORT/v1/"
+	[ "$(jq -c '.snapshot | sort' <<<"$output")" = '["blue","green"]' ]
+	# classic routes: two vxlan appliers with nexthop routes on one host
+	# collide over nexthops (seen in etcd mode too; not client mode's doing).
+	for i in 1 2; do
+		no_etcd_route "$i"
+		bg_in_host "$i" "$D/flanneld$i.log" flanneld --remote="192.0.2.251:$SRV_PORT" \
+			--iface=eth0 --networks=blue,green --subnet-dir="$D/n$i" --iptables-forward-rules=false \
+			--route-shape=classic
+	done
+	for i in 1 2; do
+		wait_for 15 test -s "$D/n$i/blue.env"
+		wait_for 15 test -s "$D/n$i/green.env"
+		grep -q '^FLANNEL_SUBNET=100.65.' "$D/n$i/blue.env"
+		grep -q '^FLANNEL_SUBNET=100.66.' "$D/n$i/green.env"
+	done
+	for net in blue green; do
+		[ "$(etcdctl_ get --prefix "/coreos.com/network/$net/subnets/" --print-value-only |
+			jq -r .PublicIP | sort | tr '\n' ' ')" = "192.0.2.1 192.0.2.2 " ]
+	done
+	wait_for 5 grep -q 'GET /v1/blue/leases?next=' "$D/server1.log"
+	grep -q 'POST /v1/green/leases - 200' "$D/server1.log"
+	# Each network's routes on the other host, and a ping over blue.
+	for i in 1 2; do
+		ln -s "$D/n$i/blue.env" "$D/h$i.env"
+		container "$i"
+	done
+	wait_for 10 has_route 1 "$(subnet_of 2)" || { cat "$D/flanneld1.log" "$D/server1.log"; ip -n "$(host_ns 1)" route; false; }
+	wait_for 10 has_route 2 "$(subnet_of 1)"
+	green2=$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0\/24/p' "$D/n2/green.env")
+	wait_for 10 has_route 1 "$green2"
+	ip -n "$(host_ns 1)" -d link show flannel.3 | grep -q 'vxlan id 3'
+	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
+}

@@ -196,13 +196,16 @@ static void drain(struct conn *c)
 
 static void on_readable(struct srv *s, struct conn *c)
 {
-	if (c->state == C_DRAIN) {
-		drain(c);
-		return;
-	}
+	/* A refused request's remaining bytes (a body over the limit) are
+	 * dropped, not buffered: the reply goes out first. */
 	for (int i = 0; i < 8; i++) {
 		ssize_t r;
 
+		if (c->state == C_DRAIN || (c->state == C_WRITING && c->close_after)) {
+			c->in_len = 0;
+			drain(c);
+			return;
+		}
 		if (c->in_len == sizeof(c->in)) {
 			if (c->state != C_PARKED)
 				parse_buffered(s, c);
