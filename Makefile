@@ -40,7 +40,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 MANS     := $(sort $(wildcard man/*.[1-8]))
 # Developer scripts (demo, deps, lint, checks) are not installed.
 SCRIPTS  := $(filter-out scripts/demo.sh scripts/deps.sh scripts/lint.sh scripts/deps-check.sh scripts/exits-check.sh,$(sort $(wildcard scripts/*.sh)))
-UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path))
+UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path systemd/*.socket))
 HDRS     := $(wildcard lib/*/*.h)
 
 # libFuzzer harnesses (tests/fuzz/fuzz_*.c): clang, their own objects.
