@@ -135,7 +135,7 @@ fresh_host() {
 	ip netns exec "$NS" nft flush ruleset
 	ip -n "$NS" nexthop flush proto 76 >/dev/null 2>&1 || true
 	ip -n "$NS" route flush proto 76 >/dev/null 2>&1 || true
-	rm -f "$BATS_TEST_TMPDIR"/run/flannel/*
+	rm -rf "$BATS_TEST_TMPDIR"/run/flannel/*
 	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"vxlan"}}'
 	# The host has its lease, as the examples that read subnet.env assume.
 	ip netns exec "$NS" "$ROOT/build/bin/flannel-lease" --etcd-endpoints="$ETCD_EP" \

@@ -26,29 +26,37 @@ static const char *exp_text(time_t t, char *buf, size_t len)
 	return t ? time_format_utc(t, buf, len) : "0001-01-01T00:00:00Z";
 }
 
-static void reply_json(struct srv *s, struct conn *c, json_t *o)
+/* The JSON text of o with Go's newline, o released; NULL when out of memory. */
+static char *json_text(json_t *o, size_t *len)
 {
-	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL, *t;
 	size_t n;
 
 	json_decref(o);
+	if (!text)
+		return NULL;
+	/* Go's json.Encoder ends every value with a newline. */
+	n = strlen(text);
+	t = realloc(text, n + 2);
+	if (!t) {
+		free(text);
+		return NULL;
+	}
+	t[n++] = '\n';
+	t[n] = '\0';
+	*len = n;
+	return t;
+}
+
+static void reply_json(struct srv *s, struct conn *c, json_t *o)
+{
+	size_t n = 0;
+	char *text = json_text(o, &n);
+
 	if (!text) {
 		srv_reply_text(s, c, 500, "out of memory");
 		return;
 	}
-	/* Go's json.Encoder ends every value with a newline. */
-	n = strlen(text);
-	{
-		char *t = realloc(text, n + 2);
-
-		if (!t) {
-			free(text);
-			srv_reply_text(s, c, 500, "out of memory");
-			return;
-		}
-		text = t;
-	}
-	text[n++] = '\n';
 	srv_reply(s, c, 200, JSON_CT, text, n);
 	free(text);
 }
@@ -457,13 +465,57 @@ static json_t *watch_result(json_t *events, json_t *snapshot, int64_t cursor)
 			 snapshot ? snapshot : json_null(), "cursor", cur);
 }
 
+static struct snap_cache *snap_find(struct srv *s, const char *prefix)
+{
+	for (int i = 0; i < SNAP_CACHE; i++)
+		if (s->snaps[i].body && strcmp(s->snaps[i].prefix, prefix) == 0)
+			return &s->snaps[i];
+	return NULL;
+}
+
+/* Reply with the snapshot, and keep it for the next ones. */
+static void snap_reply(struct srv *s, struct conn *c, json_t *o, int64_t rev)
+{
+	struct snap_cache *k = snap_find(s, c->prefix);
+	size_t n = 0;
+	char *text = json_text(o, &n);
+
+	if (!text) {
+		srv_reply_text(s, c, 500, "out of memory");
+		return;
+	}
+	srv_reply(s, c, 200, JSON_CT, text, n);
+	if (!k) {
+		k = &s->snaps[s->snap_next++ % SNAP_CACHE];
+		snprintf(k->prefix, sizeof(k->prefix), "%s", c->prefix);
+	}
+	free(k->body);
+	k->body = text;
+	k->len = n;
+	k->rev = rev;
+}
+
+void api_free(struct srv *s)
+{
+	for (int i = 0; i < SNAP_CACHE; i++)
+		free(s->snaps[i].body);
+}
+
 /* Every lease of the network, at one revision: its cursor. */
 static void snapshot(struct srv *s, struct conn *c, bool reservations)
 {
 	struct list l = { .arr = json_array(), .reservations = reservations };
+	struct snap_cache *k = reservations ? NULL : snap_find(s, c->prefix);
 	char dir[600], *end;
 	int64_t rev = 0;
 	int rc;
+
+	/* Nothing changed under the prefix since it was read: still the state. */
+	if (k && ring_head(&s->ring) <= k->rev) {
+		json_decref(l.arr);
+		srv_reply(s, c, 200, JSON_CT, k->body, k->len);
+		return;
+	}
 
 	if (!l.arr || acquire_key(c->prefix, "", dir, sizeof(dir)) < 0 ||
 	    !(end = etcd_prefix_end(dir))) {
@@ -480,7 +532,10 @@ static void snapshot(struct srv *s, struct conn *c, bool reservations)
 			       l.bad ? "out of memory" : etcd_error(s->e));
 		return;
 	}
-	reply_json(s, c, reservations ? l.arr : watch_result(NULL, l.arr, rev));
+	if (reservations)
+		reply_json(s, c, l.arr);
+	else
+		snap_reply(s, c, watch_result(NULL, l.arr, rev), rev);
 }
 
 static void snapshot_one(struct srv *s, struct conn *c)

@@ -41,8 +41,21 @@ struct conn {
 	int64_t cursor;
 };
 
+/* The last snapshot reply of a network: at rev, it stays right for as long
+ * as the shared watch saw no change after rev (a restart's thundering herd
+ * of clients costs one etcd range, not one each). */
+#define SNAP_CACHE 8
+struct snap_cache {
+	char prefix[512];
+	int64_t rev;
+	char *body;
+	size_t len;
+};
+
 struct srv {
 	const struct server_opts *o;
+	struct snap_cache snaps[SNAP_CACHE];
+	unsigned snap_next;
 	struct etcd *e;              /* requests, from the loop's thread only */
 	struct ring ring;            /* the shared watch */
 	char prefix[512];            /* the etcd prefix without a trailing '/' */
@@ -63,6 +76,8 @@ void srv_reply_text(struct srv *s, struct conn *c, int status, const char *fmt, 
 void api_handle(struct srv *s, struct conn *c);
 /* A parked poll after new changes: answer it if any is for it. */
 void api_wake(struct srv *s, struct conn *c);
+/* What the handlers keep between requests (the snapshot cache). */
+void api_free(struct srv *s);
 
 /* The listening sockets (srv_listen.c): parse and bind or adopt. */
 int srv_listen_open(const char *spec, int *fd, char *err, size_t errlen);

@@ -266,3 +266,13 @@ int ring_since(struct ring *r, int64_t cursor, void (*emit)(void *arg, const str
 	pthread_mutex_unlock(&r->mu);
 	return count;
 }
+
+int64_t ring_head(struct ring *r)
+{
+	int64_t h;
+
+	pthread_mutex_lock(&r->mu);
+	h = r->head_rev;
+	pthread_mutex_unlock(&r->mu);
+	return h;
+}

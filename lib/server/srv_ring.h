@@ -52,4 +52,7 @@ void ring_drain(struct ring *r);
 int ring_since(struct ring *r, int64_t cursor, void (*emit)(void *arg, const struct ring_ev *ev),
 	       void *arg, int64_t *head);
 
+/* The revision up to which the ring is complete. */
+int64_t ring_head(struct ring *r);
+
 #endif
