@@ -63,6 +63,19 @@ static int add_url(struct etcd_remote *r, const char *s, size_t n, bool tls, cha
 	return ETCD_OK;
 }
 
+/* A network name goes into every URL: the server's own rule for one. */
+static bool name_ok(const char *s, size_t n)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
+
+	if (n == 0 || n > 63 || (n == 1 && s[0] == '.') || (n == 2 && memcmp(s, "..", 2) == 0))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!s[i] || !strchr(ok, s[i]))
+			return false;
+	return true;
+}
+
 int remote_open(struct etcd *e, const struct etcd_opts *o, char *err, size_t errlen)
 {
 	struct etcd_remote *r = fl_calloc(1, sizeof(*r));
@@ -88,6 +101,12 @@ int remote_open(struct etcd *e, const struct etcd_opts *o, char *err, size_t err
 	if (rc == ETCD_OK && (o->remote_certfile && *o->remote_certfile) !=
 				     (o->remote_keyfile && *o->remote_keyfile)) {
 		snprintf(err, errlen, "--remote-certfile and --remote-keyfile go together");
+		rc = ETCD_ERR_USAGE;
+	}
+	if (rc == ETCD_OK && o->remote_network &&
+	    !name_ok(o->remote_network, strlen(o->remote_network))) {
+		snprintf(err, errlen, "--remote-network \"%s\" is not a network name "
+			 "(letters, digits, - _ ., at most 63)", o->remote_network);
 		rc = ETCD_ERR_USAGE;
 	}
 	if (rc != ETCD_OK)
@@ -192,7 +211,7 @@ static int network_of(struct etcd *e, const char *b, size_t blen, char *net, siz
 		return 0;
 	}
 	if (blen > bl + 1 && memcmp(b, r->base, bl) == 0 && b[bl] == '/' &&
-	    !memchr(b + bl + 1, '/', blen - bl - 1) && blen - bl - 1 < netlen) {
+	    name_ok(b + bl + 1, blen - bl - 1) && blen - bl - 1 < netlen) {
 		snprintf(net, netlen, "%.*s", (int)(blen - bl - 1), b + bl + 1);
 		return 0;
 	}
