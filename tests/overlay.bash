@@ -88,6 +88,16 @@ gw_offlink_up() {
 	wait_for 5 has_route 1 "$(subnet_of 2)"
 }
 
+# vx_host I [flannel-lease options]: host I's vxlan lease (BackendData from
+# flannel-vxlan init), its watch piped into flannel-vxlan apply, a container.
+vx_host() {
+	local data
+	data=$(in_host "$1" flannel-vxlan init --iface=eth0)
+	lease_start "$1" vxlan --backend-data="$data" "${@:2}"
+	applier_start "$1" flannel-vxlan apply
+	container "$1"
+}
+
 # synced I N: host I's applier logged its Nth sync.
 synced() {
 	[ "$(grep -c 'in sync at revision' "$D/apply$1.log" 2>/dev/null)" -ge "${2:-1}" ]

@@ -59,15 +59,6 @@ srv_start() {
 
 REMOTE() { echo "--remote=192.0.2.251:$SRV_PORT,192.0.2.252:$SRV_PORT"; }
 
-# vx_host I: host I's lease (vxlan BackendData), its watch | flannel-vxlan, a container.
-vx_host() {
-	local data
-	data=$(in_host "$1" flannel-vxlan init --iface=eth0)
-	lease_start "$1" vxlan --backend-data="$data" "${@:2}"
-	applier_start "$1" flannel-vxlan apply
-	container "$1"
-}
-
 # all_routes N: every host of 1..N has a route to every other's subnet.
 all_routes() {
 	local i j

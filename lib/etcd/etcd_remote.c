@@ -12,15 +12,11 @@
 #include "base/timefmt.h"
 #include "etcd/etcd_remote.h"
 
+/* The servers are the etcd client's endpoints (e->eps, e->tx, e->cur: one
+ * transport each, failover as for etcd); this is what client mode adds. */
 struct etcd_remote {
-	char **urls;
-	struct etcd_tx **tx;
-	size_t n, cur;
-	char *cafile, *certfile, *keyfile;
-	struct etcd_tls tls;
 	char *base;        /* the tools' prefix: network "_" is here, NAME below it */
 	char *network;     /* --remote-network, or NULL */
-	struct buf resp;
 };
 
 static char *dup_or_null(const char *s, int *bad)
@@ -33,34 +29,6 @@ static char *dup_or_null(const char *s, int *bad)
 	if (!d)
 		*bad = 1;
 	return d;
-}
-
-/* HOST:PORT or http[s]://HOST:PORT; https when any TLS file is given, as upstream. */
-static int add_url(struct etcd_remote *r, const char *s, size_t n, bool tls, char *err,
-		   size_t errlen)
-{
-	char **g = fl_realloc(r->urls, (r->n + 1) * sizeof(*r->urls));
-	bool scheme = (n > 7 && strncmp(s, "http://", 7) == 0) ||
-		      (n > 8 && strncmp(s, "https://", 8) == 0);
-	int len;
-
-	if (!g)
-		return ETCD_ERR_NOMEM;
-	r->urls = g;
-	if (n == 0 || memchr(s, '/', n) != NULL) {
-		if (!scheme || memchr(s + (s[4] == 's' ? 8 : 7), '/', n - (s[4] == 's' ? 8 : 7))) {
-			snprintf(err, errlen, "--remote \"%.*s\" is not HOST:PORT", (int)n, s);
-			return ETCD_ERR_USAGE;
-		}
-	}
-	g[r->n] = fl_malloc(n + 9);
-	if (!g[r->n])
-		return ETCD_ERR_NOMEM;
-	len = snprintf(g[r->n], n + 9, "%s%.*s", scheme ? "" : tls ? "https://" : "http://",
-		       (int)n, s);
-	(void)len;
-	r->n++;
-	return ETCD_OK;
 }
 
 /* A network name goes into every URL: the server's own rule for one. */
@@ -76,60 +44,55 @@ static bool name_ok(const char *s, size_t n)
 	return true;
 }
 
-int remote_open(struct etcd *e, const struct etcd_opts *o, char *err, size_t errlen)
+int remote_urls(const struct etcd_opts *o, char **out, char *err, size_t errlen)
 {
-	struct etcd_remote *r = fl_calloc(1, sizeof(*r));
 	bool tls = (o->remote_cafile && *o->remote_cafile) ||
 		   (o->remote_certfile && *o->remote_certfile);
 	const char *p = o->remote;
-	int bad = 0, rc = ETCD_OK;
+	struct buf b = { 0 };
+
+	*out = NULL;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		bool scheme = (n > 7 && strncmp(p, "http://", 7) == 0) ||
+			      (n > 8 && strncmp(p, "https://", 8) == 0);
+		size_t skip = scheme ? (p[4] == 's' ? 8 : 7) : 0;
+
+		/* HOST:PORT, or a URL with nothing after it. */
+		if (n == 0 || memchr(p + skip, '/', n - skip)) {
+			snprintf(err, errlen, "--remote \"%.*s\" is not HOST:PORT", (int)n, p);
+			buf_free(&b);
+			return ETCD_ERR_USAGE;
+		}
+		buf_printf(&b, "%s%s%.*s", b.len ? "," : "",
+			   scheme ? "" : tls ? "https://" : "http://", (int)n, p);
+		p += n + (comma ? 1 : 0);
+	}
+	if (!b.len) {
+		snprintf(err, errlen, "--remote: no server given");
+		return ETCD_ERR_USAGE;
+	}
+	*out = buf_take(&b);
+	return *out ? ETCD_OK : ETCD_ERR_NOMEM;
+}
+
+int remote_open(struct etcd *e, const struct etcd_opts *o, char *err, size_t errlen)
+{
+	struct etcd_remote *r = fl_calloc(1, sizeof(*r));
+	int bad = 0;
 
 	if (!r)
 		return ETCD_ERR_NOMEM;
 	e->rm = r;
-	while (rc == ETCD_OK && *p) {
-		const char *comma = strchr(p, ',');
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
-
-		rc = add_url(r, p, n, tls, err, errlen);
-		p += n + (comma ? 1 : 0);
-	}
-	if (rc == ETCD_OK && !r->n) {
-		snprintf(err, errlen, "--remote: no server given");
-		rc = ETCD_ERR_USAGE;
-	}
-	if (rc == ETCD_OK && (o->remote_certfile && *o->remote_certfile) !=
-				     (o->remote_keyfile && *o->remote_keyfile)) {
-		snprintf(err, errlen, "--remote-certfile and --remote-keyfile go together");
-		rc = ETCD_ERR_USAGE;
-	}
-	if (rc == ETCD_OK && o->remote_network &&
-	    !name_ok(o->remote_network, strlen(o->remote_network))) {
+	if (o->remote_network && !name_ok(o->remote_network, strlen(o->remote_network))) {
 		snprintf(err, errlen, "--remote-network \"%s\" is not a network name "
 			 "(letters, digits, - _ ., at most 63)", o->remote_network);
-		rc = ETCD_ERR_USAGE;
+		return ETCD_ERR_USAGE;
 	}
-	if (rc != ETCD_OK)
-		return rc;
-	r->cafile = dup_or_null(o->remote_cafile, &bad);
-	r->certfile = dup_or_null(o->remote_certfile, &bad);
-	r->keyfile = dup_or_null(o->remote_keyfile, &bad);
 	r->base = dup_or_null(o->remote_prefix ? o->remote_prefix : ETCD_DEFAULT_PREFIX, &bad);
 	r->network = dup_or_null(o->remote_network, &bad);
-	r->tls = (struct etcd_tls){ r->cafile, r->certfile, r->keyfile };
-	r->tx = fl_calloc(r->n, sizeof(*r->tx));
-	r->resp.max = 256u << 20;
-	if (bad || !r->tx)
-		return ETCD_ERR_NOMEM;
-	for (size_t i = 0; i < r->n; i++) {
-		rc = strncmp(r->urls[i], "https://", 8) == 0 ?
-			     etcd_tx_curl_new(r->urls[i], e->timeout_ms, &r->tls, &r->tx[i], err,
-					      errlen) :
-			     etcd_tx_http_new(r->urls[i], e->timeout_ms, &r->tx[i], err, errlen);
-		if (rc != ETCD_OK)
-			return rc;
-	}
-	return ETCD_OK;
+	return bad ? ETCD_ERR_NOMEM : ETCD_OK;
 }
 
 void remote_close(struct etcd *e)
@@ -138,56 +101,44 @@ void remote_close(struct etcd *e)
 
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->urls[i]);
-		if (r->tx && r->tx[i])
-			r->tx[i]->ops->free(r->tx[i]);
-	}
-	free(r->urls);
-	free(r->tx);
-	free(r->cafile);
-	free(r->certfile);
-	free(r->keyfile);
 	free(r->base);
 	free(r->network);
-	buf_free(&r->resp);
 	free(r);
 	e->rm = NULL;
 }
 
 struct etcd_tx *remote_tx(struct etcd *e, size_t *i, const char **url)
 {
-	*i = e->rm->cur;
-	*url = e->rm->urls[*i];
-	return e->rm->tx[*i];
+	*i = e->cur;
+	*url = e->eps[*i];
+	return e->tx[*i];
 }
 
 void remote_failed(struct etcd *e, size_t i)
 {
-	if (e->rm->cur == i)
-		e->rm->cur = (i + 1) % e->rm->n;
+	if (e->cur == i)
+		e->cur = (i + 1) % e->n_eps;
 }
 
 int remote_call(struct etcd *e, const char *method, const char *path, const char *body,
 		long *http, struct buf **resp)
 {
-	struct etcd_remote *r = e->rm;
 	char cause[256] = "";
 	int rc = ETCD_ERR_UNAVAILABLE;
 
 	/* Every server once, from the last one that answered. */
-	for (size_t k = 0; k < r->n; k++) {
-		size_t i = (r->cur + k) % r->n;
-		struct etcd_tx *t = r->tx[i];
+	for (size_t k = 0; k < e->n_eps; k++) {
+		size_t i = (e->cur + k) % e->n_eps;
+		struct etcd_tx *t = e->tx[i];
 
-		rc = t->ops->request(t, method, path, body, NULL, http, &r->resp, cause,
+		rc = t->ops->request(t, method, path, body, NULL, http, &e->resp, cause,
 				     sizeof(cause));
 		if (rc == ETCD_OK) {
-			r->cur = i;
-			*resp = &r->resp;
+			e->cur = i;
+			*resp = &e->resp;
 			return ETCD_OK;
 		}
-		etcd_set_error(e, "flannel-server unreachable at %s: %s", r->urls[i], cause);
+		etcd_set_error(e, "flannel-server unreachable at %s: %s", e->eps[i], cause);
 		if (rc != ETCD_ERR_UNAVAILABLE)
 			return rc;
 	}

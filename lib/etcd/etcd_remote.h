@@ -13,6 +13,10 @@
 struct etcd_remote;
 struct remote_watch;
 
+/* --remote's servers as endpoint URLs (malloc'd): https:// when a
+ * --remote-*file is given, as upstream; they become e->eps. */
+int remote_urls(const struct etcd_opts *o, char **out, char *err, size_t errlen);
+/* The rest of client mode, once e's endpoints and transports are open. */
 int remote_open(struct etcd *e, const struct etcd_opts *o, char *err, size_t errlen);
 void remote_close(struct etcd *e);
 
