@@ -25,6 +25,7 @@
 #include "model/event.h"
 #include "model/event_stream.h"
 #include "netlink/iface.h"
+#include "status/state.h"
 
 extern char **environ;
 
@@ -46,6 +47,7 @@ enum {
 	OPT_PUBLIC_IPV6,
 	OPT_IFACE,
 	OPT_PASS_ENV,
+	OPT_STATE_DIR,
 };
 
 static const struct option options[] = {
@@ -63,6 +65,7 @@ static const struct option options[] = {
 	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
 	{ "iface", required_argument, NULL, OPT_IFACE },
 	{ "pass-env", required_argument, NULL, OPT_PASS_ENV },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -79,6 +82,7 @@ struct args {
 	const char *subnet_file;
 	const char *public_ip, *public_ip6;
 	const char *iface;
+	const char *state_dir;   /* NULL: status/state.h's default */
 	int64_t timeout_ms;
 	char *pass_env;          /* --pass-env names, comma-joined; NULL: none */
 	char **base_env;         /* PATH and those: what every command starts from */
@@ -111,6 +115,8 @@ static void usage(FILE *f)
 		"                         (default: the default route's)\n"
 		"  --pass-env=NAME[,NAME] give the commands these variables too\n"
 		"                         (they get PATH and the lease variables only)\n"
+		"  --state-dir=DIR        apply: the state file's directory\n"
+		"                         (default /run/flannel/state; flannel-state(5))\n"
 		"  -v N                   verbosity (0, 1, 2)\n"
 		"The config is read from etcd (<prefix>/config) unless --config is given\n"
 		"or a command flag is given without --etcd-endpoints or --remote.\n%s",
@@ -161,6 +167,7 @@ static int parse_one(struct args *a, int opt, const char *arg)
 	case OPT_PUBLIC_IP: a->public_ip = arg; return 0;
 	case OPT_PUBLIC_IPV6: a->public_ip6 = arg; return 0;
 	case OPT_IFACE: a->iface = arg; return 0;
+	case OPT_STATE_DIR: a->state_dir = arg; return 0;
 	case OPT_PASS_ENV: return add_pass_env(a, arg);
 	case OPT_TIMEOUT:
 		if ((a->timeout_ms = duration_parse_ms(arg)) >= 0)
@@ -304,6 +311,7 @@ static struct cmdrun_opts run_opts(const struct args *a)
 struct apply_ctx {
 	struct args *a;
 	struct ext_applier *ap;
+	struct state *st;
 };
 
 static int on_event(void *arg, const struct event *ev)
@@ -312,6 +320,7 @@ static int on_event(void *arg, const struct event *ev)
 
 	if (reload_wanted)
 		reload_config(c->a);
+	state_event(c->st, ev);
 	if (ext_applier_event(c->ap, ev) < 0)
 		return errno == ECANCELED ? 1 : -1;
 	/* Ready for systemd once the first snapshot's commands have run. */
@@ -320,6 +329,14 @@ static int on_event(void *arg, const struct event *ev)
 		sd_notify_ready(getenv("NOTIFY_SOCKET"));
 	}
 	return 0;
+}
+
+static int on_tick(void *arg)
+{
+	struct apply_ctx *c = arg;
+
+	state_count_set(c->st, STATE_ERRORS, ext_applier_failures(c->ap));
+	return state_tick(c->st);
 }
 
 /* SIGTERM and SIGINT end the run; SIGHUP reloads before the next event. */
@@ -351,7 +368,7 @@ static int do_apply(struct args *a)
 	struct cmdrun_opts o = run_opts(a);
 	struct apply_ctx c = { .a = a, .ap = ext_applier_new(&a->cfg, a->base_env, &o, a->backend_type) };
 	struct event_sink s = { .event = on_event, .signal = on_signal, .sigfd = sig_fd(),
-				.extra_fd = -1, .arg = &c };
+				.extra_fd = -1, .tick = on_tick, .arg = &c };
 	int rc;
 
 	if (!c.ap) {
@@ -361,8 +378,12 @@ static int do_apply(struct args *a)
 	if (!configured(a, EXT_SUBNET_ADD) && !configured(a, EXT_SUBNET_REMOVE))
 		log_notice("no SubnetAddCommand and no SubnetRemoveCommand: events are only read");
 	set_scope(a, c.ap);
+	c.st = state_new(a->state_dir, "flannel-ext", true);
+	state_set_str(c.st, "backend", "extension");
+	ext_applier_set_state(c.ap, c.st);
 	rc = event_stream_run(STDIN_FILENO, &s);
 	ext_applier_free(c.ap);
+	state_free(c.st);
 	return rc;
 }
 

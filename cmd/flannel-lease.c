@@ -39,6 +39,7 @@ enum {
 	OPT_TTL,
 	OPT_ONESHOT,
 	OPT_QUIET,
+	OPT_STATE_DIR,
 };
 
 static const struct option options[] = {
@@ -57,6 +58,7 @@ static const struct option options[] = {
 	{ "subnet-lease-ttl", required_argument, NULL, OPT_TTL },
 	{ "oneshot", no_argument, NULL, OPT_ONESHOT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -81,6 +83,7 @@ static void usage(FILE *f)
 		"  --subnet-lease-ttl=DURATION    TTL of a new lease (default 24h, as upstream)\n"
 		"  --oneshot                      acquire, write subnet.env and exit\n"
 		"  --quiet                        print no lease events on stdout\n"
+		"  --state-dir=DIR                the state file's directory (/run/flannel/state)\n"
 		"  -v N                           verbosity (0, 1, 2)\n%s",
 		cli_etcd_usage);
 	fputs(cli_remote_usage, f);
@@ -90,7 +93,7 @@ struct args {
 	struct cli_etcd etcd;
 	const char *public_ip, *public_ip6, *iface, *backend_type, *backend_data,
 		*backend_v6_data;
-	const char *subnet_file;
+	const char *subnet_file, *state_dir;
 	long mtu;
 	bool ipmasq, oneshot, quiet;
 	int64_t margin_s, ttl_s;
@@ -161,6 +164,7 @@ static int parse_one(struct args *a, int opt, const char *arg)
 	case OPT_BACKEND_V6_DATA: a->backend_v6_data = arg; return 0;
 	case OPT_ONESHOT: a->oneshot = true; return 0;
 	case OPT_QUIET: a->quiet = true; return 0;
+	case OPT_STATE_DIR: a->state_dir = arg; return 0;
 	case OPT_MTU:
 	case OPT_IP_MASQ:
 	case OPT_MARGIN:
@@ -370,7 +374,10 @@ static int run(struct args *a, struct net_config *cfg, struct lease *want)
 	k.ready = sd_notify_ready;
 	k.ready_arg = getenv("NOTIFY_SOCKET");
 	lease_init(&k.cur);
+	if (!a->oneshot)
+		k.state = state_new(a->state_dir, "flannel-lease", false);
 	rc = lease_keep_run(&k);
+	state_free(k.state);
 	lease_clear(&k.cur);
 out:
 	etcd_close(e);

@@ -16,6 +16,7 @@
 
 enum {
 	OPT_PORT = 1, OPT_IFACE, OPT_SUBNET_FILE, OPT_NETWORK, OPT_STATS, OPT_PUBLIC_IP,
+	OPT_STATE_DIR,
 };
 
 static const struct option options[] = {
@@ -25,6 +26,7 @@ static const struct option options[] = {
 	{ "network", required_argument, NULL, OPT_NETWORK },
 	{ "stats-file", required_argument, NULL, OPT_STATS },
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -33,7 +35,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flannel-udp apply [--port=N] [--iface=IF|ADDR] [--subnet-file=FILE]\n"
-		"                         [--network=CIDR] [--stats-file=FILE] [-v N]\n"
+		"                         [--network=CIDR] [--stats-file=FILE] [--state-dir=DIR]\n"
+		"                         [-v N]\n"
 		"Counters go to --stats-file (default: the subnet file's name + .udp-stats).\n"
 		"Creates flannel0 and carries IPv4 packets to the other hosts in UDP\n"
 		"datagrams (port 8285 by default), as upstream's udp backend; reads lease\n"
@@ -59,6 +62,7 @@ static int parse_one(struct udp_opts *o, int opt, const char *arg)
 		o->subnet_file_given = true;
 		return 0;
 	case OPT_STATS: o->stats_file = arg; return 0;
+	case OPT_STATE_DIR: o->state_dir = arg; return 0;
 	case OPT_PUBLIC_IP: return 0; /* accepted for flanneld's sake: peers use their own */
 	case OPT_NETWORK:
 		if (prefix_parse(arg, &o->network) == 0 && o->network.addr.family == AF_INET)
@@ -75,7 +79,8 @@ static int parse_one(struct udp_opts *o, int opt, const char *arg)
 
 int main(int argc, char **argv)
 {
-	struct udp_opts o = { .port = UDP_DEFAULT_PORT, .subnet_file = "/run/flannel/subnet.env" };
+	struct udp_opts o = { .port = UDP_DEFAULT_PORT, .subnet_file = "/run/flannel/subnet.env",
+			      .state_dir = getenv("FLANNELD_STATE_DIR") };
 	char stats[512];
 	int opt;
 

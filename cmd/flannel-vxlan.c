@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 	struct nl *nl;
 	int opt, rc = 0;
 
-	apply_cli_init(&a.ac);
+	apply_cli_init(&a.ac, "flannel-vxlan", getenv("FLANNELD_STATE_DIR"));
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2 || argv[1][0] == '-') {

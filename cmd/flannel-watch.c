@@ -21,6 +21,7 @@ enum {
 	OPT_PAGE_SIZE,
 	OPT_EXPIRATIONS,
 	OPT_ONCE,
+	OPT_STATE_DIR,
 };
 
 static const struct option options[] = {
@@ -30,6 +31,7 @@ static const struct option options[] = {
 	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
 	{ "expirations", no_argument, NULL, OPT_EXPIRATIONS },
 	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -44,6 +46,7 @@ static void usage(FILE *f)
 		"  --page-size=N            leases per etcd request (default 500)\n"
 		"  --expirations            look up each lease's expiry (one request per lease)\n"
 		"  --once                   exit after the first sync marker\n"
+		"  --state-dir=DIR          the state file's directory (/run/flannel/state)\n"
 		"  -v N                     verbosity (0, 1, 2)\n%s",
 		cli_etcd_usage);
 	fputs(cli_remote_usage, f);
@@ -51,7 +54,7 @@ static void usage(FILE *f)
 
 struct args {
 	struct cli_etcd etcd;
-	const char *subnet_file;
+	const char *subnet_file, *state_dir;
 	long page;
 	bool expirations, once;
 };
@@ -66,6 +69,7 @@ static int parse_one(struct args *a, int opt, const char *arg)
 	case OPT_SUBNET_FILE: a->subnet_file = *arg ? arg : NULL; return 0;
 	case OPT_EXPIRATIONS: a->expirations = true; return 0;
 	case OPT_ONCE: a->once = true; return 0;
+	case OPT_STATE_DIR: a->state_dir = arg; return 0;
 	case OPT_PAGE_SIZE:
 		if (cli_long(arg, 1, 100000, &a->page) == 0)
 			return 0;
@@ -99,7 +103,10 @@ static int run(struct args *a)
 	w.once = a->once;
 	w.synced = sd_notify_ready;
 	w.synced_arg = getenv("NOTIFY_SOCKET");
+	if (!a->once)
+		w.state = state_new(a->state_dir, "flannel-watch", false);
 	rc = lease_watch_run(&w);
+	state_free(w.state);
 	etcd_close(e);
 	return rc;
 }

@@ -17,7 +17,7 @@
 
 enum {
 	OPT_PORT = 1, OPT_IFACE, OPT_SUBNET_FILE, OPT_NETWORK, OPT_PUBLIC_IP, OPT_DEV,
-	OPT_UAPI_DIR, OPT_MTU, OPT_KEEPALIVE, OPT_PSK, OPT_CHECK, OPT_STALE,
+	OPT_UAPI_DIR, OPT_MTU, OPT_KEEPALIVE, OPT_PSK, OPT_CHECK, OPT_STALE, OPT_STATE_DIR,
 };
 
 static const struct option options[] = {
@@ -33,6 +33,7 @@ static const struct option options[] = {
 	{ "psk", required_argument, NULL, OPT_PSK },
 	{ "check-interval", required_argument, NULL, OPT_CHECK },
 	{ "stale-after", required_argument, NULL, OPT_STALE },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -43,7 +44,8 @@ static void usage(FILE *f)
 		"usage: flannel-wireguard init|apply [--port=N] [--dev=NAME] [--uapi-dir=DIR]\n"
 		"                         [--iface=IF|ADDR] [--mtu=N] [--keepalive=SECS]\n"
 		"                         [--psk=BASE64] [--subnet-file=FILE] [--network=CIDR]\n"
-		"                         [--check-interval=SECS] [--stale-after=SECS] [-v N]\n"
+		"                         [--check-interval=SECS] [--stale-after=SECS]\n"
+		"                         [--state-dir=DIR] [-v N]\n"
 		"init reuses or makes the WireGuard device (flannel-wg, port 51820) and prints\n"
 		"the lease's BackendData; apply reads lease events on stdin and keeps one peer\n"
 		"per remote lease.  The key file is $WIREGUARD_KEY_FILE or /run/flannel/wgkey.\n"
@@ -98,6 +100,7 @@ static int parse_one(struct wg_opts *o, int opt, const char *arg)
 		return 0;
 	case OPT_IFACE: o->iface = arg; return 0;
 	case OPT_DEV: o->dev = arg; return 0;
+	case OPT_STATE_DIR: o->state_dir = arg; return 0;
 	case OPT_UAPI_DIR: o->uapi_dir = arg; return 0;
 	case OPT_SUBNET_FILE:
 		o->subnet_file = arg;
@@ -123,6 +126,7 @@ int main(int argc, char **argv)
 	struct wg_opts o = { .dev = "flannel-wg", .uapi_dir = WG_UAPI_DIR,
 			     .key_file = key && key[0] ? key : "/run/flannel/wgkey",
 			     .port = WG_DEFAULT_PORT, .subnet_file = "/run/flannel/subnet.env",
+			     .state_dir = getenv("FLANNELD_STATE_DIR"),
 			     .check_secs = 10, .stale_secs = 180 };
 	bool init;
 	int opt;

@@ -22,6 +22,7 @@ enum {
 	OPT_FULLY_RANDOM, OPT_FORWARD_RULES, OPT_RESYNC, OPT_BLACKHOLE, OPT_HEALTHZ_IP,
 	OPT_HEALTHZ_PORT, OPT_LISTEN, OPT_KUBE, OPT_BIN_DIR,
 	OPT_IGNORED, OPT_DRY_RUN, OPT_VERSION, OPT_HELP, OPT_EXT_PASS_ENV, OPT_ROUTE_SHAPE,
+	OPT_STATE_DIR, OPT_METRICS_ADDR,
 };
 
 static const struct option options[] = {
@@ -42,6 +43,8 @@ static const struct option options[] = {
 	{ "ip-blackhole-route", optional_argument, NULL, OPT_BLACKHOLE },
 	{ "healthz-ip", required_argument, NULL, OPT_HEALTHZ_IP },
 	{ "healthz-port", required_argument, NULL, OPT_HEALTHZ_PORT },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	CLI_REMOTE_OPTIONS,
 	{ "kube-subnet-mgr", optional_argument, NULL, OPT_KUBE },
@@ -84,6 +87,8 @@ static void usage(FILE *f)
 		"                               classic: upstream's plain routes)\n"
 		"  --iptables-resync=SECONDS    accepted; rules are restored on change instead\n"
 		"  --healthz-ip=IP, --healthz-port=PORT  serve /healthz and /readyz (port 0: off)\n"
+		"  --metrics-addr=IP:PORT       serve /metrics (Prometheus; [IPv6]:PORT too)\n"
+		"  --state-dir=DIR              the pieces' state files (/run/flannel/state)\n"
 		"  --bin-dir=DIR                where the flannel-* pieces are\n"
 		"  --extension-pass-env=NAMES   variables (comma list) the extension commands get\n"
 		"  --listen=ADDR                server mode: run flannel-server on ADDR\n"
@@ -123,6 +128,32 @@ static int refuse(const char *name)
 	return -1;
 }
 
+/* IP:PORT or [IPv6]:PORT; the address is checked when it is opened. */
+static int parse_metrics_addr(struct flanneld_opts *o, const char *arg)
+{
+	static char ip[64];
+	const char *colon = strrchr(arg, ':');
+	const char *host = arg;
+	size_t n;
+	long port;
+
+	if (colon && arg[0] == '[' && colon > arg && colon[-1] == ']') {
+		host = arg + 1;
+		n = (size_t)(colon - 1 - host);
+	} else {
+		n = colon ? (size_t)(colon - arg) : 0;
+	}
+	if (!colon || n == 0 || n >= sizeof(ip) || cli_long(colon + 1, 1, 65535, &port) < 0) {
+		log_err("--metrics-addr %s: not IP:PORT or [IPv6]:PORT (port within 1..65535)", arg);
+		return -1;
+	}
+	memcpy(ip, host, n);
+	ip[n] = '\0';
+	o->metrics_ip = ip;
+	o->metrics_port = (unsigned)port;
+	return 0;
+}
+
 static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const char *name)
 {
 	long v;
@@ -152,6 +183,8 @@ static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const ch
 	case OPT_FORWARD_RULES: return set_bool(&o->forward_rules, arg, name);
 	case OPT_BLACKHOLE: return set_bool(&o->blackhole, arg, name);
 	case OPT_HEALTHZ_IP: o->healthz_ip = arg; return 0;
+	case OPT_STATE_DIR: o->state_dir = arg; return 0;
+	case OPT_METRICS_ADDR: return parse_metrics_addr(o, arg);
 	case OPT_HEALTHZ_PORT:
 		if (cli_long(arg, 0, 65535, &v) == 0) {
 			o->healthz_port = (unsigned)v;

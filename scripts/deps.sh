@@ -7,7 +7,8 @@ pkgs="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libmnl-dev
 bats etcd-server etcd-client jq iproute2 shellcheck mandoc
 containernetworking-plugins nftables iptables openssl tcpdump procps psmisc
 iputils-ping time systemd python3 user-mode-linux kmod iperf3 clang
-libclang-rt-14-dev wireguard-go wireguard-tools libssl-dev faketime ethtool"
+libclang-rt-14-dev wireguard-go wireguard-tools libssl-dev faketime ethtool
+prometheus curl"
 
 missing=""
 for p in $pkgs; do

@@ -168,17 +168,21 @@ topo_create() {
 host_ns() { echo "$(fl_id)h$1"; }
 
 # in_host I CMD...: run CMD in host I's namespace.
+# Every host keeps its pieces' state files apart (flannel-state(5)).
 in_host() {
 	local i=$1
 	shift
-	ip netns exec "$(host_ns "$i")" "$@"
+	FLANNELD_STATE_DIR=$(state_dir "$i") ip netns exec "$(host_ns "$i")" "$@"
 }
+
+# state_dir I: where host I's pieces write their state files.
+state_dir() { echo "$BATS_TEST_TMPDIR/state-h$1"; }
 
 # bg_in_host I LOGFILE CMD...: start CMD in the background in host I.
 bg_in_host() {
 	local i=$1 logf=$2
 	shift 2
-	ip netns exec "$(host_ns "$i")" "$@" >"$logf" 2>&1 3>&- &
+	FLANNELD_STATE_DIR=$(state_dir "$i") ip netns exec "$(host_ns "$i")" "$@" >"$logf" 2>&1 3>&- &
 	track_pid "$!"
 	# shellcheck disable=SC2034 # read by the tests that call bg_in_host
 	LAST_PID=$!

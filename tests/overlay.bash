@@ -38,9 +38,10 @@ applier_start() {
 	shift
 	h=$(host_ns "$i")
 	# shellcheck disable=SC2046 # src_args is a list of options
-	ip netns exec "$h" flannel-watch $(src_args) --subnet-file="$D/h$i.env" \
-		2>>"$D/watch$i.log" 3>&- |
-		ip netns exec "$h" "$@" --subnet-file="$D/h$i.env" -v 1 >>"$D/apply$i.log" 2>&1 3>&- &
+	FLANNELD_STATE_DIR=$(state_dir "$i") ip netns exec "$h" flannel-watch $(src_args) \
+		--subnet-file="$D/h$i.env" 2>>"$D/watch$i.log" 3>&- |
+		FLANNELD_STATE_DIR=$(state_dir "$i") ip netns exec "$h" "$@" \
+		--subnet-file="$D/h$i.env" -v 1 >>"$D/apply$i.log" 2>&1 3>&- &
 	track_pid "$!"
 	eval "APPLY_PID_$i=$!"
 }

@@ -304,6 +304,7 @@ static int handle_added(struct applier *a, const struct event *ev)
 		log_warn("skip lease %s: backend type \"%s\" is not \"%s\"", ev->key,
 			 l->backend_type, a->be->name);
 		a->st.skipped++;
+		state_refused(a->o.state, &l->subnet, "its backend type is not this applier's");
 		for (int i = 0; i < 2; i++)
 			remove_subnet(a, lease_subnet(l, i));
 		return 0;
@@ -314,6 +315,7 @@ static int handle_added(struct applier *a, const struct event *ev)
 	if (plan_lease(a, l, w, has, err, sizeof(err)) < 0) {
 		log_warn("skip lease %s: %s", ev->key, err);
 		a->st.skipped++;
+		state_refused(a->o.state, l->subnet.addr.family ? &l->subnet : &l->subnet6, err);
 		return 0;
 	}
 	a->st.added++;
@@ -380,6 +382,9 @@ static int handle_unmarked_self(struct applier *a, const struct event *ev)
 		ev->key, addr_format(addr_is_set(&l->public_ip) ? &l->public_ip : &l->public_ip6,
 				     b, sizeof(b)),
 		prefix_format(l->subnet.addr.family ? &l->subnet : &l->subnet6, s, sizeof(s)));
+	state_refused(a->o.state, l->subnet.addr.family ? &l->subnet : &l->subnet6,
+		      "it announces this host's own address: our own lease, not marked self"
+		      " (see --subnet-file)");
 	return handle_self(a, ev);
 }
 
@@ -461,7 +466,17 @@ int applier_flush(struct applier *a)
 
 static int sink_event(void *arg, const struct event *ev)
 {
+	state_event(((struct applier *)arg)->o.state, ev);
 	return applier_event(arg, ev) < 0 ? -1 : 0;
+}
+
+static int sink_tick(void *arg)
+{
+	struct applier *a = arg;
+
+	state_count_set(a->o.state, STATE_ERRORS, a->st.errors);
+	state_count_set(a->o.state, STATE_HEALS, a->st.healed);
+	return state_tick(a->o.state);
 }
 
 static int sink_idle(void *arg)
@@ -495,7 +510,7 @@ int applier_run(struct applier *a, int fd)
 {
 	struct event_sink s = { .event = sink_event, .idle = sink_idle, .signal = sink_signal,
 				.sigfd = a->o.sigfd, .extra = a->mon ? sink_extra : NULL,
-				.extra_fd = a->mon ? nl_fd(a->mon) : -1, .arg = a };
+				.extra_fd = a->mon ? nl_fd(a->mon) : -1, .tick = sink_tick, .arg = a };
 	int rc = event_stream_run(fd, &s);
 
 	a->st.lines += s.lines;

@@ -11,6 +11,7 @@
 #include "base/htab.h"
 #include "model/event.h"
 #include "netlink/nl.h"
+#include "status/state.h"
 
 enum peer_kind {
 	PEER_NONE = 0,
@@ -89,6 +90,7 @@ struct apply_opts {
 				* SIGINT end the run */
 	bool blackhole;        /* a blackhole route for our own subnet (upstream's
 				* --ip-blackhole-route), kept like the others */
+	struct state *state;   /* the state file (status/state.h), or NULL */
 	/* Called once, when the first sync is in the kernel (systemd's READY=1). */
 	void (*synced)(void *arg);
 	void *synced_arg;

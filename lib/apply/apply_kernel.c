@@ -289,9 +289,11 @@ int apply_reconcile(struct applier *a)
 		p->have = 0;
 		peer_adopt(a, p, k);
 	}
-	for (it = 0; (p = htab_next(&a->peers, &it)) != NULL;)
+	for (it = 0; (p = htab_next(&a->peers, &it)) != NULL;) {
 		if (peer_install(a, p) < 0)
 			rc = -1;
+		state_installed(a->o.state, &p->subnet); /* unless the kernel refuses again */
+	}
 	if (a->synced && !a->in_snapshot && kstate_purge(a, k) < 0)
 		rc = -1;
 	kstate_free(k);

@@ -345,7 +345,7 @@ int apply_handle_failures(struct applier *a)
 
 	for (size_t i = 0; i < n; i++) {
 		struct peer *p = peer_find(a, &a->failed[i].subnet);
-		char sub[ADDR_STRLEN];
+		char sub[ADDR_STRLEN], why[160];
 
 		if (!p)
 			continue;
@@ -359,10 +359,14 @@ int apply_handle_failures(struct applier *a)
 			a->retry_on_up = true;
 			log_warn("subnet %s: not installed while the device is down or gone",
 				 prefix_format(&p->subnet, sub, sizeof(sub)));
+			state_refused(a->o.state, &p->subnet, "the device is down or gone");
 			continue;
 		}
 		log_warn("skip subnet %s: not installed, see the error above",
 			 prefix_format(&p->subnet, sub, sizeof(sub)));
+		snprintf(why, sizeof(why), "the kernel refused its %s: %s",
+			 obj_names[a->failed[i].obj], strerror(a->failed[i].err));
+		state_refused(a->o.state, &p->subnet, why);
 		peer_forget(a, p);
 	}
 	a->nfailed = 0;

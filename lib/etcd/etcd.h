@@ -51,6 +51,10 @@ void etcd_close(struct etcd *e);
 const char *etcd_error(const struct etcd *e);
 /* Opened with --remote: a flannel-server answers (lib/etcd/etcd_remote.c). */
 bool etcd_is_remote(const struct etcd *e);
+/* The endpoint requests go to now (the last that answered). */
+const char *etcd_endpoint(const struct etcd *e);
+/* When etcd last answered anything (a watch stream's lines too); 0: never. */
+time_t etcd_last_contact(const struct etcd *e);
 
 /* The Date header of the last answer from the endpoint in use (1 s
  * resolution): 0 when it had none or the transport (libcurl) keeps none. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/base64.h"
 #include "base/mem.h"
@@ -35,6 +36,16 @@ bool etcd_is_remote(const struct etcd *e)
 const char *etcd_error(const struct etcd *e)
 {
 	return e->err;
+}
+
+const char *etcd_endpoint(const struct etcd *e)
+{
+	return e->n_eps ? e->eps[e->cur] : "";
+}
+
+time_t etcd_last_contact(const struct etcd *e)
+{
+	return e->contact;
 }
 
 /* Classify a gateway error body: {"error":..,"message":..,"code":N}. */
@@ -91,6 +102,7 @@ int etcd_answer(struct etcd *e, size_t i, long http, json_t **resp)
 		*resp = NULL;
 		return http == 404 ? ETCD_ERR_PROTO : ETCD_ERR_UNAVAILABLE;
 	}
+	e->contact = time(NULL);
 	if (http != 200) {
 		rc = server_error(e, http, *resp);
 		json_decref(*resp);

@@ -21,6 +21,7 @@ struct etcd {
 	char token[512];
 	char err[768];
 	struct etcd_remote *rm;   /* client mode: a flannel-server answers */
+	time_t contact;           /* etcd last answered (etcd_last_contact) */
 };
 
 void etcd_set_error(struct etcd *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/base64.h"
 #include "base/mem.h"
@@ -71,6 +72,7 @@ static int handle_message(struct etcd_watch *w, const char *line, size_t len)
 		etcd_set_error(w->e, "etcd watch stream from %s: bad JSON: %s", w->ep, jerr.text);
 		return ETCD_ERR_PROTO;
 	}
+	w->e->contact = time(NULL);
 	res = json_object_get(root, "result");
 	if (!res) {
 		json_t *err = json_object_get(root, "error");

@@ -15,22 +15,59 @@
 #include "etcd/lease_keep.h"
 #include "model/event.h"
 
-/* A JSON line such as {"type":"acquired","how":"new","key":...}. */
-static int report(struct lease_keep *k, const char *type, const char *how)
+/* Our lease as an event line's object, "type" set to type. */
+static json_t *lease_json(struct lease_keep *k, const char *type)
 {
 	struct event ev;
 	json_t *o;
-	int rc;
 
-	if (!k->out)
-		return 0;
 	event_init(&ev);
 	ev.type = EV_ADDED;
-	ev.lease = k->cur; /* borrowed, not freed below */
+	ev.lease = k->cur; /* borrowed, not freed */
 	ev.revision = k->rev;
 	snprintf(ev.key, sizeof(ev.key), "%s", k->key);
 	o = event_to_json(&ev);
-	if (!o || json_object_set_new(o, "type", json_string(type)) < 0 ||
+	if (o && json_object_set_new(o, "type", json_string(type)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The state file: the lease, its TTL, etcd as we last saw it. */
+static void publish(struct lease_keep *k)
+{
+	char net[ADDR_STRLEN];
+	json_t *o;
+
+	if (!k->state)
+		return;
+	o = lease_json(k, "lease");
+	if (o)
+		json_object_set_new(o, "ttl", json_integer((json_int_t)k->acq.ttl));
+	state_set(k->state, "lease", o);
+	if (k->acq.cfg->enable_ipv4)
+		state_set_str(k->state, "network",
+			      prefix_format(&k->acq.cfg->network, net, sizeof(net)));
+	if (k->acq.cfg->enable_ipv6)
+		state_set_str(k->state, "ipv6_network",
+			      prefix_format(&k->acq.cfg->network6, net, sizeof(net)));
+	state_etcd(k->state, etcd_endpoint(k->acq.e), etcd_last_contact(k->acq.e),
+		   k->down_ms || k->renew_failures ? etcd_error(k->acq.e) : NULL);
+	state_tick(k->state);
+}
+
+/* A JSON line such as {"type":"acquired","how":"new","key":...}. */
+static int report(struct lease_keep *k, const char *type, const char *how)
+{
+	json_t *o;
+	int rc;
+
+	publish(k);
+	if (!k->out)
+		return 0;
+	o = lease_json(k, type);
+	if (!o ||
 	    (how && json_object_set_new(o, "how", json_string(how)) < 0)) {
 		json_decref(o);
 		return EX_OSERR;
@@ -89,6 +126,8 @@ static int acquire_and_write(struct lease_keep *k, const char *type)
 			   prefix_format(&k->cur.subnet6, sub, sizeof(sub)),
 		   k->acq.note);
 	rc = write_env(k);
+	if (!rc)
+		state_synced(k->state, k->rev);
 	return rc ? rc : report(k, type, k->acq.note);
 }
 
@@ -138,6 +177,7 @@ static int renew_if_due(struct lease_keep *k, int64_t *next, bool *lost)
 	rc = acquire_renew(&k->acq, &k->cur);
 	if (rc == ETCD_NOTFOUND) {
 		log_warn("lease %s expired in etcd", k->key);
+		state_unsynced(k->state);
 		*lost = true;
 		return 0;
 	}
@@ -145,6 +185,8 @@ static int renew_if_due(struct lease_keep *k, int64_t *next, bool *lost)
 		int64_t left = k->cur.expiration - now;
 
 		k->renew_failures++;
+		state_count(k->state, STATE_ERRORS, 1);
+		publish(k);
 		log_warn("renew lease %s: %s (%lld s left); retrying", k->key, k->acq.err,
 			 (long long)left);
 		*next = now + (left > 120 ? 60 : left > 2 ? left / 2 : 1);
@@ -160,6 +202,7 @@ static int renew_if_due(struct lease_keep *k, int64_t *next, bool *lost)
 
 static int reacquire(struct lease_keep *k)
 {
+	state_count(k->state, STATE_RESTARTS, 1);
 	log_notice("lease %s vanished from etcd: acquiring again, preferring the same subnet",
 		   k->key);
 	k->acq.hint = k->cur.subnet;
@@ -188,6 +231,7 @@ static int watch_session(struct lease_keep *k, int64_t *next_renew)
 			   k->down_tries);
 		k->down_ms = 0;
 		k->down_tries = 0;
+		publish(k);
 	}
 	etcd_watch_set_wakeup_fd(w, sig_fd());
 	while (!s.lost && !s.compacted) {
@@ -198,6 +242,7 @@ static int watch_session(struct lease_keep *k, int64_t *next_renew)
 			goto out;
 		}
 		rc = etcd_watch_poll(w, (int)(wait > 1000 ? 1000 : wait > 0 ? wait : 0));
+		state_tick(k->state);
 		if (s.rev > k->rev)
 			k->rev = s.rev;
 		if (rc != ETCD_OK) {
@@ -230,6 +275,8 @@ static void note_unreachable(struct lease_keep *k)
 
 	if (!k->down_ms)
 		k->down_ms = now;
+	state_count(k->state, STATE_ERRORS, 1);
+	publish(k);
 	if (++k->down_tries == 1) {
 		k->down_logged_ms = now;
 		log_warn("etcd unreachable: %s; retrying, the lease and subnet stay in use",

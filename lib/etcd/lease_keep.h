@@ -8,6 +8,7 @@
 #include "etcd/acquire.h"
 #include "model/config.h"
 #include "model/env.h"
+#include "status/state.h"
 
 struct lease_keep {
 	struct acquire acq;
@@ -19,6 +20,7 @@ struct lease_keep {
 	FILE *out;                 /* JSON lines about the lease, or NULL */
 	void (*ready)(void *arg);  /* after the first subnet.env is written */
 	void *ready_arg;
+	struct state *state;       /* the state file (status/state.h), or NULL */
 	/* state */
 	struct lease cur;
 	char key[KEY_STRLEN];

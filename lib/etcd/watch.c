@@ -51,8 +51,16 @@ static bool is_self(struct lease_watch *w, const struct lease *l)
 	return false;
 }
 
+/* The state file: etcd as we last saw it (err: what failed, or NULL). */
+static void publish(struct lease_watch *w, const char *err)
+{
+	state_etcd(w->state, etcd_endpoint(w->e), etcd_last_contact(w->e), err);
+	state_tick(w->state);
+}
+
 static int emit(struct lease_watch *w, const struct event *ev)
 {
+	state_count(w->state, STATE_EVENTS, ev->type == EV_ADDED || ev->type == EV_REMOVED);
 	/* Snapshot lines go out in blocks; everything else at once. */
 	if ((w->in_snapshot ? event_print(w->out, ev) : event_write(w->out, ev)) < 0) {
 		w->out_err = EX_IOERR; /* EPIPE included */
@@ -136,6 +144,7 @@ static int on_snapshot_kv(void *arg, const struct etcd_kv *kv)
 		w->leases++;
 	} else {
 		w->skipped++;
+		state_count(w->state, STATE_SKIPPED, 1);
 	}
 	event_clear(&ev);
 	return rc;
@@ -158,6 +167,7 @@ static int snapshot(struct lease_watch *w)
 		return rc;
 	if (emit_marker(w, EV_SNAPSHOT) < 0)
 		return ETCD_ERR_USAGE;
+	state_unsynced(w->state);
 	end = etcd_prefix_end(base);
 	if (!end)
 		return ETCD_ERR_NOMEM;
@@ -172,7 +182,11 @@ static int snapshot(struct lease_watch *w)
 		return rc;
 	log_info("snapshot at revision %lld: %lu leases, %lu skipped", (long long)w->rev,
 		 w->leases, w->skipped);
-	return emit_marker(w, EV_SYNC) < 0 ? ETCD_ERR_USAGE : ETCD_OK;
+	if (emit_marker(w, EV_SYNC) < 0)
+		return ETCD_ERR_USAGE;
+	state_synced(w->state, w->rev);
+	publish(w, NULL);
+	return ETCD_OK;
 }
 
 struct session {
@@ -211,6 +225,8 @@ static int on_change(void *arg, const struct etcd_watch_event *we)
 				}
 			}
 			rc = emit(w, &ev);
+		} else {
+			state_count(w->state, STATE_SKIPPED, we->type == EW_PUT);
 		}
 		event_clear(&ev);
 		if (rc)
@@ -254,6 +270,7 @@ static int stream(struct lease_watch *w)
 			break;
 		}
 		rc = etcd_watch_poll(wt, 1000);
+		publish(w, NULL);
 	} while (rc == ETCD_OK);
 	etcd_watch_close(wt);
 	if (w->out_err)
@@ -283,6 +300,7 @@ int lease_watch_run(struct lease_watch *w)
 				return etcd_exit_code(rc);
 			}
 			if (rc != ETCD_OK) {
+				publish(w, etcd_error(w->e));
 				log_warn("read leases: %s; retrying", etcd_error(w->e));
 				backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
 				continue;
@@ -314,6 +332,8 @@ int lease_watch_run(struct lease_watch *w)
 			continue;
 		}
 		w->retries++;
+		state_count(w->state, STATE_RESTARTS, 1);
+		publish(w, etcd_error(w->e));
 		log_warn("watch leases: %s; retrying, resuming from revision %lld", etcd_error(w->e),
 			 (long long)w->rev + 1);
 		backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;

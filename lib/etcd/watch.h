@@ -7,6 +7,7 @@
 
 #include "etcd/etcd.h"
 #include "model/subnet.h"
+#include "status/state.h"
 
 struct lease_watch {
 	struct etcd *e;
@@ -18,6 +19,7 @@ struct lease_watch {
 	bool once;                /* stop after the first sync */
 	void (*synced)(void *arg); /* after the first sync */
 	void *synced_arg;
+	struct state *state;      /* the state file (status/state.h), or NULL */
 	/* state */
 	int64_t rev;              /* everything up to here has been sent */
 	struct prefix self4, self6;

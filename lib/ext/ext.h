@@ -97,6 +97,9 @@ void ext_applier_set_scope(struct ext_applier *a, const struct prefix *own,
  * A removal of a lease not added here (refused, never seen) runs nothing. */
 int ext_applier_event(struct ext_applier *a, const struct event *ev);
 size_t ext_applier_known(const struct ext_applier *a);
+/* Refusals and failed add commands reported to st (status/state.h), or NULL. */
+struct state;
+void ext_applier_set_state(struct ext_applier *a, struct state *st);
 /* Commands that failed or timed out so far. */
 unsigned long ext_applier_failures(const struct ext_applier *a);
 

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "ext/ext.h"
+#include "status/state.h"
 
 struct known {
 	struct lease lease;
@@ -26,6 +27,7 @@ struct ext_applier {
 	bool in_snapshot;
 	unsigned long failures;
 	struct prefix own, own6, net, net6; /* family 0: unknown */
+	struct state *st;
 };
 
 static const char *lease_name(const struct lease *l, char *buf, size_t len);
@@ -80,8 +82,10 @@ static bool subnets_ok(const struct ext_applier *a, const struct lease *l)
 		bad = subnet_check_peers(&l->subnet, known_v4, (void *)a, why, sizeof(why)) < 0;
 	if (!bad && addr_is_set(&l->subnet6.addr))
 		bad = subnet_check_peers(&l->subnet6, known_v6, (void *)a, why, sizeof(why)) < 0;
-	if (bad)
+	if (bad) {
 		log_warn("refuse lease %s: %s", lease_name(l, key, sizeof(key)), why);
+		state_refused(a->st, l->subnet.addr.family ? &l->subnet : &l->subnet6, why);
+	}
 	return !bad;
 }
 
@@ -108,6 +112,11 @@ void ext_applier_free(struct ext_applier *a)
 		lease_clear(&a->k[i].lease);
 	free(a->k);
 	free(a);
+}
+
+void ext_applier_set_state(struct ext_applier *a, struct state *st)
+{
+	a->st = st;
 }
 
 size_t ext_applier_known(const struct ext_applier *a)
@@ -247,6 +256,8 @@ static bool type_wanted(const struct ext_applier *a, const struct lease *l)
 		return true;
 	log_warn("skip lease %s: BackendType \"%s\" is not \"%s\"",
 		 lease_name(l, key, sizeof(key)), l->backend_type, a->backend_type);
+	state_refused(a->st, l->subnet.addr.family ? &l->subnet : &l->subnet6,
+		      "its backend type is not this applier's");
 	return false;
 }
 
@@ -285,6 +296,9 @@ static int on_added(struct ext_applier *a, const struct lease *l)
 	if (rc < 0)
 		return -1;
 	k->applied = rc == 1;
+	if (!k->applied)
+		state_refused(a->st, l->subnet.addr.family ? &l->subnet : &l->subnet6,
+			      "SubnetAddCommand failed (see the log)");
 	return 0;
 }
 

@@ -28,6 +28,8 @@
 #include "flanneld/flanneld.h"
 #include "flanneld/healthz.h"
 #include "flanneld/supervise.h"
+#include "status/report.h"
+#include "status/state.h"
 
 enum { G_LEASE, G_DATA, G_MASQ, G_PER_NET };
 
@@ -55,6 +57,8 @@ struct daemon {
 	struct iface ifc, ifc6;
 	struct etcd *e;
 	int healthz_fd;           /* -1: not served */
+	int metrics_fd;           /* -1: not served */
+	struct state *state;      /* flanneld's own state file */
 	bool have4, have6, told_ready;
 	char **child_env;
 	size_t n_env_own;         /* our own strings at the end of child_env */
@@ -218,6 +222,16 @@ static int verbose_arg(struct daemon *d, struct piece *p)
 	return d->o->verbosity ? piece_arg(p, "-v%d", d->o->verbosity) : 0;
 }
 
+/* --state-dir for the long-running pieces; one directory per network. */
+static int state_arg(struct daemon *d, struct piece *p, const struct network *n)
+{
+	const char *dir = d->o->state_dir ? d->o->state_dir : STATE_DIR_DEFAULT;
+
+	if (n->name[0])
+		return piece_arg(p, "--state-dir=%s/%s", dir, n->name);
+	return d->o->state_dir ? piece_arg(p, "--state-dir=%s", dir) : 0;
+}
+
 static int common_net_args(struct daemon *d, struct piece *p, const struct network *n)
 {
 	char a[ADDR_STRLEN];
@@ -346,7 +360,7 @@ static int plan_lease(struct daemon *d, struct network *n, int base)
 	struct piece *p = new_piece(d, "lease", base + G_LEASE, "flannel-lease");
 
 	if (!p || etcd_args(d, p, n) < 0 || common_net_args(d, p, n) < 0 ||
-	    piece_arg(p, "--mtu=%u", n->mtu) < 0)
+	    piece_arg(p, "--mtu=%u", n->mtu) < 0 || state_arg(d, p, n) < 0)
 		return -1;
 	p->capture_stdout = true;
 	if (n->be->lease_type && piece_arg(p, "--backend-type=%s", n->be->lease_type) < 0)
@@ -372,12 +386,12 @@ static int plan_data(struct daemon *d, struct network *n, int base)
 		return 0;
 	w = new_piece(d, "watch", base + G_DATA, "flannel-watch");
 	if (!w || etcd_args(d, w, n) < 0 || piece_arg(w, "--subnet-file=%s", n->subnet_file) < 0 ||
-	    verbose_arg(d, w) < 0)
+	    state_arg(d, w, n) < 0 || verbose_arg(d, w) < 0)
 		return -1;
 	a = new_piece(d, n->be->name, base + G_DATA, n->be->tool);
 	if (!a || backend_args(d, a, n, BACKEND_APPLY, primary_family(d)) < 0 ||
 	    (n->be->etcd && etcd_args(d, a, n) < 0) ||
-	    piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0)
+	    piece_arg(a, "--subnet-file=%s", n->subnet_file) < 0 || state_arg(d, a, n) < 0)
 		return -1;
 	if (n->be->kernel &&
 	    (network_arg(a, n) < 0 || (d->o->blackhole && piece_arg(a, "--blackhole-route") < 0) ||
@@ -550,6 +564,7 @@ static void maybe_ready(struct daemon *d)
 	if (d->told_ready)
 		return;
 	d->told_ready = true;
+	state_synced(d->state, 0);
 	log_notice("all networks synced: ready");
 	if (sd_notify_send(getenv("NOTIFY_SOCKET"), "READY=1") < 0)
 		log_warn("notify systemd: %s", strerror(errno));
@@ -748,10 +763,25 @@ static int reload(struct daemon *d)
 	return plan(d);
 }
 
+/* /metrics: the report of the state directory, made when asked. */
+static char *metrics_body(void *arg)
+{
+	struct daemon *d = arg;
+	struct report r;
+	char *m = NULL;
+
+	state_flush(d->state);
+	if (report_collect(&r, d->o->state_dir ? d->o->state_dir : STATE_DIR_DEFAULT, true) ==
+	    REPORT_OK)
+		m = report_metrics(&r);
+	report_free(&r);
+	return m;
+}
+
 static int loop(struct daemon *d)
 {
-	struct pollfd fds[3 + FLANNELD_MAX_NETWORKS];
-	struct piece *owner[3 + FLANNELD_MAX_NETWORKS];
+	struct pollfd fds[4 + FLANNELD_MAX_NETWORKS];
+	struct piece *owner[4 + FLANNELD_MAX_NETWORKS];
 	bool stop = false, hup = false;
 	int rc = 0;
 
@@ -765,6 +795,7 @@ static int loop(struct daemon *d)
 		fds[nfds++] = (struct pollfd){ .fd = sig_fd(), .events = POLLIN };
 		fds[nfds++] = (struct pollfd){ .fd = d->sv.notify_fd, .events = POLLIN };
 		fds[nfds++] = (struct pollfd){ .fd = d->healthz_fd, .events = POLLIN };
+		fds[nfds++] = (struct pollfd){ .fd = d->metrics_fd, .events = POLLIN };
 		for (int i = 0; i < d->sv.n && nfds < (int)(sizeof(fds) / sizeof(fds[0])); i++)
 			if (d->pieces[i].out_fd >= 0) {
 				owner[nfds] = &d->pieces[i];
@@ -777,7 +808,11 @@ static int loop(struct daemon *d)
 			on_notify(d);
 		if (fds[2].revents & POLLIN)
 			healthz_serve(d->healthz_fd, d->told_ready);
-		for (int i = 3; !rc && i < nfds; i++)
+		if (fds[3].revents & POLLIN)
+			healthz_serve_metrics(d->metrics_fd, metrics_body, d);
+		supervise_publish(&d->sv, d->state);
+		state_tick(d->state);
+		for (int i = 4; !rc && i < nfds; i++)
 			if (fds[i].revents & (POLLIN | POLLHUP) && owner[i]->out_fd == fds[i].fd)
 				rc = read_lease_output(d, owner[i]);
 		if (!rc && !stop && hup) {
@@ -972,6 +1007,7 @@ int flanneld_run(struct flanneld_opts *o)
 	d->sv.pieces = d->pieces;
 	d->sv.notify_fd = -1;
 	d->healthz_fd = -1;
+	d->metrics_fd = -1;
 	rc = setup_networks(d);
 	if (!rc && !o->dry_run)
 		rc = caps_need_net_admin("start");
@@ -1016,11 +1052,21 @@ int flanneld_run(struct flanneld_opts *o)
 		log_err("serve /healthz: %s", err);
 		rc = EX_CONFIG;
 	}
+	if (!rc && o->metrics_port &&
+	    (d->metrics_fd = healthz_open(o->metrics_ip, o->metrics_port, err, sizeof(err))) < 0) {
+		log_err("serve /metrics (--metrics-addr): %s", err);
+		rc = EX_CONFIG;
+	}
+	if (!rc)
+		d->state = state_new(o->state_dir, "flanneld", false);
 	if (!rc)
 		rc = loop(d);
 out:
 	if (d->healthz_fd >= 0)
 		close(d->healthz_fd);
+	if (d->metrics_fd >= 0)
+		close(d->metrics_fd);
+	state_free(d->state);
 	supervise_stop_all(&d->sv, 5000);
 	for (int i = 0; i < d->sv.n; i++)
 		piece_clear(&d->pieces[i]);

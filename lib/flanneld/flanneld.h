@@ -27,6 +27,9 @@ struct flanneld_opts {
 	const char *route_shape;  /* nexthop|classic, to the kernel appliers; NULL: theirs */
 	const char *healthz_ip;   /* where /healthz and /readyz are served */
 	unsigned healthz_port;    /* 0: not served (upstream's default) */
+	const char *metrics_ip;   /* where /metrics is served (--metrics-addr) */
+	unsigned metrics_port;    /* 0: not served */
+	const char *state_dir;    /* the pieces' state files; NULL: their default */
 	bool ip_masq, fully_random_disable, forward_rules, blackhole;
 	bool dry_run;             /* print the pieces' command lines, run nothing */
 	int verbosity;

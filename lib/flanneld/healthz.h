@@ -12,5 +12,8 @@ int healthz_open(const char *ip, unsigned port, char *err, size_t errlen);
  * other path 404.  Waits at most 200 ms for the request line.
  */
 void healthz_serve(int fd, bool ready);
+/* The same for --metrics-addr: GET /metrics is 200 with body(arg) (a
+ * malloc'd string, freed here; NULL: 500), any other path 404. */
+void healthz_serve_metrics(int fd, char *(*body)(void *arg), void *arg);
 
 #endif

@@ -17,6 +17,7 @@
 #include "base/spawn.h"
 #include "base/timefmt.h"
 #include "flanneld/supervise.h"
+#include "status/state.h"
 
 int piece_arg(struct piece *p, const char *fmt, ...)
 {
@@ -227,4 +228,28 @@ int supervise_notify_read(struct supervisor *s, char *buf, size_t len, pid_t *fr
 			*from = cred.pid;
 		}
 	return (int)n;
+}
+
+void supervise_publish(const struct supervisor *s, struct state *st)
+{
+	json_t *a = st ? json_array() : NULL;
+	unsigned long restarts = 0;
+
+	if (!a)
+		return;
+	for (int i = 0; i < s->n; i++) {
+		const struct piece *p = &s->pieces[i];
+		const char *tool = p->argv[0] ? strrchr(p->argv[0], '/') : NULL;
+
+		if (p->group < 0 || !p->argv[0])
+			continue; /* a one-shot step, not a piece */
+		restarts += p->restarts;
+		json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:b, s:I}", "name", p->name,
+						   "tool", tool ? tool + 1 : p->argv[0], "pid",
+						   (json_int_t)(p->pid ? p->pid : p->last_pid),
+						   "running", p->pid != 0, "restarts",
+						   (json_int_t)p->restarts));
+	}
+	state_set(st, "pieces", a);
+	state_count_set(st, STATE_RESTARTS, restarts);
 }

@@ -45,6 +45,9 @@ int supervise_run_capture(struct supervisor *s, struct piece *p, char *buf, size
 void supervise_stop_all(struct supervisor *s, int grace_ms);
 /* Reap dead children; returns the piece that died (or NULL); *status. */
 struct piece *supervise_reap(struct supervisor *s, int *status);
+/* The pieces, their pids and restarts, into flanneld's state file. */
+struct state;
+void supervise_publish(const struct supervisor *s, struct state *st);
 /* A child notify socket so that pieces' READY=1 reaches us. */
 int supervise_notify_open(struct supervisor *s);
 /* Read one datagram from the notify socket into buf (NUL-terminated);

@@ -57,63 +57,16 @@ int env_format(const struct subnet_env *e, char *buf, size_t len)
 	return bad ? -1 : (int)off;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int env_write(const char *path, const struct subnet_env *e)
 {
-	char buf[1024], tmp[PATH_MAX];
-	const char *base = strrchr(path, '/');
-	int len, fd, saved;
+	char buf[1024];
+	int len = env_format(e, buf, sizeof(buf));
 
-	len = env_format(e, buf, sizeof(buf));
 	if (len < 0) {
 		errno = EOVERFLOW;
 		return -1;
 	}
-	base = base ? base + 1 : path;
-	/* A hidden temporary beside the target, so that rename is atomic. */
-	if (snprintf(tmp, sizeof(tmp), "%.*s.%s.%ld", (int)(base - path), path, base,
-		     (long)getpid()) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (path_mkdir_parents(path) < 0)
-		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (fchmod(fd, 0644) < 0 || write_all(fd, buf, (size_t)len) < 0 || fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	if (rename(tmp, path) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	return 0;
-fail:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	errno = saved;
-	return -1;
+	return path_write_atomic(path, buf, (size_t)len, 0644, true);
 }
 
 /* A single CIDR; upstream ignores a value that lists several. */

@@ -53,7 +53,7 @@ static int wait_input(struct event_sink *s, int fd)
 	if (s->idle && s->idle(s->arg) < 0)
 		return -1;
 	for (;;) {
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 3, s->tick ? s->tick(s->arg) : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -84,9 +84,12 @@ int event_stream_run(int fd, struct event_sink *s)
 		if (s->sigfd >= 0 && sig_pending() && (rc = handle_signals(s)) != 0)
 			break;
 		n = line_reader_next(r, &line, &lineno);
-		if (n == 1)
+		if (n == 1) {
 			rc = handle_line(s, line, lineno);
-		else if (n == LINE_TOO_LONG) {
+			/* A stream that never pauses still gets its ticks. */
+			if (rc == 0 && s->tick)
+				s->tick(s->arg);
+		} else if (n == LINE_TOO_LONG) {
 			log_warn("skip line %lu: longer than %u bytes", lineno, EVENT_LINE_MAX);
 			s->lines++;
 			s->bad_lines++;

@@ -21,6 +21,9 @@ struct event_sink {
 	/* extra_fd is readable: 0 or -1; may be NULL. */
 	int (*extra)(void *arg);
 	int extra_fd;          /* or -1 */
+	/* Before every wait: work that is due (a state file); the milliseconds
+	 * until it is due again, the wait's timeout, or -1.  May be NULL. */
+	int (*tick)(void *arg);
 	void *arg;
 	/* Counted by the loop: */
 	unsigned long lines, bad_lines;

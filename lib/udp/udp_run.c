@@ -23,6 +23,7 @@
 #include "model/event_stream.h"
 #include "netlink/iface.h"
 #include "netlink/nl.h"
+#include "status/state.h"
 #include "udp/proxy.h"
 #include "udp/tun.h"
 #include "udp/udp_run.h"
@@ -52,6 +53,7 @@ struct udp_ctl {
 	uint64_t last[UDP_NCOUNTERS];    /* as last logged */
 	uint64_t written[UDP_NCOUNTERS]; /* as last written to the stats file */
 	int64_t last_log_ms;
+	struct state *state;
 };
 
 /* Our ICMP errors come from flannel0's own address: without accept_local
@@ -213,14 +215,17 @@ static void on_added(struct udp_ctl *c, const struct event *ev)
 	struct prefix key;
 	bool created;
 
-	if (!l->subnet.addr.family)
-		return; /* IPv6 only: udp carries IPv4 */
+	if (!l->subnet.addr.family) {
+		state_refused(c->state, &l->subnet6, "an IPv6-only lease: udp carries IPv4");
+		return;
+	}
 	if (subnet_check_remote(&l->subnet, &c->own, &c->network, err, sizeof(err)) < 0 ||
 	    addr_is_unusable(&l->public_ip)) {
 		if (!err[0] || !strstr(err, "subnet"))
 			snprintf(err, sizeof(err), "public IP %s is not usable",
 				 addr_format(&l->public_ip, s, sizeof(s)));
 		log_warn("skip lease %s: %s", prefix_format(&l->subnet, s, sizeof(s)), err);
+		state_refused(c->state, &l->subnet, err);
 		return;
 	}
 	key = (struct prefix){ .addr = l->subnet.addr, .len = l->subnet.len };
@@ -261,6 +266,7 @@ static int on_event(void *arg, const struct event *ev)
 {
 	struct udp_ctl *c = arg;
 
+	state_event(c->state, ev);
 	switch (ev->type) {
 	case EV_SNAPSHOT:
 		c->gen++;
@@ -354,6 +360,7 @@ static int on_tick(void *arg)
 		return -1;
 	on_idle(c);
 	udp_proxy_counters(c->proxy, v);
+	state_count_set(c->state, STATE_ERRORS, (unsigned long)v[UDP_SEND_ERRORS]);
 	if (memcmp(v, c->written, sizeof(v)) != 0 || !c->stats_written) {
 		write_stats(c, v);
 		memcpy(c->written, v, sizeof(v));
@@ -365,6 +372,11 @@ static int on_tick(void *arg)
 		memcpy(c->last, v, sizeof(v));
 	}
 	return 0;
+}
+
+static int on_state_tick(void *arg)
+{
+	return state_tick(((struct udp_ctl *)arg)->state);
 }
 
 static int on_signal(void *arg, int sig)
@@ -427,7 +439,7 @@ int udp_run(const struct udp_opts *o)
 {
 	struct udp_ctl c = { .o = o, .tun_fd = -1, .udp_fd = -1, .timer_fd = -1 };
 	struct event_sink s = { .event = on_event, .idle = on_idle, .signal = on_signal,
-				.sigfd = o->sigfd, .extra = on_tick, .arg = &c };
+				.sigfd = o->sigfd, .extra = on_tick, .tick = on_state_tick, .arg = &c };
 	uint64_t v[UDP_NCOUNTERS];
 	int rc;
 
@@ -440,10 +452,14 @@ int udp_run(const struct udp_opts *o)
 	rc = start(&c);
 	if (rc == 0) {
 		s.extra_fd = c.timer_fd;
+		c.state = state_new(o->state_dir, "flannel-udp", true);
+		state_set_str(c.state, "backend", "udp");
+		state_set_str(c.state, "device", c.dev);
 		rc = event_stream_run(STDIN_FILENO, &s);
 		udp_proxy_counters(c.proxy, v);
 		log_drops(&c, v, true);
 		write_stats(&c, v);
+		state_free(c.state);
 	}
 	/* The packet threads end with the process; flannel0 with its descriptor. */
 	htab_free(&c.peers);

@@ -17,6 +17,7 @@ struct udp_opts {
 	bool subnet_file_given;
 	struct prefix network;     /* family 0: from subnet.env */
 	const char *stats_file;    /* NULL: none */
+	const char *state_dir;     /* the state file's (status/state.h); NULL: the default */
 	int sigfd;                 /* sig.h's pipe */
 	void (*synced)(void *arg); /* once, when the first sync is forwarding */
 	void *synced_arg;

@@ -25,6 +25,7 @@
 #include "netlink/iface.h"
 #include "netlink/nl.h"
 #include "wg/wg_run.h"
+#include "status/state.h"
 
 static int load_key(const struct wg_opts *o, uint8_t priv[WG_KEY_LEN], uint8_t pub[WG_KEY_LEN])
 {
@@ -122,6 +123,7 @@ struct wg_ctl {
 	uint32_t gen;
 	bool in_snapshot, dirty, synced;
 	int timer_fd;
+	struct state *state;
 };
 
 static int setup_device(struct wg_ctl *c)
@@ -300,6 +302,10 @@ static int reconcile(struct wg_ctl *c, bool check)
 		rc = wg_set(&c->w, &set, err, sizeof(err));
 		if (rc < 0)
 			log_err("configure the peers of %s: %s", c->o->dev, err);
+		for (it = 0; rc < 0 && (e = htab_next(&c->peers, &it));)
+			if (e->changed)
+				state_refused(c->state, &e->subnet, err);
+		state_count(c->state, STATE_ERRORS, rc < 0);
 	}
 	wg_device_clear(&set);
 	if (rc == 0) {
@@ -354,8 +360,10 @@ static void on_added(struct wg_ctl *c, const struct event *ev)
 	uint16_t port = 0;
 	bool created;
 
-	if (!l->subnet.addr.family)
-		return; /* IPv6 only: flannel-wg carries IPv4 */
+	if (!l->subnet.addr.family) {
+		state_refused(c->state, &l->subnet6, "an IPv6-only lease: flannel-wg carries IPv4");
+		return;
+	}
 	err[0] = '\0';
 	if (strcmp(l->backend_type, "wireguard") != 0)
 		snprintf(err, sizeof(err), "BackendType is \"%s\", not wireguard", l->backend_type);
@@ -367,11 +375,13 @@ static void on_added(struct wg_ctl *c, const struct event *ev)
 		peer_data(c, l->backend_data, pub, &port, err, sizeof(err));
 	if (err[0]) {
 		log_warn("skip lease %s: %s", prefix_format(&l->subnet, s, sizeof(s)), err);
+		state_refused(c->state, &l->subnet, err);
 		return;
 	}
 	if (!memcmp(pub, c->pub, WG_KEY_LEN)) {
 		log_warn("skip lease %s: it has our own public key",
 			 prefix_format(&l->subnet, s, sizeof(s)));
+		state_refused(c->state, &l->subnet, "it has our own public key");
 		return;
 	}
 	key = (struct prefix){ .addr = l->subnet.addr, .len = l->subnet.len };
@@ -416,6 +426,7 @@ static int on_event(void *arg, const struct event *ev)
 {
 	struct wg_ctl *c = arg;
 
+	state_event(c->state, ev);
 	switch (ev->type) {
 	case EV_SNAPSHOT:
 		c->gen++;
@@ -466,6 +477,11 @@ static int on_tick(void *arg)
 	if (!c->own_set_up)
 		setup_device(c);
 	return reconcile(c, true);
+}
+
+static int on_state_tick(void *arg)
+{
+	return state_tick(((struct wg_ctl *)arg)->state);
 }
 
 static int on_signal(void *arg, int sig)
@@ -548,7 +564,7 @@ int wg_run_apply(const struct wg_opts *o)
 {
 	struct wg_ctl c = { .o = o, .timer_fd = -1 };
 	struct event_sink s = { .event = on_event, .idle = on_idle, .signal = on_signal,
-				.sigfd = o->sigfd, .extra = on_tick, .arg = &c };
+				.sigfd = o->sigfd, .extra = on_tick, .tick = on_state_tick, .arg = &c };
 	int rc;
 
 	htab_init(&c.peers, sizeof(struct entry), sizeof(struct prefix));
@@ -560,7 +576,11 @@ int wg_run_apply(const struct wg_opts *o)
 	rc = start(&c);
 	if (rc == 0) {
 		s.extra_fd = c.timer_fd;
+		c.state = state_new(o->state_dir, "flannel-wireguard", true);
+		state_set_str(c.state, "backend", "wireguard");
+		state_set_str(c.state, "device", o->dev);
 		rc = event_stream_run(STDIN_FILENO, &s);
+		state_free(c.state);
 	}
 	if (c.timer_fd >= 0)
 		close(c.timer_fd);

@@ -25,6 +25,7 @@ struct wg_opts {
 	bool has_psk;
 	unsigned check_secs;         /* reconcile and handshake check period */
 	unsigned stale_secs;         /* a handshake older than this while sending: reported */
+	const char *state_dir;       /* the state file's (status/state.h); NULL: the default */
 	int sigfd;
 	void (*synced)(void *arg);   /* after the first sync */
 	void *synced_arg;
