@@ -16,7 +16,7 @@ SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 CNIDIRS  ?= /opt/cni/bin /usr/lib/cni
 
 CC       ?= cc
-PKGS      = libcurl jansson libmnl libcrypto
+PKGS      = libcurl jansson libmnl libssl libcrypto
 # The release, then the commit it was built from.
 RELEASE  := 0.1.0
 GITREV   := $(shell git describe --always --dirty --exclude='*' 2>/dev/null)
@@ -26,7 +26,7 @@ CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib \
 	    -DFLANNEL_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
 LDFLAGS  += -Wl,--as-needed
 # libcurl's headers only: lib/etcd/etcd_curl.c loads it with dlopen for https://.
-LDLIBS    = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl
+LDLIBS    = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl -lpthread
 SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  := $(sort $(wildcard lib/*/*.c))
@@ -40,7 +40,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 MANS     := $(sort $(wildcard man/*.[1-8]))
 # Developer scripts (demo, deps, lint, checks) are not installed.
 SCRIPTS  := $(filter-out scripts/demo.sh scripts/deps.sh scripts/lint.sh scripts/deps-check.sh scripts/exits-check.sh,$(sort $(wildcard scripts/*.sh)))
-UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path))
+UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path systemd/*.socket))
 HDRS     := $(wildcard lib/*/*.h)
 
 # libFuzzer harnesses (tests/fuzz/fuzz_*.c): clang, their own objects.

@@ -44,6 +44,7 @@ enum {
 
 static const struct option options[] = {
 	CLI_ETCD_OPTIONS,
+	CLI_REMOTE_OPTIONS,
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
 	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
 	{ "iface", required_argument, NULL, OPT_IFACE },
@@ -85,6 +86,7 @@ static void usage(FILE *f)
 		"  --state-dir=DIR                the state file's directory (/run/flannel/state)\n"
 		"  -v N                           verbosity (0, 1, 2)\n%s",
 		cli_etcd_usage);
+	fputs(cli_remote_usage, f);
 }
 
 struct args {

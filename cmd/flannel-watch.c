@@ -26,6 +26,7 @@ enum {
 
 static const struct option options[] = {
 	CLI_ETCD_OPTIONS,
+	CLI_REMOTE_OPTIONS,
 	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
 	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
 	{ "expirations", no_argument, NULL, OPT_EXPIRATIONS },
@@ -48,6 +49,7 @@ static void usage(FILE *f)
 		"  --state-dir=DIR          the state file's directory (/run/flannel/state)\n"
 		"  -v N                     verbosity (0, 1, 2)\n%s",
 		cli_etcd_usage);
+	fputs(cli_remote_usage, f);
 }
 
 struct args {

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.." || exit 1
 [ -e build/libflannel.a ] || make -s -j2 build/libflannel.a >/dev/null
 sysexits=$(printf '#include <sysexits.h>\n' | cpp -dM | sed -n 's/^#define \(EX_[A-Z]*\) \([0-9]*\)$/\1 \2/p')
 cflags=$(pkg-config --cflags jansson libmnl libcurl)
-libs=$(pkg-config --libs jansson libmnl libcrypto)
+libs="$(pkg-config --libs jansson libmnl libssl libcrypto) -lpthread"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # tool: codes its files name that it cannot return (keep the why next to it)

@@ -28,15 +28,6 @@ raw_del() {
 		--data-binary "{\"key\":\"$(base64 -w0 <"$1")\"}" "$ETCD_EP/v3/kv/deleterange"
 }
 
-# vx_host I: host I's lease (vxlan, BackendData from init) and its applier.
-vx_host() {
-	local data
-	data=$(in_host "$1" flannel-vxlan init --iface=eth0)
-	lease_start "$1" vxlan --backend-data="$data" "${@:2}"
-	applier_start "$1" flannel-vxlan apply
-	container "$1"
-}
-
 # vtep I: host I's VTEP MAC, as its lease says.
 vtep() { in_host "$1" cat /sys/class/net/flannel.1/address; }
 

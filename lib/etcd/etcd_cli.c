@@ -20,10 +20,20 @@ const char cli_etcd_usage[] =
 	"  --etcd-password-file=FILE      etcd password: the first line of FILE\n"
 	"  --etcd-timeout=DURATION        timeout of every request (default 5s)\n";
 
+const char cli_remote_usage[] =
+	"  --remote=HOST:PORT[,HOST:PORT...]  ask these flannel-servers instead of etcd\n"
+	"                                 (tried in turn; https when a --remote-*file is given)\n"
+	"  --remote-cafile=FILE           CA certificate that signed the server's\n"
+	"  --remote-certfile=FILE         client certificate for the server\n"
+	"  --remote-keyfile=FILE          client key for the server\n"
+	"  --remote-network=NAME          the server's network (default: from --etcd-prefix:\n"
+	"                                 _ for the prefix itself, NAME for <prefix>/NAME)\n";
+
 void cli_etcd_init(struct cli_etcd *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->prefix = ETCD_DEFAULT_PREFIX;
+	c->opts.remote_prefix = c->prefix;
 }
 
 int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg)
@@ -33,7 +43,12 @@ int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg)
 
 	switch (opt) {
 	case OPT_ETCD_ENDPOINTS: c->opts.endpoints = arg; return 1;
-	case OPT_ETCD_PREFIX: c->prefix = arg; return 1;
+	case OPT_ETCD_PREFIX: c->prefix = c->opts.remote_prefix = arg; return 1;
+	case OPT_ETCD_REMOTE: c->opts.remote = arg; return 1;
+	case OPT_ETCD_REMOTE_CAFILE: c->opts.remote_cafile = arg; return 1;
+	case OPT_ETCD_REMOTE_CERTFILE: c->opts.remote_certfile = arg; return 1;
+	case OPT_ETCD_REMOTE_KEYFILE: c->opts.remote_keyfile = arg; return 1;
+	case OPT_ETCD_REMOTE_NETWORK: c->opts.remote_network = arg; return 1;
 	case OPT_ETCD_CAFILE: c->opts.cafile = arg; return 1;
 	case OPT_ETCD_CERTFILE: c->opts.certfile = arg; return 1;
 	case OPT_ETCD_KEYFILE: c->opts.keyfile = arg; return 1;

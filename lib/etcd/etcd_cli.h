@@ -18,8 +18,22 @@ enum {
 	OPT_ETCD_PASSWORD,
 	OPT_ETCD_TIMEOUT,
 	OPT_ETCD_PASSWORD_FILE,
+	OPT_ETCD_REMOTE,
+	OPT_ETCD_REMOTE_CAFILE,
+	OPT_ETCD_REMOTE_CERTFILE,
+	OPT_ETCD_REMOTE_KEYFILE,
+	OPT_ETCD_REMOTE_NETWORK,
 	OPT_ETCD_LAST,
 };
+
+/* Client mode (flannel-lease, flannel-watch, flanneld): a flannel-server
+ * answers instead of etcd. */
+#define CLI_REMOTE_OPTIONS                                                           \
+	{ "remote", required_argument, NULL, OPT_ETCD_REMOTE },                      \
+	{ "remote-cafile", required_argument, NULL, OPT_ETCD_REMOTE_CAFILE },        \
+	{ "remote-certfile", required_argument, NULL, OPT_ETCD_REMOTE_CERTFILE },    \
+	{ "remote-keyfile", required_argument, NULL, OPT_ETCD_REMOTE_KEYFILE },      \
+	{ "remote-network", required_argument, NULL, OPT_ETCD_REMOTE_NETWORK }
 
 #define CLI_ETCD_OPTIONS                                                             \
 	{ "etcd-endpoints", required_argument, NULL, OPT_ETCD_ENDPOINTS },           \
@@ -41,8 +55,9 @@ struct cli_etcd {
 void cli_etcd_init(struct cli_etcd *c);
 /* 1 when opt was an etcd option (handled), 0 when not, -1 on a bad value. */
 int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg);
-/* The usage lines for the etcd options. */
+/* The usage lines for the etcd options, and for the client-mode ones. */
 extern const char cli_etcd_usage[];
+extern const char cli_remote_usage[];
 
 /*
  * The exit status of a tool that stops on an etcd status: 0 (ETCD_OK,

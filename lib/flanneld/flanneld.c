@@ -172,11 +172,33 @@ static struct piece *new_piece(struct daemon *d, const char *name, int group, co
 	return p;
 }
 
+/* Client mode: the pieces ask the same flannel-servers, for this network. */
+static int remote_args(struct daemon *d, struct piece *p, const struct network *n)
+{
+	const struct etcd_opts *eo = &d->o->etcd.opts;
+	int bad = piece_arg(p, "--remote=%s", eo->remote);
+
+	bad |= piece_arg(p, "--etcd-prefix=%s", n->prefix);
+	if (n->name[0])
+		bad |= piece_arg(p, "--remote-network=%s", n->name);
+	if (eo->remote_cafile)
+		bad |= piece_arg(p, "--remote-cafile=%s", eo->remote_cafile);
+	if (eo->remote_certfile)
+		bad |= piece_arg(p, "--remote-certfile=%s", eo->remote_certfile);
+	if (eo->remote_keyfile)
+		bad |= piece_arg(p, "--remote-keyfile=%s", eo->remote_keyfile);
+	if (eo->timeout_ms)
+		bad |= piece_arg(p, "--etcd-timeout=%ldms", eo->timeout_ms);
+	return bad ? -1 : 0;
+}
+
 static int etcd_args(struct daemon *d, struct piece *p, const struct network *n)
 {
 	const struct etcd_opts *eo = &d->o->etcd.opts;
 	int bad = 0;
 
+	if (eo->remote)
+		return remote_args(d, p, n);
 	if (eo->endpoints)
 		bad |= piece_arg(p, "--etcd-endpoints=%s", eo->endpoints);
 	bad |= piece_arg(p, "--etcd-prefix=%s", n->prefix);
@@ -1111,4 +1133,54 @@ out:
 	etcd_close(e);
 	free(d);
 	return rc;
+}
+
+int flanneld_serve(struct flanneld_opts *o)
+{
+	const struct etcd_opts *eo = &o->etcd.opts;
+	struct piece p = { .out_fd = -1 };
+	int bad, pw_fd = -1;
+
+	bad = piece_arg(&p, "%s/flannel-server", o->bin_dir) |
+	      piece_arg(&p, "--listen=%s", o->listen) |
+	      piece_arg(&p, "--etcd-prefix=%s", o->etcd.prefix);
+	if (eo->endpoints)
+		bad |= piece_arg(&p, "--etcd-endpoints=%s", eo->endpoints);
+	if (eo->cafile)
+		bad |= piece_arg(&p, "--etcd-cafile=%s", eo->cafile);
+	if (eo->certfile)
+		bad |= piece_arg(&p, "--etcd-certfile=%s", eo->certfile);
+	if (eo->keyfile)
+		bad |= piece_arg(&p, "--etcd-keyfile=%s", eo->keyfile);
+	if (eo->timeout_ms)
+		bad |= piece_arg(&p, "--etcd-timeout=%ldms", eo->timeout_ms);
+	if (eo->username)
+		bad |= piece_arg(&p, "--etcd-username=%s", eo->username);
+	/* The password as a sealed descriptor, never on the command line. */
+	if (eo->password && (pw_fd = secret_fd(eo->password)) >= 0)
+		bad |= piece_arg(&p, "--etcd-password-file=/dev/fd/%d", pw_fd);
+	/* Upstream's --remote-*file are the server's own certificate in server mode. */
+	if (eo->remote_certfile)
+		bad |= piece_arg(&p, "--remote-certfile=%s", eo->remote_certfile);
+	if (eo->remote_keyfile)
+		bad |= piece_arg(&p, "--remote-keyfile=%s", eo->remote_keyfile);
+	if (eo->remote_cafile)
+		bad |= piece_arg(&p, "--remote-cafile=%s", eo->remote_cafile);
+	if (o->verbosity)
+		bad |= piece_arg(&p, "-v%d", o->verbosity);
+	if (bad || (eo->password && pw_fd < 0)) {
+		log_err("start flannel-server: %s", strerror(errno ? errno : ENOMEM));
+		piece_clear(&p);
+		return EX_OSERR;
+	}
+	if (o->dry_run) {
+		print_piece(&p);
+		piece_clear(&p);
+		return 0;
+	}
+	log_notice("server mode: running %s", p.argv[0]);
+	execve(p.argv[0], p.argv, o->envp);
+	log_err("run %s: %s (install it, or point --bin-dir at it)", p.argv[0], strerror(errno));
+	piece_clear(&p);
+	return errno == ENOENT ? EX_CONFIG : EX_OSERR;
 }
