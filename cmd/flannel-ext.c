@@ -236,9 +236,9 @@ static int config_from_etcd(struct args *a, struct net_config *net)
 
 	if (rc != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
-		return etcd_exit_code(rc);
+		return cli_exit_code(etcd_err(rc));
 	}
-	rc = config_fetch(e, a->etcd.prefix, net);
+	rc = cli_exit_code(config_fetch(e, a->etcd.prefix, net));
 	etcd_close(e);
 	return rc;
 }
@@ -381,7 +381,7 @@ static int do_apply(struct args *a)
 	c.st = state_new(a->state_dir, "flannel-ext", true);
 	state_set_str(c.st, "backend", "extension");
 	ext_applier_set_state(c.ap, c.st);
-	rc = event_stream_run(STDIN_FILENO, &s);
+	rc = cli_exit_code(event_stream_run(STDIN_FILENO, &s));
 	ext_applier_free(c.ap);
 	state_free(c.st);
 	return rc;

@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 		o.etcd = ce.opts;
 		o.prefix = ce.prefix;
 		o.notify_socket = getenv("NOTIFY_SOCKET");
-		rc = server_run(&o);
+		rc = cli_exit_code(server_run(&o));
 	}
 	cli_env_twins_free(argv, 1, inserted);
 	return rc;

@@ -92,7 +92,7 @@ static int run(struct args *a)
 
 	if (rc != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
-		return etcd_exit_code(rc);
+		return cli_exit_code(etcd_err(rc));
 	}
 	w.e = e;
 	w.prefix = a->etcd.prefix;
@@ -105,7 +105,7 @@ static int run(struct args *a)
 	w.synced_arg = getenv("NOTIFY_SOCKET");
 	if (!a->once)
 		w.state = state_new(a->state_dir, "flannel-watch", false);
-	rc = lease_watch_run(&w);
+	rc = cli_exit_code(lease_watch_run(&w));
 	state_free(w.state);
 	etcd_close(e);
 	return rc;

@@ -313,7 +313,7 @@ int main(int argc, char **argv)
 		if (!o.bin_dir)
 			o.bin_dir = default_bin_dir(bin, sizeof(bin));
 		o.envp = environ;
-		rc = o.listen ? flanneld_serve(&o) : flanneld_run(&o);
+		rc = cli_exit_code(o.listen ? flanneld_serve(&o) : flanneld_run(&o));
 	}
 	cli_env_twins_free(argv, 1, inserted);
 	return rc;

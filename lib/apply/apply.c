@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include "apply/apply_priv.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sig.h"
@@ -545,7 +545,7 @@ int apply_main(const struct apply_backend *be, struct apply_opts *o)
 	int rc;
 
 	if (!a)
-		return EX_OSERR;
+		return FL_ERR_OS;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = applier_run(a, STDIN_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -557,7 +557,7 @@ int apply_main(const struct apply_backend *be, struct apply_opts *o)
 		 st->added, st->removed, st->unchanged, st->skipped, st->bad_lines, st->errors,
 		 st->healed, st->purged);
 	if (rc == 0 && st->errors)
-		rc = EXIT_FAILURE;
+		rc = FL_ERR_FAILED;
 	applier_free(a);
 	return rc;
 }

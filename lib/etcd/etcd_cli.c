@@ -1,10 +1,10 @@
-/* etcd_cli.c - the etcd options of the tools, and their exit status for an
- * etcd client status. */
+/* etcd_cli.c - the etcd options of the tools, and what an etcd client status
+ * means to a tool. */
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 
 #include "base/cli.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "base/timefmt.h"
 #include "etcd/etcd_cli.h"
@@ -74,24 +74,24 @@ int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg)
 	}
 }
 
-int etcd_exit_code(int status)
+enum fl_err etcd_err(int status)
 {
 	switch (status) {
 	case ETCD_OK:
 	case ETCD_NOTFOUND:
 	case ETCD_EXISTS:
-		return 0;
+		return FL_OK;
 	case ETCD_ERR_UNAVAILABLE:
-		return EX_UNAVAILABLE;
+		return FL_ERR_UNAVAILABLE;
 	case ETCD_ERR_AUTH:
-		return EX_NOPERM;
+		return FL_ERR_PERM;
 	case ETCD_ERR_USAGE:
-		return EX_USAGE;
+		return FL_ERR_USAGE;
 	case ETCD_ERR_NOMEM:
-		return EX_OSERR;
+		return FL_ERR_OS;
 	case ETCD_ERR_PROTO:
-		return EX_PROTOCOL;
+		return FL_ERR_PROTO;
 	default:
-		return EXIT_FAILURE;
+		return FL_ERR_FAILED;
 	}
 }

@@ -1,10 +1,11 @@
 /* etcd_cli.h - the etcd options every tool that talks to etcd takes, and
- * the exit status for an etcd client status. */
+ * what an etcd client status means to a tool. */
 #ifndef FLANNEL_ETCD_CLI_H
 #define FLANNEL_ETCD_CLI_H
 
 #include <getopt.h>
 
+#include "base/err.h"
 #include "etcd/etcd.h"
 
 /* The etcd options every tool that talks to etcd takes. */
@@ -60,12 +61,11 @@ extern const char cli_etcd_usage[];
 extern const char cli_remote_usage[];
 
 /*
- * The exit status of a tool that stops on an etcd status: 0 (ETCD_OK,
- * ETCD_NOTFOUND, ETCD_EXISTS), EX_UNAVAILABLE, EX_NOPERM, EX_USAGE,
- * EX_OSERR (out of memory), EX_PROTOCOL (an answer we could not read), or
- * EXIT_FAILURE (etcd refused the request).  Every man page of a tool that
- * talks to etcd lists these under EXIT STATUS.
+ * What an etcd client status means for a tool that stops on it (base/err.h):
+ * FL_OK (ETCD_OK, ETCD_NOTFOUND, ETCD_EXISTS), FL_ERR_UNAVAILABLE,
+ * FL_ERR_PERM, FL_ERR_USAGE, FL_ERR_OS (out of memory), FL_ERR_PROTO (an
+ * answer we could not read), or FL_ERR_FAILED (etcd refused the request).
  */
-int etcd_exit_code(int status);
+enum fl_err etcd_err(int status);
 
 #endif

@@ -12,12 +12,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
 #include "backend/vxlan.h"
 #include "base/caps.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/path.h"
@@ -393,7 +393,8 @@ static int backend_init(struct daemon *d, struct network *n)
 			n->name[0] ? n->name : "(default)",
 			WIFSIGNALED(status) ? "signal" : "status",
 			WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-		return WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1;
+		return WIFEXITED(status) && WEXITSTATUS(status) ? cli_err_of_exit(WEXITSTATUS(status))
+							 : FL_ERR_FAILED;
 	}
 	return 0;
 }
@@ -477,14 +478,14 @@ static int post_startup(struct daemon *d, struct network *n)
 	p = new_piece(d, "post-startup", -1, n->be->tool);
 	if (!p || backend_args(d, p, n, BACKEND_POST, primary_family(d)) < 0 ||
 	    common_net_args(d, p, n) < 0)
-		return EX_OSERR;
+		return FL_ERR_OS;
 	status = supervise_run_capture(&d->sv, p, out, sizeof(out));
 	d->sv.n--;
 	piece_clear(p);
 	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_err("%s %s failed for network %s", n->be->tool, n->be->step_cmd[BACKEND_POST],
 			n->name[0] ? n->name : "(default)");
-		return 1;
+		return FL_ERR_FAILED;
 	}
 	return 0;
 }
@@ -565,7 +566,7 @@ static int start_group(struct daemon *d, int group)
 {
 	if (supervise_start_group(&d->sv, group) < 0) {
 		log_err("start pieces: %s", strerror(errno));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	return 0;
 }
@@ -575,6 +576,7 @@ static int start_group(struct daemon *d, int group)
 static int on_death(struct daemon *d, struct piece *p, int status)
 {
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+	enum fl_err kind = cli_err_of_exit(code);
 	int64_t now = mono_ms();
 	int64_t *at;
 
@@ -583,8 +585,8 @@ static int on_death(struct daemon *d, struct piece *p, int status)
 			 WTERMSIG(status));
 	else
 		log_warn("%s exited with status %d", p->name, code);
-	if (code == EX_USAGE || code == EX_DATAERR || code == EX_NOPERM || code == EX_CONFIG)
-		return code;
+	if (kind == FL_ERR_USAGE || kind == FL_ERR_DATA || kind == FL_ERR_PERM || kind == FL_ERR_CONFIG)
+		return kind;
 	/* Stop the rest of a pipeline: its partner cannot go on alone. */
 	for (int i = 0; i < d->sv.n; i++)
 		if (d->pieces[i].group == p->group && d->pieces[i].pid > 0)
@@ -878,15 +880,15 @@ static int check_backend(struct network *n)
 	if (!n->be) {
 		log_err("network %s: backend \"%s\" is not implemented by flanneld here "
 			"(supported: %s)", net, n->cfg.backend_type, backend_names());
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	}
 	if (n->cfg.enable_ipv6 && !n->be->ipv6) {
 		log_err("network %s: backend %s does not support EnableIPv6", net, n->be->name);
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	}
 	if (n->be->check && n->be->check(&n->cfg, err, sizeof(err)) < 0) {
 		log_err("network %s: parse config %s/config: %s", net, n->prefix, err);
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	}
 	return 0;
 }
@@ -912,7 +914,7 @@ static int check_vnis(struct daemon *d)
 			if (vni[j] == vni[i]) {
 				log_err("networks %s and %s both use vxlan VNI %u: give each its own "
 					"Backend.VNI", d->nets[j].name, d->nets[i].name, vni[i]);
-				return EX_CONFIG;
+				return FL_ERR_CONFIG;
 			}
 	}
 	return 0;
@@ -937,11 +939,11 @@ static int setup_networks(struct daemon *d)
 
 		if (len == 0 || len >= sizeof(n->name) || memchr(list, '/', len)) {
 			log_err("--networks: \"%.*s\" is not a network name", (int)len, list);
-			return EX_USAGE;
+			return FL_ERR_USAGE;
 		}
 		if (i >= FLANNELD_MAX_NETWORKS) {
 			log_err("--networks: more than %d networks", FLANNELD_MAX_NETWORKS);
-			return EX_USAGE;
+			return FL_ERR_USAGE;
 		}
 		n = &d->nets[i++];
 		snprintf(name, sizeof(name), "%.*s", (int)len, list);
@@ -969,7 +971,7 @@ static int choose_iface(struct daemon *d)
 		if (iface_select(d->o->ifaces, d->o->n_ifaces, d->o->iface_regex, d->o->n_regex,
 				 d->o->can_reach, AF_INET, &d->ifc, err, sizeof(err)) < 0) {
 			log_err("choose the interface: %s", err);
-			return EX_CONFIG;
+			return FL_ERR_CONFIG;
 		}
 		d->have4 = true;
 		log_notice("using interface %s, address %s", d->ifc.name,
@@ -979,7 +981,7 @@ static int choose_iface(struct daemon *d)
 		if (iface_select(d->o->ifaces, d->o->n_ifaces, d->o->iface_regex, d->o->n_regex,
 				 d->o->can_reach, AF_INET6, &d->ifc6, err, sizeof(err)) < 0) {
 			log_err("choose the IPv6 interface: %s", err);
-			return EX_CONFIG;
+			return FL_ERR_CONFIG;
 		}
 		d->have6 = true;
 	}
@@ -994,14 +996,14 @@ static int plan(struct daemon *d)
 
 		n->mtu = n->be->mtu(&n->cfg, d->have4 ? d->ifc.mtu : d->ifc6.mtu);
 		if (write_secret(n, d->o->dry_run) < 0)
-			return EX_OSERR;
+			return FL_ERR_OS;
 		rc = backend_init(d, n);
 		if (rc)
 			return rc;
 		if (plan_lease(d, n, base) < 0 || plan_data(d, n, base) < 0 ||
 		    plan_masq(d, n, base) < 0) {
 			log_err("build the command lines: %s", strerror(errno));
-			return EX_SOFTWARE;
+			return FL_ERR_INTERNAL;
 		}
 	}
 	/* Everything is due now; start_due holds the data path and masq back
@@ -1011,7 +1013,7 @@ static int plan(struct daemon *d)
 		if (!d->o->dry_run && access(d->pieces[i].argv[0], X_OK) < 0) {
 			log_err("cannot run %s: %s (install it, or point --bin-dir at it)",
 				d->pieces[i].argv[0], strerror(errno));
-			return EX_CONFIG;
+			return FL_ERR_CONFIG;
 		}
 	}
 	return 0;
@@ -1031,10 +1033,10 @@ static int lock_networks(struct daemon *d)
 		if (errno == EWOULDBLOCK) {
 			log_err("lock %s: another flanneld (pid %ld) already runs for %s; stop it first",
 				path, (long)holder, d->nets[i].subnet_file);
-			return EX_TEMPFAIL;
+			return FL_ERR_TEMP;
 		}
 		log_err("lock %s: %s", path, strerror(errno));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	return 0;
 }
@@ -1047,7 +1049,7 @@ int flanneld_run(struct flanneld_opts *o)
 	int rc;
 
 	if (!d)
-		return EX_OSERR;
+		return FL_ERR_OS;
 	d->o = o;
 	d->sv.pieces = d->pieces;
 	d->sv.notify_fd = -1;
@@ -1060,7 +1062,7 @@ int flanneld_run(struct flanneld_opts *o)
 		rc = lock_networks(d);
 	if (!rc && etcd_open(&o->etcd.opts, &e, err, sizeof(err)) != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
-		rc = EX_USAGE;
+		rc = FL_ERR_USAGE;
 	}
 	d->e = e;
 	for (int i = 0; !rc && i < d->n_nets; i++) {
@@ -1080,10 +1082,10 @@ int flanneld_run(struct flanneld_opts *o)
 		rc = choose_iface(d);
 	if (!rc && supervise_notify_open(&d->sv) < 0) {
 		log_err("open notify socket: %s", strerror(errno));
-		rc = EX_OSERR;
+		rc = FL_ERR_OS;
 	}
 	if (!rc && !(d->child_env = child_environment(d)))
-		rc = EX_OSERR;
+		rc = FL_ERR_OS;
 	d->sv.envp = d->child_env;
 	if (!rc)
 		rc = plan(d);
@@ -1095,12 +1097,12 @@ int flanneld_run(struct flanneld_opts *o)
 	if (!rc && o->healthz_port &&
 	    (d->healthz_fd = healthz_open(o->healthz_ip, o->healthz_port, err, sizeof(err))) < 0) {
 		log_err("serve /healthz: %s", err);
-		rc = EX_CONFIG;
+		rc = FL_ERR_CONFIG;
 	}
 	if (!rc && o->metrics_port &&
 	    (d->metrics_fd = healthz_open(o->metrics_ip, o->metrics_port, err, sizeof(err))) < 0) {
 		log_err("serve /metrics (--metrics-addr): %s", err);
-		rc = EX_CONFIG;
+		rc = FL_ERR_CONFIG;
 	}
 	if (!rc)
 		d->state = state_new(o->state_dir, "flanneld", false);
@@ -1171,7 +1173,7 @@ int flanneld_serve(struct flanneld_opts *o)
 	if (bad || (eo->password && pw_fd < 0)) {
 		log_err("start flannel-server: %s", strerror(errno ? errno : ENOMEM));
 		piece_clear(&p);
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	if (o->dry_run) {
 		print_piece(&p);
@@ -1182,5 +1184,5 @@ int flanneld_serve(struct flanneld_opts *o)
 	execve(p.argv[0], p.argv, o->envp);
 	log_err("run %s: %s (install it, or point --bin-dir at it)", p.argv[0], strerror(errno));
 	piece_clear(&p);
-	return errno == ENOENT ? EX_CONFIG : EX_OSERR;
+	return errno == ENOENT ? FL_ERR_CONFIG : FL_ERR_OS;
 }

@@ -39,7 +39,7 @@ struct flanneld_opts {
 	char **envp;
 };
 
-/* Runs until SIGTERM; returns an exit status. */
+/* Runs until SIGTERM; returns 0 or an error kind (base/err.h). */
 int flanneld_run(struct flanneld_opts *o);
 /* Server mode (--listen): become flannel-server with the same etcd and TLS
  * options; returns an exit status only when that could not be started. */

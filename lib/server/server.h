@@ -26,7 +26,8 @@ struct server_opts {
 	const char *notify_socket;   /* $NOTIFY_SOCKET, or NULL */
 };
 
-/* Runs until SIGTERM/SIGINT (after sig_init); returns an exit status. */
+/* Runs until SIGTERM/SIGINT (after sig_init); returns 0 or an error kind
+ * (base/err.h). */
 int server_run(const struct server_opts *o);
 
 #endif

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sysexits.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sdnotify.h"
@@ -369,7 +369,7 @@ static int loop(struct srv *s, int lfd, SSL_CTX *tls)
 
 			if (!g) {
 				log_err("poll: out of memory");
-				rc = EX_OSERR;
+				rc = FL_ERR_OS;
 				break;
 			}
 			pf = g;
@@ -388,7 +388,7 @@ static int loop(struct srv *s, int lfd, SSL_CTX *tls)
 		}
 		if (poll(pf, n, (int)(next > now ? next - now : 0)) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
-			rc = EX_OSERR;
+			rc = FL_ERR_OS;
 			break;
 		}
 		if (sig_stop_requested())
@@ -439,21 +439,21 @@ int server_run(const struct server_opts *o)
 	if (o->certfile && !(tls = srv_tls_ctx(o->certfile, o->keyfile, o->cafile, err,
 					       sizeof(err)))) {
 		log_err("%s", err);
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	}
 	if (etcd_open(&o->etcd, &s.e, err, sizeof(err)) != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
-		rc = EX_USAGE;
+		rc = FL_ERR_USAGE;
 		goto out;
 	}
 	if (ring_start(&s.ring, &o->etcd, s.prefix, err, sizeof(err)) < 0) {
 		log_err("watch %s/: %s", s.prefix, err);
-		rc = EX_UNAVAILABLE;
+		rc = FL_ERR_UNAVAILABLE;
 		goto out;
 	}
 	if (srv_listen_open(o->listen, &lfd, err, sizeof(err)) < 0) {
 		log_err("%s", err);
-		rc = EX_CONFIG;
+		rc = FL_ERR_CONFIG;
 		goto out;
 	}
 	log_notice("serving the /v1 API on %s%s for etcd prefix %s (at most %u watches)", o->listen,
