@@ -239,6 +239,7 @@ static struct peer *peer_known(struct applier *a, const struct prefix *s, bool c
 	p = htab_put(&a->peers, &key, &created);
 	if (!p)
 		return NULL;
+	subnet_lens_add(&a->peer_lens, s);
 	peer_adopt(a, p, a->k);
 	if (!create && !p->have) {
 		peer_forget(a, p);
@@ -266,7 +267,8 @@ static int plan_lease(struct applier *a, const struct lease *l, struct peer_want
 		has[i] = 0;
 		if (!s->addr.family)
 			continue;
-		if (check_subnet(a, s, err, errlen) < 0 || subnet_check_peers(s, peer_announced, a, err, errlen) < 0)
+		if (check_subnet(a, s, err, errlen) < 0 ||
+		    subnet_check_peers(s, &a->peer_lens, peer_announced, a, err, errlen) < 0)
 			return -1;
 		memset(&w[i], 0, sizeof(w[i]));
 		has[i] = a->be->plan(a, l, i ? AF_INET6 : AF_INET, &w[i], err, errlen);
