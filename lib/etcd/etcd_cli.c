@@ -18,6 +18,7 @@ const char cli_etcd_usage[] =
 	"  --etcd-username=NAME           etcd user\n"
 	"  --etcd-password=PASSWORD       etcd password (visible to ps; prefer the file)\n"
 	"  --etcd-password-file=FILE      etcd password: the first line of FILE\n"
+	"  --etcd-username-file=FILE      etcd user: the first line of FILE\n"
 	"  --etcd-timeout=DURATION        timeout of every request (default 5s)\n";
 
 const char cli_remote_usage[] =
@@ -60,6 +61,13 @@ int cli_etcd_option(struct cli_etcd *c, int opt, const char *arg)
 			return -1;
 		}
 		c->opts.password = c->password;
+		return 1;
+	case OPT_ETCD_USERNAME_FILE:
+		if (cli_read_secret(arg, c->username, sizeof(c->username), why, sizeof(why)) < 0) {
+			log_err("--etcd-username-file %s: %s", arg, why);
+			return -1;
+		}
+		c->opts.username = c->username;
 		return 1;
 	case OPT_ETCD_TIMEOUT:
 		ms = duration_parse_ms(arg);

@@ -24,6 +24,7 @@ enum {
 	OPT_ETCD_REMOTE_CERTFILE,
 	OPT_ETCD_REMOTE_KEYFILE,
 	OPT_ETCD_REMOTE_NETWORK,
+	OPT_ETCD_USERNAME_FILE,
 	OPT_ETCD_LAST,
 };
 
@@ -45,12 +46,14 @@ enum {
 	{ "etcd-username", required_argument, NULL, OPT_ETCD_USERNAME },             \
 	{ "etcd-password", required_argument, NULL, OPT_ETCD_PASSWORD },             \
 	{ "etcd-timeout", required_argument, NULL, OPT_ETCD_TIMEOUT },               \
-	{ "etcd-password-file", required_argument, NULL, OPT_ETCD_PASSWORD_FILE }
+	{ "etcd-password-file", required_argument, NULL, OPT_ETCD_PASSWORD_FILE },   \
+	{ "etcd-username-file", required_argument, NULL, OPT_ETCD_USERNAME_FILE }
 
 struct cli_etcd {
 	struct etcd_opts opts;
 	const char *prefix;
 	char password[512]; /* read from --etcd-password-file (cli_read_secret) */
+	char username[256]; /* read from --etcd-username-file */
 };
 
 void cli_etcd_init(struct cli_etcd *c);

@@ -15,31 +15,35 @@
 #include "flanneld/daemon.h"
 #include "status/state.h"
 
-/* The etcd password in a sealed memfd each piece gets as its fd 3 (never in
- * an environment or a command line); it stays open for the restarts to come. */
-static int secret_fd(const char *secret)
+/* An etcd credential in a sealed memfd each piece gets as its fd 3 or 4
+ * (never in an environment or a command line); it stays open for the
+ * restarts to come.  Above 4, so that the pieces' dup2 to 3 and 4 clobber
+ * neither. */
+static int secret_fd(const char *name, const char *secret)
 {
 	size_t len = strlen(secret);
-	int fd = memfd_create("flannel-etcd-password", MFD_ALLOW_SEALING);
+	int fd = memfd_create(name, MFD_ALLOW_SEALING | MFD_CLOEXEC), hi;
 
 	if (fd < 0)
 		return -1;
 	if (write(fd, secret, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0 ||
+	    (hi = fcntl(fd, F_DUPFD_CLOEXEC, 5)) < 0) {
 		close(fd);
 		return -1;
 	}
-	return fd;
+	close(fd);
+	return hi;
 }
 
 /* The children get our environment without FLANNELD_* (we pass flags), our
  * notify socket, and the etcd credentials out of sight of ps(1) and of
- * /proc/PID/environ: the password as a descriptor (/dev/fd/N). */
+ * /proc/PID/environ: the password and the user name as descriptors (/dev/fd/N). */
 char **flanneld_child_environment(struct daemon *d)
 {
 	const struct etcd_opts *eo = &d->o->etcd.opts;
 	size_t n = 0, k = 0, kept;
-	int pw_fd = -1;
+	int pw_fd = -1, user_fd = -1;
 	char **env;
 
 	while (d->o->envp && d->o->envp[n])
@@ -56,22 +60,29 @@ char **flanneld_child_environment(struct daemon *d)
 	kept = k;
 	if (asprintf(&env[k++], "NOTIFY_SOCKET=%s", d->sv.notify_name) < 0)
 		goto fail;
-	if (eo->username && asprintf(&env[k++], "FLANNELD_ETCD_USERNAME=%s", eo->username) < 0)
+	if (eo->username && (user_fd = secret_fd("flannel-etcd-username", eo->username)) < 0) {
+		log_err("pass the etcd user name to the tools: %s", strerror(errno));
 		goto fail;
-	if (eo->password && (pw_fd = secret_fd(eo->password)) < 0) {
+	}
+	if (eo->password && (pw_fd = secret_fd("flannel-etcd-password", eo->password)) < 0) {
 		log_err("pass the etcd password to the tools: %s", strerror(errno));
 		goto fail;
 	}
-	/* The pieces get it as their fd 3 (supervise.c), and nothing else. */
+	/* The pieces get them as their fds 3 and 4 (supervise.c), and nothing else. */
 	if (pw_fd >= 0 && asprintf(&env[k++], "FLANNELD_ETCD_PASSWORD_FILE=/dev/fd/3") < 0)
 		goto fail;
+	if (user_fd >= 0 && asprintf(&env[k++], "FLANNELD_ETCD_USERNAME_FILE=/dev/fd/4") < 0)
+		goto fail;
 	d->sv.secret_fd = pw_fd;
+	d->sv.user_fd = user_fd;
 	env[k] = NULL;
 	d->n_env_own = k - kept;
 	return env;
 fail:
 	if (pw_fd >= 0)
 		close(pw_fd);
+	if (user_fd >= 0)
+		close(user_fd);
 	while (k > kept)
 		free(env[--k]);
 	free(env);
@@ -320,7 +331,7 @@ int flanneld_serve(struct flanneld_opts *o)
 {
 	const struct etcd_opts *eo = &o->etcd.opts;
 	struct piece p = { .out_fd = -1 };
-	int bad, pw_fd = -1;
+	int bad, pw_fd = -1, user_fd = -1;
 
 	bad = piece_arg(&p, "%s/flannel-server", o->bin_dir) |
 	      piece_arg(&p, "--listen=%s", o->listen) |
@@ -335,11 +346,14 @@ int flanneld_serve(struct flanneld_opts *o)
 		bad |= piece_arg(&p, "--etcd-keyfile=%s", eo->keyfile);
 	if (eo->timeout_ms)
 		bad |= piece_arg(&p, "--etcd-timeout=%ldms", eo->timeout_ms);
-	if (eo->username)
-		bad |= piece_arg(&p, "--etcd-username=%s", eo->username);
-	/* The password as a sealed descriptor, never on the command line. */
-	if (eo->password && (pw_fd = secret_fd(eo->password)) >= 0)
-		bad |= piece_arg(&p, "--etcd-password-file=/dev/fd/%d", pw_fd);
+	/* The credentials as sealed descriptors (kept across the exec), never on
+	 * the command line. */
+	if (eo->username && (user_fd = secret_fd("flannel-etcd-username", eo->username)) >= 0)
+		bad |= piece_arg(&p, "--etcd-username-file=/dev/fd/%d", user_fd) |
+		       fcntl(user_fd, F_SETFD, 0);
+	if (eo->password && (pw_fd = secret_fd("flannel-etcd-password", eo->password)) >= 0)
+		bad |= piece_arg(&p, "--etcd-password-file=/dev/fd/%d", pw_fd) |
+		       fcntl(pw_fd, F_SETFD, 0);
 	/* Upstream's --remote-*file are the server's own certificate in server mode. */
 	if (eo->remote_certfile)
 		bad |= piece_arg(&p, "--remote-certfile=%s", eo->remote_certfile);
@@ -349,7 +363,7 @@ int flanneld_serve(struct flanneld_opts *o)
 		bad |= piece_arg(&p, "--remote-cafile=%s", eo->remote_cafile);
 	if (o->verbosity)
 		bad |= piece_arg(&p, "-v%d", o->verbosity);
-	if (bad || (eo->password && pw_fd < 0)) {
+	if (bad || (eo->password && pw_fd < 0) || (eo->username && user_fd < 0)) {
 		log_err("start flannel-server: %s", strerror(errno ? errno : ENOMEM));
 		piece_clear(&p);
 		return FL_ERR_OS;
