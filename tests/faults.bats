@@ -215,6 +215,43 @@ etcd_up() {
 	figure "etcd down 12 s: $pings/12 pings during the outage, 0 kernel objects removed, new host routed in $t1 ms (lease to both routes)"
 }
 
+@test "faults: etcd stopped (SIGSTOP) for 12 s under two vxlan hosts: nothing removed, flannel-lease retries and recovers, a new host seen after" {
+	local i t0 t1 pings=0
+	cluster_start 3 "$CONF"
+	for i in 1 2; do
+		vx_host "$i" --subnet-lease-ttl=30s --subnet-lease-renew-margin=27s --etcd-timeout=1s
+	done
+	wait_for 10 has_route 1 "$(subnet_of 2)"
+	wait_for 10 has_route 2 "$(subnet_of 1)"
+	for i in 1 2; do kernel_state "$i" >"$D/before$i"; done
+	# A silent etcd, not a dead one: connections stay open, nothing answers.
+	kill -STOP "$ETCD_PID"
+	t0=$(date +%s)
+	while [ $(($(date +%s) - t0)) -lt 12 ]; do
+		in_container 1 ping -c 1 -W 1 "$(caddr 2)" >/dev/null && pings=$((pings + 1))
+		sleep 1
+	done
+	for i in 1 2; do kernel_state "$i" >"$D/during$i"; done
+	kill -CONT "$ETCD_PID"
+	for i in 1 2; do
+		wait_for 20 grep -q 'etcd reachable again' "$D/lease$i.log"
+	done
+	for i in 1 2; do echo "== lease $i"; cat "$D/lease$i.log"; echo "== watch $i"; cat "$D/watch$i.log"; done
+	for i in 1 2; do
+		diff -u "$D/before$i" "$D/during$i"
+		grep -q 'etcd unreachable: .*retrying' "$D/lease$i.log"
+		kill -0 "$(eval echo "\$LEASE_PID_$i")"
+		kill -0 "$(eval echo "\$APPLY_PID_$i")"
+	done
+	t1=$(date +%s%N)
+	vx_host 3
+	wait_for 20 has_route 1 "$(subnet_of 3)"
+	wait_for 20 has_route 2 "$(subnet_of 3)"
+	t1=$((($(date +%s%N) - t1) / 1000000))
+	[ "$pings" -ge 10 ]
+	figure "etcd stopped 12 s: $pings/12 pings, 0 kernel objects removed, flannel-lease retried and recovered, a new host routed on both in $t1 ms"
+}
+
 # member_start I: member I of the three-member cluster (ports in CP/PP).
 member_start() {
 	local i=$1
@@ -376,4 +413,62 @@ vx_state() {
 		[ -z "$(ip -n "$hit" nexthop show)" ]
 	done
 	figure "flannel-vxlan SIGKILL mid-sync of $n leases at$hit_points restart equal to the clean run each time"
+}
+
+# vg_check DIR: every valgrind log in DIR says 0 errors and 0 bytes definitely
+# lost; prints one line per process (its program and figures).
+vg_check() {
+	local f prog errs lost bad=0
+	for f in "$1"/vg.*; do
+		prog=$(sed -n 's/^==[0-9]*== Command: \([^ ]*\).*/\1/p' "$f" | head -n 1)
+		errs=$(sed -n 's/^==[0-9]*== ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$f" | tail -n 1)
+		lost=$(sed -n 's/^==[0-9]*==  *definitely lost: \([0-9,]*\) bytes.*/\1/p' "$f" | tail -n 1)
+		# "All heap blocks were freed" has no definitely-lost line.
+		lost=${lost:-0}
+		echo "${prog##*/}: ${errs:-?} errors, $lost bytes definitely lost"
+		if [ "${errs:-x}" != 0 ] || [ "$lost" != 0 ]; then
+			cat "$f"
+			bad=1
+		fi
+	done
+	return "$bad"
+}
+
+@test "faults: flanneld, flannel-lease, flannel-watch and flannel-vxlan under valgrind (join, peers coming and going, SIGHUP, SIGTERM): 0 errors, 0 definite leaks" {
+	command -v valgrind >/dev/null || { require "valgrind (apt-get install valgrind)"; skip "no valgrind"; }
+	local n figs
+	cluster_start 3 "$CONF"
+	vx_host 2
+	mkdir -p "$D/vg"
+	# The plain build (build/bin, no sanitizer); every piece flanneld
+	# starts is traced too.  Leaks are checked at each process's exit.
+	bg_in_host 1 "$D/flanneld1.log" valgrind --trace-children=yes \
+		--log-file="$D/vg/vg.%p" --leak-check=full --show-leak-kinds=definite \
+		--errors-for-leak-kinds=definite "$BIN/flanneld" --bin-dir="$BIN" \
+		--etcd-endpoints="$ETCD_EP" --iface=eth0 --subnet-file="$D/h1.env" \
+		--iptables-forward-rules=false
+	local pid=$LAST_PID
+	wait_for 60 grep -q FLANNEL_SUBNET "$D/h1.env" || { cat "$D/flanneld1.log"; false; }
+	wait_for 60 has_route 1 "$(subnet_of 2)" || { cat "$D/flanneld1.log"; false; }
+	# Peers come and go while it runs; a reload asks each piece to reconcile.
+	vx_host 3
+	wait_for 30 has_route 1 "$(subnet_of 3)"
+	kill -TERM "$(eval echo "\$LEASE_PID_3")"
+	etcdctl_ del "$P/subnets/$(subnet_of 3 | tr / -)" >/dev/null
+	wait_for 30 no_route 1 "$(subnet_of 3)"
+	kill -HUP "$pid"
+	sleep 2
+	kill -TERM "$pid"
+	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null
+	cat "$D/flanneld1.log"
+	n=$(find "$D/vg" -name 'vg.*' | wc -l)
+	figs=$(vg_check "$D/vg") || { echo "$figs"; false; }
+	echo "$figs"
+	# flanneld, the backend's init, flannel-lease, flannel-watch, flannel-vxlan.
+	[ "$n" -ge 5 ]
+	for p in flanneld flannel-lease flannel-watch flannel-vxlan; do
+		grep -q "^$p: 0 errors, 0 bytes" <<<"$figs"
+	done
+	figure "valgrind: $n processes, $(tr '\n' ';' <<<"$figs")"
 }
