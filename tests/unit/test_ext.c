@@ -163,6 +163,7 @@ static void test_text(void)
 	s = ext_stdin_text(j, &len, err, sizeof(err));
 	ok(s == NULL, "decoded NUL refused");
 	ok(strstr(err, "0x00") != NULL, "error names the byte: %s", err);
+	free(s); /* not NULL when building j failed */
 	json_decref(j);
 
 	j = json_loads("{\"VNI\":1,\"VtepMAC\":\"aa:bb\"}", 0, NULL);
@@ -495,6 +496,9 @@ static void test_applier_alloc_failures(void)
 		event_init(&ev2);
 		if (!a || event_parse(add, &ev1, err, sizeof(err)) < 0 ||
 		    event_parse(del, &ev2, err, sizeof(err)) < 0) {
+			ext_applier_free(a);
+			event_clear(&ev1);
+			event_clear(&ev2);
 			bad++;
 			break;
 		}
