@@ -216,7 +216,7 @@ etcd_up() {
 }
 
 @test "faults: etcd stopped (SIGSTOP) for 12 s under two vxlan hosts: nothing removed, flannel-lease retries and recovers, a new host seen after" {
-	local i t0 t1 pings=0
+	local i t0 t1 pings=0 recovered
 	cluster_start 3 "$CONF"
 	for i in 1 2; do
 		vx_host "$i" --subnet-lease-ttl=30s --subnet-lease-renew-margin=27s --etcd-timeout=1s
@@ -233,13 +233,16 @@ etcd_up() {
 	done
 	for i in 1 2; do kernel_state "$i" >"$D/during$i"; done
 	kill -CONT "$ETCD_PID"
+	# Recovered: a renewal that had failed went through, or the session is back.
+	recovered='renewed lease .* after [0-9]+ failed attempt|etcd reachable again'
 	for i in 1 2; do
-		wait_for 20 grep -q 'etcd reachable again' "$D/lease$i.log"
+		wait_for 30 grep -Eq "$recovered" "$D/lease$i.log" || true
 	done
 	for i in 1 2; do echo "== lease $i"; cat "$D/lease$i.log"; echo "== watch $i"; cat "$D/watch$i.log"; done
 	for i in 1 2; do
+		grep -Eq "$recovered" "$D/lease$i.log"
 		diff -u "$D/before$i" "$D/during$i"
-		grep -q 'etcd unreachable: .*retrying' "$D/lease$i.log"
+		grep -q 'etcd unreachable.*retrying' "$D/lease$i.log"
 		kill -0 "$(eval echo "\$LEASE_PID_$i")"
 		kill -0 "$(eval echo "\$APPLY_PID_$i")"
 	done
@@ -413,6 +416,144 @@ vx_state() {
 		[ -z "$(ip -n "$hit" nexthop show)" ]
 	done
 	figure "flannel-vxlan SIGKILL mid-sync of $n leases at$hit_points restart equal to the clean run each time"
+}
+
+# rt_ns NAME: a namespace with eth0 at 198.18.0.1/15, where every synthetic
+# lease's PublicIP (198.18.x.y, lease_lines) is on the link: host-gw's gateways.
+rt_ns() {
+	ip netns add "$1"
+	echo "$1" >>"$BATS_TEST_TMPDIR/netns"
+	ip -n "$1" link set lo up
+	ip -n "$1" link add eth0 type veth peer name eth0p
+	ip -n "$1" addr add 198.18.0.1/15 dev eth0
+	ip -n "$1" link set eth0 up
+	ip -n "$1" link set eth0p up
+}
+
+rt_state() {
+	ip -j -n "$1" route show proto 76 | jq -S 'map(del(.nhid)) | sort_by(.dst)'
+	ip -j -n "$1" nexthop show | jq -S 'map(del(.id)) | sort_by(.gateway)'
+}
+
+@test "faults: flannel-route killed with SIGKILL at five points of an initial sync of 2000 leases, then restarted: the clean run's state, no stale nexthop" {
+	need_root
+	fl_id >/dev/null
+	local clean hit ms pid n=2000 hit_points=""
+	D=$BATS_TEST_TMPDIR
+	clean="$(fl_id)rc" hit="$(fl_id)rk"
+	rt_ns "$clean"
+	rt_ns "$hit"
+	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\n' >"$D/env"
+	{
+		echo '{"type":"snapshot","revision":1}'
+		lease_lines "$n" 2 | sed 's/"backend_type":"vxlan","backend_data":{[^}]*}/"backend_type":"host-gw"/'
+		echo '{"type":"sync","revision":1}'
+	} >"$D/full"
+	printf '%s\n' '{"type":"snapshot","revision":2}' '{"type":"sync","revision":2}' >"$D/empty"
+	ip netns exec "$clean" flannel-route apply --no-monitor --subnet-file="$D/env" <"$D/full"
+	rt_state "$clean" >"$D/want"
+	[ "$(ip -n "$clean" route show proto 76 | wc -l)" -eq "$n" ]
+	for ms in 2 5 10 20 300; do
+		mkfifo "$D/fifo.$ms"
+		ip netns exec "$hit" flannel-route apply --no-monitor --subnet-file="$D/env" \
+			<"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
+		pid=$!
+		track_pid "$pid"
+		{ head -n -1 "$D/full"; sleep 5; } >"$D/fifo.$ms" 3>&- &
+		track_pid "$!"
+		sleep "0.$(printf '%03d' "$ms")"
+		kill -9 "$pid"
+		wait "$pid" 2>/dev/null || true
+		hit_points="$hit_points $ms ms: $(ip -n "$hit" route show proto 76 | wc -l) routes;"
+		ip netns exec "$hit" flannel-route apply --no-monitor --subnet-file="$D/env" \
+			<"$D/full" >"$D/restart.$ms.log" 2>&1
+		rt_state "$hit" >"$D/got.$ms"
+		diff -u "$D/want" "$D/got.$ms"
+		# Nothing stale from the killed run: as many nexthops as the clean run.
+		[ "$(ip -n "$hit" nexthop show | wc -l)" -eq "$(ip -n "$clean" nexthop show | wc -l)" ]
+		ip netns exec "$hit" flannel-route apply --no-monitor --subnet-file="$D/env" \
+			<"$D/empty" >/dev/null 2>&1
+		[ -z "$(ip -n "$hit" route show proto 76)" ]
+		[ -z "$(ip -n "$hit" nexthop show)" ]
+	done
+	figure "flannel-route SIGKILL mid-sync of $n leases at$hit_points restart equal to the clean run each time"
+}
+
+@test "faults: flannel-ext killed with SIGKILL at five points of an initial sync of 300 leases, then restarted: its hooks' effect equals a clean run's" {
+	need_root
+	local ms pid n=300 hit_points="" clean hit
+	D=$BATS_TEST_TMPDIR
+	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\n' >"$D/env"
+	{
+		echo '{"type":"snapshot","revision":1}'
+		lease_lines "$n" 2 | sed 's/"backend_type":"vxlan"/"backend_type":"extension"/'
+		echo '{"type":"sync","revision":1}'
+	} >"$D/full"
+	# The hooks' effect: one file per subnet, holding the lease's PUBLIC_IP.
+	ext() {
+		DIR=$1 flannel-ext apply --backend-type=any --subnet-file="$D/env" --pass-env=DIR \
+			--add='echo "$PUBLIC_IP" >"$DIR/${SUBNET%/*}"' --remove='rm -f "$DIR/${SUBNET%/*}"'
+	}
+	effect() { (cd "$1" && grep -r . | sort); }
+	clean="$D/clean" hit="$D/hit"
+	mkdir "$clean"
+	ext "$clean" <"$D/full" 2>"$D/clean.log"
+	effect "$clean" >"$D/want"
+	[ "$(wc -l <"$D/want")" -eq "$n" ]
+	for ms in 2 5 10 20 300; do
+		rm -rf "$hit"
+		mkdir "$hit"
+		mkfifo "$D/fifo.$ms"
+		ext "$hit" <"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
+		pid=$!
+		track_pid "$pid"
+		{ head -n -1 "$D/full"; sleep 5; } >"$D/fifo.$ms" 3>&- &
+		track_pid "$!"
+		sleep "0.$(printf '%03d' "$ms")"
+		kill -9 "$pid"
+		wait "$pid" 2>/dev/null || true
+		hit_points="$hit_points $ms ms: $(find "$hit" -type f | wc -l) hooks run;"
+		ext "$hit" <"$D/full" >"$D/restart.$ms.log" 2>&1
+		effect "$hit" >"$D/got.$ms"
+		diff -u "$D/want" "$D/got.$ms"
+	done
+	figure "flannel-ext SIGKILL mid-sync of $n leases at$hit_points after restart the hooks' effect equals the clean run's"
+}
+
+@test "faults: flannel-masq watch killed with SIGKILL at five points of its start, then restarted: the clean run's nft table" {
+	need_root
+	command -v nft >/dev/null || { require "nft (apt-get install nftables)"; skip "no nft"; }
+	fl_id >/dev/null
+	local ms pid ns hit_points=""
+	D=$BATS_TEST_TMPDIR
+	ns="$(fl_id)mk"
+	ip netns add "$ns"
+	echo "$ns" >>"$BATS_TEST_TMPDIR/netns"
+	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\nFLANNEL_IPV6_NETWORK=2001:db8::/48\nFLANNEL_IPV6_SUBNET=2001:db8:0:1::1/64\nFLANNEL_IPMASQ=true\n' >"$D/env"
+	ip netns exec "$ns" flannel-masq apply --subnet-file="$D/env"
+	ip netns exec "$ns" nft list table inet flannel >"$D/want"
+	ip netns exec "$ns" flannel-masq delete --subnet-file="$D/env"
+	for ms in 2 5 10 20 300; do
+		ip netns exec "$ns" flannel-masq watch --subnet-file="$D/env" >"$D/kill.$ms.log" 2>&1 3>&- &
+		pid=$!
+		track_pid "$pid"
+		sleep "0.$(printf '%03d' "$ms")"
+		kill -9 "$pid"
+		wait "$pid" 2>/dev/null || true
+		hit_points="$hit_points $ms ms: $(ip netns exec "$ns" nft list table inet flannel 2>/dev/null | grep -c 'counter' || true) rules;"
+		# Restarted: the same table as a clean start, whatever the kill left.
+		ip netns exec "$ns" flannel-masq watch --subnet-file="$D/env" >"$D/restart.$ms.log" 2>&1 3>&- &
+		pid=$!
+		track_pid "$pid"
+		wait_for 10 ip netns exec "$ns" nft list table inet flannel
+		sleep 0.5
+		ip netns exec "$ns" nft list table inet flannel >"$D/got.$ms"
+		diff -u "$D/want" "$D/got.$ms"
+		kill "$pid"
+		wait "$pid" 2>/dev/null || true
+		ip netns exec "$ns" flannel-masq delete --subnet-file="$D/env"
+	done
+	figure "flannel-masq SIGKILL at start at$hit_points restart equal to the clean table each time"
 }
 
 # vg_check DIR: every valgrind log in DIR says 0 errors and 0 bytes definitely
