@@ -601,7 +601,7 @@ vg_check() {
 	sleep 2
 	kill -TERM "$pid"
 	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$pid" 2>/dev/null
+	run ! kill -0 "$pid"
 	cat "$D/flanneld1.log"
 	n=$(find "$D/vg" -name 'vg.*' | wc -l)
 	figs=$(vg_check "$D/vg") || { echo "$figs"; false; }
