@@ -374,26 +374,19 @@ vx_state() {
 	}
 }
 
-@test "faults: flannel-vxlan killed with SIGKILL at five points of an initial sync of 2000 leases, then restarted: the clean run's state, no stale nexthop" {
-	need_root
-	fl_id >/dev/null
-	local clean hit ms i pid n=2000
-	D=$BATS_TEST_TMPDIR
-	clean="$(fl_id)vc" hit="$(fl_id)vk"
-	vtep_ns "$clean"
-	vtep_ns "$hit"
-	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\n' >"$D/env"
-	{ echo '{"type":"snapshot","revision":1}'; lease_lines "$n" 2; echo '{"type":"sync","revision":1}'; } >"$D/full"
-	printf '%s\n' '{"type":"snapshot","revision":2}' '{"type":"sync","revision":2}' >"$D/empty"
-	ip netns exec "$clean" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" <"$D/full"
-	vx_state "$clean" >"$D/want"
-	[ "$(ip -n "$clean" route show dev flannel.1 | wc -l)" -eq "$n" ]
-	hit_points=""
+# kill_mid_sync HIT COUNT STATE WANT TOOL...: the applier TOOL... in
+# namespace HIT killed with SIGKILL at 2, 5, 10, 20 and 300 ms into the
+# snapshot $D/full (its sync marker held back), then run again on the whole
+# of it: STATE HIT equal to the file WANT each time, as many nexthops as
+# NEXTHOPS, and emptied by $D/empty for the next point.  KILL_POINTS: what
+# COUNT HIT (its routes) said at each kill.
+kill_mid_sync() {
+	local hit=$1 count=$2 state=$3 want=$4 ms pid
+	shift 4
+	KILL_POINTS=""
 	for ms in 2 5 10 20 300; do
-		# A snapshot whose sync marker never comes: killed while in it.
 		mkfifo "$D/fifo.$ms"
-		ip netns exec "$hit" flannel-vxlan apply --no-monitor --no-setup \
-			--subnet-file="$D/env" <"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
+		ip netns exec "$hit" "$@" <"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
 		pid=$!
 		track_pid "$pid"
 		{ head -n -1 "$D/full"; sleep 5; } >"$D/fifo.$ms" 3>&- &
@@ -401,33 +394,56 @@ vx_state() {
 		sleep "0.$(printf '%03d' "$ms")"
 		kill -9 "$pid"
 		wait "$pid" 2>/dev/null || true
-		hit_points="$hit_points $ms ms: $(ip -n "$hit" route show dev flannel.1 | wc -l) routes;"
+		KILL_POINTS="$KILL_POINTS $ms ms: $("$count" "$hit") routes;"
 		# Restarted: the same snapshot again, to the end.
-		ip netns exec "$hit" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" \
-			<"$D/full" >"$D/restart.$ms.log" 2>&1
-		vx_state "$hit" >"$D/got.$ms"
-		diff -u "$D/want" "$D/got.$ms"
-		# One nexthop per route: nothing stale left from the killed run.
-		[ "$(ip -n "$hit" nexthop show | wc -l)" -eq "$n" ]
+		ip netns exec "$hit" "$@" <"$D/full" >"$D/restart.$ms.log" 2>&1
+		"$state" "$hit" >"$D/got.$ms"
+		diff -u "$want" "$D/got.$ms"
+		# Nothing stale from the killed run.
+		[ "$(ip -n "$hit" nexthop show | wc -l)" -eq "$NEXTHOPS" ]
 		# Back to nothing for the next point.
-		ip netns exec "$hit" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" \
-			<"$D/empty" >/dev/null 2>&1
-		[ -z "$(ip -n "$hit" route show dev flannel.1)" ]
+		ip netns exec "$hit" "$@" <"$D/empty" >/dev/null 2>&1
+		[ "$("$count" "$hit")" -eq 0 ]
 		[ -z "$(ip -n "$hit" nexthop show)" ]
 	done
-	figure "flannel-vxlan SIGKILL mid-sync of $n leases at$hit_points restart equal to the clean run each time"
 }
 
-# rt_ns NAME: a namespace with eth0 at 198.18.0.1/15, where every synthetic
-# lease's PublicIP (198.18.x.y, lease_lines) is on the link: host-gw's gateways.
-rt_ns() {
-	ip netns add "$1"
-	echo "$1" >>"$BATS_TEST_TMPDIR/netns"
-	ip -n "$1" link set lo up
-	ip -n "$1" link add eth0 type veth peer name eth0p
-	ip -n "$1" addr add 198.18.0.1/15 dev eth0
-	ip -n "$1" link set eth0 up
-	ip -n "$1" link set eth0p up
+vx_routes() { ip -n "$1" route show dev flannel.1 | wc -l; }
+
+# sync_files N [TYPE]: $D/env (our subnet 100.64.1.0/24), $D/full (a
+# snapshot of N synthetic leases, of BackendType TYPE when given) and
+# $D/empty (a snapshot of none).
+sync_files() {
+	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\n' >"$D/env"
+	{
+		echo '{"type":"snapshot","revision":1}'
+		if [ -n "${2:-}" ]; then
+			lease_lines "$1" 2 | sed "s/\"backend_type\":\"vxlan\",\"backend_data\":{[^}]*}/\"backend_type\":\"$2\"/"
+		else
+			lease_lines "$1" 2
+		fi
+		echo '{"type":"sync","revision":1}'
+	} >"$D/full"
+	printf '%s\n' '{"type":"snapshot","revision":2}' '{"type":"sync","revision":2}' >"$D/empty"
+}
+
+@test "faults: flannel-vxlan killed with SIGKILL at five points of an initial sync of 2000 leases, then restarted: the clean run's state, no stale nexthop" {
+	need_root
+	fl_id >/dev/null
+	local clean hit n=2000
+	D=$BATS_TEST_TMPDIR
+	clean="$(fl_id)vc" hit="$(fl_id)vk"
+	vtep_ns "$clean"
+	vtep_ns "$hit"
+	sync_files "$n"
+	ip netns exec "$clean" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" <"$D/full"
+	vx_state "$clean" >"$D/want"
+	[ "$(vx_routes "$clean")" -eq "$n" ]
+	# One nexthop per route.
+	NEXTHOPS=$n
+	kill_mid_sync "$hit" vx_routes vx_state "$D/want" \
+		flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env"
+	figure "flannel-vxlan SIGKILL mid-sync of $n leases at$KILL_POINTS restart equal to the clean run each time"
 }
 
 rt_state() {
@@ -435,48 +451,25 @@ rt_state() {
 	ip -j -n "$1" nexthop show | jq -S 'map(del(.id)) | sort_by(.gateway)'
 }
 
+rt_routes() { ip -n "$1" route show proto 76 | wc -l; }
+
 @test "faults: flannel-route killed with SIGKILL at five points of an initial sync of 2000 leases, then restarted: the clean run's state, no stale nexthop" {
 	need_root
 	fl_id >/dev/null
-	local clean hit ms pid n=2000 hit_points=""
+	local clean hit n=2000
 	D=$BATS_TEST_TMPDIR
 	clean="$(fl_id)rc" hit="$(fl_id)rk"
-	rt_ns "$clean"
-	rt_ns "$hit"
-	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\n' >"$D/env"
-	{
-		echo '{"type":"snapshot","revision":1}'
-		lease_lines "$n" 2 | sed 's/"backend_type":"vxlan","backend_data":{[^}]*}/"backend_type":"host-gw"/'
-		echo '{"type":"sync","revision":1}'
-	} >"$D/full"
-	printf '%s\n' '{"type":"snapshot","revision":2}' '{"type":"sync","revision":2}' >"$D/empty"
+	# eth0 at 198.18.0.1/15: every lease's PublicIP (198.18.x.y) is on the link.
+	ul_ns "$clean"
+	ul_ns "$hit"
+	sync_files "$n" host-gw
 	ip netns exec "$clean" flannel-route apply --no-monitor --subnet-file="$D/env" <"$D/full"
 	rt_state "$clean" >"$D/want"
-	[ "$(ip -n "$clean" route show proto 76 | wc -l)" -eq "$n" ]
-	for ms in 2 5 10 20 300; do
-		mkfifo "$D/fifo.$ms"
-		ip netns exec "$hit" flannel-route apply --no-monitor --subnet-file="$D/env" \
-			<"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
-		pid=$!
-		track_pid "$pid"
-		{ head -n -1 "$D/full"; sleep 5; } >"$D/fifo.$ms" 3>&- &
-		track_pid "$!"
-		sleep "0.$(printf '%03d' "$ms")"
-		kill -9 "$pid"
-		wait "$pid" 2>/dev/null || true
-		hit_points="$hit_points $ms ms: $(ip -n "$hit" route show proto 76 | wc -l) routes;"
-		ip netns exec "$hit" flannel-route apply --no-monitor --subnet-file="$D/env" \
-			<"$D/full" >"$D/restart.$ms.log" 2>&1
-		rt_state "$hit" >"$D/got.$ms"
-		diff -u "$D/want" "$D/got.$ms"
-		# Nothing stale from the killed run: as many nexthops as the clean run.
-		[ "$(ip -n "$hit" nexthop show | wc -l)" -eq "$(ip -n "$clean" nexthop show | wc -l)" ]
-		ip netns exec "$hit" flannel-route apply --no-monitor --subnet-file="$D/env" \
-			<"$D/empty" >/dev/null 2>&1
-		[ -z "$(ip -n "$hit" route show proto 76)" ]
-		[ -z "$(ip -n "$hit" nexthop show)" ]
-	done
-	figure "flannel-route SIGKILL mid-sync of $n leases at$hit_points restart equal to the clean run each time"
+	[ "$(rt_routes "$clean")" -eq "$n" ]
+	NEXTHOPS=$(ip -n "$clean" nexthop show | wc -l)
+	kill_mid_sync "$hit" rt_routes rt_state "$D/want" \
+		flannel-route apply --no-monitor --subnet-file="$D/env"
+	figure "flannel-route SIGKILL mid-sync of $n leases at$KILL_POINTS restart equal to the clean run each time"
 }
 
 @test "faults: flannel-ext killed with SIGKILL at five points of an initial sync of 300 leases, then restarted: its hooks' effect equals a clean run's" {

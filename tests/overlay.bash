@@ -215,9 +215,9 @@ upstream_batch() {
 	done
 }
 
-# vtep_ns NAME: a namespace like one host of kernel-limits.md: eth0 (one end
-# of a veth pair) at 198.18.0.1/15, flannel.1 made by flannel-vxlan init.
-vtep_ns() {
+# ul_ns NAME: a namespace with eth0 (one end of a veth pair, the other up
+# beside it) at 198.18.0.1/15, the underlay of the synthetic leases.
+ul_ns() {
 	ip netns add "$1"
 	echo "$1" >>"$BATS_TEST_TMPDIR/netns"
 	ip -n "$1" link set lo up
@@ -225,6 +225,12 @@ vtep_ns() {
 	ip -n "$1" addr add 198.18.0.1/15 dev eth0
 	ip -n "$1" link set eth0 up
 	ip -n "$1" link set eth0p up
+}
+
+# vtep_ns NAME: a namespace like one host of kernel-limits.md: eth0 (one end
+# of a veth pair) at 198.18.0.1/15, flannel.1 made by flannel-vxlan init.
+vtep_ns() {
+	ul_ns "$1"
 	ip netns exec "$1" flannel-vxlan init --iface=eth0 --mac=02:00:00:00:00:01 >/dev/null
 	ip -n "$1" addr add 100.64.1.0/32 dev flannel.1
 }

@@ -334,6 +334,7 @@ static void test_applier(void)
 	ext_config_set(&c, EXT_SUBNET_ADD, add);
 	ext_config_set(&c, EXT_SUBNET_REMOVE, del);
 	a = ext_applier_new(&c, base, &o, "extension");
+	need(a);
 	ok(a != NULL, "applier");
 
 	feed(a, "{\"type\":\"snapshot\",\"revision\":1}");
@@ -429,6 +430,7 @@ static void test_applier_scope(void)
 	ext_config_set(&c, EXT_SUBNET_ADD, add);
 	ext_config_set(&c, EXT_SUBNET_REMOVE, del);
 	a = ext_applier_new(&c, base, &o, "extension");
+	need(a);
 	prefix_parse("100.64.1.0/24", &own);
 	prefix_parse("2001:db8:1:1::/64", &own6);
 	prefix_parse("100.64.0.0/16", &net);
