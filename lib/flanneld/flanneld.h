@@ -42,7 +42,8 @@ struct flanneld_opts {
 /* Runs until SIGTERM; returns 0 or an error kind (base/err.h). */
 int flanneld_run(struct flanneld_opts *o);
 /* Server mode (--listen): become flannel-server with the same etcd and TLS
- * options; returns an exit status only when that could not be started. */
+ * options; returns an error kind (base/err.h) only when that could not be
+ * started. */
 int flanneld_serve(struct flanneld_opts *o);
 
 #endif
