@@ -16,7 +16,7 @@ SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 CNIDIRS  ?= /opt/cni/bin /usr/lib/cni
 
 CC       ?= cc
-PKGS      = libcurl jansson libmnl libcrypto
+PKGS      = libcurl jansson libmnl libssl libcrypto
 # The release, then the commit it was built from.
 RELEASE  := 0.1.0
 GITREV   := $(shell git describe --always --dirty --exclude='*' 2>/dev/null)
@@ -26,7 +26,7 @@ CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib \
 	    -DFLANNEL_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
 LDFLAGS  += -Wl,--as-needed
 # libcurl's headers only: lib/etcd/etcd_curl.c loads it with dlopen for https://.
-LDLIBS    = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl
+LDLIBS    = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl -lpthread
 SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  := $(sort $(wildcard lib/*/*.c))
@@ -39,8 +39,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITS    := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 MANS     := $(sort $(wildcard man/*.[1-8]))
 # Developer scripts (demo, deps, lint, checks) are not installed.
-SCRIPTS  := $(filter-out scripts/demo.sh scripts/deps.sh scripts/lint.sh scripts/deps-check.sh scripts/exits-check.sh,$(sort $(wildcard scripts/*.sh)))
-UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path))
+SCRIPTS  := $(filter-out scripts/demo.sh scripts/deps.sh scripts/lint.sh scripts/deps-check.sh scripts/exits-check.sh scripts/alloc-sweep.sh,$(sort $(wildcard scripts/*.sh)))
+UNITFILES:= $(sort $(wildcard systemd/*.service systemd/*.path systemd/*.socket))
 HDRS     := $(wildcard lib/*/*.h)
 
 # libFuzzer harnesses (tests/fuzz/fuzz_*.c): clang, their own objects.
@@ -53,7 +53,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_OBJ := $(LIB_SRC:lib/%.c=build/fuzzobj/%.o)
 
-.PHONY: all check unit e2e lint deps-check install uninstall demo clean bench fuzz fuzzers FORCE
+.PHONY: all check unit e2e lint deps-check install uninstall demo clean bench fuzz fuzzers alloc-sweep FORCE
 CNI      := $(if $(wildcard cmd/flannel-cni.c),$(B)/flannel)
 all: $(TOOLS) $(CNI)
 
@@ -71,9 +71,10 @@ build/obj/%.o: lib/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The unit tests' library also reads FAIL_ALLOC_AT (lib/base/mem.c).
 build/asan/%.o: lib/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -c -o $@ $<
+	$(CC) $(CFLAGS) $(SANFLAGS) -DFL_ALLOC_ENV -O1 -c -o $@ $<
 
 build/libflannel-asan.a: $(ASAN_OBJ) build/objs.list
 	rm -f $@ && ar rcs $@ $(ASAN_OBJ)
@@ -118,6 +119,11 @@ e2e: all
 check: all $(UNITS) $(if $(filter-out 0,$(FUZZ_CHECK_S)),$(FUZZERS))
 	FUZZERS="$(if $(filter-out 0,$(FUZZ_CHECK_S)),$(FUZZERS))" FUZZ_CHECK_S=$(FUZZ_CHECK_S) \
 		tests/run.sh $(UNITS)
+
+# Every allocation of every unit test failed in turn (make check samples
+# ALLOC_SWEEP_N of them per test); see docs/RELIABILITY.md for how long.
+alloc-sweep: $(UNITS)
+	scripts/alloc-sweep.sh $(UNITS)
 
 lint:
 	scripts/lint.sh

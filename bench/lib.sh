@@ -27,9 +27,9 @@ ms_since() {
 }
 
 # put_leases N: N upstream-format vxlan leases (as lease_lines) into etcd in
-# one transaction through the JSON gateway.
+# one transaction through the JSON gateway (from UL_NS when it is set).
 put_leases() {
-	ip netns exec "$UL_NS" python3 - "$1" "$ETCD_EP" <<'PY'
+	${UL_NS:+ip netns exec "$UL_NS"} python3 - "$1" "$ETCD_EP" <<'PY'
 import base64, json, sys, urllib.request
 n, ep = int(sys.argv[1]), sys.argv[2]
 b64 = lambda s: base64.b64encode(s.encode()).decode()

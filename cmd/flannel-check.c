@@ -102,5 +102,5 @@ int main(int argc, char **argv)
 	}
 	o.etcd = ce.opts;
 	o.prefix = ce.prefix;
-	return check_run(&o);
+	return cli_exit_code(check_run(&o));
 }

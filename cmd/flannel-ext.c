@@ -52,6 +52,7 @@ enum {
 
 static const struct option options[] = {
 	CLI_ETCD_OPTIONS,
+	CLI_REMOTE_OPTIONS,
 	{ "add", required_argument, NULL, OPT_ADD },
 	{ "remove", required_argument, NULL, OPT_REMOVE },
 	{ "pre-startup", required_argument, NULL, OPT_PRE },
@@ -72,7 +73,7 @@ static const struct option options[] = {
 struct args {
 	enum mode mode;
 	struct cli_etcd etcd;
-	bool etcd_given;      /* --etcd-endpoints or FLANNELD_ETCD_ENDPOINTS */
+	bool etcd_given;      /* --etcd-endpoints or --remote (or their FLANNELD_*) */
 	bool cmd_given;       /* a command came from a flag */
 	struct ext_config flags; /* commands given as flags */
 	struct ext_config cfg;   /* flags, then the config for the rest */
@@ -118,8 +119,9 @@ static void usage(FILE *f)
 		"                         (default /run/flannel/state; flannel-state(5))\n"
 		"  -v N                   verbosity (0, 1, 2)\n"
 		"The config is read from etcd (<prefix>/config) unless --config is given\n"
-		"or a command flag is given without --etcd-endpoints.\n%s",
+		"or a command flag is given without --etcd-endpoints or --remote.\n%s",
 		cli_etcd_usage);
+	fputs(cli_remote_usage, f);
 }
 
 static int set_cmd(struct args *a, enum ext_cmd k, const char *arg)
@@ -150,7 +152,7 @@ static int parse_one(struct args *a, int opt, const char *arg)
 {
 	int r = cli_etcd_option(&a->etcd, opt, arg);
 
-	if (opt == OPT_ETCD_ENDPOINTS)
+	if (opt == OPT_ETCD_ENDPOINTS || opt == OPT_ETCD_REMOTE)
 		a->etcd_given = true;
 	if (r)
 		return r < 0 ? -1 : 0;
@@ -234,9 +236,9 @@ static int config_from_etcd(struct args *a, struct net_config *net)
 
 	if (rc != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
-		return etcd_exit_code(rc);
+		return cli_exit_code(etcd_err(rc));
 	}
-	rc = config_fetch(e, a->etcd.prefix, net);
+	rc = cli_exit_code(config_fetch(e, a->etcd.prefix, net));
 	etcd_close(e);
 	return rc;
 }
@@ -379,7 +381,7 @@ static int do_apply(struct args *a)
 	c.st = state_new(a->state_dir, "flannel-ext", true);
 	state_set_str(c.st, "backend", "extension");
 	ext_applier_set_state(c.ap, c.st);
-	rc = event_stream_run(STDIN_FILENO, &s);
+	rc = cli_exit_code(event_stream_run(STDIN_FILENO, &s));
 	ext_applier_free(c.ap);
 	state_free(c.st);
 	return rc;

@@ -121,7 +121,7 @@ static int cmd_apply(struct args *a, struct nl *nl)
 	a->ac.o.dev[0] = link.ifindex;
 	a->ac.o.dev_seen[0] = true;
 	be.data = &a->ap;
-	return apply_cli_run(&a->ac, &be, getenv("NOTIFY_SOCKET"));
+	return cli_exit_code(apply_cli_run(&a->ac, &be, getenv("NOTIFY_SOCKET")));
 }
 
 int main(int argc, char **argv)

@@ -204,13 +204,13 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (!strcmp(cmd, "init"))
-		return ipsec_run_init(&cl.o);
+		return cli_exit_code(ipsec_run_init(&cl.o));
 	if (!strcmp(cmd, "status")) {
 		if (!cl.o.vici && charon_vici_path(cl.o.run_dir, vici, sizeof(vici)) < 0) {
 			log_err("--run-dir %s: too long", cl.o.run_dir);
 			return EX_USAGE;
 		}
-		return ipsec_status(cl.o.vici ? cl.o.vici : vici, cl.json);
+		return cli_exit_code(ipsec_status(cl.o.vici ? cl.o.vici : vici, cl.json));
 	}
 	if (!cl.o.psk) {
 		log_err("apply: no PSK (--psk or --psk-file; Backend.PSK in the network config)");
@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 	}
 	cl.o.synced = sd_notify_ready;
 	cl.o.synced_arg = getenv("NOTIFY_SOCKET");
-	rc = ipsec_run_apply(&cl.o);
+	rc = cli_exit_code(ipsec_run_apply(&cl.o));
 	explicit_bzero(cl.psk, sizeof(cl.psk));
 	return rc;
 }

@@ -44,6 +44,7 @@ enum {
 
 static const struct option options[] = {
 	CLI_ETCD_OPTIONS,
+	CLI_REMOTE_OPTIONS,
 	{ "public-ip", required_argument, NULL, OPT_PUBLIC_IP },
 	{ "public-ipv6", required_argument, NULL, OPT_PUBLIC_IPV6 },
 	{ "iface", required_argument, NULL, OPT_IFACE },
@@ -85,6 +86,7 @@ static void usage(FILE *f)
 		"  --state-dir=DIR                the state file's directory (/run/flannel/state)\n"
 		"  -v N                           verbosity (0, 1, 2)\n%s",
 		cli_etcd_usage);
+	fputs(cli_remote_usage, f);
 }
 
 struct args {
@@ -342,7 +344,7 @@ static int run(struct args *a, struct net_config *cfg, struct lease *want)
 	rc = etcd_open(&a->etcd.opts, &e, err, sizeof(err));
 	if (rc != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
-		return etcd_exit_code(rc);
+		return cli_exit_code(etcd_err(rc));
 	}
 	rc = a->oneshot ? config_fetch(e, a->etcd.prefix, cfg) :
 			   config_fetch_wait(e, a->etcd.prefix, cfg);
@@ -350,6 +352,7 @@ static int run(struct args *a, struct net_config *cfg, struct lease *want)
 		rc = 0; /* stopped while waiting */
 		goto out;
 	}
+	rc = cli_exit_code(rc);
 	if (!rc)
 		rc = check_backend(a, cfg);
 	if (!rc)
@@ -374,7 +377,7 @@ static int run(struct args *a, struct net_config *cfg, struct lease *want)
 	lease_init(&k.cur);
 	if (!a->oneshot)
 		k.state = state_new(a->state_dir, "flannel-lease", false);
-	rc = lease_keep_run(&k);
+	rc = cli_exit_code(lease_keep_run(&k));
 	state_free(k.state);
 	lease_clear(&k.cur);
 out:

@@ -227,8 +227,10 @@ static int do_watch(struct args *a)
 	}
 	for (;;) {
 		rc = masq_watch(&a->conf, notify_ready, NULL);
-		if (rc != MASQ_RELOAD)
+		if (rc != MASQ_RELOAD) {
+			rc = cli_exit_code(rc);
 			break;
+		}
 		log_notice("reload: re-reading the configuration");
 		rc = build_conf(a);
 		if (rc)
@@ -253,10 +255,10 @@ static int run(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (strcmp(a.verb, "show") != 0 && (rc = caps_need_net_admin(a.verb)) != 0)
-		return rc;
+		return cli_exit_code(rc);
 	/* delete needs only the table's name. */
 	if (strcmp(a.verb, "delete") == 0)
-		return masq_conf_check(&a.conf) < 0 ? EX_CONFIG : masq_delete(&a.conf);
+		return masq_conf_check(&a.conf) < 0 ? EX_CONFIG : cli_exit_code(masq_delete(&a.conf));
 	rc = build_conf(&a);
 	if (rc)
 		return rc;
@@ -266,7 +268,7 @@ static int run(int argc, char **argv)
 		return do_watch(&a);
 	if (masq_conf_empty(&a.conf))
 		log_notice("apply: nothing to install, removing table inet %s", a.conf.table);
-	return masq_apply(&a.conf);
+	return cli_exit_code(masq_apply(&a.conf));
 }
 
 int main(int argc, char **argv)

@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 		rc = EX_USAGE;
 	}
 	if (!rc)
-		rc = caps_need_net_admin("apply");
+		rc = cli_exit_code(caps_need_net_admin("apply"));
 	if (rc)
 		return rc;
 	if (a.iface) {
@@ -98,5 +98,5 @@ int main(int argc, char **argv)
 		}
 		a.ac.o.iface = ifc.index;
 	}
-	return apply_cli_run(&a.ac, backend_hostgw.plan, getenv("NOTIFY_SOCKET"));
+	return cli_exit_code(apply_cli_run(&a.ac, backend_hostgw.plan, getenv("NOTIFY_SOCKET")));
 }

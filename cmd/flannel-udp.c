@@ -113,5 +113,5 @@ int main(int argc, char **argv)
 	}
 	o.synced = sd_notify_ready;
 	o.synced_arg = getenv("NOTIFY_SOCKET");
-	return udp_run(&o);
+	return cli_exit_code(udp_run(&o));
 }

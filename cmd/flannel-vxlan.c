@@ -254,7 +254,7 @@ static int cmd_apply(struct args *a, struct nl *nl)
 	if (rc)
 		return rc;
 	be.data = &a->ap;
-	return apply_cli_run(&a->ac, &be, getenv("NOTIFY_SOCKET"));
+	return cli_exit_code(apply_cli_run(&a->ac, &be, getenv("NOTIFY_SOCKET")));
 }
 
 int main(int argc, char **argv)
@@ -296,7 +296,7 @@ int main(int argc, char **argv)
 		rc = EX_USAGE;
 	}
 	if (!rc)
-		rc = caps_need_net_admin(a.cmd);
+		rc = cli_exit_code(caps_need_net_admin(a.cmd));
 	if (rc)
 		return rc;
 	nl = nl_open();

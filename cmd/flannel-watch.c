@@ -26,6 +26,7 @@ enum {
 
 static const struct option options[] = {
 	CLI_ETCD_OPTIONS,
+	CLI_REMOTE_OPTIONS,
 	{ "subnet-file", required_argument, NULL, OPT_SUBNET_FILE },
 	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
 	{ "expirations", no_argument, NULL, OPT_EXPIRATIONS },
@@ -48,6 +49,7 @@ static void usage(FILE *f)
 		"  --state-dir=DIR          the state file's directory (/run/flannel/state)\n"
 		"  -v N                     verbosity (0, 1, 2)\n%s",
 		cli_etcd_usage);
+	fputs(cli_remote_usage, f);
 }
 
 struct args {
@@ -90,7 +92,7 @@ static int run(struct args *a)
 
 	if (rc != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
-		return etcd_exit_code(rc);
+		return cli_exit_code(etcd_err(rc));
 	}
 	w.e = e;
 	w.prefix = a->etcd.prefix;
@@ -103,7 +105,7 @@ static int run(struct args *a)
 	w.synced_arg = getenv("NOTIFY_SOCKET");
 	if (!a->once)
 		w.state = state_new(a->state_dir, "flannel-watch", false);
-	rc = lease_watch_run(&w);
+	rc = cli_exit_code(lease_watch_run(&w));
 	state_free(w.state);
 	etcd_close(e);
 	return rc;

@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (init)
-		return wg_run_init(&o);
+		return cli_exit_code(wg_run_init(&o));
 	o.sigfd = sig_init(o.wg_go != NULL);
 	if (o.sigfd < 0) {
 		log_err("set up signals: %s", strerror(errno));
@@ -209,5 +209,5 @@ int main(int argc, char **argv)
 	}
 	o.synced = sd_notify_ready;
 	o.synced_arg = getenv("NOTIFY_SOCKET");
-	return wg_run_apply(&o);
+	return cli_exit_code(wg_run_apply(&o));
 }

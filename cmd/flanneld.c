@@ -20,7 +20,7 @@ enum {
 	OPT_IFACE = 1, OPT_IFACE_REGEX, OPT_IFACE_CAN_REACH, OPT_PUBLIC_IP, OPT_PUBLIC_IPV6,
 	OPT_SUBNET_FILE, OPT_SUBNET_DIR, OPT_NETWORKS, OPT_MARGIN, OPT_IP_MASQ,
 	OPT_FULLY_RANDOM, OPT_FORWARD_RULES, OPT_RESYNC, OPT_BLACKHOLE, OPT_HEALTHZ_IP,
-	OPT_HEALTHZ_PORT, OPT_LISTEN, OPT_REMOTE, OPT_REMOTE_FILE, OPT_KUBE, OPT_BIN_DIR,
+	OPT_HEALTHZ_PORT, OPT_LISTEN, OPT_KUBE, OPT_BIN_DIR,
 	OPT_IGNORED, OPT_DRY_RUN, OPT_VERSION, OPT_HELP, OPT_EXT_PASS_ENV, OPT_ROUTE_SHAPE,
 	OPT_STATE_DIR, OPT_METRICS_ADDR,
 };
@@ -46,10 +46,7 @@ static const struct option options[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
-	{ "remote", required_argument, NULL, OPT_REMOTE },
-	{ "remote-keyfile", required_argument, NULL, OPT_REMOTE_FILE },
-	{ "remote-certfile", required_argument, NULL, OPT_REMOTE_FILE },
-	{ "remote-cafile", required_argument, NULL, OPT_REMOTE_FILE },
+	CLI_REMOTE_OPTIONS,
 	{ "kube-subnet-mgr", optional_argument, NULL, OPT_KUBE },
 	{ "kube-api-url", required_argument, NULL, OPT_KUBE },
 	{ "kube-annotation-prefix", required_argument, NULL, OPT_KUBE },
@@ -94,6 +91,10 @@ static void usage(FILE *f)
 		"  --state-dir=DIR              the pieces' state files (/run/flannel/state)\n"
 		"  --bin-dir=DIR                where the flannel-* pieces are\n"
 		"  --extension-pass-env=NAMES   variables (comma list) the extension commands get\n"
+		"  --listen=ADDR                server mode: run flannel-server on ADDR\n"
+		"                               (HOST:PORT, tcp://HOST:PORT, fd://, fd://N)\n"
+		"  --remote=HOST:PORT[,...]     client mode: lease and watch through flannel-servers\n"
+		"  --remote-cafile, --remote-certfile, --remote-keyfile=FILE  TLS of client/server mode\n"
 		"  --dry-run                    print the pieces' command lines, run nothing\n"
 		"  -v=N                         verbosity\n"
 		"  --version                    print the version and exit\n%s",
@@ -121,12 +122,9 @@ static int set_bool(bool *out, const char *arg, const char *flag)
 	return -1;
 }
 
-static int refuse(int opt, const char *name)
+static int refuse(const char *name)
 {
-	if (opt == OPT_KUBE)
-		log_err("--%s: Kubernetes mode is not supported by this flanneld (etcd only)", name);
-	else
-		log_err("--%s: client/server mode is not yet supported", name);
+	log_err("--%s: Kubernetes mode is not supported by this flanneld (etcd only)", name);
 	return -1;
 }
 
@@ -198,11 +196,9 @@ static int parse_one(struct flanneld_opts *o, int opt, const char *arg, const ch
 	case OPT_IGNORED:
 		log_info("--%s accepted for compatibility and ignored", name);
 		return 0;
-	case OPT_LISTEN:
-	case OPT_REMOTE:
-	case OPT_REMOTE_FILE:
+	case OPT_LISTEN: o->listen = arg; return 0;
 	case OPT_KUBE:
-		return refuse(opt, name);
+		return refuse(name);
 	case OPT_BIN_DIR: o->bin_dir = arg; return 0;
 	case OPT_ROUTE_SHAPE:
 		if (strcmp(arg, "nexthop") == 0 || strcmp(arg, "classic") == 0) {
@@ -278,6 +274,10 @@ static int parse_args(int argc, char **argv, struct flanneld_opts *o)
 		log_err("unexpected argument: %s", argv[optind]);
 		return EX_USAGE;
 	}
+	if (o->listen && o->etcd.opts.remote) {
+		log_err("--listen and --remote are mutually exclusive: a server serves, a client asks");
+		return EX_USAGE;
+	}
 	return 0;
 }
 
@@ -313,7 +313,7 @@ int main(int argc, char **argv)
 		if (!o.bin_dir)
 			o.bin_dir = default_bin_dir(bin, sizeof(bin));
 		o.envp = environ;
-		rc = flanneld_run(&o);
+		rc = cli_exit_code(o.listen ? flanneld_serve(&o) : flanneld_run(&o));
 	}
 	cli_env_twins_free(argv, 1, inserted);
 	return rc;

@@ -27,6 +27,7 @@ declare -A RULES=(
 	[masq]="base model masq"
 	[cni]="base model cni"
 	[check]="base model etcd netlink apply backend check"
+	[server]="base model etcd server"
 	[flanneld]="*"
 )
 rc=0

@@ -20,6 +20,7 @@ SKIP_BLOCKS=(
 	"flannel-ipsec init|needs a kernel with ESP (tests/ipsec.bats runs flanneld and flannel-ipsec in a guest kernel)"
 	"flannel-ipsec status|needs a running flannel-ipsec and its charon (tests/ipsec.bats checks status)"
 	"wg show flannel-wg|needs the device of the example before it, gone with its block (tests/wireguard.bats runs wg show)"
+	"flannel-server --listen=:8888 --remote-certfile|needs certificates (tests/server.bats runs TLS with client certificates)"
 )
 
 # doc_host: namespace "<id>doc" as the examples assume it: eth0 192.0.2.1
@@ -71,7 +72,7 @@ doc_host() {
 long_running() {
 	[[ "$1" == *flannel-watch* && "$1" != *--once* ]] && return 0
 	case $1 in
-	flanneld*) return 0 ;;
+	flanneld* | flannel-server*) return 0 ;;
 	"flannel-masq watch"* | "flannel-masq "*" watch"*) return 0 ;;
 	flannel-watch*)
 		case $1 in *--once*) return 1 ;; esac

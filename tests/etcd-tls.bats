@@ -18,33 +18,6 @@ setup() {
 
 teardown() { fl_teardown; }
 
-# make_certs DIR: a CA, a server certificate for 127.0.0.1 and a client
-# certificate, all signed by the CA; plus a second CA that signed nothing.
-make_certs() {
-	local d=$1 ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
-	mkdir -p "$d"
-	openssl req -x509 "${ec[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" -days 2 \
-		-subj /CN=flannel-test-ca 2>/dev/null
-	openssl req -x509 "${ec[@]}" -keyout "$d/other-ca.key" -out "$d/other-ca.crt" -days 2 \
-		-subj /CN=flannel-other-ca 2>/dev/null
-	openssl req "${ec[@]}" -keyout "$d/server.key" -out "$d/server.csr" \
-		-subj /CN=127.0.0.1 2>/dev/null
-	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/server.ext"
-	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
-		-CAcreateserial -out "$d/server.crt" -days 2 -extfile "$d/server.ext" 2>/dev/null
-	openssl req "${ec[@]}" -keyout "$d/client.key" -out "$d/client.csr" \
-		-subj /CN=flannel 2>/dev/null
-	printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
-	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
-		-CAcreateserial -out "$d/client.crt" -days 2 -extfile "$d/client.ext" 2>/dev/null
-	# A client certificate from the wrong CA.
-	openssl req "${ec[@]}" -keyout "$d/rogue.key" -out "$d/rogue.csr" \
-		-subj /CN=rogue 2>/dev/null
-	openssl x509 -req -in "$d/rogue.csr" -CA "$d/other-ca.crt" -CAkey "$d/other-ca.key" \
-		-CAcreateserial -out "$d/rogue.crt" -days 2 -extfile "$d/client.ext" 2>/dev/null
-	[ -s "$d/client.crt" ] && [ -s "$d/server.crt" ] && [ -s "$d/rogue.crt" ]
-}
-
 # etcd_start_tls CERTDIR: like etcd_start, with an https client URL that
 # asks for a client certificate from the CA.
 etcd_start_tls() {

@@ -374,7 +374,7 @@ del 100.64.3.0/24 192.0.2.3" ]
 100.64.3.0/24||192.0.2.3||unset" ]
 }
 
-@test "issue 12: hooks get PATH, the lease variables and --extension-pass-env only; the etcd password reaches no child's environment or command line" {
+@test "issue 12: hooks get PATH, the lease variables and --extension-pass-env only; the etcd user name and password reach no child's environment or command line" {
 	need_root
 	local i pid
 	topo_create 2
@@ -386,9 +386,12 @@ del 100.64.3.0/24 192.0.2.3" ]
 	etcdctl_ user add root --new-user-password=s3cret >/dev/null
 	etcdctl_ role add root >/dev/null 2>&1 || true
 	etcdctl_ user grant-role root root >/dev/null 2>&1 || true
+	# The tools' own user: its name is credential too (fd 4, never environ).
+	etcdctl_ user add flnet-user --new-user-password=s3cret >/dev/null
+	etcdctl_ user grant-role flnet-user root >/dev/null
 	etcdctl_ auth enable
 	for i in 1 2; do
-		bg_in_host "$i" "$BATS_TEST_TMPDIR/flanneld$i.log" env FLANNELD_ETCD_USERNAME=root \
+		bg_in_host "$i" "$BATS_TEST_TMPDIR/flanneld$i.log" env FLANNELD_ETCD_USERNAME=flnet-user \
 			FLANNELD_ETCD_PASSWORD=s3cret FL_KEEP=kept FL_DROP=dropped \
 			NOTIFY_SOCKET=/run/fl-none flanneld --etcd-endpoints="$ETCD_EP" --iface=eth0 \
 			--subnet-file="$(senv "$i")" --iptables-forward-rules=false \
@@ -403,14 +406,16 @@ del 100.64.3.0/24 192.0.2.3" ]
 		run ! grep -Ev '^(PATH|FL_KEEP|NETWORK|SUBNET|IPV6SUBNET|PUBLIC_IP|PUBLIC_IPV6|PWD|SHLVL|_)=' \
 			"$BATS_TEST_TMPDIR/$f.env"
 		grep -qx 'FL_KEEP=kept' "$BATS_TEST_TMPDIR/$f.env"
-		run ! grep -q 's3cret\|NOTIFY_SOCKET\|FL_DROP\|FLANNELD_' "$BATS_TEST_TMPDIR/$f.env"
+		run ! grep -q 's3cret\|flnet-user\|NOTIFY_SOCKET\|FL_DROP\|FLANNELD_' "$BATS_TEST_TMPDIR/$f.env"
 	done
 	# SUBNET of a lease is ours, never an inherited one.
 	grep -q "^SUBNET=100.64" "$BATS_TEST_TMPDIR/add.env"
-	# Every tool flanneld runs: no password in its environment or argv.
+	# Every tool flanneld runs: no user name or password in its environment
+	# or argv; both came by descriptor.
 	for pid in $(pgrep -P "$LAST_PID"); do
 		tr '\0' '\n' <"/proc/$pid/cmdline" | head -1
-		run ! grep -qa s3cret "/proc/$pid/environ" "/proc/$pid/cmdline"
+		run ! grep -qa 's3cret\|flnet-user' "/proc/$pid/environ" "/proc/$pid/cmdline"
+		tr '\0' '\n' <"/proc/$pid/environ" | grep -qx 'FLANNELD_ETCD_USERNAME_FILE=/dev/fd/4'
 	done
 	[ -n "$(pgrep -P "$LAST_PID")" ]
 }

@@ -28,15 +28,6 @@ raw_del() {
 		--data-binary "{\"key\":\"$(base64 -w0 <"$1")\"}" "$ETCD_EP/v3/kv/deleterange"
 }
 
-# vx_host I: host I's lease (vxlan, BackendData from init) and its applier.
-vx_host() {
-	local data
-	data=$(in_host "$1" flannel-vxlan init --iface=eth0)
-	lease_start "$1" vxlan --backend-data="$data" "${@:2}"
-	applier_start "$1" flannel-vxlan apply
-	container "$1"
-}
-
 # vtep I: host I's VTEP MAC, as its lease says.
 vtep() { in_host "$1" cat /sys/class/net/flannel.1/address; }
 
@@ -224,6 +215,46 @@ etcd_up() {
 	figure "etcd down 12 s: $pings/12 pings during the outage, 0 kernel objects removed, new host routed in $t1 ms (lease to both routes)"
 }
 
+@test "faults: etcd stopped (SIGSTOP) for 12 s under two vxlan hosts: nothing removed, flannel-lease retries and recovers, a new host seen after" {
+	local i t0 t1 pings=0 recovered
+	cluster_start 3 "$CONF"
+	for i in 1 2; do
+		vx_host "$i" --subnet-lease-ttl=30s --subnet-lease-renew-margin=27s --etcd-timeout=1s
+	done
+	wait_for 10 has_route 1 "$(subnet_of 2)"
+	wait_for 10 has_route 2 "$(subnet_of 1)"
+	for i in 1 2; do kernel_state "$i" >"$D/before$i"; done
+	# A silent etcd, not a dead one: connections stay open, nothing answers.
+	kill -STOP "$ETCD_PID"
+	t0=$(date +%s)
+	while [ $(($(date +%s) - t0)) -lt 12 ]; do
+		in_container 1 ping -c 1 -W 1 "$(caddr 2)" >/dev/null && pings=$((pings + 1))
+		sleep 1
+	done
+	for i in 1 2; do kernel_state "$i" >"$D/during$i"; done
+	kill -CONT "$ETCD_PID"
+	# Recovered: a renewal that had failed went through, or the session is back.
+	recovered='renewed lease .* after [0-9]+ failed attempt|etcd reachable again'
+	for i in 1 2; do
+		wait_for 30 grep -Eq "$recovered" "$D/lease$i.log" || true
+	done
+	for i in 1 2; do echo "== lease $i"; cat "$D/lease$i.log"; echo "== watch $i"; cat "$D/watch$i.log"; done
+	for i in 1 2; do
+		grep -Eq "$recovered" "$D/lease$i.log"
+		diff -u "$D/before$i" "$D/during$i"
+		grep -q 'etcd unreachable.*retrying' "$D/lease$i.log"
+		kill -0 "$(eval echo "\$LEASE_PID_$i")"
+		kill -0 "$(eval echo "\$APPLY_PID_$i")"
+	done
+	t1=$(date +%s%N)
+	vx_host 3
+	wait_for 20 has_route 1 "$(subnet_of 3)"
+	wait_for 20 has_route 2 "$(subnet_of 3)"
+	t1=$((($(date +%s%N) - t1) / 1000000))
+	[ "$pings" -ge 10 ]
+	figure "etcd stopped 12 s: $pings/12 pings, 0 kernel objects removed, flannel-lease retried and recovered, a new host routed on both in $t1 ms"
+}
+
 # member_start I: member I of the three-member cluster (ports in CP/PP).
 member_start() {
 	local i=$1
@@ -343,26 +374,19 @@ vx_state() {
 	}
 }
 
-@test "faults: flannel-vxlan killed with SIGKILL at five points of an initial sync of 2000 leases, then restarted: the clean run's state, no stale nexthop" {
-	need_root
-	fl_id >/dev/null
-	local clean hit ms i pid n=2000
-	D=$BATS_TEST_TMPDIR
-	clean="$(fl_id)vc" hit="$(fl_id)vk"
-	vtep_ns "$clean"
-	vtep_ns "$hit"
-	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\n' >"$D/env"
-	{ echo '{"type":"snapshot","revision":1}'; lease_lines "$n" 2; echo '{"type":"sync","revision":1}'; } >"$D/full"
-	printf '%s\n' '{"type":"snapshot","revision":2}' '{"type":"sync","revision":2}' >"$D/empty"
-	ip netns exec "$clean" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" <"$D/full"
-	vx_state "$clean" >"$D/want"
-	[ "$(ip -n "$clean" route show dev flannel.1 | wc -l)" -eq "$n" ]
-	hit_points=""
+# kill_mid_sync HIT COUNT STATE WANT TOOL...: the applier TOOL... in
+# namespace HIT killed with SIGKILL at 2, 5, 10, 20 and 300 ms into the
+# snapshot $D/full (its sync marker held back), then run again on the whole
+# of it: STATE HIT equal to the file WANT each time, as many nexthops as
+# NEXTHOPS, and emptied by $D/empty for the next point.  KILL_POINTS: what
+# COUNT HIT (its routes) said at each kill.
+kill_mid_sync() {
+	local hit=$1 count=$2 state=$3 want=$4 ms pid
+	shift 4
+	KILL_POINTS=""
 	for ms in 2 5 10 20 300; do
-		# A snapshot whose sync marker never comes: killed while in it.
 		mkfifo "$D/fifo.$ms"
-		ip netns exec "$hit" flannel-vxlan apply --no-monitor --no-setup \
-			--subnet-file="$D/env" <"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
+		ip netns exec "$hit" "$@" <"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
 		pid=$!
 		track_pid "$pid"
 		{ head -n -1 "$D/full"; sleep 5; } >"$D/fifo.$ms" 3>&- &
@@ -370,19 +394,215 @@ vx_state() {
 		sleep "0.$(printf '%03d' "$ms")"
 		kill -9 "$pid"
 		wait "$pid" 2>/dev/null || true
-		hit_points="$hit_points $ms ms: $(ip -n "$hit" route show dev flannel.1 | wc -l) routes;"
+		KILL_POINTS="$KILL_POINTS $ms ms: $("$count" "$hit") routes;"
 		# Restarted: the same snapshot again, to the end.
-		ip netns exec "$hit" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" \
-			<"$D/full" >"$D/restart.$ms.log" 2>&1
-		vx_state "$hit" >"$D/got.$ms"
-		diff -u "$D/want" "$D/got.$ms"
-		# One nexthop per route: nothing stale left from the killed run.
-		[ "$(ip -n "$hit" nexthop show | wc -l)" -eq "$n" ]
+		ip netns exec "$hit" "$@" <"$D/full" >"$D/restart.$ms.log" 2>&1
+		"$state" "$hit" >"$D/got.$ms"
+		diff -u "$want" "$D/got.$ms"
+		# Nothing stale from the killed run.
+		[ "$(ip -n "$hit" nexthop show | wc -l)" -eq "$NEXTHOPS" ]
 		# Back to nothing for the next point.
-		ip netns exec "$hit" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" \
-			<"$D/empty" >/dev/null 2>&1
-		[ -z "$(ip -n "$hit" route show dev flannel.1)" ]
+		ip netns exec "$hit" "$@" <"$D/empty" >/dev/null 2>&1
+		[ "$("$count" "$hit")" -eq 0 ]
 		[ -z "$(ip -n "$hit" nexthop show)" ]
 	done
-	figure "flannel-vxlan SIGKILL mid-sync of $n leases at$hit_points restart equal to the clean run each time"
+}
+
+vx_routes() { ip -n "$1" route show dev flannel.1 | wc -l; }
+
+# sync_files N [TYPE]: $D/env (our subnet 100.64.1.0/24), $D/full (a
+# snapshot of N synthetic leases, of BackendType TYPE when given) and
+# $D/empty (a snapshot of none).
+sync_files() {
+	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\n' >"$D/env"
+	{
+		echo '{"type":"snapshot","revision":1}'
+		if [ -n "${2:-}" ]; then
+			lease_lines "$1" 2 | sed "s/\"backend_type\":\"vxlan\",\"backend_data\":{[^}]*}/\"backend_type\":\"$2\"/"
+		else
+			lease_lines "$1" 2
+		fi
+		echo '{"type":"sync","revision":1}'
+	} >"$D/full"
+	printf '%s\n' '{"type":"snapshot","revision":2}' '{"type":"sync","revision":2}' >"$D/empty"
+}
+
+@test "faults: flannel-vxlan killed with SIGKILL at five points of an initial sync of 2000 leases, then restarted: the clean run's state, no stale nexthop" {
+	need_root
+	fl_id >/dev/null
+	local clean hit n=2000
+	D=$BATS_TEST_TMPDIR
+	clean="$(fl_id)vc" hit="$(fl_id)vk"
+	vtep_ns "$clean"
+	vtep_ns "$hit"
+	sync_files "$n"
+	ip netns exec "$clean" flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env" <"$D/full"
+	vx_state "$clean" >"$D/want"
+	[ "$(vx_routes "$clean")" -eq "$n" ]
+	# One nexthop per route.
+	NEXTHOPS=$n
+	kill_mid_sync "$hit" vx_routes vx_state "$D/want" \
+		flannel-vxlan apply --no-monitor --no-setup --subnet-file="$D/env"
+	figure "flannel-vxlan SIGKILL mid-sync of $n leases at$KILL_POINTS restart equal to the clean run each time"
+}
+
+rt_state() {
+	ip -j -n "$1" route show proto 76 | jq -S 'map(del(.nhid)) | sort_by(.dst)'
+	ip -j -n "$1" nexthop show | jq -S 'map(del(.id)) | sort_by(.gateway)'
+}
+
+rt_routes() { ip -n "$1" route show proto 76 | wc -l; }
+
+@test "faults: flannel-route killed with SIGKILL at five points of an initial sync of 2000 leases, then restarted: the clean run's state, no stale nexthop" {
+	need_root
+	fl_id >/dev/null
+	local clean hit n=2000
+	D=$BATS_TEST_TMPDIR
+	clean="$(fl_id)rc" hit="$(fl_id)rk"
+	# eth0 at 198.18.0.1/15: every lease's PublicIP (198.18.x.y) is on the link.
+	ul_ns "$clean"
+	ul_ns "$hit"
+	sync_files "$n" host-gw
+	ip netns exec "$clean" flannel-route apply --no-monitor --subnet-file="$D/env" <"$D/full"
+	rt_state "$clean" >"$D/want"
+	[ "$(rt_routes "$clean")" -eq "$n" ]
+	NEXTHOPS=$(ip -n "$clean" nexthop show | wc -l)
+	kill_mid_sync "$hit" rt_routes rt_state "$D/want" \
+		flannel-route apply --no-monitor --subnet-file="$D/env"
+	figure "flannel-route SIGKILL mid-sync of $n leases at$KILL_POINTS restart equal to the clean run each time"
+}
+
+@test "faults: flannel-ext killed with SIGKILL at five points of an initial sync of 300 leases, then restarted: its hooks' effect equals a clean run's" {
+	need_root
+	local ms pid n=300 hit_points="" clean hit
+	D=$BATS_TEST_TMPDIR
+	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\n' >"$D/env"
+	{
+		echo '{"type":"snapshot","revision":1}'
+		lease_lines "$n" 2 | sed 's/"backend_type":"vxlan"/"backend_type":"extension"/'
+		echo '{"type":"sync","revision":1}'
+	} >"$D/full"
+	# The hooks' effect: one file per subnet, holding the lease's PUBLIC_IP.
+	ext() {
+		DIR=$1 flannel-ext apply --backend-type=any --subnet-file="$D/env" --pass-env=DIR \
+			--add='echo "$PUBLIC_IP" >"$DIR/${SUBNET%/*}"' --remove='rm -f "$DIR/${SUBNET%/*}"'
+	}
+	effect() { (cd "$1" && grep -r . | sort); }
+	clean="$D/clean" hit="$D/hit"
+	mkdir "$clean"
+	ext "$clean" <"$D/full" 2>"$D/clean.log"
+	effect "$clean" >"$D/want"
+	[ "$(wc -l <"$D/want")" -eq "$n" ]
+	for ms in 2 5 10 20 300; do
+		rm -rf "$hit"
+		mkdir "$hit"
+		mkfifo "$D/fifo.$ms"
+		ext "$hit" <"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
+		pid=$!
+		track_pid "$pid"
+		{ head -n -1 "$D/full"; sleep 5; } >"$D/fifo.$ms" 3>&- &
+		track_pid "$!"
+		sleep "0.$(printf '%03d' "$ms")"
+		kill -9 "$pid"
+		wait "$pid" 2>/dev/null || true
+		hit_points="$hit_points $ms ms: $(find "$hit" -type f | wc -l) hooks run;"
+		ext "$hit" <"$D/full" >"$D/restart.$ms.log" 2>&1
+		effect "$hit" >"$D/got.$ms"
+		diff -u "$D/want" "$D/got.$ms"
+	done
+	figure "flannel-ext SIGKILL mid-sync of $n leases at$hit_points after restart the hooks' effect equals the clean run's"
+}
+
+@test "faults: flannel-masq watch killed with SIGKILL at five points of its start, then restarted: the clean run's nft table" {
+	need_root
+	command -v nft >/dev/null || { require "nft (apt-get install nftables)"; skip "no nft"; }
+	fl_id >/dev/null
+	local ms pid ns hit_points=""
+	D=$BATS_TEST_TMPDIR
+	ns="$(fl_id)mk"
+	ip netns add "$ns"
+	echo "$ns" >>"$BATS_TEST_TMPDIR/netns"
+	printf 'FLANNEL_NETWORK=100.64.0.0/10\nFLANNEL_SUBNET=100.64.1.1/24\nFLANNEL_IPV6_NETWORK=2001:db8::/48\nFLANNEL_IPV6_SUBNET=2001:db8:0:1::1/64\nFLANNEL_IPMASQ=true\n' >"$D/env"
+	ip netns exec "$ns" flannel-masq apply --subnet-file="$D/env"
+	ip netns exec "$ns" nft list table inet flannel >"$D/want"
+	ip netns exec "$ns" flannel-masq delete --subnet-file="$D/env"
+	for ms in 2 5 10 20 300; do
+		ip netns exec "$ns" flannel-masq watch --subnet-file="$D/env" >"$D/kill.$ms.log" 2>&1 3>&- &
+		pid=$!
+		track_pid "$pid"
+		sleep "0.$(printf '%03d' "$ms")"
+		kill -9 "$pid"
+		wait "$pid" 2>/dev/null || true
+		hit_points="$hit_points $ms ms: $(ip netns exec "$ns" nft list table inet flannel 2>/dev/null | grep -c 'counter' || true) rules;"
+		# Restarted: the same table as a clean start, whatever the kill left.
+		ip netns exec "$ns" flannel-masq watch --subnet-file="$D/env" >"$D/restart.$ms.log" 2>&1 3>&- &
+		pid=$!
+		track_pid "$pid"
+		wait_for 10 ip netns exec "$ns" nft list table inet flannel
+		sleep 0.5
+		ip netns exec "$ns" nft list table inet flannel >"$D/got.$ms"
+		diff -u "$D/want" "$D/got.$ms"
+		kill "$pid"
+		wait "$pid" 2>/dev/null || true
+		ip netns exec "$ns" flannel-masq delete --subnet-file="$D/env"
+	done
+	figure "flannel-masq SIGKILL at start at$hit_points restart equal to the clean table each time"
+}
+
+# vg_check DIR: every valgrind log in DIR says 0 errors and 0 bytes definitely
+# lost; prints one line per process (its program and figures).
+vg_check() {
+	local f prog errs lost bad=0
+	for f in "$1"/vg.*; do
+		prog=$(sed -n 's/^==[0-9]*== Command: \([^ ]*\).*/\1/p' "$f" | head -n 1)
+		errs=$(sed -n 's/^==[0-9]*== ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$f" | tail -n 1)
+		lost=$(sed -n 's/^==[0-9]*==  *definitely lost: \([0-9,]*\) bytes.*/\1/p' "$f" | tail -n 1)
+		# "All heap blocks were freed" has no definitely-lost line.
+		lost=${lost:-0}
+		echo "${prog##*/}: ${errs:-?} errors, $lost bytes definitely lost"
+		if [ "${errs:-x}" != 0 ] || [ "$lost" != 0 ]; then
+			cat "$f"
+			bad=1
+		fi
+	done
+	return "$bad"
+}
+
+@test "faults: flanneld, flannel-lease, flannel-watch and flannel-vxlan under valgrind (join, peers coming and going, SIGHUP, SIGTERM): 0 errors, 0 definite leaks" {
+	command -v valgrind >/dev/null || { require "valgrind (apt-get install valgrind)"; skip "no valgrind"; }
+	local n figs
+	cluster_start 3 "$CONF"
+	vx_host 2
+	mkdir -p "$D/vg"
+	# The plain build (build/bin, no sanitizer); every piece flanneld
+	# starts is traced too.  Leaks are checked at each process's exit.
+	bg_in_host 1 "$D/flanneld1.log" valgrind --trace-children=yes \
+		--log-file="$D/vg/vg.%p" --leak-check=full --show-leak-kinds=definite \
+		--errors-for-leak-kinds=definite "$BIN/flanneld" --bin-dir="$BIN" \
+		--etcd-endpoints="$ETCD_EP" --iface=eth0 --subnet-file="$D/h1.env" \
+		--iptables-forward-rules=false
+	local pid=$LAST_PID
+	wait_for 60 grep -q FLANNEL_SUBNET "$D/h1.env" || { cat "$D/flanneld1.log"; false; }
+	wait_for 60 has_route 1 "$(subnet_of 2)" || { cat "$D/flanneld1.log"; false; }
+	# Peers come and go while it runs; a reload asks each piece to reconcile.
+	vx_host 3
+	wait_for 30 has_route 1 "$(subnet_of 3)"
+	kill -TERM "$(eval echo "\$LEASE_PID_3")"
+	etcdctl_ del "$P/subnets/$(subnet_of 3 | tr / -)" >/dev/null
+	wait_for 30 no_route 1 "$(subnet_of 3)"
+	kill -HUP "$pid"
+	sleep 2
+	kill -TERM "$pid"
+	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	run ! kill -0 "$pid"
+	cat "$D/flanneld1.log"
+	n=$(find "$D/vg" -name 'vg.*' | wc -l)
+	figs=$(vg_check "$D/vg") || { echo "$figs"; false; }
+	echo "$figs"
+	# flanneld, the backend's init, flannel-lease, flannel-watch, flannel-vxlan.
+	[ "$n" -ge 5 ]
+	for p in flanneld flannel-lease flannel-watch flannel-vxlan; do
+		grep -q "^$p: 0 errors, 0 bytes" <<<"$figs"
+	done
+	figure "valgrind: $n processes, $(tr '\n' ';' <<<"$figs")"
 }

@@ -17,15 +17,17 @@ teardown() {
 	fl_teardown
 }
 
-@test "flanneld refuses Kubernetes and client/server flags with exit 64" {
+@test "flanneld refuses Kubernetes flags, and --listen with --remote, with exit 64" {
 	run "$BIN/flanneld" --kube-subnet-mgr
 	[ "$status" -eq 64 ]
 	[[ "$output" == *"Kubernetes mode is not supported"* ]]
-	run "$BIN/flanneld" -listen=0.0.0.0:8888
+	run "$BIN/flanneld" -listen=0.0.0.0:8888 --remote=192.0.2.254:8888
 	[ "$status" -eq 64 ]
-	[[ "$output" == *"not yet supported"* ]]
-	run "$BIN/flanneld" --remote=192.0.2.254:8888
-	[ "$status" -eq 64 ]
+	[[ "$output" == *"mutually exclusive"* ]]
+	# --listen runs flannel-server with the same etcd options (tests/server.bats).
+	run "$BIN/flanneld" -listen=0.0.0.0:8888 --etcd-endpoints=http://192.0.2.254:2379 --dry-run
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"/flannel-server --listen=0.0.0.0:8888 --etcd-prefix=/coreos.com/network --etcd-endpoints=http://192.0.2.254:2379"* ]]
 }
 
 @test "flanneld refuses a backend it does not implement, naming it, exit 78" {

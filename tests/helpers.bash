@@ -250,3 +250,31 @@ uml_results() {
 	[ "$(grep -cE '^ok ' <<<"$output")" -eq "$1" ]
 	[ "$(grep -cE '^not ok |# (skip|SKIP)' <<<"$output")" -eq 0 ]
 }
+
+# make_certs DIR [SAN]: a CA, a server certificate for SAN (default
+# IP:127.0.0.1) and a client certificate, all signed by the CA; plus a
+# second CA that signed nothing but a rogue client certificate.
+make_certs() {
+	local d=$1 san=${2:-IP:127.0.0.1} ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+	mkdir -p "$d"
+	openssl req -x509 "${ec[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" -days 2 \
+		-subj /CN=flannel-test-ca 2>/dev/null
+	openssl req -x509 "${ec[@]}" -keyout "$d/other-ca.key" -out "$d/other-ca.crt" -days 2 \
+		-subj /CN=flannel-other-ca 2>/dev/null
+	openssl req "${ec[@]}" -keyout "$d/server.key" -out "$d/server.csr" \
+		-subj /CN=127.0.0.1 2>/dev/null
+	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$san" >"$d/server.ext"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		-CAcreateserial -out "$d/server.crt" -days 2 -extfile "$d/server.ext" 2>/dev/null
+	openssl req "${ec[@]}" -keyout "$d/client.key" -out "$d/client.csr" \
+		-subj /CN=flannel 2>/dev/null
+	printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		-CAcreateserial -out "$d/client.crt" -days 2 -extfile "$d/client.ext" 2>/dev/null
+	# A client certificate from the wrong CA.
+	openssl req "${ec[@]}" -keyout "$d/rogue.key" -out "$d/rogue.csr" \
+		-subj /CN=rogue 2>/dev/null
+	openssl x509 -req -in "$d/rogue.csr" -CA "$d/other-ca.crt" -CAkey "$d/other-ca.key" \
+		-CAcreateserial -out "$d/rogue.crt" -days 2 -extfile "$d/client.ext" 2>/dev/null
+	[ -s "$d/client.crt" ] && [ -s "$d/server.crt" ] && [ -s "$d/rogue.crt" ]
+}

@@ -17,11 +17,16 @@ env_get() {
 	sed -n "s/^$2=//p" "$D/h$1.env"
 }
 
+# Where the leases come from: etcd, or FL_SRC, options split on spaces
+# (e.g. "--remote=HOST:PORT --remote-cafile=FILE", server.bats).
+src_args() { echo "${FL_SRC:---etcd-endpoints=$ETCD_EP}"; }
+
 # lease_start I BACKEND_TYPE [flannel-lease options...]: acquire host I's lease.
 lease_start() {
 	local i=$1 type=$2
 	shift 2
-	bg_in_host "$i" "$D/lease$i.log" flannel-lease ${LEASE_MTU:+--mtu="$LEASE_MTU"} --etcd-endpoints="$ETCD_EP" \
+	# shellcheck disable=SC2046 # src_args is a list of options
+	bg_in_host "$i" "$D/lease$i.log" flannel-lease ${LEASE_MTU:+--mtu="$LEASE_MTU"} $(src_args) \
 		--iface=eth0 --subnet-file="$D/h$i.env" --backend-type="$type" --quiet "$@"
 	eval "LEASE_PID_$i=$LAST_PID"
 	wait_for 10 grep -q FLANNEL_SUBNET "$D/h$i.env"
@@ -32,8 +37,9 @@ applier_start() {
 	local i=$1 h
 	shift
 	h=$(host_ns "$i")
-	FLANNELD_STATE_DIR=$(state_dir "$i") ip netns exec "$h" flannel-watch \
-		--etcd-endpoints="$ETCD_EP" --subnet-file="$D/h$i.env" 2>>"$D/watch$i.log" 3>&- |
+	# shellcheck disable=SC2046 # src_args is a list of options
+	FLANNELD_STATE_DIR=$(state_dir "$i") ip netns exec "$h" flannel-watch $(src_args) \
+		--subnet-file="$D/h$i.env" 2>>"$D/watch$i.log" 3>&- |
 		FLANNELD_STATE_DIR=$(state_dir "$i") ip netns exec "$h" "$@" \
 		--subnet-file="$D/h$i.env" -v 1 >>"$D/apply$i.log" 2>&1 3>&- &
 	track_pid "$!"
@@ -81,6 +87,16 @@ gw_offlink_up() {
 	applier_start 1 flannel-route apply
 	wait_for 10 synced 1
 	wait_for 5 has_route 1 "$(subnet_of 2)"
+}
+
+# vx_host I [flannel-lease options]: host I's vxlan lease (BackendData from
+# flannel-vxlan init), its watch piped into flannel-vxlan apply, a container.
+vx_host() {
+	local data
+	data=$(in_host "$1" flannel-vxlan init --iface=eth0)
+	lease_start "$1" vxlan --backend-data="$data" "${@:2}"
+	applier_start "$1" flannel-vxlan apply
+	container "$1"
 }
 
 # synced I N: host I's applier logged its Nth sync.
@@ -199,9 +215,9 @@ upstream_batch() {
 	done
 }
 
-# vtep_ns NAME: a namespace like one host of kernel-limits.md: eth0 (one end
-# of a veth pair) at 198.18.0.1/15, flannel.1 made by flannel-vxlan init.
-vtep_ns() {
+# ul_ns NAME: a namespace with eth0 (one end of a veth pair, the other up
+# beside it) at 198.18.0.1/15, the underlay of the synthetic leases.
+ul_ns() {
 	ip netns add "$1"
 	echo "$1" >>"$BATS_TEST_TMPDIR/netns"
 	ip -n "$1" link set lo up
@@ -209,6 +225,12 @@ vtep_ns() {
 	ip -n "$1" addr add 198.18.0.1/15 dev eth0
 	ip -n "$1" link set eth0 up
 	ip -n "$1" link set eth0p up
+}
+
+# vtep_ns NAME: a namespace like one host of kernel-limits.md: eth0 (one end
+# of a veth pair) at 198.18.0.1/15, flannel.1 made by flannel-vxlan init.
+vtep_ns() {
+	ul_ns "$1"
 	ip netns exec "$1" flannel-vxlan init --iface=eth0 --mac=02:00:00:00:00:01 >/dev/null
 	ip -n "$1" addr add 100.64.1.0/32 dev flannel.1
 }

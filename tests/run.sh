@@ -48,6 +48,16 @@ for t in "$@"; do
 	count "$log/$name.tap"
 done
 
+# The allocation-failure sweep over the same unit tests: ALLOC_SWEEP_N
+# (default 10) values of N per test in make check, spread over all of them
+# (scripts/alloc-sweep.sh; make alloc-sweep tries every N); 0: not at all.
+if [ "$#" -gt 0 ] && [ "${ALLOC_SWEEP_N:-10}" != 0 ]; then
+	echo "# alloc-sweep: ${ALLOC_SWEEP_N:-10} allocations failed per test"
+	scripts/alloc-sweep.sh -n "${ALLOC_SWEEP_N:-10}" "$@" >"$log/sweep.tap" 2>&1 || true
+	cat "$log/sweep.tap"
+	count "$log/sweep.tap"
+fi
+
 # The fuzzing harnesses, FUZZ_CHECK_S seconds each over their corpora, two
 # at a time; each one TAP test.
 if [ -n "${FUZZERS:-}" ] && [ "${FUZZ_CHECK_S:-30}" != 0 ]; then

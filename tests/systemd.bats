@@ -47,6 +47,9 @@ verify_unit() {
 		# flannel-ipsec's charon also binds UDP 500 and mounts its /run.
 		if [ "${u##*/}" = flannel-ipsec.service ]; then
 			grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SYS_ADMIN$' "$u"
+		# flannel-server programs nothing: no capability.
+		elif [ "${u##*/}" = flannel-server.service ]; then
+			grep -q '^CapabilityBoundingSet=$' "$u"
 		else
 			grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW$' "$u"
 		fi
@@ -90,6 +93,13 @@ verify_unit() {
 
 @test "systemd-analyze verify: flannel-ext.service" {
 	verify_unit flannel-ext.service bin/flannel-ext
+}
+
+@test "systemd-analyze verify: flannel-server.service and flannel-server.socket" {
+	verify_unit flannel-server.service bin/flannel-server
+	verify_unit flannel-server.socket
+	grep -q '^ExecStart=.*/flannel-server --listen=fd://$' \
+		"$PREFIX_DIR/lib/systemd/system/flannel-server.service"
 }
 
 @test "systemd-analyze verify: flanneld.service" {

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include "apply/apply_priv.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sig.h"
@@ -239,6 +239,7 @@ static struct peer *peer_known(struct applier *a, const struct prefix *s, bool c
 	p = htab_put(&a->peers, &key, &created);
 	if (!p)
 		return NULL;
+	subnet_lens_add(&a->peer_lens, s);
 	peer_adopt(a, p, a->k);
 	if (!create && !p->have) {
 		peer_forget(a, p);
@@ -266,7 +267,8 @@ static int plan_lease(struct applier *a, const struct lease *l, struct peer_want
 		has[i] = 0;
 		if (!s->addr.family)
 			continue;
-		if (check_subnet(a, s, err, errlen) < 0 || subnet_check_peers(s, peer_announced, a, err, errlen) < 0)
+		if (check_subnet(a, s, err, errlen) < 0 ||
+		    subnet_check_peers(s, &a->peer_lens, peer_announced, a, err, errlen) < 0)
 			return -1;
 		memset(&w[i], 0, sizeof(w[i]));
 		has[i] = a->be->plan(a, l, i ? AF_INET6 : AF_INET, &w[i], err, errlen);
@@ -545,7 +547,7 @@ int apply_main(const struct apply_backend *be, struct apply_opts *o)
 	int rc;
 
 	if (!a)
-		return EX_OSERR;
+		return FL_ERR_OS;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = applier_run(a, STDIN_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -557,7 +559,7 @@ int apply_main(const struct apply_backend *be, struct apply_opts *o)
 		 st->added, st->removed, st->unchanged, st->skipped, st->bad_lines, st->errors,
 		 st->healed, st->purged);
 	if (rc == 0 && st->errors)
-		rc = EXIT_FAILURE;
+		rc = FL_ERR_FAILED;
 	applier_free(a);
 	return rc;
 }

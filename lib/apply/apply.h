@@ -108,7 +108,8 @@ void apply_opts_read_env(struct apply_opts *o, const char *path, bool warn,
 /* Give the overlay device ifindex own's address (/32 or /128) alone and set
  * it up; out is the link read back.  0 or -errno, logged. */
 int apply_dev_address(struct nl *nl, int ifindex, const struct prefix *own, struct nl_link *out);
-/* Run an applier on stdin: 0, 1 when kernel writes failed, or an EX_* code. */
+/* Run an applier on stdin: 0, FL_ERR_FAILED when kernel writes
+ * failed, or another error kind (base/err.h). */
 int apply_main(const struct apply_backend *be, struct apply_opts *o);
 
 struct applier *applier_new(const struct apply_backend *be, const struct apply_opts *o);
@@ -127,7 +128,7 @@ const struct ipaddr *applier_public_ip(const struct lease *l, int family, char *
  * link, 0 when not (encapsulate), -1 with err when the lookup failed. */
 int applier_plan_direct(struct applier *a, const struct ipaddr *ip, struct peer_want *w,
 			char *err, size_t errlen);
-/* Read events from fd until EOF; 0 at EOF, or an EX_* code. */
+/* Read events from fd until EOF; 0 at EOF, or an error kind. */
 int applier_run(struct applier *a, int fd);
 /* Apply one event (the batch is flushed by applier_flush). */
 int applier_event(struct applier *a, const struct event *ev);

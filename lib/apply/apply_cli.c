@@ -1,9 +1,9 @@
 /* apply_cli.c - the appliers' shared apply options and start. */
 #include <errno.h>
 #include <string.h>
-#include <sysexits.h>
 
 #include "apply/apply_cli.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
@@ -51,7 +51,7 @@ int apply_cli_run(struct apply_cli *c, const struct apply_backend *be,
 	c->o.sigfd = sig_init(0);
 	if (c->o.sigfd < 0) {
 		log_err("set up signals: %s", strerror(errno));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	c->o.synced = sd_notify_ready;
 	c->o.synced_arg = (void *)notify_socket;

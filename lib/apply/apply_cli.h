@@ -35,7 +35,7 @@ void apply_cli_init(struct apply_cli *c, const char *tool, const char *state_dir
  * is not one of them. */
 int apply_cli_option(struct apply_cli *c, int opt, const char *arg);
 /* Signals, readiness (notify_socket: $NOTIFY_SOCKET or NULL) and subnet.env
- * into c->o, then apply_main: its exit code. */
+ * into c->o, then apply_main: its result (an error kind). */
 int apply_cli_run(struct apply_cli *c, const struct apply_backend *be,
 		  const char *notify_socket);
 

@@ -67,6 +67,7 @@ struct applier {
 	struct apply_opts o;
 	struct nl *nl, *mon;
 	struct htab peers;    /* struct peer */
+	struct subnet_lens peer_lens; /* their prefix lengths (subnet_check_peers) */
 	struct htab fdb;      /* struct fdb_ref */
 	struct htab links;    /* ifindex -> last seen flags */
 	struct kstate *k;     /* startup state, until the first sync */

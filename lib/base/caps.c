@@ -2,9 +2,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sysexits.h>
 
 #include "base/caps.h"
+#include "base/err.h"
 #include "base/log.h"
 
 #define CAP_NET_ADMIN_BIT 12
@@ -30,5 +30,5 @@ int caps_need_net_admin(const char *what)
 		return 0;
 	log_err("%s: needs root or CAP_NET_ADMIN (run it as root, or give it the capability)",
 		what);
-	return EX_NOPERM;
+	return FL_ERR_PERM;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "base/cli.h"
@@ -210,4 +211,34 @@ int cli_common_option(int opt, const char *arg, const char *prog, void (*usage)(
 		usage(stderr);
 		return -1;
 	}
+}
+
+/* Every kind's exit status (scripts/exits-check.sh reads this table). */
+static const unsigned char exit_of[FL_ERR_COUNT] = {
+	[FL_OK] = 0,
+	[FL_ERR_FAILED] = EXIT_FAILURE,
+	[FL_ERR_USAGE] = EX_USAGE,
+	[FL_ERR_DATA] = EX_DATAERR,
+	[FL_ERR_UNAVAILABLE] = EX_UNAVAILABLE,
+	[FL_ERR_INTERNAL] = EX_SOFTWARE,
+	[FL_ERR_OS] = EX_OSERR,
+	[FL_ERR_CANTCREAT] = EX_CANTCREAT,
+	[FL_ERR_IO] = EX_IOERR,
+	[FL_ERR_TEMP] = EX_TEMPFAIL,
+	[FL_ERR_PROTO] = EX_PROTOCOL,
+	[FL_ERR_PERM] = EX_NOPERM,
+	[FL_ERR_CONFIG] = EX_CONFIG,
+};
+
+int cli_exit_code(int err)
+{
+	return err >= 0 && err < FL_ERR_COUNT ? exit_of[err] : EX_SOFTWARE;
+}
+
+enum fl_err cli_err_of_exit(int status)
+{
+	for (int k = 0; k < FL_ERR_COUNT; k++)
+		if (exit_of[k] == status)
+			return (enum fl_err)k;
+	return FL_ERR_FAILED;
 }

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "base/err.h"
+
 /*
  * Insert "--name=value" after argv[start - 1] for every long option whose
  * FLANNELD_<NAME> variable (upper case, '-' and '.' as '_') is set and not
@@ -48,5 +50,16 @@ int cli_common_option(int opt, const char *arg, const char *prog, void (*usage)(
  * the cause in err.
  */
 int cli_read_secret(const char *path, char *buf, size_t len, char *err, size_t errlen);
+
+/*
+ * The exit status (sysexits.h) of a tool for what the library returned:
+ * 0 for FL_OK, the code of an error kind (base/err.h), EX_SOFTWARE for
+ * anything else.  The one table of kinds and codes: every main maps the
+ * library's results through it.
+ */
+int cli_exit_code(int err);
+/* The kind for a child tool's exit status (the inverse): a code no kind has
+ * is FL_ERR_FAILED. */
+enum fl_err cli_err_of_exit(int status);
 
 #endif

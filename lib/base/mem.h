@@ -9,7 +9,8 @@ void *fl_calloc(size_t nmemb, size_t size);
 void *fl_realloc(void *p, size_t n);
 char *fl_strdup(const char *s);
 char *fl_strndup(const char *s, size_t n);
-/* Make the nth allocation from now on fail (1 = the next one); 0 turns it off. */
+/* Make the nth allocation from now on fail (1 = the next one); 0 turns it off.
+ * Unit test builds also read FAIL_ALLOC_AT and FAIL_ALLOC_COUNT (mem.c). */
 void fl_alloc_fail_at(unsigned long n);
 /* Route jansson's allocations through the counter above. */
 void fl_alloc_hook_jansson(void);

@@ -58,11 +58,13 @@ void spawn_init(struct spawn *sp, const char *path, char *const argv[])
 	sp->argv = argv;
 	for (int i = 0; i < 3; i++)
 		sp->fd[i] = sp->pipe[i] = -1;
-	sp->fd3 = -1;
+	sp->fd3 = sp->fd4 = -1;
 }
 
-/* The file actions: fds 0..2 from src (-1: left as ours), nothing else open. */
-static int wire_fds(posix_spawn_file_actions_t *fa, const int src[3], bool err_is_out, int fd3)
+/* The file actions: fds 0..2 from src (-1: left as ours), 3 and 4 from fd3
+ * and fd4 when set (both > 4: no dup2 clobbers the other), nothing else open. */
+static int wire_fds(posix_spawn_file_actions_t *fa, const int src[3], bool err_is_out, int fd3,
+		    int fd4)
 {
 	int rc = 0;
 
@@ -73,7 +75,11 @@ static int wire_fds(posix_spawn_file_actions_t *fa, const int src[3], bool err_i
 		rc = posix_spawn_file_actions_adddup2(fa, 1, 2);
 	if (!rc && fd3 >= 0)
 		rc = posix_spawn_file_actions_adddup2(fa, fd3, 3);
-	return rc ? rc : posix_spawn_file_actions_addclosefrom_np(fa, fd3 >= 0 ? 4 : 3);
+	else if (!rc && fd4 >= 0)
+		rc = posix_spawn_file_actions_addclose(fa, 3); /* not open: glibc ignores it */
+	if (!rc && fd4 >= 0)
+		rc = posix_spawn_file_actions_adddup2(fa, fd4, 4);
+	return rc ? rc : posix_spawn_file_actions_addclosefrom_np(fa, fd4 >= 0 ? 5 : fd3 >= 0 ? 4 : 3);
 }
 
 /* Default signal dispositions, none blocked, and maybe a group of its own. */
@@ -104,7 +110,7 @@ static int do_spawn(struct spawn *sp, const int src[3])
 		goto out;
 	if ((err = posix_spawnattr_init(&at)) != 0)
 		goto out_fa;
-	err = wire_fds(&fa, src, sp->fd[2] == SPAWN_STDOUT, sp->fd3);
+	err = wire_fds(&fa, src, sp->fd[2] == SPAWN_STDOUT, sp->fd3, sp->fd4);
 	err = err ? err : set_attrs(&at, sp->new_group);
 	if (!err) {
 		/* glibc runs the exec before it returns: a failed exec's errno is ours. */

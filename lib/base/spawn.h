@@ -25,7 +25,7 @@
 /*
  * The child starts with every signal at its default and none blocked (our
  * signalfd mask and ignored SIGPIPE are not its business), and with only
- * fds 0, 1 and 2 open (and 3 when fd3 is set).
+ * fds 0, 1 and 2 open (and 3 and 4 when fd3 and fd4 are set).
  */
 struct spawn {
 	const char *path;  /* the program */
@@ -38,6 +38,7 @@ struct spawn {
 	int fd[3];         /* the child's stdin, stdout, stderr: our fd or SPAWN_* */
 	int fd3;           /* >= 0: our fd the child gets as its fd 3 (flanneld's
 			    * etcd password); -1 (spawn_init): none */
+	int fd4;           /* the same as its fd 4 (the etcd user name) */
 	pid_t pid;         /* the child, once started */
 	int pipe[3];       /* our read end where fd[i] is SPAWN_PIPE, else -1 */
 };

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 
 #include "backend/ipip.h"
 #include "backend/vxlan.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "check/check_priv.h"
@@ -125,7 +125,7 @@ static int read_etcd(struct check *c)
 	rc = etcd_open(&c->o->etcd, &c->e, err, sizeof(err));
 	if (rc != ETCD_OK) {
 		log_err("set up etcd client: %s", err);
-		return etcd_exit_code(rc);
+		return etcd_err(rc);
 	}
 	rc = config_fetch(c->e, c->o->prefix, &c->cfg);
 	if (rc) {
@@ -137,17 +137,17 @@ static int read_etcd(struct check *c)
 	if (acquire_key(c->o->prefix, "", r.base, sizeof(r.base)) < 0 ||
 	    !(end = etcd_prefix_end(r.base))) {
 		log_err("list leases under %s: %s", c->o->prefix, strerror(ENOMEM));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	rc = etcd_range_all(c->e, r.base, end, 500, on_kv, &r, &c->rev);
 	free(end);
 	if (r.err) {
 		log_err("list leases under %s: %s", r.base, strerror(r.err));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	if (rc != ETCD_OK) {
 		log_err("list leases under %s: %s", r.base, etcd_error(c->e));
-		return etcd_exit_code(rc);
+		return etcd_err(rc);
 	}
 	check_report(c, CHECK_OK, "etcd", c->o->prefix, NULL,
 		     "network %s, backend %s, %zu leases at revision %lld%s",
@@ -198,7 +198,7 @@ static int open_applier(struct check *c, union plan_data *d)
 		snprintf(o.devname[0], sizeof(o.devname[0]), "%s", c->dev.name);
 	}
 	c->ap = applier_new(&be, &o);
-	return c->ap ? 0 : EX_OSERR;
+	return c->ap ? 0 : FL_ERR_OS;
 }
 
 /* PEER: a subnet (exactly a lease's, or an address inside one) or a public IP. */
@@ -251,13 +251,13 @@ static int run_checks(struct check *c)
 	if (!c->be) {
 		log_err("the network config's backend %s is not one of: %s", c->cfg.backend_type,
 			backend_names());
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	}
 	check_env(c);
 	check_instances(c);
 	if (!(c->nl = nl_open())) {
 		log_err("open a netlink socket: %s", strerror(errno));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	if (c->be->device) {
 		c->be->device(&c->cfg, AF_INET, c->devname, sizeof(c->devname));
@@ -287,11 +287,11 @@ int check_run(const struct check_opts *o)
 	rc = run_checks(&c);
 	if (rc == 0) {
 		check_summary(&c);
-		rc = c.n_fail ? EXIT_FAILURE : 0;
+		rc = c.n_fail ? FL_ERR_FAILED : 0;
 	}
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		log_err("write the report: %s", strerror(errno ? errno : EIO));
-		rc = EX_IOERR;
+		rc = FL_ERR_IO;
 	}
 	for (size_t i = 0; i < c.n_peers; i++)
 		lease_clear(&c.peers[i].l);

@@ -25,9 +25,10 @@ struct check_opts {
 };
 
 void check_opts_init(struct check_opts *o);
-/* Run every check: 0 when all are ok (or could not be run), 1 when one
- * failed, EX_UNAVAILABLE / EX_NOPERM / EX_PROTOCOL when etcd could not be
- * read, EX_CONFIG without a usable network config, EX_OSERR. */
+/* Run every check: 0 when all are ok (or could not be run), FL_ERR_FAILED
+ * when one failed, FL_ERR_UNAVAILABLE / FL_ERR_PERM / FL_ERR_PROTO when etcd
+ * could not be read, FL_ERR_CONFIG without a usable network config,
+ * FL_ERR_OS, FL_ERR_IO (an error kind, base/err.h). */
 int check_run(const struct check_opts *o);
 
 /*

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "check/check_priv.h"
@@ -76,7 +76,7 @@ int check_kernel_dump(struct check *c)
 	} while (rc == -EINTR);
 	if (rc < 0)
 		log_err("read the kernel's routes and neighbours: %s", nl_strerror(c->nl, rc));
-	return rc < 0 ? EX_OSERR : 0;
+	return rc < 0 ? FL_ERR_OS : 0;
 }
 
 void check_kernel_free(struct check_kernel *k)

@@ -817,6 +817,10 @@ char *cni_json_dump(const json_t *v, int flags, size_t *len)
 	struct buf b = { 0 };
 	char *s;
 
+	if (!v) {
+		errno = EINVAL; /* a value whose building failed */
+		return NULL;
+	}
 	enc_value(&b, v, flags, 0);
 	if (len)
 		*len = b.len;

@@ -34,7 +34,8 @@ enum {
 	CJ_SORT = 1,   /* sort object keys by bytes, as Go does for maps */
 	CJ_INDENT = 2, /* json.MarshalIndent(v, "", "    ") */
 };
-/* Serialize as json.Marshal does.  NULL on allocation failure. */
+/* Serialize as json.Marshal does.  NULL on allocation failure, or when v
+ * is NULL (EINVAL: building it failed). */
 char *cni_json_dump(const json_t *v, int flags, size_t *len);
 
 /* Go's float64 text: shortest round-trip digits, exponent only outside 1e-6..1e21. */

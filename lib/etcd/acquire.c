@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "etcd/acquire.h"
+#include "etcd/etcd_remote.h"
 
 int acquire_key(const char *prefix, const char *leaf, char *buf, size_t len)
 {
@@ -414,6 +415,8 @@ int acquire_lease(struct acquire *a, struct lease *got, char *key, size_t keylen
 	int rc = ETCD_EXISTS;
 	int tries = a->tries > 0 ? a->tries : 10;
 
+	if (etcd_is_remote(a->e))
+		return remote_acquire(a, got, key, keylen, rev);
 	a->err[0] = '\0';
 	for (int i = 0; i < tries && rc == ETCD_EXISTS; i++) {
 		lease_clear(got);
@@ -442,6 +445,8 @@ int acquire_renew(struct acquire *a, struct lease *got)
 
 	if (!got->lease_id)
 		return ETCD_OK; /* a reservation never expires */
+	if (etcd_is_remote(a->e))
+		return remote_renew(a, got);
 	rc = etcd_lease_keepalive(a->e, got->lease_id, &ttl);
 	if (rc == ETCD_OK)
 		got->expiration = time(NULL) + ttl;

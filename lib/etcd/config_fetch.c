@@ -2,8 +2,8 @@
  * waiting until it is there. */
 #include <stdbool.h>
 #include <stdio.h>
-#include <sysexits.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
@@ -18,7 +18,7 @@ static int parse(const char *key, struct etcd_kv *kv, struct net_config *c)
 	etcd_kv_clear(kv);
 	if (rc < 0) {
 		log_err("parse config %s: %s", key, why);
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	}
 	return 0;
 }
@@ -37,7 +37,7 @@ static int fetch(struct etcd *e, const char *prefix, struct net_config *c, bool 
 
 	if (n < 0 || (size_t)n >= sizeof(key)) {
 		log_err("read config %s/config: the prefix is too long", prefix);
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	}
 	for (;;) {
 		struct etcd_kv kv;
@@ -52,11 +52,11 @@ static int fetch(struct etcd *e, const char *prefix, struct net_config *c, bool 
 			return parse(key, &kv, c);
 		if (!wait && rc == ETCD_NOTFOUND) {
 			log_err("read config %s: " NOT_FOUND, key);
-			return EX_CONFIG;
+			return FL_ERR_CONFIG;
 		}
 		if (!wait || rc == ETCD_ERR_AUTH || rc == ETCD_ERR_USAGE || rc == ETCD_ERR_NOMEM) {
 			log_err("read config %s: %s", key, etcd_error(e));
-			return etcd_exit_code(rc);
+			return etcd_err(rc);
 		}
 		failed |= unreachable;
 		if (!said || mono_ms() - said >= 10000) {

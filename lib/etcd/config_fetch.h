@@ -6,8 +6,8 @@
 #include "etcd/etcd.h"
 #include "model/config.h"
 
-/* Read and parse it once: 0, or a sysexits code (EX_CONFIG when missing or
- * invalid, etcd_exit_code otherwise) after logging why. */
+/* Read and parse it once: 0, or an error kind (FL_ERR_CONFIG when missing or
+ * invalid, etcd_err otherwise) after logging why. */
 int config_fetch(struct etcd *e, const char *prefix, struct net_config *c);
 /* The same, but wait while it is missing or etcd is unreachable, as upstream
  * flanneld does (a warning every 10 s); -1 when a stop signal came. */

@@ -11,6 +11,7 @@
 #include "base/base64.h"
 #include "base/mem.h"
 #include "etcd/etcd_call.h"
+#include "etcd/etcd_remote.h"
 
 static int split_endpoints(struct etcd *e, const char *list, char *err, size_t errlen)
 {
@@ -76,6 +77,40 @@ static int open_transports(struct etcd *e, char *err, size_t errlen)
 	return ETCD_OK;
 }
 
+static int remote_client(struct etcd *e, const struct etcd_opts *o, struct etcd **out,
+			 char *err, size_t errlen)
+{
+	char *urls = NULL;
+	int bad = 0, rc = remote_urls(o, &urls, err, errlen);
+
+	if (rc == ETCD_OK)
+		rc = split_endpoints(e, urls, err, errlen);
+	free(urls);
+	if (rc == ETCD_OK && (o->remote_certfile && *o->remote_certfile) !=
+				     (o->remote_keyfile && *o->remote_keyfile)) {
+		snprintf(err, errlen, "--remote-certfile and --remote-keyfile go together");
+		rc = ETCD_ERR_USAGE;
+	}
+	if (rc == ETCD_OK) {
+		e->cafile = dup_opt(o->remote_cafile, &bad);
+		e->certfile = dup_opt(o->remote_certfile, &bad);
+		e->keyfile = dup_opt(o->remote_keyfile, &bad);
+		e->tls = (struct etcd_tls){ e->cafile, e->certfile, e->keyfile };
+		e->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : ETCD_DEFAULT_TIMEOUT_MS;
+		rc = bad ? ETCD_ERR_NOMEM : open_transports(e, err, errlen);
+	}
+	if (rc == ETCD_OK)
+		rc = remote_open(e, o, err, errlen);
+	if (rc != ETCD_OK) {
+		if (rc == ETCD_ERR_NOMEM)
+			snprintf(err, errlen, "out of memory");
+		etcd_close(e);
+		return rc;
+	}
+	*out = e;
+	return ETCD_OK;
+}
+
 int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t errlen)
 {
 	struct etcd *e;
@@ -85,6 +120,9 @@ int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t er
 	e = fl_calloc(1, sizeof(*e));
 	if (!e)
 		return ETCD_ERR_NOMEM;
+	/* Client mode: the flannel-servers are the endpoints, with their own TLS files. */
+	if (o->remote && *o->remote)
+		return remote_client(e, o, out, err, errlen);
 	rc = split_endpoints(e, o->endpoints && *o->endpoints ? o->endpoints :
 				ETCD_DEFAULT_ENDPOINTS, err, errlen);
 	if (rc != ETCD_OK)
@@ -126,6 +164,7 @@ void etcd_close(struct etcd *e)
 {
 	if (!e)
 		return;
+	remote_close(e);
 	for (size_t i = 0; i < e->n_eps; i++) {
 		free(e->eps[i]);
 		if (e->tx && e->tx[i])

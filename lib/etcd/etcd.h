@@ -16,6 +16,12 @@ struct etcd_opts {
 	const char *cafile, *certfile, *keyfile;
 	const char *username, *password;
 	long timeout_ms;       /* every request; 0 = the default */
+	/* Client mode: flannel-servers (HOST:PORT, comma-separated, tried in
+	 * turn) answer instead of etcd (lib/etcd/etcd_remote.c). */
+	const char *remote;
+	const char *remote_cafile, *remote_certfile, *remote_keyfile;
+	const char *remote_prefix;  /* the tool's --etcd-prefix: network "_" */
+	const char *remote_network; /* the network for every key, or NULL */
 };
 
 enum etcd_status {
@@ -43,6 +49,8 @@ int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t er
 void etcd_close(struct etcd *e);
 /* The text of the last error, e.g. "etcd unreachable at http://...: Connection refused". */
 const char *etcd_error(const struct etcd *e);
+/* Opened with --remote: a flannel-server answers (lib/etcd/etcd_remote.c). */
+bool etcd_is_remote(const struct etcd *e);
 /* The endpoint requests go to now (the last that answered). */
 const char *etcd_endpoint(const struct etcd *e);
 /* When etcd last answered anything (a watch stream's lines too); 0: never. */

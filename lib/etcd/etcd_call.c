@@ -28,6 +28,11 @@ time_t etcd_last_date(const struct etcd *e)
 	return t && t->ops->date ? t->ops->date(t) : 0;
 }
 
+bool etcd_is_remote(const struct etcd *e)
+{
+	return e->rm != NULL;
+}
+
 const char *etcd_error(const struct etcd *e)
 {
 	return e->err;
@@ -74,7 +79,7 @@ static int post_raw(struct etcd *e, size_t i, const char *path, const char *body
 {
 	struct etcd_tx *t = e->tx[i];
 	char cause[256] = "";
-	int rc = t->ops->post(t, path, body, etcd_auth(e), http, &e->resp, cause, sizeof(cause));
+	int rc = t->ops->request(t, "POST", path, body, etcd_auth(e), http, &e->resp, cause, sizeof(cause));
 
 	if (rc == ETCD_ERR_NOMEM)
 		etcd_set_error(e, "etcd at %s: out of memory", e->eps[i]);
@@ -170,10 +175,16 @@ int etcd_ensure_auth(struct etcd *e, size_t ep)
 int etcd_call_hooked(struct etcd *e, const char *path, json_t *req, json_t **resp,
 		     etcd_raw_hook hook, void *arg)
 {
-	char *body = json_dumps(req, JSON_COMPACT);
+	char *body;
 	int rc = ETCD_ERR_UNAVAILABLE;
 
 	*resp = NULL;
+	/* Client mode: what etcd_remote.c does not map is not there to ask. */
+	if (e->rm) {
+		etcd_set_error(e, "%s is not served by a flannel-server (--remote)", path);
+		return ETCD_ERR_USAGE;
+	}
+	body = json_dumps(req, JSON_COMPACT);
 	if (!body)
 		return ETCD_ERR_NOMEM;
 	for (size_t tries = 0; tries < e->n_eps; tries++) {

@@ -20,6 +20,7 @@ struct etcd {
 	struct buf resp;
 	char token[512];
 	char err[768];
+	struct etcd_remote *rm;   /* client mode: a flannel-server answers */
 	time_t contact;           /* etcd last answered (etcd_last_contact) */
 };
 

@@ -161,8 +161,21 @@ static int full_url(const struct tx_curl *t, const char *path, char *url, size_t
 	return ETCD_ERR_USAGE;
 }
 
-static int tx_post(struct etcd_tx *tx, const char *path, const char *body, const char *auth,
-		   long *http, struct buf *resp, char *cause, size_t causelen)
+/* POST and PUT send their body; GET and DELETE none. */
+static void set_method(CURL *h, const char *method, const char *body)
+{
+	if (strcmp(method, "GET") == 0) {
+		cu.easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		return;
+	}
+	cu.easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+	if (strcmp(method, "POST") != 0)
+		cu.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+}
+
+static int tx_request(struct etcd_tx *tx, const char *method, const char *path,
+		      const char *body, const char *auth, long *http, struct buf *resp,
+		      char *cause, size_t causelen)
 {
 	struct tx_curl *t = (struct tx_curl *)tx;
 	struct curl_slist *hdrs = NULL;
@@ -180,7 +193,7 @@ static int tx_post(struct etcd_tx *tx, const char *path, const char *body, const
 		return rc;
 	buf_reset(resp);
 	cu.easy_setopt(t->h, CURLOPT_URL, url);
-	cu.easy_setopt(t->h, CURLOPT_POSTFIELDS, body);
+	set_method(t->h, method, body);
 	cu.easy_setopt(t->h, CURLOPT_WRITEFUNCTION, buf_write);
 	cu.easy_setopt(t->h, CURLOPT_WRITEDATA, resp);
 	cc = cu.easy_perform(t->h);
@@ -228,9 +241,9 @@ static void tx_stream_close(struct etcd_stream *st)
 
 static const struct etcd_tx_ops curl_ops;
 
-static int tx_stream_open(struct etcd_tx *tx, const char *path, const char *body,
-			  const char *auth, http_body_cb cb, void *arg, struct etcd_stream **out,
-			  char *cause, size_t causelen)
+static int tx_stream_open(struct etcd_tx *tx, const char *method, const char *path,
+			  const char *body, const char *auth, http_body_cb cb, void *arg,
+			  struct etcd_stream **out, char *cause, size_t causelen)
 {
 	struct tx_curl *t = (struct tx_curl *)tx;
 	struct stream_curl *s;
@@ -251,7 +264,7 @@ static int tx_stream_open(struct etcd_tx *tx, const char *path, const char *body
 	if (!s->h || !s->m || setup_handle(t, s->h, auth, &s->hdrs, true) != ETCD_OK)
 		goto fail;
 	cu.easy_setopt(s->h, CURLOPT_URL, url);
-	cu.easy_setopt(s->h, CURLOPT_POSTFIELDS, body);
+	set_method(s->h, method, body);
 	cu.easy_setopt(s->h, CURLOPT_WRITEFUNCTION, stream_write);
 	cu.easy_setopt(s->h, CURLOPT_WRITEDATA, s);
 	if (cu.multi_add_handle(s->m, s->h) != CURLM_OK)
@@ -309,7 +322,7 @@ static void tx_free(struct etcd_tx *tx)
 
 /* No pipelining: every request is one easy_perform. */
 static const struct etcd_tx_ops curl_ops = {
-	.post = tx_post,
+	.request = tx_request,
 	.stream_open = tx_stream_open,
 	.stream_read = tx_stream_read,
 	.stream_wait = tx_stream_wait,

@@ -9,6 +9,7 @@
 #include "base/base64.h"
 #include "base/mem.h"
 #include "etcd/etcd_call.h"
+#include "etcd/etcd_remote.h"
 
 struct etcd_prefetch {
 	const char *range_end;
@@ -74,8 +75,11 @@ static int range_page(struct etcd *e, const char *key, size_t keylen, const char
 int etcd_get(struct etcd *e, const char *key, struct etcd_kv *kv, int64_t *rev)
 {
 	json_t *resp, *kvs;
-	int rc = range_page(e, key, strlen(key), NULL, 0, 0, &resp, NULL, NULL);
+	int rc;
 
+	if (e->rm)
+		return remote_get(e, key, kv, rev);
+	rc = range_page(e, key, strlen(key), NULL, 0, 0, &resp, NULL, NULL);
 	memset(kv, 0, sizeof(*kv));
 	if (rc != ETCD_OK)
 		return rc;
@@ -223,11 +227,17 @@ int etcd_range_all(struct etcd *e, const char *key, const char *range_end, long 
 		   etcd_kv_cb cb, void *arg, int64_t *rev)
 {
 	struct etcd_prefetch pf = { .range_end = range_end, .limit = page };
-	char *start = fl_strdup(key), *last = NULL;
+	char *start, *last = NULL;
 	size_t start_len = strlen(key);
 	int64_t at = rev ? *rev : 0;
-	int rc = start ? ETCD_OK : ETCD_ERR_NOMEM;
+	int rc;
 	bool more = true;
+
+	/* A flannel-server answers with one snapshot, at its own revision. */
+	if (e->rm)
+		return remote_range_all(e, key, cb, arg, rev);
+	start = fl_strdup(key);
+	rc = start ? ETCD_OK : ETCD_ERR_NOMEM;
 
 	pf.rev = at;
 	while (rc == ETCD_OK && more) {

@@ -1,5 +1,5 @@
-/* etcd_tx.h - the one transport interface under the etcd client: POST a
- * JSON body to an endpoint, optionally in two steps (pipelining), or open a
+/* etcd_tx.h - the one transport interface under the etcd client and the
+ * flannel-server client (etcd_remote.c): send a request to an endpoint, optionally in two steps (pipelining), or open a
  * long answer (a watch stream).  http:// is the own HTTP/1.1 client
  * (etcd_tx_http.c over http.c), https:// a dlopen'd libcurl (etcd_curl.c). */
 #ifndef FLANNEL_ETCD_TX_H
@@ -21,10 +21,11 @@ struct etcd_stream {
 
 /* Results are ETCD_* codes unless said otherwise; a cause says why. */
 struct etcd_tx_ops {
-	/* POST body to the endpoint's URL followed by path: ETCD_OK with *http
-	 * and the answer in resp, or ETCD_ERR_{UNAVAILABLE,NOMEM,USAGE,AUTH}. */
-	int (*post)(struct etcd_tx *t, const char *path, const char *body, const char *auth,
-		    long *http, struct buf *resp, char *cause, size_t causelen);
+	/* METHOD body (NULL: none) to the endpoint's URL followed by path: ETCD_OK
+	 * with *http and the answer in resp, or ETCD_ERR_{UNAVAILABLE,NOMEM,USAGE,AUTH}. */
+	int (*request)(struct etcd_tx *t, const char *method, const char *path, const char *body,
+		       const char *auth, long *http, struct buf *resp, char *cause,
+		       size_t causelen);
 	/* The same in two steps; NULL when the transport cannot pipeline.  Any
 	 * other request on t in between drops the unread answer. */
 	int (*send)(struct etcd_tx *t, const char *path, const char *body, const char *auth,
@@ -32,9 +33,9 @@ struct etcd_tx_ops {
 	int (*recv)(struct etcd_tx *t, long *http, struct buf *resp, char *cause,
 		    size_t causelen);
 	/* A long answer whose body goes to cb, on its own connection. */
-	int (*stream_open)(struct etcd_tx *t, const char *path, const char *body,
-			   const char *auth, http_body_cb cb, void *arg, struct etcd_stream **out,
-			   char *cause, size_t causelen);
+	int (*stream_open)(struct etcd_tx *t, const char *method, const char *path,
+			   const char *body, const char *auth, http_body_cb cb, void *arg,
+			   struct etcd_stream **out, char *cause, size_t causelen);
 	/* Take what has arrived without blocking: HTTP_OK while the stream goes
 	 * on, HTTP_DONE when it ended (*http), or an HTTP_ERR_* code. */
 	int (*stream_read)(struct etcd_stream *s, int *http, char *cause, size_t causelen);

@@ -27,11 +27,13 @@ static int etcd_rc(int rc)
 	       rc == HTTP_ERR_USAGE ? ETCD_ERR_USAGE : ETCD_ERR_UNAVAILABLE;
 }
 
-static int tx_post(struct etcd_tx *t, const char *path, const char *body, const char *auth,
-		   long *http, struct buf *resp, char *cause, size_t causelen)
+static int tx_request(struct etcd_tx *t, const char *method, const char *path,
+		      const char *body, const char *auth, long *http, struct buf *resp,
+		      char *cause, size_t causelen)
 {
 	struct tx_http *h = (struct tx_http *)t;
-	int status = 0, rc = http_post(h->c, path, body, auth, &status, resp, cause, causelen);
+	int status = 0, rc = http_request(h->c, method, path, body, auth, &status, resp, cause,
+					  causelen);
 
 	*http = status;
 	return etcd_rc(rc);
@@ -57,9 +59,9 @@ static int tx_recv(struct etcd_tx *t, long *http, struct buf *resp, char *cause,
 
 static const struct etcd_tx_ops http_ops;
 
-static int tx_stream_open(struct etcd_tx *t, const char *path, const char *body,
-			  const char *auth, http_body_cb cb, void *arg, struct etcd_stream **out,
-			  char *cause, size_t causelen)
+static int tx_stream_open(struct etcd_tx *t, const char *method, const char *path,
+			  const char *body, const char *auth, http_body_cb cb, void *arg,
+			  struct etcd_stream **out, char *cause, size_t causelen)
 {
 	struct tx_http *h = (struct tx_http *)t;
 	struct stream_http *s = fl_calloc(1, sizeof(*s));
@@ -72,7 +74,7 @@ static int tx_stream_open(struct etcd_tx *t, const char *path, const char *body,
 	/* Its own connection: the stream holds it for as long as it lasts. */
 	rc = http_conn_new(h->url, h->timeout_ms, &s->c, cause, causelen);
 	if (rc == HTTP_OK)
-		rc = http_stream_open(s->c, path, body, auth, cb, arg, cause, causelen);
+		rc = http_stream_open(s->c, method, path, body, auth, cb, arg, cause, causelen);
 	if (rc == HTTP_OK) {
 		*out = &s->base;
 		return ETCD_OK;
@@ -122,7 +124,7 @@ static time_t tx_date(struct etcd_tx *t)
 }
 
 static const struct etcd_tx_ops http_ops = {
-	.post = tx_post,
+	.request = tx_request,
 	.send = tx_send,
 	.recv = tx_recv,
 	.stream_open = tx_stream_open,

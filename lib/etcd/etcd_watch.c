@@ -11,6 +11,7 @@
 #include "base/mem.h"
 #include "base/timefmt.h"
 #include "etcd/etcd_call.h"
+#include "etcd/etcd_remote.h"
 
 struct etcd_watch {
 	struct etcd *e;
@@ -24,6 +25,7 @@ struct etcd_watch {
 	bool done;
 	size_t ep_idx;
 	char ep[256];
+	struct remote_watch *rw;  /* client mode: a flannel-server's long poll */
 };
 
 static void watch_event_free(struct etcd_watch_event *ev)
@@ -172,7 +174,7 @@ static int stream_open(struct etcd_watch *w)
 	struct etcd *e = w->e;
 	struct etcd_tx *t = e->tx[w->ep_idx];
 	char cause[256];
-	int rc = t->ops->stream_open(t, "/v3/watch", w->body, etcd_auth(e), watch_data, w, &w->st,
+	int rc = t->ops->stream_open(t, "POST", "/v3/watch", w->body, etcd_auth(e), watch_data, w, &w->st,
 				     cause, sizeof(cause));
 
 	if (rc != ETCD_OK && rc != ETCD_ERR_NOMEM)
@@ -193,6 +195,15 @@ int etcd_watch_open(struct etcd *e, const char *key, const char *range_end, int6
 	w->cb = cb;
 	w->arg = arg;
 	w->wake_fd = -1;
+	if (e->rm) {
+		rc = remote_watch_open(e, key, start_rev, cb, arg, &w->rw);
+		if (rc != ETCD_OK) {
+			free(w);
+			return rc;
+		}
+		*out = w;
+		return ETCD_OK;
+	}
 	/* A failed stream moves to the next endpoint on the next open. */
 	w->ep_idx = e->cur;
 	snprintf(w->ep, sizeof(w->ep), "%s", e->eps[e->cur]);
@@ -247,6 +258,8 @@ int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
 	int64_t deadline = mono_ms() + timeout_ms;
 	char cause[256] = "";
 
+	if (w->rw)
+		return remote_watch_poll(w->rw, w->wake_fd, timeout_ms);
 	if (w->done)
 		return w->cb_rc ? w->cb_rc : ETCD_ERR_UNAVAILABLE;
 	for (;;) {
@@ -281,6 +294,7 @@ void etcd_watch_close(struct etcd_watch *w)
 {
 	if (!w)
 		return;
+	remote_watch_close(w->rw);
 	if (w->st)
 		w->st->ops->stream_close(w->st);
 	free(w->body);

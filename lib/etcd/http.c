@@ -251,18 +251,22 @@ static int send_all(struct http_conn *c, struct iovec *iov, int n, int64_t deadl
 	return HTTP_OK;
 }
 
-static int send_request(struct http_conn *c, const char *path, const char *body,
-			const char *auth, int64_t deadline, char *err, size_t errlen)
+static int send_request(struct http_conn *c, const char *method, const char *path,
+			const char *body, const char *auth, int64_t deadline, char *err,
+			size_t errlen)
 {
-	char head[4096];
-	size_t blen = strlen(body);
+	char head[4096], clen[48] = "";
+	size_t blen = body ? strlen(body) : 0;
 	struct iovec iov[2];
 	int n, rc;
 
+	/* GET and DELETE carry no body, and say none. */
+	if (body)
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", blen);
 	n = snprintf(head, sizeof(head),
-		     "POST %s%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-		     "Content-Length: %zu\r\n%s%s%s\r\n",
-		     c->base, path, c->hostport, blen, auth ? "Authorization: " : "",
+		     "%s %s%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+		     "%s%s%s%s\r\n",
+		     method, c->base, path, c->hostport, clen, auth ? "Authorization: " : "",
 		     auth ? auth : "", auth ? "\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		explicit_bzero(head, sizeof(head));
@@ -314,8 +318,9 @@ static int body_to_buf(void *arg, const char *data, size_t len)
 }
 
 /* Connect when needed and send; the answer is read by await_answer. */
-static int start_request(struct http_conn *c, const char *path, const char *body,
-			 const char *auth, int64_t deadline, char *err, size_t errlen)
+static int start_request(struct http_conn *c, const char *method, const char *path,
+			 const char *body, const char *auth, int64_t deadline, char *err,
+			 size_t errlen)
 {
 	int rc;
 
@@ -331,7 +336,7 @@ static int start_request(struct http_conn *c, const char *path, const char *body
 	http_parser_init(&c->p, body_to_buf, NULL);
 	c->got_bytes = false;
 	c->sent_reused = c->reused;
-	rc = send_request(c, path, body, auth, deadline, err, errlen);
+	rc = send_request(c, method, path, body, auth, deadline, err, errlen);
 	c->pending = rc == HTTP_OK;
 	return rc;
 }
@@ -371,14 +376,14 @@ static int answered(struct http_conn *c, int rc, int *status)
 	return HTTP_OK;
 }
 
-int http_post(struct http_conn *c, const char *path, const char *body, const char *auth,
-	      int *status, struct buf *resp, char *err, size_t errlen)
+int http_request(struct http_conn *c, const char *method, const char *path, const char *body,
+		 const char *auth, int *status, struct buf *resp, char *err, size_t errlen)
 {
 	int64_t deadline = mono_ms() + c->timeout_ms;
 	int rc;
 
 	for (int attempt = 0;; attempt++) {
-		rc = start_request(c, path, body, auth, deadline, err, errlen);
+		rc = start_request(c, method, path, body, auth, deadline, err, errlen);
 		if (rc == HTTP_OK)
 			rc = await_answer(c, resp, deadline, err, errlen);
 		rc = answered(c, rc, status);
@@ -392,7 +397,7 @@ int http_post(struct http_conn *c, const char *path, const char *body, const cha
 int http_post_send(struct http_conn *c, const char *path, const char *body, const char *auth,
 		   char *err, size_t errlen)
 {
-	int rc = start_request(c, path, body, auth, mono_ms() + c->timeout_ms, err, errlen);
+	int rc = start_request(c, "POST", path, body, auth, mono_ms() + c->timeout_ms, err, errlen);
 
 	if (rc != HTTP_OK)
 		conn_drop(c);
@@ -422,8 +427,9 @@ static void stream_keepalive(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 }
 
-int http_stream_open(struct http_conn *c, const char *path, const char *body,
-		     const char *auth, http_body_cb cb, void *arg, char *err, size_t errlen)
+int http_stream_open(struct http_conn *c, const char *method, const char *path,
+		     const char *body, const char *auth, http_body_cb cb, void *arg, char *err,
+		     size_t errlen)
 {
 	int64_t deadline = mono_ms() + c->timeout_ms;
 	int rc;
@@ -435,7 +441,7 @@ int http_stream_open(struct http_conn *c, const char *path, const char *body,
 	stream_keepalive(c->fd);
 	http_parser_init(&c->p, cb, arg);
 	c->got_bytes = false;
-	rc = send_request(c, path, body, auth, deadline, err, errlen);
+	rc = send_request(c, method, path, body, auth, deadline, err, errlen);
 	if (rc != HTTP_OK)
 		conn_drop(c);
 	return rc;

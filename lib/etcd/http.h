@@ -68,13 +68,14 @@ void http_conn_free(struct http_conn *c);
 /* The Date header of the last answer read on c; 0 when it had none. */
 time_t http_conn_date(const struct http_conn *c);
 /*
- * POST body (JSON) to the URL's path followed by path, with an Authorization
- * header when auth is given: HTTP_OK with *status and the body in resp, or an
- * error with its cause in err ("Connection refused", "timed out after 5000
- * ms").  A kept-alive connection found stale is replaced once.
+ * METHOD (POST, GET, PUT, DELETE) the URL's path followed by path, with body
+ * (JSON; NULL: none) and an Authorization header when auth is given:
+ * HTTP_OK with *status and the body in resp, or an error with its cause in
+ * err ("Connection refused", "timed out after 5000 ms").  A kept-alive
+ * connection found stale is replaced once.
  */
-int http_post(struct http_conn *c, const char *path, const char *body, const char *auth,
-	      int *status, struct buf *resp, char *err, size_t errlen);
+int http_request(struct http_conn *c, const char *method, const char *path, const char *body,
+		 const char *auth, int *status, struct buf *resp, char *err, size_t errlen);
 
 /*
  * The same in two steps, so that etcd works on a request while the caller
@@ -86,9 +87,10 @@ int http_post_send(struct http_conn *c, const char *path, const char *body, cons
 int http_post_recv(struct http_conn *c, int *status, struct buf *resp, char *err,
 		   size_t errlen);
 
-/* Streaming: connect and send the POST; the answer's body goes to cb. */
-int http_stream_open(struct http_conn *c, const char *path, const char *body,
-		     const char *auth, http_body_cb cb, void *arg, char *err, size_t errlen);
+/* Streaming: connect and send the request; the answer's body goes to cb. */
+int http_stream_open(struct http_conn *c, const char *method, const char *path,
+		     const char *body, const char *auth, http_body_cb cb, void *arg, char *err,
+		     size_t errlen);
 /* The socket to poll for POLLIN while a stream is open; -1 when none. */
 int http_conn_fd(const struct http_conn *c);
 /*

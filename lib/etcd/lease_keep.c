@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 #include <time.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
@@ -70,13 +70,13 @@ static int report(struct lease_keep *k, const char *type, const char *how)
 	if (!o ||
 	    (how && json_object_set_new(o, "how", json_string(how)) < 0)) {
 		json_decref(o);
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	rc = json_dumpf(o, k->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (rc < 0 || fputc('\n', k->out) == EOF || fflush(k->out) == EOF) {
 		log_err("write lease event: %s", strerror(errno));
-		return EX_IOERR;
+		return FL_ERR_IO;
 	}
 	return 0;
 }
@@ -98,7 +98,7 @@ static int write_env(struct lease_keep *k)
 	e.ipmasq = k->ipmasq;
 	if (env_write(k->subnet_file, &e) < 0) {
 		log_err("write %s: %s", k->subnet_file, strerror(errno));
-		return errno == EACCES || errno == EPERM ? EX_NOPERM : EX_CANTCREAT;
+		return errno == EACCES || errno == EPERM ? FL_ERR_PERM : FL_ERR_CANTCREAT;
 	}
 	return 0;
 }
@@ -107,10 +107,10 @@ static int status_exit(struct lease_keep *k, int rc, const char *what)
 {
 	if (rc == ACQUIRE_FULL) {
 		log_err("%s: %s", what, k->acq.err);
-		return EX_TEMPFAIL;
+		return FL_ERR_TEMP;
 	}
 	log_err("%s: %s", what, k->acq.err[0] ? k->acq.err : etcd_error(k->acq.e));
-	return etcd_exit_code(rc);
+	return etcd_err(rc);
 }
 
 static int acquire_and_write(struct lease_keep *k, const char *type)
@@ -221,10 +221,10 @@ static int watch_session(struct lease_keep *k, int64_t *next_renew)
 	int rc;
 
 	if (acquire_key(k->acq.prefix, k->key, full, sizeof(full)) < 0)
-		return EX_SOFTWARE;
+		return FL_ERR_INTERNAL;
 	rc = etcd_watch_open(k->acq.e, full, NULL, k->rev + 1, false, on_watch, &s, &w);
 	if (rc != ETCD_OK)
-		return rc == ETCD_ERR_NOMEM ? EX_OSERR : SESSION_DOWN;
+		return rc == ETCD_ERR_NOMEM ? FL_ERR_OS : SESSION_DOWN;
 	if (k->down_ms) {
 		log_notice("etcd reachable again after %.1f s: recovered, lease %s kept "
 			   "(%lu failed tries)", (double)(mono_ms() - k->down_ms) / 1e3, k->key,
@@ -305,7 +305,7 @@ int lease_keep_run(struct lease_keep *k)
 			return 0;
 		if (lost) {
 			rc = reacquire(k);
-			if (rc == EX_UNAVAILABLE) {
+			if (rc == FL_ERR_UNAVAILABLE) {
 				/* etcd is away; the subnet stays in use here meanwhile. */
 				backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
 				continue;

@@ -31,7 +31,8 @@ struct lease_keep {
 
 
 /* Runs until SIGTERM/SIGINT (sig_init must have been called). Returns an
- * exit status: 0, 75 network full, 69 etcd unreachable, 74 output, ... */
+ * error kind (base/err.h): 0, FL_ERR_TEMP network full, FL_ERR_UNAVAILABLE etcd
+ * unreachable, FL_ERR_IO output, ... */
 int lease_keep_run(struct lease_keep *k);
 
 #endif

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sysexits.h>
 #include <time.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "base/sig.h"
 #include "base/timefmt.h"
@@ -63,7 +63,7 @@ static int emit(struct lease_watch *w, const struct event *ev)
 	state_count(w->state, STATE_EVENTS, ev->type == EV_ADDED || ev->type == EV_REMOVED);
 	/* Snapshot lines go out in blocks; everything else at once. */
 	if ((w->in_snapshot ? event_print(w->out, ev) : event_write(w->out, ev)) < 0) {
-		w->out_err = EX_IOERR; /* EPIPE included */
+		w->out_err = FL_ERR_IO; /* EPIPE included */
 		log_err("write event: %s", strerror(errno));
 		return -1;
 	}
@@ -258,7 +258,7 @@ static int stream(struct lease_watch *w)
 	int rc;
 
 	if (acquire_key(w->prefix, "", base, sizeof(base)) < 0 || !(end = etcd_prefix_end(base)))
-		return EX_SOFTWARE;
+		return FL_ERR_INTERNAL;
 	rc = etcd_watch_open(w->e, base, end, w->rev + 1, true, on_change, &s, &wt);
 	free(end);
 	if (rc != ETCD_OK)
@@ -297,7 +297,7 @@ int lease_watch_run(struct lease_watch *w)
 			    (w->once && rc != ETCD_OK)) {
 				/* Retrying cannot fix these; --once must not hang. */
 				log_err("read leases: %s", etcd_error(w->e));
-				return etcd_exit_code(rc);
+				return etcd_err(rc);
 			}
 			if (rc != ETCD_OK) {
 				publish(w, etcd_error(w->e));
@@ -322,7 +322,7 @@ int lease_watch_run(struct lease_watch *w)
 			return rc;
 		if (rc == ETCD_ERR_AUTH) {
 			log_err("watch leases: %s", etcd_error(w->e));
-			return etcd_exit_code(rc);
+			return etcd_err(rc);
 		}
 		if (rc == WATCH_RESNAP) {
 			log_notice("revision %lld was compacted away: sending a new snapshot",

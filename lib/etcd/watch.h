@@ -33,7 +33,7 @@ struct lease_watch {
 };
 
 /* Runs until SIGTERM/SIGINT (after sig_init) or, with once, the first
- * sync.  Returns an exit status. */
+ * sync.  Returns 0 or an error kind (base/err.h). */
 int lease_watch_run(struct lease_watch *w);
 
 #endif

@@ -24,6 +24,7 @@ struct ext_applier {
 	char backend_type[BACKEND_TYPE_MAX]; /* "" = any */
 	struct known *k;
 	size_t n, cap;
+	struct subnet_lens lens; /* of the leases in k (subnet_check_peers) */
 	bool in_snapshot;
 	unsigned long failures;
 	struct prefix own, own6, net, net6; /* family 0: unknown */
@@ -79,9 +80,11 @@ static bool subnets_ok(const struct ext_applier *a, const struct lease *l)
 	if (!bad && addr_is_set(&l->subnet6.addr))
 		bad = subnet_check_remote(&l->subnet6, &a->own6, &a->net6, why, sizeof(why)) < 0;
 	if (!bad && addr_is_set(&l->subnet.addr))
-		bad = subnet_check_peers(&l->subnet, known_v4, (void *)a, why, sizeof(why)) < 0;
+		bad = subnet_check_peers(&l->subnet, &a->lens, known_v4, (void *)a, why,
+					 sizeof(why)) < 0;
 	if (!bad && addr_is_set(&l->subnet6.addr))
-		bad = subnet_check_peers(&l->subnet6, known_v6, (void *)a, why, sizeof(why)) < 0;
+		bad = subnet_check_peers(&l->subnet6, &a->lens, known_v6, (void *)a, why,
+					 sizeof(why)) < 0;
 	if (bad) {
 		log_warn("refuse lease %s: %s", lease_name(l, key, sizeof(key)), why);
 		state_refused(a->st, l->subnet.addr.family ? &l->subnet : &l->subnet6, why);
@@ -164,6 +167,10 @@ static struct known *remember(struct ext_applier *a, const struct lease *l)
 	if (lease_copy(&k->lease, l) < 0)
 		return NULL;
 	a->n++;
+	if (addr_is_set(&l->subnet.addr))
+		subnet_lens_add(&a->lens, &l->subnet);
+	if (addr_is_set(&l->subnet6.addr))
+		subnet_lens_add(&a->lens, &l->subnet6);
 	return k;
 }
 

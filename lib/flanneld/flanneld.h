@@ -35,10 +35,15 @@ struct flanneld_opts {
 	int verbosity;
 	const char *bin_dir;      /* where the pieces live */
 	const char *ext_pass_env; /* names the extension commands get too, or NULL */
+	const char *listen;       /* server mode: run flannel-server here */
 	char **envp;
 };
 
-/* Runs until SIGTERM; returns an exit status. */
+/* Runs until SIGTERM; returns 0 or an error kind (base/err.h). */
 int flanneld_run(struct flanneld_opts *o);
+/* Server mode (--listen): become flannel-server with the same etcd and TLS
+ * options; returns an error kind (base/err.h) only when that could not be
+ * started. */
+int flanneld_serve(struct flanneld_opts *o);
 
 #endif

@@ -60,8 +60,10 @@ static int spawn_piece(struct supervisor *s, struct piece *p, int in, bool piped
 {
 	spawn_init(sp, p->argv[0], p->argv);
 	sp->envp = s->envp;
-	if (s->secret_fd > 2)
+	if (s->secret_fd > 4)
 		sp->fd3 = s->secret_fd;
+	if (s->user_fd > 4)
+		sp->fd4 = s->user_fd;
 	sp->fd[0] = in;
 	if (piped)
 		sp->fd[1] = SPAWN_PIPE;

@@ -27,7 +27,8 @@ struct supervisor {
 	struct piece *pieces;
 	int n;
 	char **envp;              /* environment for the children */
-	int secret_fd;            /* > 2: every child gets it as its fd 3 (the etcd password) */
+	int secret_fd;            /* > 4: every child gets it as its fd 3 (the etcd password) */
+	int user_fd;              /* > 4: and this as its fd 4 (the etcd user name) */
 	int notify_fd;            /* our own notify socket (-1 when none) */
 	char notify_name[108];    /* its abstract name, "@flanneld-<pid>" */
 };

@@ -43,11 +43,11 @@ struct ipsec_opts {
 	void *synced_arg;
 };
 
-/* Whether the kernel has ESP (69 and the reason when not), and charon. */
+/* Whether the kernel has ESP (FL_ERR_UNAVAILABLE and the reason when not), and charon. */
 int ipsec_run_init(const struct ipsec_opts *o);
-/* Until EOF or SIGTERM.  A sysexits code. */
+/* Until EOF or SIGTERM.  0 or an error kind (enum fl_err). */
 int ipsec_run_apply(const struct ipsec_opts *o);
-/* Each peer's IKE and CHILD SA, from the charon at vici.  A sysexits code. */
+/* Each peer's IKE and CHILD SA, from the charon at vici.  0 or an error kind. */
 int ipsec_status(const char *vici, bool json);
 
 /* ---- ipsec_vici.c ---- */

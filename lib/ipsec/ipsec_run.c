@@ -15,10 +15,10 @@
 #include <string.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
-#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/htab.h"
 #include "base/log.h"
 #include "ipsec/charon.h"
@@ -419,7 +419,7 @@ static int esp_check(struct nl *x)
 	if (rc == -EPROTONOSUPPORT) {
 		log_err("use IPsec: this kernel has no ESP support (module esp4, "
 			"CONFIG_INET_ESP): use another backend or another kernel");
-		return EX_UNAVAILABLE;
+		return FL_ERR_UNAVAILABLE;
 	}
 	if (rc < 0)
 		log_warn("check this kernel for ESP: %s (going on)", nl_strerror(x, rc));
@@ -437,7 +437,7 @@ static int find_charon(const struct ipsec_opts *o, char *out, size_t len)
 	else
 		log_err("run charon: not found in PATH nor in /usr/lib/ipsec and the other "
 			"usual places (Debian package strongswan-charon)");
-	return EX_UNAVAILABLE;
+	return FL_ERR_UNAVAILABLE;
 }
 
 static int open_xfrm(struct nl **x)
@@ -447,7 +447,7 @@ static int open_xfrm(struct nl **x)
 		return 0;
 	log_err("open an XFRM netlink socket: %s%s", strerror(errno),
 		errno == EPROTONOSUPPORT ? " (this kernel has no CONFIG_XFRM_USER)" : "");
-	return errno == EPERM || errno == EACCES ? EX_NOPERM : EX_UNAVAILABLE;
+	return errno == EPERM || errno == EACCES ? FL_ERR_PERM : FL_ERR_UNAVAILABLE;
 }
 
 int ipsec_run_init(const struct ipsec_opts *o)
@@ -473,13 +473,13 @@ static int own_address(struct ctl *c)
 		if (addr_parse_family(o->public_ip, AF_INET, &c->own_ip) == 0)
 			return 0;
 		log_err("--public-ip %s: not an IPv4 address", o->public_ip);
-		return EX_USAGE;
+		return FL_ERR_USAGE;
 	}
 	rc = o->iface ? iface_lookup(o->iface, AF_INET, &ifc) : iface_default(AF_INET, &ifc);
 	if (rc < 0 || !ifc.addr.family) {
 		log_err("find the underlay interface %s: no such interface or IPv4 address",
 			o->iface ? o->iface : "of the default route");
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	}
 	c->own_ip = ifc.addr;
 	return 0;
@@ -497,12 +497,12 @@ static int start_charon(struct ctl *c)
 					 .self = c->o->self, .log_level = c->o->charon_log };
 		if (charon_vici_path(c->o->run_dir, c->vici, sizeof(c->vici)) < 0) {
 			log_err("--run-dir %s: too long", c->o->run_dir);
-			return EX_USAGE;
+			return FL_ERR_USAGE;
 		}
 		unlink(c->vici);
 		if (charon_start(&c->ch, err, sizeof(err)) < 0) {
 			log_err("%s", err);
-			return EX_OSERR;
+			return FL_ERR_OS;
 		}
 	}
 	for (int i = 0; i < 100; i++) {
@@ -515,13 +515,13 @@ static int start_charon(struct ctl *c)
 			log_err("charon exited at its start (%s %d): see its messages above",
 				WIFSIGNALED(status) ? "signal" : "status",
 				WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-			return EX_UNAVAILABLE;
+			return FL_ERR_UNAVAILABLE;
 		}
 		nanosleep(&ts, NULL);
 	}
 	vici_connect(&c->vc, c->vici, err, sizeof(err));
 	log_err("%s (after 10 s)", err);
-	return EX_UNAVAILABLE;
+	return FL_ERR_UNAVAILABLE;
 }
 
 static int start(struct ctl *c)
@@ -550,7 +550,7 @@ static int start(struct ctl *c)
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL) < 0) {
 		log_err("set up a timer: %s", strerror(errno));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	return 0;
 }

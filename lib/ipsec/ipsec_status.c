@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "ipsec/ipsec.h"
 
@@ -123,12 +123,12 @@ int ipsec_status(const char *vici, bool json)
 	if (vici_connect(&c, vici, err, sizeof(err)) < 0) {
 		log_err("%s (is flannel-ipsec apply running? --run-dir or --vici name its charon)",
 			err);
-		return EX_UNAVAILABLE;
+		return FL_ERR_UNAVAILABLE;
 	}
 	if (ipsec_list_conns(&c, add_conn, &r, err, sizeof(err)) < 0 ||
 	    ipsec_list_sas(&c, add_sa, &r, err, sizeof(err)) < 0) {
 		log_err("ask charon: %s", err);
-		rc = EX_UNAVAILABLE;
+		rc = FL_ERR_UNAVAILABLE;
 		goto out;
 	}
 	qsort(r.v, r.n, sizeof(*r.v), cmp_rows);
@@ -138,7 +138,7 @@ int ipsec_status(const char *vici, bool json)
 	for (size_t i = 0; i < r.n; i++)
 		json ? print_json(&r.v[i]) : print_row(&r.v[i]);
 	if (fflush(stdout) != 0)
-		rc = EX_IOERR;
+		rc = FL_ERR_IO;
 out:
 	free(r.v);
 	vici_disconnect(&c);

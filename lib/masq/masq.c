@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sysexits.h>
 
-#include "base/log.h"
 #include "base/buf.h"
+#include "base/err.h"
+#include "base/log.h"
 #include "base/subproc.h"
 #include "masq/masq.h"
 
@@ -162,21 +162,21 @@ int masq_delete_script(const char *table, char **out)
 }
 
 /* Feed SCRIPT to "nft -f -"; WHAT names the action in messages.  A
- * missing nft gives EX_UNAVAILABLE quietly: the caller falls back. */
+ * missing nft gives FL_ERR_UNAVAILABLE quietly: the caller falls back. */
 static int run_script(const struct masq_conf *c, const char *script, const char *what)
 {
 	static const char *const args[] = { "-f", "-", NULL };
 	int rc = subproc_run(c->nft, args, script, NULL, 0);
 
 	if (rc < 0 && errno == ENOENT)
-		return EX_UNAVAILABLE;
+		return FL_ERR_UNAVAILABLE;
 	if (rc < 0) {
 		log_err("%s table inet %s: run %s: %s", what, c->table, c->nft, strerror(errno));
-		return errno == ENOMEM ? EX_SOFTWARE : EX_OSERR;
+		return errno == ENOMEM ? FL_ERR_INTERNAL : FL_ERR_OS;
 	}
 	if (rc != 0) {
 		log_err("%s table inet %s: nft exited with %d", what, c->table, rc);
-		return EXIT_FAILURE;
+		return FL_ERR_FAILED;
 	}
 	return 0;
 }
@@ -188,14 +188,14 @@ int masq_apply(const struct masq_conf *c)
 
 	if (masq_script(c, &script) < 0) {
 		log_err("build ruleset: %s", strerror(errno));
-		return EX_SOFTWARE;
+		return FL_ERR_INTERNAL;
 	}
 	/* iptables' FORWARD first: the same order of tables on every apply. */
 	rc = masq_ipt_forward(c);
 	if (rc == 0)
 		rc = run_script(c, script, "apply");
 	free(script);
-	if (rc == EX_UNAVAILABLE) {
+	if (rc == FL_ERR_UNAVAILABLE) {
 		log_warn("apply: %s not found, using iptables instead", c->nft);
 		return masq_ipt_apply(c);
 	}
@@ -209,11 +209,11 @@ int masq_delete(const struct masq_conf *c)
 
 	if (masq_delete_script(c->table, &script) < 0) {
 		log_err("build ruleset: %s", strerror(errno));
-		return EX_SOFTWARE;
+		return FL_ERR_INTERNAL;
 	}
 	rc = run_script(c, script, "delete");
 	free(script);
-	if (rc == EX_UNAVAILABLE) {
+	if (rc == FL_ERR_UNAVAILABLE) {
 		log_warn("delete: %s not found, deleting iptables chains instead", c->nft);
 		return masq_ipt_delete(c);
 	}

@@ -35,8 +35,8 @@ int masq_script(const struct masq_conf *c, char **out);
 int masq_delete_script(const char *table, char **out);
 
 /*
- * Results of the functions below: 0 or an exit code from <sysexits.h>
- * (EX_UNAVAILABLE: nft not found; EX_OSERR: fork, memfd; EX_SOFTWARE: out
+ * Results of the functions below: 0 or an error kind (base/err.h)
+ * (FL_ERR_UNAVAILABLE: nft not found; FL_ERR_OS: fork, memfd; FL_ERR_INTERNAL: out
  * of memory) or 1 when nft refused the script.  nft's messages are logged.
  */
 int masq_apply(const struct masq_conf *c);
@@ -62,7 +62,7 @@ int masq_ipt_forward_delete(const struct masq_conf *c);
 /*
  * Apply, then keep the table as applied: listen to nftables netlink events
  * and restore the table as soon as someone else changes or removes it.
- * Needs nft: without it, EX_UNAVAILABLE.
+ * Needs nft: without it, FL_ERR_UNAVAILABLE.
  * ready(arg) is called once after the first apply.  Signals come through
  * sig.h (the caller runs sig_init first).  Returns 0 on SIGTERM or SIGINT,
  * MASQ_RELOAD on SIGHUP (the caller re-reads its configuration and calls

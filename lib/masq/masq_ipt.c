@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sysexits.h>
 
-#include "base/log.h"
 #include "base/buf.h"
+#include "base/err.h"
+#include "base/log.h"
 #include "base/subproc.h"
 #include "masq/masq.h"
 
@@ -121,7 +121,7 @@ static void ipt_section(struct buf *b, const struct ipt_family *f,
 	buf_printf(b, "COMMIT\n");
 }
 
-/* Bring one family to what c asks for; 0, or an exit code.  FWD_ONLY:
+/* Bring one family to what c asks for; 0, or an error kind.  FWD_ONLY:
  * only the filter chain, next to our nft table; no iptables is no error.
  * QUIET: the restore's own messages are not shown (a try before a retry). */
 static int ipt_apply_once(const struct masq_conf *c, int family, bool fwd_only, bool quiet)
@@ -141,13 +141,13 @@ static int ipt_apply_once(const struct masq_conf *c, int family, bool fwd_only, 
 		if (fwd_only || (!f.nat.wanted && !f.fwd.wanted))
 			return 0;
 		log_err("apply %s rules: neither nft nor %s found", f.iptables, f.iptables);
-		return EX_UNAVAILABLE;
+		return FL_ERR_UNAVAILABLE;
 	}
 	ipt_section(&b, &f, &f.nat, c->fully_random);
 	ipt_section(&b, &f, &f.fwd, c->fully_random);
 	if (!(script = buf_take(&b))) {
 		log_err("build %s rules: %s", f.iptables, strerror(ENOMEM));
-		return EX_SOFTWARE;
+		return FL_ERR_INTERNAL;
 	}
 	if (!*script) {
 		free(script);
@@ -157,12 +157,12 @@ static int ipt_apply_once(const struct masq_conf *c, int family, bool fwd_only, 
 	free(script);
 	if (rc < 0) {
 		log_err("run %s: %s", f.restore, strerror(errno));
-		return errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR;
+		return errno == ENOENT ? FL_ERR_UNAVAILABLE : FL_ERR_OS;
 	}
 	if (rc != 0) {
 		if (!quiet)
 			log_err("apply %s rules: %s exited with %d", f.iptables, f.restore, rc);
-		return EXIT_FAILURE;
+		return FL_ERR_FAILED;
 	}
 	return 0;
 }
@@ -171,9 +171,9 @@ static int ipt_apply_once(const struct masq_conf *c, int family, bool fwd_only, 
  * probe and our restore: probe again and retry. */
 static int ipt_apply_family(const struct masq_conf *c, int family, bool fwd_only)
 {
-	int rc = EXIT_FAILURE;
+	int rc = FL_ERR_FAILED;
 
-	for (int i = 0; rc == EXIT_FAILURE && i < 3; i++)
+	for (int i = 0; rc == FL_ERR_FAILED && i < 3; i++)
 		rc = ipt_apply_once(c, family, fwd_only, i < 2);
 	return rc;
 }

@@ -9,9 +9,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "base/sig.h"
 #include "base/subproc.h"
@@ -178,7 +178,7 @@ static int watch_loop(struct watch *w)
 			continue;
 		if (n < 0) {
 			log_err("wait for nftables events: %s", strerror(errno));
-			return EX_OSERR;
+			return FL_ERR_OS;
 		}
 		if (n == 0)
 			w->dirty = 1;
@@ -189,7 +189,7 @@ static int watch_loop(struct watch *w)
 		}
 		if ((p[0].revents & (POLLIN | POLLERR)) && watch_read(w) < 0) {
 			log_err("read nftables events: %s", strerror(errno));
-			return EX_OSERR;
+			return FL_ERR_OS;
 		}
 		if (w->dirty)
 			watch_check(w);
@@ -206,12 +206,12 @@ int masq_watch(const struct masq_conf *c, void (*ready)(void *), void *arg)
 		log_err("watch table inet %s: run %s: %s (watch needs nft; without it, "
 			"apply uses iptables but nothing restores the rules)",
 			c->table, c->nft, strerror(errno));
-		return errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR;
+		return errno == ENOENT ? FL_ERR_UNAVAILABLE : FL_ERR_OS;
 	}
 	/* Listen first, so that no change after our apply goes unseen. */
 	if (watch_open(&w) < 0) {
 		log_err("listen to nftables events: %s", strerror(errno));
-		rc = errno == EPERM ? EX_NOPERM : EX_OSERR;
+		rc = errno == EPERM ? FL_ERR_PERM : FL_ERR_OS;
 		goto out;
 	}
 	rc = watch_apply(&w);

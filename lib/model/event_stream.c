@@ -5,9 +5,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
-#include <sysexits.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "base/sig.h"
 #include "model/event_stream.h"
@@ -77,7 +77,7 @@ int event_stream_run(int fd, struct event_sink *s)
 	if (!r || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		log_err("read events: %s", strerror(errno));
 		line_reader_free(r);
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	while (rc == 0) {
 		/* Between lines too: a signal must not wait for the input to pause. */
@@ -100,15 +100,15 @@ int event_stream_run(int fd, struct event_sink *s)
 	}
 	if (rc < 0) {
 		log_err("handle events (line %lu): %s", lineno, strerror(errno));
-		rc = EX_OSERR;
+		rc = FL_ERR_OS;
 	} else if (n < 0 && n != LINE_WOULD_BLOCK && n != LINE_TOO_LONG) {
 		log_err("read events: %s", strerror(errno));
-		rc = EX_IOERR;
+		rc = FL_ERR_IO;
 	} else {
 		rc = 0;
 	}
 	if (s->idle && s->idle(s->arg) < 0 && !rc)
-		rc = EX_OSERR;
+		rc = FL_ERR_OS;
 	fcntl(fd, F_SETFL, flags);
 	line_reader_free(r);
 	return rc;

@@ -32,7 +32,7 @@ struct event_sink {
 /*
  * Read event lines from fd until EOF or a callback ends the run.  Blank
  * lines are ignored; a malformed or over-long line is logged with its
- * number and skipped.  Returns 0, EX_IOERR when reading failed, EX_OSERR
+ * number and skipped.  Returns 0, FL_ERR_IO when reading failed, FL_ERR_OS
  * when a callback failed (logged with the line number).
  */
 int event_stream_run(int fd, struct event_sink *s);

@@ -350,7 +350,6 @@ int subnet_check_remote(const struct prefix *s, const struct prefix *own, const 
 	char b[ADDR_STRLEN];
 	const char *why = NULL;
 
-	prefix_format(s, b, sizeof(b));
 	if (!addr_is_set(&s->addr))
 		why = "is not an address";
 	else if (s->len == 0)
@@ -365,27 +364,43 @@ int subnet_check_remote(const struct prefix *s, const struct prefix *own, const 
 		why = "overlaps our own subnet";
 	if (!why)
 		return 0;
-	snprintf(err, errlen, "subnet %s %s", b, why);
+	snprintf(err, errlen, "subnet %s %s", prefix_format(s, b, sizeof(b)), why);
 	return -1;
 }
 
-int subnet_check_peers(const struct prefix *s, bool (*known)(void *arg, const struct prefix *q),
-		       void *arg, char *err, size_t errlen)
+void subnet_lens_add(struct subnet_lens *l, const struct prefix *p)
+{
+	l->bits[p->addr.family == AF_INET6][p->len / 64 % 3] |= 1ULL << (p->len % 64);
+}
+
+int subnet_check_peers(const struct prefix *s, const struct subnet_lens *lens,
+		       bool (*known)(void *arg, const struct prefix *q), void *arg, char *err,
+		       size_t errlen)
 {
 	unsigned bits = (unsigned)addr_bits(s->addr.family);
+	bool v6 = s->addr.family == AF_INET6;
 	char b[ADDR_STRLEN], o[ADDR_STRLEN];
 
-	for (unsigned len = 1; len <= bits; len++) {
-		struct prefix q = { .addr = s->addr, .len = len };
+	/* The set bits only, shortest first (the widest lease is named). */
+	for (unsigned w = 0; w < 3; w++) {
+		uint64_t m = lens ? lens->bits[v6][w] : ~0ULL;
 
-		if (len == s->len)
-			continue;
-		if (len < s->len)
-			prefix_mask(&q);
-		if (known(arg, &q)) {
-			snprintf(err, errlen, "subnet %s overlaps the lease of %s",
-				 prefix_format(s, b, sizeof(b)), prefix_format(&q, o, sizeof(o)));
-			return -1;
+		for (; m; m &= m - 1) {
+			unsigned len = w * 64 + (unsigned)__builtin_ctzll(m);
+			struct prefix q = { .addr = s->addr, .len = len };
+
+			if (len > bits)
+				return 0;
+			if (len == 0 || len == s->len)
+				continue;
+			if (len < s->len)
+				prefix_mask(&q);
+			if (known(arg, &q)) {
+				snprintf(err, errlen, "subnet %s overlaps the lease of %s",
+					 prefix_format(s, b, sizeof(b)),
+					 prefix_format(&q, o, sizeof(o)));
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -414,7 +429,7 @@ static int parse_len(const char *s, size_t n, unsigned max, unsigned *out)
 {
 	unsigned v = 0;
 
-	if (n == 0 || n > 3)
+	if (n == 0 || n > 3 || (n > 1 && s[0] == '0'))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (!isdigit((unsigned char)s[i]))
@@ -470,9 +485,11 @@ int subnet_key_parse_n(const char *leaf, size_t n, struct prefix *v4, struct pre
 			goto bad;
 		memset(v4, 0, sizeof(*v4));
 	}
-	/* Exactly the form upstream writes, byte for byte: one key per subnet. */
-	if (subnet_key_format(v4, amp ? v6 : NULL, canon, sizeof(canon)) < 0 ||
-	    strlen(canon) != n || memcmp(canon, leaf, n) != 0)
+	/* Exactly the form upstream writes, byte for byte: one key per subnet.
+	 * parse_v4 and parse_len take only that form (no leading zeros, nothing
+	 * after the length); IPv6 has many spellings: compare with the one. */
+	if (amp && (subnet_key_format(v4, v6, canon, sizeof(canon)) < 0 ||
+		    strlen(canon) != n || memcmp(canon, leaf, n) != 0))
 		goto bad;
 	return 0;
 bad:

@@ -69,14 +69,25 @@ bool addr_is_aligned(const struct ipaddr *a, unsigned len);
 int subnet_check_remote(const struct prefix *s, const struct prefix *own, const struct prefix *net,
 			char *err, size_t errlen);
 
+/* The prefix lengths of the leases held, per family, so that the check below
+ * asks only for lengths some lease has (one, /24, on most networks: not 31
+ * lookups per lease).  Lengths are added, never removed: one kept in vain
+ * costs a lookup, never a missed overlap. */
+struct subnet_lens {
+	uint64_t bits[2][3]; /* [IPv6][len / 64], len 0..128 */
+};
+void subnet_lens_add(struct subnet_lens *l, const struct prefix *p);
+
 /*
  * The other half of those checks: s must not lie inside another remote
  * lease's subnet, nor share its address with one (the gateway, neighbour and
  * FDB entry would be shared, and the lease there first would lose them).
- * known(arg, q) says whether a lease for exactly q is held.  0 or -1 (err).
+ * known(arg, q) says whether a lease for exactly q is held; it is asked only
+ * for the lengths in lens (NULL: every length).  0 or -1 (err).
  */
-int subnet_check_peers(const struct prefix *s, bool (*known)(void *arg, const struct prefix *q),
-		       void *arg, char *err, size_t errlen);
+int subnet_check_peers(const struct prefix *s, const struct subnet_lens *lens,
+		       bool (*known)(void *arg, const struct prefix *q), void *arg, char *err,
+		       size_t errlen);
 
 /* Lease key: "100.64.5.0-24", "100.64.5.0-24&2001:db8:1:5::-64". v6 may be NULL. */
 int subnet_key_format(const struct prefix *v4, const struct prefix *v6, char *buf, size_t len);

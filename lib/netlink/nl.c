@@ -82,7 +82,7 @@ struct nl *nl_open_proto(int proto)
 
 	if (!nl)
 		return NULL;
-	nl->buf = fl_malloc(BATCH_BYTES);
+	nl->buf = fl_calloc(1, BATCH_BYTES); /* no unset padding byte is ever sent */
 	if (!nl->buf) {
 		nl_close(nl);
 		return NULL;
@@ -276,7 +276,10 @@ int nl_batch_flush(struct nl *nl)
 
 struct nlmsghdr *nl_msg_init(char *buf, uint16_t type, uint16_t flags)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
+	nlh = mnl_nlmsg_put_header(buf);
 
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = flags;

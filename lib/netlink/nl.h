@@ -58,7 +58,9 @@ int nl_request(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
  * dump was interrupted by a change (the caller dumps again).
  */
 int nl_dump(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
-/* Start a message in buf for nl_request/nl_dump. */
+/* Start a message in buf (MNL_SOCKET_BUFFER_SIZE bytes) for nl_request or
+ * nl_dump.  buf is zeroed first: libmnl 1.0.4 leaves the padding after an
+ * attribute unset, and no byte never written may go to the kernel. */
 struct nlmsghdr *nl_msg_init(char *buf, uint16_t type, uint16_t flags);
 uint16_t nl_op_flags(enum nl_op op);
 

@@ -7,8 +7,6 @@
 
 #include "netlink/xfrm.h"
 
-#define MSG_MAX 1024
-
 struct nl *xfrm_open(void)
 {
 	return nl_open_proto(NETLINK_XFRM);
@@ -38,7 +36,7 @@ static void selector(const struct xfrm_pol *p, struct xfrm_selector *s)
 
 int xfrm_policy_put(struct nl *nl, const struct xfrm_pol *p)
 {
-	char buf[MSG_MAX];
+	char buf[MNL_SOCKET_BUFFER_SIZE]; /* what nl_msg_init zeroes */
 	struct nlmsghdr *nlh = nl_msg_init(buf, XFRM_MSG_UPDPOLICY, NLM_F_CREATE);
 	struct xfrm_userpolicy_info *pi = mnl_nlmsg_put_extra_header(nlh, sizeof(*pi));
 	struct xfrm_user_tmpl t = { 0 };
@@ -62,7 +60,7 @@ int xfrm_policy_put(struct nl *nl, const struct xfrm_pol *p)
 
 int xfrm_policy_del(struct nl *nl, const struct xfrm_pol *p)
 {
-	char buf[MSG_MAX];
+	char buf[MNL_SOCKET_BUFFER_SIZE]; /* what nl_msg_init zeroes */
 	struct nlmsghdr *nlh = nl_msg_init(buf, XFRM_MSG_DELPOLICY, 0);
 	struct xfrm_userpolicy_id *id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
 	int rc;
@@ -126,7 +124,7 @@ static int on_policy(const struct nlmsghdr *nlh, void *data)
 
 int xfrm_policy_dump(struct nl *nl, xfrm_pol_fn fn, void *arg)
 {
-	char buf[MSG_MAX];
+	char buf[MNL_SOCKET_BUFFER_SIZE]; /* what nl_msg_init zeroes */
 	struct dump d = { .fn = fn, .arg = arg };
 	struct nlmsghdr *nlh = nl_msg_init(buf, XFRM_MSG_GETPOLICY, 0);
 	int rc;
@@ -138,7 +136,7 @@ int xfrm_policy_dump(struct nl *nl, xfrm_pol_fn fn, void *arg)
 
 int xfrm_esp_probe(struct nl *nl)
 {
-	char buf[MSG_MAX];
+	char buf[MNL_SOCKET_BUFFER_SIZE]; /* what nl_msg_init zeroes */
 	struct nlmsghdr *nlh = nl_msg_init(buf, XFRM_MSG_NEWSA, NLM_F_CREATE | NLM_F_EXCL);
 	struct xfrm_usersa_info *sa = mnl_nlmsg_put_extra_header(nlh, sizeof(*sa));
 	/* AES takes 16, 24 or 32 bytes of key: one byte fails in ESP's own setup,

@@ -625,7 +625,8 @@ static int doc_text(const struct state *st, struct doc_out *out)
 json_t *state_to_json(const struct state *st)
 {
 	struct doc_out out = { .fd = -1 };
-	json_t *o = doc_text(st, &out) == 0 ? json_loadb(out.b.data, out.b.len, 0, NULL) : NULL;
+	json_t *o = st && doc_text(st, &out) == 0 ? json_loadb(out.b.data, out.b.len, 0, NULL)
+						  : NULL;
 
 	buf_free(&out.b);
 	return o;

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sysexits.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/timefmt.h"
@@ -154,7 +154,7 @@ static int open_device(struct udp_ctl *c)
 	if (fd < 0) {
 		log_err("open /dev/net/tun: %s%s", strerror(-fd),
 			fd == -EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
-		return fd == -EPERM || fd == -EACCES ? EX_NOPERM : EX_UNAVAILABLE;
+		return fd == -EPERM || fd == -EACCES ? FL_ERR_PERM : FL_ERR_UNAVAILABLE;
 	}
 	c->tun_fd = fd;
 	rc = tun_offload(fd);
@@ -164,7 +164,7 @@ static int open_device(struct udp_ctl *c)
 	rc = nl_link_get(c->nl, c->dev, 0, &l);
 	if (rc < 0) {
 		log_err("find %s: %s", c->dev, nl_strerror(c->nl, rc));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	c->ifindex = l.ifindex;
 	log_info("created %s (udp over %s, port %u)", c->dev, c->under.name, c->o->port);
@@ -361,24 +361,24 @@ static int start(struct udp_ctl *c)
 	if (c->o->network.addr.family)
 		c->network = c->o->network;
 	if (find_underlay(c) < 0)
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	if ((rc = open_device(c)) != 0)
 		return rc;
 	if (open_socket(c) < 0)
-		return errno == EACCES ? EX_NOPERM : EX_UNAVAILABLE;
+		return errno == EACCES ? FL_ERR_PERM : FL_ERR_UNAVAILABLE;
 	pc = (struct udp_proxy_conf){ .tun_fd = c->tun_fd, .udp_fd = c->udp_fd,
 				      .port = htons(c->o->port), .mtu = c->mtu };
 	c->proxy = udp_proxy_start(&pc);
 	if (!c->proxy) {
 		log_err("start the packet threads: %s", strerror(errno));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	if (setup_device(c) < 0)
-		return EXIT_FAILURE;
+		return FL_ERR_FAILED;
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL) < 0) {
 		log_err("set up a timer: %s", strerror(errno));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	c->last_log_ms = mono_ms();
 	return 0;
@@ -398,7 +398,7 @@ int udp_run(const struct udp_opts *o)
 	c.nl = nl_open();
 	if (!c.nl) {
 		log_err("open a netlink socket: %s", strerror(errno));
-		return errno == EPERM || errno == EACCES ? EX_NOPERM : EX_OSERR;
+		return errno == EPERM || errno == EACCES ? FL_ERR_PERM : FL_ERR_OS;
 	}
 	rc = start(&c);
 	if (rc == 0) {

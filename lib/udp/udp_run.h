@@ -23,7 +23,7 @@ struct udp_opts {
 	void *synced_arg;
 };
 
-/* Run until EOF on stdin or SIGTERM: 0, or an EX_* code after logging. */
+/* Run until EOF on stdin or SIGTERM: 0, or an error kind after logging. */
 int udp_run(const struct udp_opts *o);
 
 #endif

@@ -21,7 +21,7 @@ const char *wg_kind_name(enum wg_kind k)
 
 static int create_link(struct nl *nl, const char *dev)
 {
-	char buf[1024];
+	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = nl_msg_init(buf, RTM_NEWLINK, nl_op_flags(NL_CREATE));
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	struct nlattr *info;

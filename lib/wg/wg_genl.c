@@ -279,7 +279,7 @@ int wg_genl_parse_device(const struct nlmsghdr *nlh, struct wg_device *out)
 static int talk(struct wg_drv *w, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	struct mnl_socket *s = w->genl;
-	char buf[GENL_BUF];
+	char buf[GENL_BUF] = { 0 };
 	static unsigned seq;
 	unsigned port;
 	ssize_t n;
@@ -315,7 +315,7 @@ static int family_cb(const struct nlmsghdr *nlh, void *data)
 
 int wg_genl_open(struct wg_drv *w, char *err, size_t errlen)
 {
-	char buf[512];
+	char buf[512] = { 0 };
 	struct mnl_socket *s = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC);
 	int rc;
 
@@ -352,7 +352,7 @@ static int device_cb(const struct nlmsghdr *nlh, void *data)
 
 int wg_genl_get(struct wg_drv *w, struct wg_device *out, char *err, size_t errlen)
 {
-	char buf[512];
+	char buf[512] = { 0 };
 	int rc = talk(w, wg_genl_build_get(buf, sizeof(buf), w->family_id, w->dev), device_cb, out);
 
 	if (rc < 0)

@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
-#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "model/env.h"
 #include "model/event_stream.h"
@@ -27,8 +27,8 @@
 #include "model/peer_set.h"
 #include "netlink/iface.h"
 #include "netlink/nl.h"
-#include "wg/wg_run.h"
 #include "status/state.h"
+#include "wg/wg_run.h"
 
 static int load_key(const struct wg_opts *o, uint8_t priv[WG_KEY_LEN], uint8_t pub[WG_KEY_LEN])
 {
@@ -37,11 +37,11 @@ static int load_key(const struct wg_opts *o, uint8_t priv[WG_KEY_LEN], uint8_t p
 
 	if (wg_key_load(o->key_file, priv, &created, err, sizeof(err)) < 0) {
 		log_err("private key: %s", err);
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	}
 	if (wg_key_public(priv, pub) < 0) {
 		log_err("derive the public key of %s: OpenSSL's X25519 failed", o->key_file);
-		return EX_SOFTWARE;
+		return FL_ERR_INTERNAL;
 	}
 	log_notice("%s private key %s", created ? "created" : "reusing", o->key_file);
 	return 0;
@@ -73,13 +73,13 @@ static int open_device(const struct wg_opts *o, const char *dev, uint16_t port,
 	}
 	if (rc < 0) {
 		log_err("%s", err);
-		return rc == -EPERM || rc == -EACCES ? EX_NOPERM : EX_UNAVAILABLE;
+		return rc == -EPERM || rc == -EACCES ? FL_ERR_PERM : FL_ERR_UNAVAILABLE;
 	}
 	rc = wg_get(w, &have, err, sizeof(err));
 	if (rc < 0) {
 		log_err("read %s: %s", dev, err);
 		wg_close(w);
-		return EX_UNAVAILABLE;
+		return FL_ERR_UNAVAILABLE;
 	}
 	if (!have.has_priv || memcmp(have.priv, priv, WG_KEY_LEN) || have.port != port) {
 		memcpy(want.priv, priv, WG_KEY_LEN);
@@ -89,7 +89,7 @@ static int open_device(const struct wg_opts *o, const char *dev, uint16_t port,
 			log_err("configure %s: %s", dev, err);
 			wg_device_clear(&have);
 			wg_close(w);
-			return rc == -EADDRINUSE ? EX_UNAVAILABLE : EX_OSERR;
+			return rc == -EADDRINUSE ? FL_ERR_UNAVAILABLE : FL_ERR_OS;
 		}
 	}
 	log_notice("%s: %s WireGuard (%s), port %u, %zu peers kept", dev, wg_kind_name(w->kind),
@@ -115,7 +115,7 @@ int wg_run_init(const struct wg_opts *o)
 		wg_close(&w);
 	wg_key_to_base64(pub, b64);
 	printf("{\"PublicKey\":\"%s\",\"Port\":%u}\n", b64, o->port);
-	return fflush(stdout) == 0 ? 0 : EX_IOERR;
+	return fflush(stdout) == 0 ? 0 : FL_ERR_IO;
 }
 
 /* ---- apply ---- */
@@ -769,7 +769,7 @@ static int start(struct wg_ctl *c)
 	c->v6 = c->network6.addr.family != 0;
 	c->v4 = c->network.addr.family != 0 || !c->v6;
 	if (underlay_mtu(c, &under) < 0 || plan_links(c, under) < 0)
-		return EX_CONFIG;
+		return FL_ERR_CONFIG;
 	if ((rc = load_key(o, c->priv, c->pub)) != 0)
 		return rc;
 	for (int i = 0; i < c->n_links; i++) {
@@ -779,12 +779,12 @@ static int start(struct wg_ctl *c)
 			return rc;
 		l->opened = true;
 		if (setup_link(c, l) < 0)
-			return EXIT_FAILURE;
+			return FL_ERR_FAILED;
 	}
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL) < 0) {
 		log_err("set up a timer: %s", strerror(errno));
-		return EX_OSERR;
+		return FL_ERR_OS;
 	}
 	return 0;
 }
@@ -802,7 +802,7 @@ int wg_run_apply(const struct wg_opts *o)
 	c.nl = nl_open();
 	if (!c.nl) {
 		log_err("open a netlink socket: %s", strerror(errno));
-		return errno == EPERM || errno == EACCES ? EX_NOPERM : EX_OSERR;
+		return errno == EPERM || errno == EACCES ? FL_ERR_PERM : FL_ERR_OS;
 	}
 	rc = start(&c);
 	if (rc == 0) {

@@ -52,9 +52,9 @@ unsigned wg_overhead(enum wg_mode mode, bool v4, bool v6);
 /* "separate", "auto", "ipv4", "ipv6": 0, or -1 for anything else. */
 int wg_mode_parse(const char *s, enum wg_mode *out);
 
-/* Device up, key and port set; BackendData on stdout.  A sysexits code. */
+/* Device up, key and port set; BackendData on stdout.  0 or an error kind (base/err.h). */
 int wg_run_init(const struct wg_opts *o);
-/* Until EOF or SIGTERM.  A sysexits code. */
+/* Until EOF or SIGTERM.  0 or an error kind (base/err.h). */
 int wg_run_apply(const struct wg_opts *o);
 
 #endif

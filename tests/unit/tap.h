@@ -3,6 +3,7 @@
 #define FLANNEL_TAP_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tap_n, tap_failed;
@@ -36,6 +37,19 @@ static int tap_n, tap_failed;
 		ok(g_ == w_, __VA_ARGS__);                                     \
 		if (g_ != w_)                                                  \
 			printf("#   got:  %lld\n#   want: %lld\n", g_, w_);    \
+	} while (0)
+
+/* Something the test itself needs was not made (an allocation failed under
+ * scripts/alloc-sweep.sh's FAIL_ALLOC_AT): stop as a failed test, not a
+ * crash.  exit() still runs LeakSanitizer. */
+#define need(cond)                                                             \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			printf("Bail out! %s:%d: %s\n", __FILE__, __LINE__,    \
+			       #cond);                                         \
+			fflush(stdout);                                        \
+			exit(1);                                               \
+		}                                                              \
 	} while (0)
 
 static inline int tap_done(void)

@@ -135,6 +135,8 @@ static void test_apply(void)
 	struct counts c;
 	char line[512];
 
+	need(a);
+
 	ok(a != NULL, "applier on a fresh namespace");
 	ok(feed_range(a, "added", 2, 702) == 0, "700 leases applied (several batches)");
 	c = count();
@@ -175,6 +177,7 @@ static void test_apply(void)
 
 	/* A restart takes the 50 over: nothing is written again. */
 	a = new_applier();
+	need(a);
 	before = nl_batch_total(applier_nl(a));
 	feed(a, "{\"type\":\"snapshot\",\"revision\":10}");
 	feed_range(a, "added", 202, 252);
@@ -190,6 +193,7 @@ static void test_refused(void)
 	struct counts c0, c;
 	char line[512];
 
+	need(a);
 	c0 = count();
 	nl_link_get(nl, "flannel.1", 0, &l);
 	/* A nexthop on a down device is refused (ENETDOWN). */

@@ -32,11 +32,15 @@ static void test_load(void)
 	const char *files[] = { env4, env6, envdual };
 	struct cni_netconf nc;
 	char err[512];
+	bool loaded;
 
 	for (int i = 0; i < 3; i++) {
 		const char *c = conf(files[i], NULL);
 
-		ok(cni_netconf_load(c, strlen(c), &nc, err, sizeof(err)) == 0, "L%d loads", i + 1);
+		need(c);
+		loaded = cni_netconf_load(c, strlen(c), &nc, err, sizeof(err)) == 0;
+		ok(loaded, "L%d loads", i + 1);
+		need(loaded);
 		ok(strcmp(nc.name, "cni-flannel") == 0 &&
 			   strcmp(json_string_value(json_object_get(nc.root, "type")), "flannel") == 0,
 		   "L%d name and type", i + 1);
@@ -47,7 +51,10 @@ static void test_load(void)
 	for (int i = 4; i <= 6; i++) {
 		const char *c = "{\"name\":\"cni-flannel\",\"type\":\"flannel\"}";
 
-		ok(cni_netconf_load(c, strlen(c), &nc, err, sizeof(err)) == 0, "L%d loads", i);
+		need(c);
+		loaded = cni_netconf_load(c, strlen(c), &nc, err, sizeof(err)) == 0;
+		ok(loaded, "L%d loads", i);
+		need(loaded);
 		is_str(nc.subnet_file, "/run/flannel/subnet.env", "L%d default subnetFile", i);
 		is_str(nc.data_dir, "/var/lib/cni/flannel", "L%d default dataDir", i);
 		ok(nc.wait_ms == 5000, "L%d default subnetFileWait 5s", i);

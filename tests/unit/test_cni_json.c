@@ -70,6 +70,7 @@ static void test_values(void)
 	const char *in = "{\"b\":1,\"a\":[true,false,null,\"x\\u00e9\\ud83d\\ude00\"],\"b\":2.5}";
 
 	ok(cni_json_parse(in, strlen(in), &v, err, sizeof(err)) == 0, "parse an object");
+	need(v);
 	ok(json_is_real(json_object_get(v, "b")), "numbers are float64");
 	ok(json_real_value(json_object_get(v, "b")) == 2.5, "a repeated key keeps its last value");
 	ok(strcmp(json_object_iter_key(json_object_iter(v)), "a") == 0,
@@ -120,6 +121,7 @@ static void test_encode(void)
 		is_str(buf, floats[i].s, "float %.17g", floats[i].d);
 	}
 	cni_json_parse(in, strlen(in), &v, err, sizeof(err));
+	need(v);
 	s = cni_json_dump(v, CJ_SORT, NULL);
 	is_str(s, "{\"M\":{},\"a\":{\"b\":[],\"y\":\"\\u003c\\u0026\\u003e\\u2028\\n\\t\\b\\f\\u0001\x7f\"},"
 		  "\"z\":1,\"é\":1e+21}",

@@ -38,6 +38,7 @@ int main(void)
 	char err[256];
 
 	ok(etcd_open(&o, &e, err, sizeof(err)) == ETCD_OK, "open (nothing is connected)");
+	need(e);
 	/* Issue 12 #3: the message was read after its JSON was freed (ASan). */
 	is_int(feed(e, &s, "{\"error\":{\"grpc_code\":11,\"message\":\"etcdserver: mvcc: required "
 			   "revision has been compacted\"}}\n"),

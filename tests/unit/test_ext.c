@@ -163,6 +163,7 @@ static void test_text(void)
 	s = ext_stdin_text(j, &len, err, sizeof(err));
 	ok(s == NULL, "decoded NUL refused");
 	ok(strstr(err, "0x00") != NULL, "error names the byte: %s", err);
+	free(s); /* not NULL when building j failed */
 	json_decref(j);
 
 	j = json_loads("{\"VNI\":1,\"VtepMAC\":\"aa:bb\"}", 0, NULL);
@@ -333,6 +334,7 @@ static void test_applier(void)
 	ext_config_set(&c, EXT_SUBNET_ADD, add);
 	ext_config_set(&c, EXT_SUBNET_REMOVE, del);
 	a = ext_applier_new(&c, base, &o, "extension");
+	need(a);
 	ok(a != NULL, "applier");
 
 	feed(a, "{\"type\":\"snapshot\",\"revision\":1}");
@@ -428,6 +430,7 @@ static void test_applier_scope(void)
 	ext_config_set(&c, EXT_SUBNET_ADD, add);
 	ext_config_set(&c, EXT_SUBNET_REMOVE, del);
 	a = ext_applier_new(&c, base, &o, "extension");
+	need(a);
 	prefix_parse("100.64.1.0/24", &own);
 	prefix_parse("2001:db8:1:1::/64", &own6);
 	prefix_parse("100.64.0.0/16", &net);
@@ -495,6 +498,9 @@ static void test_applier_alloc_failures(void)
 		event_init(&ev2);
 		if (!a || event_parse(add, &ev1, err, sizeof(err)) < 0 ||
 		    event_parse(del, &ev2, err, sizeof(err)) < 0) {
+			ext_applier_free(a);
+			event_clear(&ev1);
+			event_clear(&ev2);
 			bad++;
 			break;
 		}

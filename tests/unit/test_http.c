@@ -298,7 +298,7 @@ static int post(const char *url, long timeout, const char *auth, int *status,
 
 	if (rc != HTTP_OK)
 		return rc;
-	rc = http_post(c, "/v3/kv/range", "{\"key\":\"YQ==\"}", auth, status, b, err, errlen);
+	rc = http_request(c, "POST", "/v3/kv/range", "{\"key\":\"YQ==\"}", auth, status, b, err, errlen);
 	http_conn_free(c);
 	return rc;
 }
@@ -317,7 +317,7 @@ static void test_keepalive(enum mode m, const char *what)
 		return;
 	}
 	for (int i = 1; i <= 3; i++) {
-		rc = http_post(c, "/v3/kv/range", "{}", NULL, &status, &b, err, sizeof(err));
+		rc = http_request(c, "POST", "/v3/kv/range", "{}", NULL, &status, &b, err, sizeof(err));
 		snprintf(want, sizeof(want), "{\"conn\":%d,\"req\":%d}",
 			 m == M_CLOSE_AFTER_ONE ? i : 1, m == M_CLOSE_AFTER_ONE ? 1 : i);
 		if (rc == HTTP_OK && status == 200 && b.data && strcmp(b.data, want) == 0)
@@ -439,7 +439,7 @@ static void test_stream(void)
 	int64_t deadline;
 
 	if (server_start(&s, M_STREAM) < 0 || http_conn_new(s.url, 5000, &c, err, sizeof(err)) ||
-	    http_stream_open(c, "/v3/watch", "{}", NULL, to_sink, &k, err, sizeof(err))) {
+	    http_stream_open(c, "POST", "/v3/watch", "{}", NULL, to_sink, &k, err, sizeof(err))) {
 		ok(0, "stream: open: %s", err);
 		http_conn_free(c);
 		server_stop(&s);
@@ -483,7 +483,7 @@ static void test_send_recv(void)
 	   "send, then receive the answer");
 	rc = http_post_send(c, "/v3/kv/range", "{}", NULL, err, sizeof(err));
 	if (rc == HTTP_OK)
-		rc = http_post(c, "/v3/kv/range", "{}", NULL, &status, &b, err, sizeof(err));
+		rc = http_request(c, "POST", "/v3/kv/range", "{}", NULL, &status, &b, err, sizeof(err));
 	ok(rc == HTTP_OK && b.data && strcmp(b.data, "{\"conn\":2,\"req\":1}") == 0,
 	   "a request while an answer is unread: a new connection, its own answer");
 	rc = http_post_recv(c, &status, &b, err, sizeof(err));

@@ -205,6 +205,7 @@ static void twins(void)
 	bool b;
 
 	ok(cli_env_twins(&argc, &argv, 1, opts, envp, "FLANNELD", &inserted) == 0, "twins");
+	need(argv != args);
 	is_int(inserted, 2, "two variables applied (the flag given and the empty one are not)");
 	is_str(argv[1], "--etcd-endpoints=http://127.0.0.1:2379", "FLANNELD_ETCD_ENDPOINTS");
 	is_str(argv[2], "--ip-masq", "boolean twin");
@@ -223,6 +224,7 @@ static void b64(void)
 	char *d;
 
 	is_str(e, "L2NvcmVvcy5jb20vbmV0d29yay9zdWJuZXRzL2E=", "encode");
+	need(e);
 	d = base64_decode(e, strlen(e), &n);
 	ok(d && n == 29 && memcmp(d, "/coreos.com/network/subnets/a", 29) == 0, "decode");
 	free(d);
@@ -266,6 +268,7 @@ static void lines(void)
 	ok(write(fds[1], "one\n\ntwo", 9) == 9, "write");
 	close(fds[1]);
 	r = line_reader_new(fds[0], 1u << 20);
+	need(r);
 	n = line_reader_next(r, &line, &no);
 	ok(n == 1 && strcmp(line, "one") == 0 && no == 1, "first line");
 	n = line_reader_next(r, &line, &no);
@@ -288,6 +291,7 @@ static void lines(void)
 	}
 	close(fds[1]);
 	r = line_reader_new(fds[0], 1u << 20);
+	need(r);
 	ok(line_reader_next(r, &line, &no) == LINE_TOO_LONG && no == 1, "too long: line 1 skipped");
 	n = line_reader_next(r, &line, &no);
 	ok(n == 1 && strcmp(line, "ok") == 0 && no == 2, "the next line after it");

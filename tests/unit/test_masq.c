@@ -30,6 +30,7 @@ int main(void)
 	conf_v4(&c);
 	ok(masq_conf_check(&c) == 0, "v4 configuration is valid");
 	ok(masq_script(&c, &s) == 0, "script built");
+	need(s);
 	ok(has(s, "table inet flannel\ndelete table inet flannel\ntable inet flannel {\n"),
 	   "replaces the table in one transaction");
 	ok(has(s, "meta mark & 0x00004000 == 0x00004000 counter return"), "kube-proxy mark returns");

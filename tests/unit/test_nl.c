@@ -47,6 +47,7 @@ static void test_htab(void)
 	htab_init(&h, sizeof(struct rec), sizeof(unsigned));
 	for (unsigned i = 0; i < 5000; i++) {
 		r = htab_put(&h, &i, NULL);
+		need(r);
 		r->val = i * 3;
 	}
 	is_int(h.count, 5000, "5000 records");
@@ -78,7 +79,7 @@ static void test_htab(void)
 
 static void test_route_roundtrip(void)
 {
-	char buf[1024];
+	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = nl_msg_init(buf, RTM_NEWROUTE, 0);
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	struct nl_route r;

@@ -108,6 +108,7 @@ static void test_events(void)
 	json_t *doc, *p;
 
 	ok(st != NULL, "a writer");
+	need(st);
 	feed(st, EV_SNAPSHOT, NULL, NULL, NULL, false);
 	feed(st, EV_ADDED, "100.64.1.0/24", NULL, "192.0.2.1", true);
 	feed(st, EV_ADDED, "100.64.2.0/24", NULL, "192.0.2.2", false);

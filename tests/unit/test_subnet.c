@@ -22,6 +22,49 @@ static const char *fmt_addr(const char *in, char *buf, size_t len)
 	return addr_format(&a, buf, len);
 }
 
+/* subnet_check_peers' known(): the held leases, and how often it was asked. */
+static struct prefix held[2];
+static int n_held, asked;
+
+static bool is_held(void *arg, const struct prefix *q)
+{
+	(void)arg;
+	asked++;
+	for (int i = 0; i < n_held; i++)
+		if (prefix_equal(&held[i], q))
+			return true;
+	return false;
+}
+
+static void test_check_peers(void)
+{
+	struct subnet_lens lens = { 0 };
+	struct prefix s;
+	char err[160];
+
+	prefix_parse("100.64.44.0/24", &held[0]);
+	prefix_parse("2001:db8:1:44::/64", &held[1]);
+	n_held = 2;
+	subnet_lens_add(&lens, &held[0]);
+	subnet_lens_add(&lens, &held[1]);
+	prefix_parse("100.64.44.0/25", &s);
+	asked = 0;
+	ok(subnet_check_peers(&s, &lens, is_held, NULL, err, sizeof(err)) < 0 && asked == 1,
+	   "a /25 inside a held /24 is refused, with one lookup (the /24) (asked %d)", asked);
+	is_str(err, "subnet 100.64.44.0/25 overlaps the lease of 100.64.44.0/24", "its reason");
+	prefix_parse("100.64.45.0/24", &s);
+	asked = 0;
+	ok(subnet_check_peers(&s, &lens, is_held, NULL, err, sizeof(err)) == 0 && asked == 0,
+	   "another /24 where only /24 leases are held: no lookup (asked %d)", asked);
+	asked = 0;
+	ok(subnet_check_peers(&s, NULL, is_held, NULL, err, sizeof(err)) == 0 && asked == 31,
+	   "without lens every other length is asked (asked %d)", asked);
+	prefix_parse("2001:db8:1:44::1/128", &s);
+	asked = 0;
+	ok(subnet_check_peers(&s, &lens, is_held, NULL, err, sizeof(err)) < 0 && asked == 1,
+	   "an IPv6 /128 at a held /64's address is refused, one lookup (asked %d)", asked);
+}
+
 int main(void)
 {
 	char buf[KEY_STRLEN];
@@ -142,6 +185,7 @@ int main(void)
 	   "a key one level down");
 	ok(subnet_key_of("/coreos.com/network/subnets/", "/coreos.com/network/subnets/100.64.5.0-24\0x",
 			 43, &p, &q) < 0 && !addr_is_set(&p.addr), "full key with NUL: nothing parsed");
+	test_check_peers();
 	ok(subnet_key_of("/coreos.com/network/subnets/", "/other/100.64.5.0-24", 20, &p, &q) < 0,
 	   "another directory");
 	return tap_done();

@@ -33,6 +33,7 @@ static void sample(struct wg_device *d)
 	d->port = 51820;
 	d->replace_peers = true;
 	p = wg_device_add_peer(d);
+	need(p);
 	memset(p->pub, 0x22, WG_KEY_LEN);
 	memset(p->psk, 0x33, WG_KEY_LEN);
 	p->has_psk = true;
