@@ -95,6 +95,18 @@ char *fl_strdup(const char *s)
 	return fl_strndup(s, strlen(s));
 }
 
+char *fl_strdup_opt(const char *s, int *bad)
+{
+	char *d;
+
+	if (!s || !*s)
+		return NULL;
+	d = fl_strdup(s);
+	if (!d)
+		*bad = 1;
+	return d;
+}
+
 static void *jansson_malloc(size_t n)
 {
 #ifdef FL_ALLOC_ENV

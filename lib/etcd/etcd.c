@@ -47,18 +47,6 @@ static int split_endpoints(struct etcd *e, const char *list, char *err, size_t e
 	return ETCD_OK;
 }
 
-static char *dup_opt(const char *s, int *bad)
-{
-	char *d;
-
-	if (!s || !*s)
-		return NULL;
-	d = fl_strdup(s);
-	if (!d)
-		*bad = 1;
-	return d;
-}
-
 /* A transport per endpoint, by its scheme. */
 static int open_transports(struct etcd *e, char *err, size_t errlen)
 {
@@ -92,9 +80,9 @@ static int remote_client(struct etcd *e, const struct etcd_opts *o, struct etcd 
 		rc = ETCD_ERR_USAGE;
 	}
 	if (rc == ETCD_OK) {
-		e->cafile = dup_opt(o->remote_cafile, &bad);
-		e->certfile = dup_opt(o->remote_certfile, &bad);
-		e->keyfile = dup_opt(o->remote_keyfile, &bad);
+		e->cafile = fl_strdup_opt(o->remote_cafile, &bad);
+		e->certfile = fl_strdup_opt(o->remote_certfile, &bad);
+		e->keyfile = fl_strdup_opt(o->remote_keyfile, &bad);
 		e->tls = (struct etcd_tls){ e->cafile, e->certfile, e->keyfile };
 		e->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : ETCD_DEFAULT_TIMEOUT_MS;
 		rc = bad ? ETCD_ERR_NOMEM : open_transports(e, err, errlen);
@@ -137,11 +125,11 @@ int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t er
 		rc = ETCD_ERR_USAGE;
 		goto fail;
 	}
-	e->cafile = dup_opt(o->cafile, &bad);
-	e->certfile = dup_opt(o->certfile, &bad);
-	e->keyfile = dup_opt(o->keyfile, &bad);
-	e->username = dup_opt(o->username, &bad);
-	e->password = dup_opt(o->password, &bad);
+	e->cafile = fl_strdup_opt(o->cafile, &bad);
+	e->certfile = fl_strdup_opt(o->certfile, &bad);
+	e->keyfile = fl_strdup_opt(o->keyfile, &bad);
+	e->username = fl_strdup_opt(o->username, &bad);
+	e->password = fl_strdup_opt(o->password, &bad);
 	e->tls = (struct etcd_tls){ e->cafile, e->certfile, e->keyfile };
 	e->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : ETCD_DEFAULT_TIMEOUT_MS;
 	if (bad) {

@@ -19,18 +19,6 @@ struct etcd_remote {
 	char *network;     /* --remote-network, or NULL */
 };
 
-static char *dup_or_null(const char *s, int *bad)
-{
-	char *d;
-
-	if (!s || !*s)
-		return NULL;
-	d = fl_strdup(s);
-	if (!d)
-		*bad = 1;
-	return d;
-}
-
 /* A network name goes into every URL: the server's own rule for one. */
 static bool name_ok(const char *s, size_t n)
 {
@@ -90,8 +78,8 @@ int remote_open(struct etcd *e, const struct etcd_opts *o, char *err, size_t err
 			 "(letters, digits, - _ ., at most 63)", o->remote_network);
 		return ETCD_ERR_USAGE;
 	}
-	r->base = dup_or_null(o->remote_prefix ? o->remote_prefix : ETCD_DEFAULT_PREFIX, &bad);
-	r->network = dup_or_null(o->remote_network, &bad);
+	r->base = fl_strdup_opt(o->remote_prefix ? o->remote_prefix : ETCD_DEFAULT_PREFIX, &bad);
+	r->network = fl_strdup_opt(o->remote_network, &bad);
 	return bad ? ETCD_ERR_NOMEM : ETCD_OK;
 }
 
