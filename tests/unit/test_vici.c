@@ -2,6 +2,7 @@
  * (strongSwan's src/libcharon/plugins/vici/README.md layout), malformed
  * packets refused with the reason, a packet read in pieces from a socket,
  * and our connection names both ways. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,9 @@ static void names(void)
 
 int main(void)
 {
+	/* A failed allocation (FAIL_ALLOC_AT) makes the client close its end
+	 * early: the test's writes then fail with EPIPE instead of killing it. */
+	signal(SIGPIPE, SIG_IGN);
 	build();
 	decode();
 	malformed();
