@@ -142,9 +142,17 @@ static void wireguard_args(const struct net_config *c, enum backend_step step,
 
 static void wireguard_device(const struct net_config *c, int family, char *buf, size_t len)
 {
-	(void)c;
-	/* IPv4 only here (its IPv6 side is not probed) */
-	snprintf(buf, len, "%s", family == AF_INET ? "flannel-wg" : "");
+	struct wg_conf w;
+	char err[160];
+
+	/* Mode separate gives IPv6 its own device; the others carry both on
+	 * flannel-wg (checked as the IPv4 device). */
+	(void)conf_of(c, &w, err, sizeof(err));
+	if (family == AF_INET)
+		snprintf(buf, len, "flannel-wg");
+	else
+		snprintf(buf, len, "%s",
+			 c->enable_ipv6 && w.m == WG_MODE_SEPARATE ? "flannel-wg-v6" : "");
 }
 
 static unsigned wireguard_port(const struct net_config *c)

@@ -389,6 +389,21 @@ static void devices(void)
 		}
 		config_clear(&c);
 	}
+	/* wireguard dual stack: Mode separate's flannel-wg-v6; one device else. */
+	for (int m = 0; m < 2; m++) {
+		struct net_config c = cfg(m ? "{\"Network\":\"100.64.0.0/16\",\"EnableIPv6\":true,"
+					      "\"IPv6Network\":\"2001:db8::/48\",\"Backend\":{"
+					      "\"Type\":\"wireguard\",\"Mode\":\"auto\"}}"
+					    : "{\"Network\":\"100.64.0.0/16\",\"EnableIPv6\":true,"
+					      "\"IPv6Network\":\"2001:db8::/48\",\"Backend\":{"
+					      "\"Type\":\"wireguard\"}}");
+		char dev[IFNAMSIZ] = "x";
+
+		backend_wireguard.device(&c, AF_INET6, dev, sizeof(dev));
+		is_str(dev, m ? "" : "flannel-wg-v6", "wireguard %s: IPv6 device",
+		       m ? "Mode auto (both on flannel-wg)" : "dual stack, Mode separate");
+		config_clear(&c);
+	}
 }
 
 int main(void)
