@@ -71,7 +71,7 @@ fi
 if [ -z "${SKIP_E2E:-}" ] && ls tests/*.bats >/dev/null 2>&1; then
 	files=${BATS_FILES:-$(ls tests/*.bats)}
 	# shellcheck disable=SC2086
-	bats --tap $files 2>&1 | tee "$log/bats.tap"
+	bats --tap --timing $files 2>&1 | tee "$log/bats.tap"
 	count "$log/bats.tap"
 fi
 
