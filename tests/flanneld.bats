@@ -135,6 +135,72 @@ teardown() {
 	etcdctl_ get --prefix --keys-only /coreos.com/network/green/subnets/ | grep -q '100.66.'
 }
 
+# net_container I NET: a container namespace on host I for network NET,
+# at .2 of host I's subnet of it (from $RUN/nI/NET.env).
+net_container() {
+	local i=$1 net=$2 c v sub
+	c="$(fl_id)c$i${net:0:1}"
+	v="c$(fl_id)$i${net:0:1}"
+	sub=$(sed -n 's/^FLANNEL_SUBNET=//p' "$RUN/n$i/$net.env")
+	ip netns add "$c"
+	echo "$c" >>"$BATS_TEST_TMPDIR/netns"
+	ip -n "$c" link set lo up
+	ip link add "$v" netns "$(host_ns "$i")" type veth peer name eth0 netns "$c"
+	ip -n "$(host_ns "$i")" addr add "$sub" dev "$v"
+	ip -n "$(host_ns "$i")" link set "$v" up
+	ip -n "$c" addr add "${sub%.1/*}.2/${sub#*/}" dev eth0
+	ip -n "$c" link set eth0 up
+	ip -n "$c" route add default via "${sub%/*}"
+}
+
+@test "multi-network mode: three vxlan networks in one flanneld, each its own routes and nexthops; pings in each; nothing purged, a restart rewrites nothing" {
+	local net vni=1 sub
+	for net in blue green red; do
+		etcdctl_ put "/coreos.com/network/$net/config" \
+			"{\"Network\":\"100.$((64 + vni)).0.0/16\",\"Backend\":{\"Type\":\"vxlan\",\"VNI\":$vni}}" >/dev/null
+		vni=$((vni + 1))
+	done
+	for i in 1 2; do
+		bg_in_host "$i" "$RUN/multi$i.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" \
+			--iface=eth0 --networks=blue,green,red --subnet-dir="$RUN/n$i" \
+			--iptables-forward-rules=false
+		eval "MPID_$i=$LAST_PID"
+	done
+	for i in 1 2; do
+		for net in blue green red; do
+			wait_for 15 test -s "$RUN/n$i/$net.env"
+			net_container "$i" "$net"
+		done
+	done
+	for net in blue green red; do
+		sub=$(sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/24$/\1.0\/24/p' "$RUN/n2/$net.env")
+		# nexthop shape: the route names a nexthop on this network's device.
+		wait_for 10 bash -c "ip -n '$(host_ns 1)' route show '$sub' | grep -q nhid" ||
+			{ ip -n "$(host_ns 1)" route; cat "$RUN/multi1.log"; false; }
+		wait_for 10 ip netns exec "$(fl_id)c1${net:0:1}" ping -c 1 -W 1 "${sub%.0/24}.2"
+	done
+	ip -n "$(host_ns 1)" -d link show flannel.3 | grep -q 'vxlan id 3'
+	# Three nexthop ids on each host, one per network and far apart.
+	[ "$(ip -n "$(host_ns 1)" nexthop show proto 76 | wc -l)" -eq 3 ]
+	sleep 2
+	for i in 1 2; do
+		run grep -E 'purged|restoring|File exists' "$RUN/multi$i.log"
+		[ "$status" -eq 1 ] || { echo "$output"; false; }
+	done
+	before=$(ip -n "$(host_ns 1)" nexthop show proto 76; ip -n "$(host_ns 1)" route show proto 76)
+	kill -TERM "$MPID_1"
+	wait "$MPID_1" || true
+	bg_in_host 1 "$RUN/multi1b.log" "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" \
+		--iface=eth0 --networks=blue,green,red --subnet-dir="$RUN/n1" --iptables-forward-rules=false
+	wait_for 15 grep -q 'all networks synced: ready' "$RUN/multi1b.log" ||
+		{ cat "$RUN/multi1b.log"; false; }
+	sleep 1
+	after=$(ip -n "$(host_ns 1)" nexthop show proto 76; ip -n "$(host_ns 1)" route show proto 76)
+	[ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); false; }
+	run grep -E 'purged|restoring|File exists' "$RUN/multi1b.log"
+	[ "$status" -eq 1 ] || { echo "$output"; false; }
+}
+
 @test "--iface chooses the right address among several interfaces" {
 	put_config '{"Network":"100.64.0.0/16","Backend":{"Type":"alloc"}}'
 	h=$(host_ns 2)

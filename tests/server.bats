@@ -319,13 +319,10 @@ print(s.recv(256).decode(), flush=True)' "$D/notify" >"$D/notified" 3>&- &
 	# The networks the server knows (GET /v1/).
 	run in_host 1 curl -s "http://192.0.2.251:$SRV_PORT/v1/"
 	[ "$(jq -c '.snapshot | sort' <<<"$output")" = '["blue","green"]' ]
-	# classic routes: two vxlan appliers with nexthop routes on one host
-	# collide over nexthops (seen in etcd mode too; not client mode's doing).
 	for i in 1 2; do
 		no_etcd_route "$i"
 		bg_in_host "$i" "$D/flanneld$i.log" flanneld --remote="192.0.2.251:$SRV_PORT" \
-			--iface=eth0 --networks=blue,green --subnet-dir="$D/n$i" --iptables-forward-rules=false \
-			--route-shape=classic
+			--iface=eth0 --networks=blue,green --subnet-dir="$D/n$i" --iptables-forward-rules=false
 	done
 	for i in 1 2; do
 		wait_for 15 test -s "$D/n$i/blue.env"

@@ -23,9 +23,6 @@
 #include "model/event_stream.h"
 #include "netlink/iface.h"
 
-/* Nexthop ids we hand out start here, above the small ids people type. */
-#define NHID_BASE 0x10000u
-
 static int detect_nexthops(struct applier *a)
 {
 	if (a->o.classic_routes) {
@@ -54,7 +51,7 @@ struct applier *applier_new(const struct apply_backend *be, const struct apply_o
 	a->be_copy = *be;
 	a->be = &a->be_copy;
 	a->o = *o;
-	a->next_nhid = NHID_BASE;
+	nh_range(a);
 	/* Peers announced by a lease have gen >= 1; adopted ones 0. */
 	a->gen = 1;
 	htab_init(&a->peers, sizeof(struct peer), sizeof(struct prefix));
@@ -90,6 +87,7 @@ void applier_free(struct applier *a)
 	nl_close(a->nl);
 	nl_close(a->mon);
 	kstate_free(a->k);
+	free(a->nh_used);
 	htab_free(&a->peers);
 	htab_free(&a->fdb);
 	htab_free(&a->links);

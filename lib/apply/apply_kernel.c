@@ -11,12 +11,24 @@
 #include "base/log.h"
 #include "base/mem.h"
 
+/* A route of protocol 76 is ours only inside our network: another
+ * network's applier (flanneld --networks) installed the others.  Nexthops:
+ * by id range (apply_nhid.c). */
+static bool route_ours(const struct kstate *k, const struct nl_route *r)
+{
+	const struct prefix *net = k->net[r->dst.addr.family == AF_INET6];
+
+	return !net->addr.family || prefix_contains(net, &r->dst);
+}
+
 static int kroute_add(const struct nl_route *r, void *arg)
 {
 	struct kstate *k = arg;
 	struct prefix key;
 	struct nl_route *e;
 
+	if (!route_ours(k, r))
+		return 0;
 	peer_key(&key, &r->dst);
 	e = htab_put(&k->routes, &key, NULL);
 	if (!e)
@@ -35,6 +47,8 @@ static int knh_add(const struct nl_nexthop *nh, void *arg)
 	struct kstate *k = arg;
 	struct nl_nexthop *e;
 
+	if (nh->id < k->nh_lo || nh->id > k->nh_hi)
+		return 0;
 	if (nh->id > k->max_nhid)
 		k->max_nhid = nh->id;
 	if (nh->protocol != RTPROT_FLANNEL)
@@ -123,6 +137,10 @@ struct kstate *kstate_dump(struct applier *a)
 	htab_init(&k->nexthops, sizeof(struct nl_nexthop), sizeof(uint32_t));
 	htab_init(&k->neighs, sizeof(struct kneigh), sizeof(struct neigh_key));
 	htab_init(&k->fdbs, sizeof(struct kfdb), sizeof(struct fdb_key));
+	k->nh_lo = a->nh_lo;
+	k->nh_hi = a->nh_hi;
+	k->net[0] = &a->o.network;
+	k->net[1] = &a->o.network6;
 	rc = nl_route_dump(a->nl, AF_UNSPEC, RTPROT_FLANNEL, kroute_add, k);
 	if (rc < 0) {
 		log_err("dump routes: %s", nl_strerror(a->nl, rc));

@@ -231,7 +231,8 @@ static int install_route(struct applier *a, struct peer *p)
 		return 0;
 	}
 	if (!(p->have & HAVE_NH)) {
-		p->nhid = a->next_nhid++;
+		if (nh_alloc(a, &p->nhid) < 0)
+			return -1;
 		if (queue_nexthop(a, NL_CREATE, p, &f, p->nhid) < 0)
 			return -1;
 	} else if (!fwd_equal(&p->fwd, &f)) {

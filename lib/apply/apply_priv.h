@@ -1,5 +1,5 @@
-/* apply_priv.h - the applier's state, shared by apply.c, apply_peer.c and
- * apply_kernel.c only. */
+/* apply_priv.h - the applier's state, shared by the files of lib/apply/
+ * only. */
 #ifndef FLANNEL_APPLY_PRIV_H
 #define FLANNEL_APPLY_PRIV_H
 
@@ -51,7 +51,9 @@ struct kstate {
 	struct htab nexthops; /* struct nl_nexthop, key id (ours only) */
 	struct htab neighs;   /* struct kneigh */
 	struct htab fdbs;     /* struct kfdb */
-	uint32_t max_nhid;    /* of all nexthops, ours or not */
+	uint32_t nh_lo, nh_hi; /* our range of nexthop ids (the applier's) */
+	uint32_t max_nhid;    /* of the nexthops in that range, ours or not */
+	const struct prefix *net[2]; /* routes outside these are another network's */
 	bool no_nexthops;     /* the kernel has no nexthop objects */
 };
 
@@ -72,12 +74,14 @@ struct applier {
 	struct htab links;    /* ifindex -> last seen flags */
 	struct kstate *k;     /* startup state, until the first sync */
 	bool nexthops;        /* nexthop objects in use */
+	uint32_t nh_lo, nh_hi; /* this network's range of nexthop ids (nh_range) */
 	uint32_t next_nhid;
+	uint8_t *nh_used;     /* after the range wrapped: ids peers held then */
 	uint32_t gen;
 	bool in_snapshot, synced, want_reconcile;
 	bool told_synced;     /* the synced callback has run */
-	bool retry_on_up;
-	bool resetup;         /* a device was recreated: configure it again */     /* writes failed with ENETDOWN: retry when a link comes up */
+	bool retry_on_up;     /* writes failed with ENETDOWN: retry when a link comes up */
+	bool resetup;         /* a device was recreated: configure it again */
 	struct failed *failed;
 	size_t nfailed, failed_cap;
 	struct apply_stats st;
@@ -97,6 +101,10 @@ int apply_handle_failures(struct applier *a);
 int fdb_ref_get(struct applier *a, int dev, const uint8_t mac[6], const struct ipaddr *dst,
 		const struct prefix *queue_for);
 int dev_of(const struct applier *a, int family);
+
+/* apply_nhid.c */
+void nh_range(struct applier *a);
+int nh_alloc(struct applier *a, uint32_t *id);
 
 /* apply_kernel.c */
 struct kstate *kstate_dump(struct applier *a);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "apply/apply.h"
+#include "apply/apply_priv.h"
 #include "backend/backend.h"
 #include "backend/vxlan.h"
 #include "base/log.h"
@@ -96,18 +97,24 @@ static int feed_range(struct applier *a, const char *type, int from, int to)
 	return applier_flush(a);
 }
 
-static struct applier *new_applier(void)
+static struct applier *applier_on(int ifindex, const char *name, const char *network,
+				   const char *own)
 {
 	struct apply_backend be = *backend_vxlan.plan;
 	static struct vxlan_apply cfg = { .setup = false };
-	struct apply_opts o = { .no_monitor = true, .sigfd = -1, .dev = { dev, 0 } };
+	struct apply_opts o = { .no_monitor = true, .sigfd = -1, .dev = { ifindex, 0 } };
 
 	be.data = &cfg;
-	snprintf(o.devname[0], sizeof(o.devname[0]), "flannel.1");
+	snprintf(o.devname[0], sizeof(o.devname[0]), "%s", name);
 	o.dev_seen[0] = true;
-	prefix_parse("100.64.0.0/10", &o.network);
-	prefix_parse("100.64.1.0/24", &o.own);
+	prefix_parse(network, &o.network);
+	prefix_parse(own, &o.own);
 	return applier_new(&be, &o);
+}
+
+static struct applier *new_applier(void)
+{
+	return applier_on(dev, "flannel.1", "100.64.0.0/10", "100.64.1.0/24");
 }
 
 static int setup(void)
@@ -219,6 +226,136 @@ static void test_refused(void)
 	applier_free(a);
 }
 
+struct nh_ranges {
+	int in_a, in_b, other;
+	uint32_t a_lo, a_hi, b_lo, b_hi;
+};
+
+static int nh_range_count(const struct nl_nexthop *nh, void *arg)
+{
+	struct nh_ranges *r = arg;
+
+	if (nh->protocol != RTPROT_FLANNEL)
+		return 0;
+	if (nh->id >= r->a_lo && nh->id <= r->a_hi)
+		r->in_a++;
+	else if (nh->id >= r->b_lo && nh->id <= r->b_hi)
+		r->in_b++;
+	else
+		r->other++;
+	return 0;
+}
+
+static void feed_green(struct applier *b, int from, int to)
+{
+	char line[512];
+
+	for (int k = from; k < to; k++) {
+		snprintf(line, sizeof(line),
+			 "{\"type\":\"added\",\"subnet\":\"198.19.%d.0/24\",\"public_ip\":"
+			 "\"198.18.200.%d\",\"backend_type\":\"vxlan\",\"backend_data\":{\"VNI\":2,"
+			 "\"VtepMAC\":\"0a:58:c6:13:00:%02x\"}}", k, k, k);
+		feed(b, line);
+	}
+}
+
+struct net_count {
+	struct prefix net;
+	int n;
+};
+
+static int count_in(const struct nl_route *rt, void *arg)
+{
+	struct net_count *c = arg;
+
+	c->n += prefix_contains(&c->net, &rt->dst);
+	return 0;
+}
+
+/* Our routes inside NET. */
+static int routes_in(const char *net)
+{
+	struct net_count c = { .n = 0 };
+
+	prefix_parse(net, &c.net);
+	nl_route_dump(nl, AF_INET, RTPROT_FLANNEL, count_in, &c);
+	return c.n;
+}
+
+/* flanneld --networks: two appliers, two devices, one kernel.  Neither
+ * adopts nor purges the other's routes and nexthops, and their ids never
+ * meet, also after a range is used up once. */
+static void test_two_networks(void)
+{
+	struct nl_vxlan vx = { .vni = 2 };
+	uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 2 };
+	struct nh_ranges r = { 0 };
+	struct applier *a, *b;
+	struct nl_link l;
+	unsigned long before;
+
+	if (nl_vxlan_create(nl, "flannel.2", &vx, 1450, mac) < 0 ||
+	    nl_link_get(nl, "flannel.2", 0, &l) < 0 || nl_link_set_up(nl, l.ifindex) < 0) {
+		ok(0, "create flannel.2");
+		return;
+	}
+	a = new_applier();
+	b = applier_on(l.ifindex, "flannel.2", "198.19.0.0/16", "198.19.1.0/24");
+	need(a && b);
+	r.a_lo = a->nh_lo;
+	r.a_hi = a->nh_hi;
+	r.b_lo = b->nh_lo;
+	r.b_hi = b->nh_hi;
+	ok(r.a_hi < r.b_lo || r.b_hi < r.a_lo, "the networks' nexthop id ranges are apart "
+	   "(%u..%u, %u..%u)", r.a_lo, r.a_hi, r.b_lo, r.b_hi);
+
+	/* Each one's sync comes after the other installed: the purge at sync is
+	 * where one would take the other's. */
+	feed_green(b, 2, 22);
+	applier_flush(b);
+	feed(a, "{\"type\":\"snapshot\",\"revision\":20}");
+	feed_range(a, "added", 300, 320);
+	feed(a, "{\"type\":\"sync\",\"revision\":20}");
+	applier_flush(a);
+	feed(b, "{\"type\":\"snapshot\",\"revision\":20}");
+	feed_green(b, 2, 22);
+	feed(b, "{\"type\":\"sync\",\"revision\":20}");
+	applier_flush(b);
+	ok(routes_in("100.64.0.0/10") == 20 && routes_in("198.19.0.0/16") == 20,
+	   "both networks' 20 routes each, after both synced (%d %d)",
+	   routes_in("100.64.0.0/10"), routes_in("198.19.0.0/16"));
+	nl_nexthop_dump(nl, nh_range_count, &r);
+	ok(r.in_a == 20 && r.in_b == 20 && r.other == 0,
+	   "nexthops in their own network's range (%d, %d, %d elsewhere)", r.in_a, r.in_b,
+	   r.other);
+	is_int((long)applier_stats(b)->purged, 0, "green purged nothing of blue's");
+
+	/* A restart of one adopts its own and leaves the other's alone. */
+	applier_free(b);
+	b = applier_on(l.ifindex, "flannel.2", "198.19.0.0/16", "198.19.1.0/24");
+	need(b);
+	before = nl_batch_total(applier_nl(b));
+	feed(b, "{\"type\":\"snapshot\",\"revision\":21}");
+	feed_green(b, 2, 22);
+	feed(b, "{\"type\":\"sync\",\"revision\":21}");
+	applier_flush(b);
+	is_int(nl_batch_total(applier_nl(b)) - before, 0,
+	       "a restarted applier rewrites nothing and purges nothing of the other");
+	is_int(routes_in("100.64.0.0/10") + routes_in("198.19.0.0/16"), 40, "40 routes still");
+
+	/* The range used up: new ids come from its start, around those held. */
+	b->next_nhid = b->nh_hi - 1;
+	feed_green(b, 22, 27);
+	applier_flush(b);
+	is_int(routes_in("198.19.0.0/16"), 25, "five more after the range wrapped");
+	memset(&r.in_a, 0, 3 * sizeof(int));
+	nl_nexthop_dump(nl, nh_range_count, &r);
+	is_int(r.in_b, 25, "25 distinct nexthops in the green range");
+	is_int((long)applier_stats(b)->errors, 0, "and the kernel refused none");
+	applier_free(a);
+	applier_free(b);
+}
+
 static void test_alloc_failures(void)
 {
 	int crashes = 0;
@@ -257,6 +394,7 @@ int main(void)
 	}
 	test_apply();
 	test_refused();
+	test_two_networks();
 	test_alloc_failures();
 	nl_close(nl);
 	return tap_done();
