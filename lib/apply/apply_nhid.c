@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "apply/apply_priv.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/mem.h"
 
@@ -18,26 +19,17 @@
 #define NH_RANGES (1u << (32 - NH_SEQ_BITS))
 #define NH_RANGE0_BASE 0x10000u
 
-static uint32_t fnv1a(uint32_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	while (n--)
-		h = (h ^ *c++) * 16777619u;
-	return h;
-}
-
 void nh_range(struct applier *a)
 {
 	const struct prefix *net[2] = { &a->o.network, &a->o.network6 };
-	uint32_t h = 2166136261u, slot = 0;
+	uint32_t h = FL_FNV1A32_INIT, slot = 0;
 
 	for (int i = 0; i < 2; i++) {
 		if (!net[i]->addr.family)
 			continue;
-		h = fnv1a(h, &net[i]->addr.family, sizeof(net[i]->addr.family));
-		h = fnv1a(h, net[i]->addr.b, i ? 16 : 4);
-		h = fnv1a(h, &net[i]->len, sizeof(net[i]->len));
+		h = fl_fnv1a32(h, &net[i]->addr.family, sizeof(net[i]->addr.family));
+		h = fl_fnv1a32(h, net[i]->addr.b, i ? 16 : 4);
+		h = fl_fnv1a32(h, &net[i]->len, sizeof(net[i]->len));
 		slot = 1 + h % (NH_RANGES - 1);
 	}
 	a->nh_lo = slot ? slot << NH_SEQ_BITS : NH_RANGE0_BASE;
