@@ -253,9 +253,28 @@ ipsec_cluster() {
 	in_host 2 flannel-ipsec status --vici="$run2/charon.vici" | tee "$D/status"
 	grep -Eq "^$(subnet_of 1) +192\.0\.2\.1 +ESTABLISHED " "$D/status"
 	[ ! -e "$run2/strongswan.conf" ]
+	[ "$(our_conns 2 "$run2")" -eq 1 ]
 	kill "$APPLY_PID_2"
 	wait_for 10 gone "$APPLY_PID_2"
 	kill -0 "$charon"
+	# Host 1's lease goes while host 2's applier is down: the connection
+	# the earlier run loaded into this charon goes at the next start.
+	kill "$LEASE_PID_1"
+	wait_for 10 gone "$LEASE_PID_1"
+	etcdctl_ del "/coreos.com/network/subnets/$(subnet_of 1 | tr / -)" >/dev/null
+	applier_start 2 flannel-ipsec apply --no-esp-check --iface=eth0 --psk="$PSK" \
+		--vici="$run2/charon.vici" --check-interval=1
+	wait_for 15 grep -q 'no lease wants it (loaded by an earlier run): unloading it' \
+		"$D/apply2.log" || { cat "$D/apply2.log"; false; }
+	wait_for 5 test "$(our_conns 2 "$run2")" -eq 0
+	kill -0 "$charon"
+}
+
+# our_conns I RUNDIR: connections named as flannel-ipsec names them in the
+# charon of host I that listens in RUNDIR.
+our_conns() {
+	in_host "$1" swanctl --list-conns --uri "unix://$2/charon.vici" |
+		grep -cE '^[0-9.]+-[0-9.]+/[0-9]+-[0-9.]+/[0-9]+-[0-9.]+: ' || true
 }
 
 @test "ipsec in a guest kernel: three hosts over ESP, UDPEncap, lease removal, wrong PSK" {

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "ipsec/ipsec_ctl.h"
 
 struct pol_set {
@@ -275,3 +276,75 @@ void read_log(struct ctl *c)
 	}
 }
 
+struct stale_conns {
+	const struct ctl *c;
+	char (*names)[200];
+	struct ipaddr *ips;
+	size_t n, cap;
+	bool nomem;
+};
+
+static bool peer_has(const struct ctl *c, const char *conn, const struct ipaddr *ip)
+{
+	const struct peer *p;
+	size_t it = 0;
+
+	while ((p = htab_next(&c->peers, &it)))
+		if (conn ? strcmp(p->conn, conn) == 0 : addr_equal(&p->ip, ip))
+			return true;
+	return false;
+}
+
+/* Names of ours (ipsec_conn_name's shape) that no peer has now. */
+static int collect_stale(void *arg, const char *name)
+{
+	struct stale_conns *s = arg;
+	struct ipsec_peer_conf pc;
+
+	if (ipsec_conn_parse(name, &pc) < 0 || strlen(name) >= sizeof(s->names[0]) ||
+	    peer_has(s->c, name, NULL))
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		char (*names)[200] = fl_realloc(s->names, cap * sizeof(*names));
+		struct ipaddr *ips = names ? fl_realloc(s->ips, cap * sizeof(*ips)) : NULL;
+
+		if (names)
+			s->names = names;
+		if (!ips) {
+			s->nomem = true;
+			return 0;
+		}
+		s->ips = ips;
+		s->cap = cap;
+	}
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+	s->ips[s->n++] = pc.peer_ip;
+	return 0;
+}
+
+void unload_stale_conns(struct ctl *c)
+{
+	struct stale_conns s = { .c = c };
+	char err[400];
+
+	if (ipsec_list_conns(&c->vc, collect_stale, &s, err, sizeof(err)) < 0) {
+		vici_failed(c, "list charon's connections", err);
+		goto out;
+	}
+	if (s.nomem)
+		log_err("list charon's stale connections: out of memory (some stay loaded)");
+	for (size_t i = 0; i < s.n && c->vc.fd >= 0; i++) {
+		log_info("connection %s: no lease wants it (loaded by an earlier run): unloading it",
+			 s.names[i]);
+		if (ipsec_unload_conn(&c->vc, s.names[i], err, sizeof(err)) < 0)
+			log_warn("unload the connection %s: %s", s.names[i], err);
+		else if (!peer_has(c, NULL, &s.ips[i]) &&
+			 ipsec_unload_key(&c->vc, &s.ips[i], err, sizeof(err)) < 0)
+			log_warn("unload the PSK of %s: %s", s.names[i], err);
+	}
+	c->stale_swept = true;
+out:
+	free(s.names);
+	free(s.ips);
+}

@@ -37,6 +37,7 @@ struct ctl {
 	bool own_known, key_loaded;
 	uint32_t gen;
 	bool in_snapshot, synced, dirty;
+	bool stale_swept;     /* connections of an earlier run unloaded */
 	int timer_fd;
 	int64_t restart_at;
 	unsigned restarts;
@@ -55,6 +56,9 @@ void forget_charon(struct ctl *c);
 void vici_failed(struct ctl *c, const char *what, const char *err);
 /* Ours as they should be: missing ones back, after a sync stale ones out. */
 void check_policies(struct ctl *c);
+/* After the first sync: connections an earlier run loaded into a charon
+ * that outlived it (--vici) and no lease wants now go, with their keys. */
+void unload_stale_conns(struct ctl *c);
 /* Report peers that come up, go down, or never come up. */
 void check_sas(struct ctl *c);
 /* charon's log events: an authentication failure names its peer. */

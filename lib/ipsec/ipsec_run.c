@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/htab.h"
 #include "base/log.h"
 #include "ipsec/charon.h"
@@ -158,6 +159,8 @@ static void reconcile(struct ctl *c)
 	while (c->vc.fd >= 0 && (p = htab_next(&c->peers, &it)))
 		if (!p->loaded)
 			load_peer(c, p);
+	if (c->synced && !c->stale_swept && c->vc.fd >= 0)
+		unload_stale_conns(c);
 }
 
 static void supervise_charon(struct ctl *c)
@@ -197,13 +200,11 @@ static void tick(struct ctl *c)
 /* A reqid of 76 in its top byte, stable for a subnet, unique among peers. */
 static uint32_t pick_reqid(struct ctl *c, const struct prefix *s)
 {
-	uint32_t h = 2166136261u;
+	uint8_t len = (uint8_t)s->len;
+	uint32_t h = fl_fnv1a32(fl_fnv1a32(FL_FNV1A32_INIT, s->addr.b, 4), &len, 1);
 	struct peer *p;
 	size_t it;
 
-	for (int i = 0; i < 4; i++)
-		h = (h ^ s->addr.b[i]) * 16777619u;
-	h = (h ^ s->len) * 16777619u;
 	for (uint32_t k = 0; k < 0xffffff; k++) {
 		uint32_t r = XFRM_REQID_TAG << 24 | (((h + k) & 0xffffff) ?: 1);
 		bool taken = false;
@@ -365,6 +366,8 @@ static int on_event(void *arg, const struct event *ev)
 		if (!c->synced) {
 			c->synced = true;
 			check_policies(c); /* stale policies of an earlier run go now */
+			if (c->vc.fd >= 0)
+				unload_stale_conns(c); /* and stale connections */
 			if (c->o->synced)
 				c->o->synced(c->o->synced_arg);
 		}
