@@ -15,6 +15,8 @@ LIBEXEC  ?= $(PREFIX)/libexec/flannel
 SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 CNIDIRS  ?= /opt/cni/bin /usr/lib/cni
 
+# Compile on every core; the tests themselves run one after another.
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 1)
 CC       ?= cc
 PKGS      = libcurl jansson libmnl libssl libcrypto
 # The release, then the commit it was built from.
@@ -46,7 +48,7 @@ HDRS     := $(wildcard lib/*/*.h)
 # libFuzzer harnesses (tests/fuzz/fuzz_*.c): clang, their own objects.
 FUZZ_CC  ?= clang
 FUZZ_S   ?= 60
-FUZZ_CHECK_S ?= 30
+FUZZ_CHECK_S ?= 20
 FUZZFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
 	    -fno-sanitize-recover=all -O1 -g
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

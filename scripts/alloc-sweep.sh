@@ -10,7 +10,8 @@
 #   scripts/alloc-sweep.sh [-n SAMPLES] TEST...
 #
 # -n SAMPLES: at most SAMPLES values of N per test, spread evenly over 1..K
-# (1 and K included); 0, the default, sweeps them all.  Prints one TAP line
+# (1 and K included); 0, the default, sweeps them all.  SWEEP_JOBS tests at
+# once (default: one per core).  Prints one TAP line
 # per test, and for a failure the value of N, the command to repeat it and
 # the first lines of the report.
 set -eu -o pipefail
@@ -45,34 +46,58 @@ values() {
 	fi
 }
 
-n=0 failed=0
-for t in "$@"; do
-	n=$((n + 1))
+# sweep_one N TEST: TEST's TAP line (and for a failure the details) into
+# $tmp/N.tap.  The tests use ephemeral ports and names of their own pid, so
+# several run at once.
+sweep_one() {
+	local n=$1 t=$2 name k tried=0 bad='' v rc=0
 	name=${t##*/}
 	k=$(FAIL_ALLOC_COUNT=1 timeout 300 "$t" 2>&1 >/dev/null |
 		sed -n 's/^fl_alloc: \([0-9]*\) allocations$/\1/p' | sort -n | tail -n 1 || true)
 	if [ -z "$k" ]; then
-		echo "ok $n - $name: no allocation through lib/base/mem.c # SKIP nothing to fail"
-		continue
+		echo "ok $n - $name: no allocation through lib/base/mem.c # SKIP nothing to fail" >"$tmp/$n.tap"
+		return 0
 	fi
-	tried=0 bad=
 	for v in $(values "$k"); do
 		tried=$((tried + 1))
 		rc=0
-		FAIL_ALLOC_AT=$v timeout 120 "$t" >"$tmp/out" 2>"$tmp/err" || rc=$?
-		if [ "$rc" -ge 124 ] || [ "$rc" = 86 ] || grep -qE "$report" "$tmp/err"; then
+		FAIL_ALLOC_AT=$v timeout 120 "$t" >"$tmp/$n.out" 2>"$tmp/$n.err" || rc=$?
+		if [ "$rc" -ge 124 ] || [ "$rc" = 86 ] || grep -qE "$report" "$tmp/$n.err"; then
 			bad=$v
 			break
 		fi
 	done
 	if [ -z "$bad" ]; then
-		echo "ok $n - $name: $k allocations, $tried failed one at a time: 0 crashes, leaks or sanitizer reports"
-		continue
+		echo "ok $n - $name: $k allocations, $tried failed one at a time: 0 crashes, leaks or sanitizer reports" >"$tmp/$n.tap"
+		return 0
 	fi
-	failed=$((failed + 1))
-	echo "not ok $n - $name: allocation $bad of $k failed: exit status $rc"
-	echo "#   repeat: FAIL_ALLOC_AT=$bad $t"
-	grep -E -A12 "$report" "$tmp/err" | head -n 24 | sed 's/^/#   /' || true
+	{
+		echo "not ok $n - $name: allocation $bad of $k failed: exit status $rc"
+		echo "#   repeat: FAIL_ALLOC_AT=$bad $t"
+		grep -E -A12 "$report" "$tmp/$n.err" | head -n 24 | sed 's/^/#   /' || true
+	} >"$tmp/$n.tap"
+}
+
+# SWEEP_JOBS (default: the number of cores) tests at a time, reported in order.
+jobs_max=${SWEEP_JOBS:-$(nproc 2>/dev/null || echo 1)}
+n=0
+for t in "$@"; do
+	n=$((n + 1))
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+		wait -n || true
+	done
+	sweep_one "$n" "$t" &
+done
+wait || true
+failed=0
+for i in $(seq 1 "$n"); do
+	if [ ! -s "$tmp/$i.tap" ]; then
+		echo "not ok $i - ${!i##*/}: the sweep itself stopped (see its stderr)" >"$tmp/$i.tap"
+	fi
+	cat "$tmp/$i.tap"
+	if grep -q '^not ok' "$tmp/$i.tap"; then
+		failed=$((failed + 1))
+	fi
 done
 echo "1..$n"
 [ "$failed" = 0 ]

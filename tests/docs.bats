@@ -86,7 +86,7 @@ long_running() {
 
 # block_script FILE: the block's commands (continued lines joined) as a
 # bash script: assignments and "." run in the shell, a trailing "&" in the
-# background, a daemon for 3 s (then stopped: fine), anything else for at
+# background, a daemon for 2 s (then stopped: fine), anything else for at
 # most 20 s and must succeed.
 block_script() {
 	local cmd="" line
@@ -118,7 +118,7 @@ emit_cmd() {
 	elif [[ "$c" == *'&' || "$c" == *'&  #'* ]]; then
 		printf '%s\n' "$c"
 	elif long_running "$c"; then
-		printf 'timeout 3 bash -o pipefail -c %s; st=$?; [ $st = 0 ] || [ $st = 124 ] || fail $st %s\n' "$q" "$q"
+		printf 'timeout 2 bash -o pipefail -c %s; st=$?; [ $st = 0 ] || [ $st = 124 ] || fail $st %s\n' "$q" "$q"
 	else
 		printf 'timeout 20 bash -o pipefail -c %s || fail $? %s\n' "$q" "$q"
 	fi
