@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/sdnotify.h"
 #include "base/sig.h"
+#include "base/timefmt.h"
 #include "etcd/etcd_cli.h"
 #include "etcd/etcd.h"
 #include "etcd/watch.h"
@@ -22,6 +23,7 @@ enum {
 	OPT_EXPIRATIONS,
 	OPT_ONCE,
 	OPT_STATE_DIR,
+	OPT_PROBE_INTERVAL,
 };
 
 static const struct option options[] = {
@@ -32,6 +34,7 @@ static const struct option options[] = {
 	{ "expirations", no_argument, NULL, OPT_EXPIRATIONS },
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -47,6 +50,8 @@ static void usage(FILE *f)
 		"  --expirations            look up each lease's expiry (one request per lease)\n"
 		"  --once                   exit after the first sync marker\n"
 		"  --state-dir=DIR          the state file's directory (/run/flannel/state)\n"
+		"  --probe-interval=DURATION  ask the watched etcd member whether it is alive\n"
+		"                           after this long without a word (default 30s; 0: never)\n"
 		"  -v N                     verbosity (0, 1, 2)\n%s",
 		cli_etcd_usage);
 	fputs(cli_remote_usage, f);
@@ -56,6 +61,7 @@ struct args {
 	struct cli_etcd etcd;
 	const char *subnet_file, *state_dir;
 	long page;
+	int64_t probe_ms;
 	bool expirations, once;
 };
 
@@ -70,6 +76,12 @@ static int parse_one(struct args *a, int opt, const char *arg)
 	case OPT_EXPIRATIONS: a->expirations = true; return 0;
 	case OPT_ONCE: a->once = true; return 0;
 	case OPT_STATE_DIR: a->state_dir = arg; return 0;
+	case OPT_PROBE_INTERVAL:
+		a->probe_ms = strcmp(arg, "0") == 0 ? 0 : duration_parse_ms(arg);
+		if (a->probe_ms >= 0)
+			return 0;
+		log_err("--probe-interval %s: not a duration such as 30s or 0", arg);
+		return -1;
 	case OPT_PAGE_SIZE:
 		if (cli_long(arg, 1, 100000, &a->page) == 0)
 			return 0;
@@ -101,6 +113,7 @@ static int run(struct args *a)
 	w.page = a->page;
 	w.expirations = a->expirations;
 	w.once = a->once;
+	w.probe_ms = a->probe_ms;
 	w.synced = sd_notify_ready;
 	w.synced_arg = getenv("NOTIFY_SOCKET");
 	if (!a->once)
@@ -113,7 +126,7 @@ static int run(struct args *a)
 
 int main(int argc, char **argv)
 {
-	struct args a = { .subnet_file = "/run/flannel/subnet.env", .page = 500 };
+	struct args a = { .subnet_file = "/run/flannel/subnet.env", .page = 500, .probe_ms = 30000 };
 	int opt, rc = 0, inserted = 0;
 
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);

@@ -363,6 +363,44 @@ op() {
 	figure "three-member etcd, leader m$l and watched m2 killed: $(wc -l <"$D/got") of $((n + n / 3)) events, 0 lost, 0 duplicated, in etcd's order (revision $rev)"
 }
 
+@test "faults: the watched member of a three-member etcd frozen (SIGSTOP): the watch asks it, moves to another member, and a lease written meanwhile arrives" {
+	need_root
+	local i t0 t1
+	EDIR=$(mktemp -d "/dev/shm/flannel-etcd.$(fl_id).XXXX")
+	echo "$EDIR" >>"$BATS_TEST_TMPDIR/dirs"
+	D=$BATS_TEST_TMPDIR
+	CP=() PP=() MPID=()
+	for i in 1 2 3; do CP[i]=$(free_port); PP[i]=$(free_port); done
+	ICLUSTER="m1=http://127.0.0.1:${PP[1]},m2=http://127.0.0.1:${PP[2]},m3=http://127.0.0.1:${PP[3]}"
+	ALL="http://127.0.0.1:${CP[1]},http://127.0.0.1:${CP[2]},http://127.0.0.1:${CP[3]}"
+	for i in 1 2 3; do member_start "$i"; done
+	wait_for 20 leader
+	op put "$P/config" "$CONF"
+	op put "$P/subnets/100.64.1.0-24" '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"host-gw"}'
+	# The watch talks to member 2 first; a silent stream is checked after 2 s.
+	flannel-watch --etcd-endpoints="http://127.0.0.1:${CP[2]},http://127.0.0.1:${CP[1]},http://127.0.0.1:${CP[3]}" \
+		--subnet-file="$D/none.env" --probe-interval=2s --etcd-timeout=1s -v 1 \
+		>"$D/w.out" 2>"$D/w.err" 3>&- &
+	track_pid "$!"
+	wait_for 10 grep -q '"type":"sync"' "$D/w.out"
+	# A frozen process: its kernel still keeps the TCP stream up.
+	kill -STOP "${MPID[2]}"
+	t0=$(date +%s%N)
+	op put "$P/subnets/100.64.2.0-24" '{"PublicIP":"198.18.0.2","PublicIPv6":null,"BackendType":"host-gw"}'
+	wait_for 15 grep -q '"key":"100.64.2.0-24"' "$D/w.out" ||
+		{ kill -CONT "${MPID[2]}"; cat "$D/w.err"; false; }
+	t1=$(date +%s%N)
+	kill -CONT "${MPID[2]}"
+	cat "$D/w.err"
+	grep -q "etcd member http://127.0.0.1:${CP[2]} does not answer while its watch stream is silent" "$D/w.err"
+	grep -q 'resuming from revision' "$D/w.err"
+	# Still watching, from the member it moved to: one more change, each event once.
+	op put "$P/subnets/100.64.3.0-24" '{"PublicIP":"198.18.0.3","PublicIPv6":null,"BackendType":"host-gw"}'
+	wait_for 10 grep -q '"key":"100.64.3.0-24"' "$D/w.out"
+	[ "$(grep -c '"type":"added"' "$D/w.out")" -eq 3 ]
+	figure "watched member frozen: the lease written meanwhile arrived after $(( (t1 - t0) / 1000000 )) ms (--probe-interval=2s, --etcd-timeout=1s)"
+}
+
 # vx_state NS: routes, nexthops, neighbours and FDB of flannel.1 in NS,
 # without the nexthop ids (a restart may number them differently).
 vx_state() {

@@ -114,6 +114,14 @@ int etcd_watch_open(struct etcd *e, const char *key, const char *range_end, int6
  * (reconnect), or the callback's non-zero return.
  */
 int etcd_watch_poll(struct etcd_watch *w, int timeout_ms);
+/*
+ * A stream stays silent for ever when its member is frozen (a stopped
+ * process, a wedged host whose kernel still keeps TCP up): ask that member
+ * a small serializable question.  ETCD_OK when it answers within the
+ * request timeout; else ETCD_ERR_UNAVAILABLE, the stream ended as a broken
+ * one would (the next open goes to the next endpoint).
+ */
+int etcd_watch_probe(struct etcd_watch *w);
 /* Extra fd to wake the poll (e.g. a self-pipe for signals); -1 for none. */
 void etcd_watch_set_wakeup_fd(struct etcd_watch *w, int fd);
 void etcd_watch_close(struct etcd_watch *w);

@@ -17,6 +17,7 @@ struct etcd_watch {
 	struct etcd *e;
 	struct etcd_stream *st;
 	char *body;
+	char *probe;  /* the small question of etcd_watch_probe */
 	struct buf in;
 	etcd_watch_cb cb;
 	void *arg;
@@ -161,12 +162,16 @@ static int build_body(struct etcd_watch *w, const char *key, const char *range_e
 		json_decref(cr);
 		return ETCD_ERR_NOMEM;
 	}
-	free(k);
-	free(r);
 	req = json_pack("{s:o}", "create_request", cr);
 	w->body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
-	return w->body ? ETCD_OK : ETCD_ERR_NOMEM;
+	/* Answered by the member itself (serializable), with a number only. */
+	req = json_pack("{s:s,s:b,s:b}", "key", k, "count_only", 1, "serializable", 1);
+	w->probe = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	free(k);
+	free(r);
+	return w->body && w->probe ? ETCD_OK : ETCD_ERR_NOMEM;
 }
 
 static int stream_open(struct etcd_watch *w)
@@ -280,6 +285,33 @@ int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
 	}
 }
 
+int etcd_watch_probe(struct etcd_watch *w)
+{
+	struct etcd_tx *t;
+	struct buf resp = { 0 };
+	char cause[256] = "";
+	long http = 0;
+	int rc;
+
+	if (w->rw || w->done)
+		return w->done && w->cb_rc ? w->cb_rc : ETCD_OK;
+	t = w->e->tx[w->ep_idx];
+	rc = t->ops->request(t, "POST", "/v3/kv/range", w->probe, etcd_auth(w->e), &http, &resp,
+			     cause, sizeof(cause));
+	buf_free(&resp);
+	/* Any answer, even a refusal, shows the member alive. */
+	if (rc == ETCD_OK || rc == ETCD_ERR_AUTH || rc == ETCD_ERR_USAGE)
+		return ETCD_OK;
+	if (rc == ETCD_ERR_NOMEM)
+		return rc;
+	etcd_set_error(w->e, "etcd member %s does not answer while its watch stream is silent: %s",
+		       w->ep, cause);
+	w->done = true;
+	w->e->cur = (w->ep_idx + 1) % w->e->n_eps;
+	w->e->token[0] = '\0';
+	return ETCD_ERR_UNAVAILABLE;
+}
+
 int etcd_watch_feed(struct etcd *e, etcd_watch_cb cb, void *arg, const char *data, size_t n)
 {
 	struct etcd_watch w = { .e = e, .cb = cb, .arg = arg, .wake_fd = -1 };
@@ -298,6 +330,7 @@ void etcd_watch_close(struct etcd_watch *w)
 	if (w->st)
 		w->st->ops->stream_close(w->st);
 	free(w->body);
+	free(w->probe);
 	free(w->in.data);
 	free(w);
 }
