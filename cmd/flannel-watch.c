@@ -61,7 +61,6 @@ struct args {
 	struct cli_etcd etcd;
 	const char *subnet_file, *state_dir;
 	long page;
-	int64_t probe_ms;
 	bool expirations, once;
 };
 
@@ -76,12 +75,16 @@ static int parse_one(struct args *a, int opt, const char *arg)
 	case OPT_EXPIRATIONS: a->expirations = true; return 0;
 	case OPT_ONCE: a->once = true; return 0;
 	case OPT_STATE_DIR: a->state_dir = arg; return 0;
-	case OPT_PROBE_INTERVAL:
-		a->probe_ms = strcmp(arg, "0") == 0 ? 0 : duration_parse_ms(arg);
-		if (a->probe_ms >= 0)
-			return 0;
-		log_err("--probe-interval %s: not a duration such as 30s or 0", arg);
-		return -1;
+	case OPT_PROBE_INTERVAL: {
+		int64_t ms = strcmp(arg, "0") == 0 ? 0 : duration_parse_ms(arg);
+
+		if (ms < 0) {
+			log_err("--probe-interval %s: not a duration such as 30s or 0", arg);
+			return -1;
+		}
+		a->etcd.opts.watch_probe_ms = ms ? (long)ms : -1;
+		return 0;
+	}
 	case OPT_PAGE_SIZE:
 		if (cli_long(arg, 1, 100000, &a->page) == 0)
 			return 0;
@@ -113,7 +116,6 @@ static int run(struct args *a)
 	w.page = a->page;
 	w.expirations = a->expirations;
 	w.once = a->once;
-	w.probe_ms = a->probe_ms;
 	w.synced = sd_notify_ready;
 	w.synced_arg = getenv("NOTIFY_SOCKET");
 	if (!a->once)
@@ -126,7 +128,7 @@ static int run(struct args *a)
 
 int main(int argc, char **argv)
 {
-	struct args a = { .subnet_file = "/run/flannel/subnet.env", .page = 500, .probe_ms = 30000 };
+	struct args a = { .subnet_file = "/run/flannel/subnet.env", .page = 500 };
 	int opt, rc = 0, inserted = 0;
 
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);

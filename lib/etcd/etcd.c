@@ -132,6 +132,8 @@ int etcd_open(const struct etcd_opts *o, struct etcd **out, char *err, size_t er
 	e->password = fl_strdup_opt(o->password, &bad);
 	e->tls = (struct etcd_tls){ e->cafile, e->certfile, e->keyfile };
 	e->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : ETCD_DEFAULT_TIMEOUT_MS;
+	e->watch_probe_ms = o->watch_probe_ms < 0 ? 0 :
+			    o->watch_probe_ms ? o->watch_probe_ms : ETCD_DEFAULT_WATCH_PROBE_MS;
 	if (bad) {
 		rc = ETCD_ERR_NOMEM;
 		goto fail;

@@ -10,12 +10,16 @@
 #define ETCD_DEFAULT_ENDPOINTS "http://127.0.0.1:4001,http://127.0.0.1:2379"
 #define ETCD_DEFAULT_PREFIX "/coreos.com/network"
 #define ETCD_DEFAULT_TIMEOUT_MS 5000
+#define ETCD_DEFAULT_WATCH_PROBE_MS 30000
 
 struct etcd_opts {
 	const char *endpoints; /* comma-separated URLs */
 	const char *cafile, *certfile, *keyfile;
 	const char *username, *password;
 	long timeout_ms;       /* every request; 0 = the default */
+	/* A watch stream silent this long has its member asked whether it is
+	 * alive (etcd_watch_poll); 0: the default (30 s), -1: never. */
+	long watch_probe_ms;
 	/* Client mode: flannel-servers (HOST:PORT, comma-separated, tried in
 	 * turn) answer instead of etcd (lib/etcd/etcd_remote.c). */
 	const char *remote;
@@ -111,17 +115,14 @@ int etcd_watch_open(struct etcd *e, const char *key, const char *range_end, int6
 /*
  * Move the stream on for at most timeout_ms.  Returns ETCD_OK when time ran
  * out with the stream still open, ETCD_ERR_UNAVAILABLE when the stream ended
- * (reconnect), or the callback's non-zero return.
+ * (reconnect), or the callback's non-zero return.  A stream can stay silent
+ * for ever when its member is frozen (a stopped process, a wedged host
+ * whose kernel still keeps TCP up): after watch_probe_ms without a byte the
+ * member is asked a small serializable question, and no answer within the
+ * request timeout ends the stream as a broken one would (the next open goes
+ * to the next endpoint).
  */
 int etcd_watch_poll(struct etcd_watch *w, int timeout_ms);
-/*
- * A stream stays silent for ever when its member is frozen (a stopped
- * process, a wedged host whose kernel still keeps TCP up): ask that member
- * a small serializable question.  ETCD_OK when it answers within the
- * request timeout; else ETCD_ERR_UNAVAILABLE, the stream ended as a broken
- * one would (the next open goes to the next endpoint).
- */
-int etcd_watch_probe(struct etcd_watch *w);
 /* Extra fd to wake the poll (e.g. a self-pipe for signals); -1 for none. */
 void etcd_watch_set_wakeup_fd(struct etcd_watch *w, int fd);
 void etcd_watch_close(struct etcd_watch *w);

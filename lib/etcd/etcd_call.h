@@ -17,6 +17,7 @@ struct etcd {
 	char *cafile, *certfile, *keyfile, *username, *password;
 	struct etcd_tls tls;      /* points to the three files above */
 	long timeout_ms;
+	long watch_probe_ms;      /* 0: never (etcd_opts says -1) */
 	struct buf resp;
 	char token[512];
 	char err[768];

@@ -17,7 +17,8 @@ struct etcd_watch {
 	struct etcd *e;
 	struct etcd_stream *st;
 	char *body;
-	char *probe;  /* the small question of etcd_watch_probe */
+	char *probe;  /* the small question of probe() */
+	int64_t heard_ms; /* monotonic: the last bytes from the stream */
 	struct buf in;
 	etcd_watch_cb cb;
 	void *arg;
@@ -121,6 +122,7 @@ static int watch_data(void *arg, const char *data, size_t n)
 	size_t start = 0;
 	char *nl;
 
+	w->heard_ms = mono_ms();
 	if (w->cb_rc)
 		return 1;
 	if (buf_add(&w->in, data, n) < 0) {
@@ -213,6 +215,7 @@ int etcd_watch_open(struct etcd *e, const char *key, const char *range_end, int6
 	w->ep_idx = e->cur;
 	snprintf(w->ep, sizeof(w->ep), "%s", e->eps[e->cur]);
 	rc = build_body(w, key, range_end, start_rev, prev_kv);
+	w->heard_ms = mono_ms();
 	if (rc == ETCD_OK)
 		rc = etcd_ensure_auth(e, w->ep_idx);
 	if (rc == ETCD_OK)
@@ -258,34 +261,7 @@ static int stream_ended(struct etcd_watch *w, int rc, int http, const char *caus
 	return ETCD_ERR_UNAVAILABLE;
 }
 
-int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
-{
-	int64_t deadline = mono_ms() + timeout_ms;
-	char cause[256] = "";
-
-	if (w->rw)
-		return remote_watch_poll(w->rw, w->wake_fd, timeout_ms);
-	if (w->done)
-		return w->cb_rc ? w->cb_rc : ETCD_ERR_UNAVAILABLE;
-	for (;;) {
-		int http = 0, left;
-		int rc = w->st->ops->stream_read(w->st, &http, cause, sizeof(cause));
-
-		if (rc != HTTP_OK)
-			return stream_ended(w, rc, http, cause);
-		if (w->cb_rc) {
-			w->done = true;
-			return w->cb_rc;
-		}
-		left = (int)(deadline - mono_ms());
-		if (left <= 0)
-			return ETCD_OK;
-		if (w->st->ops->stream_wait(w->st, w->wake_fd, left))
-			return ETCD_OK;
-	}
-}
-
-int etcd_watch_probe(struct etcd_watch *w)
+static int probe(struct etcd_watch *w)
 {
 	struct etcd_tx *t;
 	struct buf resp = { 0 };
@@ -310,6 +286,37 @@ int etcd_watch_probe(struct etcd_watch *w)
 	w->e->cur = (w->ep_idx + 1) % w->e->n_eps;
 	w->e->token[0] = '\0';
 	return ETCD_ERR_UNAVAILABLE;
+}
+
+int etcd_watch_poll(struct etcd_watch *w, int timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+	char cause[256] = "";
+
+	if (w->rw)
+		return remote_watch_poll(w->rw, w->wake_fd, timeout_ms);
+	if (w->done)
+		return w->cb_rc ? w->cb_rc : ETCD_ERR_UNAVAILABLE;
+	for (;;) {
+		int http = 0, left;
+		int rc = w->st->ops->stream_read(w->st, &http, cause, sizeof(cause));
+
+		if (rc != HTTP_OK)
+			return stream_ended(w, rc, http, cause);
+		if (w->cb_rc) {
+			w->done = true;
+			return w->cb_rc;
+		}
+		left = (int)(deadline - mono_ms());
+		if (left <= 0) {
+			if (!w->e->watch_probe_ms || mono_ms() - w->heard_ms < w->e->watch_probe_ms)
+				return ETCD_OK;
+			w->heard_ms = mono_ms();
+			return probe(w);
+		}
+		if (w->st->ops->stream_wait(w->st, w->wake_fd, left))
+			return ETCD_OK;
+	}
 }
 
 int etcd_watch_feed(struct etcd *e, etcd_watch_cb cb, void *arg, const char *data, size_t n)

@@ -192,7 +192,6 @@ static int snapshot(struct lease_watch *w)
 struct session {
 	struct lease_watch *w;
 	bool compacted;
-	bool heard;   /* something came since the last look */
 };
 
 static int on_change(void *arg, const struct etcd_watch_event *we)
@@ -202,7 +201,6 @@ static int on_change(void *arg, const struct etcd_watch_event *we)
 	struct event ev;
 	int rc = 0;
 
-	s->heard = true;
 	if (we->type == EW_COMPACTED) {
 		s->compacted = true;
 		return 1;
@@ -257,7 +255,6 @@ static int stream(struct lease_watch *w)
 	struct session s = { .w = w };
 	struct etcd_watch *wt = NULL;
 	char base[512], *end;
-	int64_t quiet_since;
 	int rc;
 
 	if (acquire_key(w->prefix, "", base, sizeof(base)) < 0 || !(end = etcd_prefix_end(base)))
@@ -267,21 +264,12 @@ static int stream(struct lease_watch *w)
 	if (rc != ETCD_OK)
 		return rc;
 	etcd_watch_set_wakeup_fd(wt, sig_fd());
-	quiet_since = mono_ms();
 	do {
 		if (sig_stop_requested()) {
 			rc = WATCH_STOP;
 			break;
 		}
 		rc = etcd_watch_poll(wt, 1000);
-		if (rc == ETCD_OK && s.heard) {
-			s.heard = false;
-			quiet_since = mono_ms();
-		} else if (rc == ETCD_OK && w->probe_ms > 0 &&
-			   mono_ms() - quiet_since >= w->probe_ms) {
-			rc = etcd_watch_probe(wt);
-			quiet_since = mono_ms();
-		}
 		publish(w, NULL);
 	} while (rc == ETCD_OK);
 	etcd_watch_close(wt);

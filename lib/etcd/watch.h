@@ -17,8 +17,6 @@ struct lease_watch {
 	long page;                /* keys per range request */
 	bool expirations;         /* look up each lease's TTL (one request per lease) */
 	bool once;                /* stop after the first sync */
-	int64_t probe_ms;         /* a stream silent this long has its member
-				   * asked whether it is alive; 0: never */
 	void (*synced)(void *arg); /* after the first sync */
 	void *synced_arg;
 	struct state *state;      /* the state file (status/state.h), or NULL */
