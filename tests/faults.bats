@@ -295,9 +295,10 @@ op() {
 	return 1
 }
 
-@test "faults: a three-member etcd losing its leader and the watched member under a writer: no event lost or duplicated" {
-	need_root
-	local i k l w n=240
+# etcd3_start: three members on 127.0.0.1 (data in /dev/shm), a leader
+# elected, the network config put; CP/PP/MPID by member, ALL the endpoints.
+etcd3_start() {
+	local i
 	EDIR=$(mktemp -d "/dev/shm/flannel-etcd.$(fl_id).XXXX")
 	echo "$EDIR" >>"$BATS_TEST_TMPDIR/dirs"
 	D=$BATS_TEST_TMPDIR
@@ -308,6 +309,12 @@ op() {
 	for i in 1 2 3; do member_start "$i"; done
 	wait_for 20 leader
 	op put "$P/config" "$CONF"
+}
+
+@test "faults: a three-member etcd losing its leader and the watched member under a writer: no event lost or duplicated" {
+	need_root
+	local i k l w n=240
+	etcd3_start
 	# The watch talks to member 2 first.
 	flannel-watch --etcd-endpoints="http://127.0.0.1:${CP[2]},http://127.0.0.1:${CP[1]},http://127.0.0.1:${CP[3]}" \
 		--subnet-file="$D/none.env" >"$D/w.out" 2>"$D/w.err" 3>&- &
@@ -365,17 +372,8 @@ op() {
 
 @test "faults: the watched member of a three-member etcd frozen (SIGSTOP): the watch asks it, moves to another member, and a lease written meanwhile arrives" {
 	need_root
-	local i t0 t1
-	EDIR=$(mktemp -d "/dev/shm/flannel-etcd.$(fl_id).XXXX")
-	echo "$EDIR" >>"$BATS_TEST_TMPDIR/dirs"
-	D=$BATS_TEST_TMPDIR
-	CP=() PP=() MPID=()
-	for i in 1 2 3; do CP[i]=$(free_port); PP[i]=$(free_port); done
-	ICLUSTER="m1=http://127.0.0.1:${PP[1]},m2=http://127.0.0.1:${PP[2]},m3=http://127.0.0.1:${PP[3]}"
-	ALL="http://127.0.0.1:${CP[1]},http://127.0.0.1:${CP[2]},http://127.0.0.1:${CP[3]}"
-	for i in 1 2 3; do member_start "$i"; done
-	wait_for 20 leader
-	op put "$P/config" "$CONF"
+	local t0 t1
+	etcd3_start
 	op put "$P/subnets/100.64.1.0-24" '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"host-gw"}'
 	# The watch talks to member 2 first; a silent stream is checked after 2 s.
 	flannel-watch --etcd-endpoints="http://127.0.0.1:${CP[2]},http://127.0.0.1:${CP[1]},http://127.0.0.1:${CP[3]}" \

@@ -18,22 +18,31 @@ wait_env() {
 
 # A container namespace on host I with the subnet's .2 address.
 add_container() {
-	local i=$1 c gw len
-	c="$(fl_id)c$i"
+	local gw
+	env_container "$1" "$RUN/h$1/subnet.env" ""
 	# shellcheck disable=SC1090
-	. "$RUN/h$i/subnet.env"
-	gw=${FLANNEL_SUBNET%/*}
-	len=${FLANNEL_SUBNET#*/}
+	gw=$(. "$RUN/h$1/subnet.env" && echo "${FLANNEL_SUBNET%/*}")
+	eval "CIP_$1=${gw%.*}.$(( ${gw##*.} + 1 ))"
+}
+
+# env_container I ENVFILE SUFFIX: namespace "<id>cI<SUFFIX>" behind host I at
+# .2 of ENVFILE's FLANNEL_SUBNET, its host side veth "c<id><SUFFIX>" at .1.
+env_container() {
+	local i=$1 c v sub gw len
+	c="$(fl_id)c$i$3"
+	v="c$(fl_id)$3"
+	sub=$(sed -n 's/^FLANNEL_SUBNET=//p' "$2")
+	gw=${sub%/*}
+	len=${sub#*/}
 	ip netns add "$c"
 	echo "$c" >>"$BATS_TEST_TMPDIR/netns"
 	ip -n "$c" link set lo up
-	ip link add "c$(fl_id)" netns "$(host_ns "$i")" type veth peer name eth0 netns "$c"
-	ip -n "$(host_ns "$i")" addr add "$FLANNEL_SUBNET" dev "c$(fl_id)"
-	ip -n "$(host_ns "$i")" link set "c$(fl_id)" up
+	ip link add "$v" netns "$(host_ns "$i")" type veth peer name eth0 netns "$c"
+	ip -n "$(host_ns "$i")" addr add "$sub" dev "$v"
+	ip -n "$(host_ns "$i")" link set "$v" up
 	ip -n "$c" addr add "${gw%.*}.$(( ${gw##*.} + 1 ))/$len" dev eth0
 	ip -n "$c" link set eth0 up
 	ip -n "$c" route add default via "$gw"
-	eval "CIP_$i=${gw%.*}.$(( ${gw##*.} + 1 ))"
 }
 
 ping_containers() {

@@ -135,24 +135,6 @@ teardown() {
 	etcdctl_ get --prefix --keys-only /coreos.com/network/green/subnets/ | grep -q '100.66.'
 }
 
-# net_container I NET: a container namespace on host I for network NET,
-# at .2 of host I's subnet of it (from $RUN/nI/NET.env).
-net_container() {
-	local i=$1 net=$2 c v sub
-	c="$(fl_id)c$i${net:0:1}"
-	v="c$(fl_id)$i${net:0:1}"
-	sub=$(sed -n 's/^FLANNEL_SUBNET=//p' "$RUN/n$i/$net.env")
-	ip netns add "$c"
-	echo "$c" >>"$BATS_TEST_TMPDIR/netns"
-	ip -n "$c" link set lo up
-	ip link add "$v" netns "$(host_ns "$i")" type veth peer name eth0 netns "$c"
-	ip -n "$(host_ns "$i")" addr add "$sub" dev "$v"
-	ip -n "$(host_ns "$i")" link set "$v" up
-	ip -n "$c" addr add "${sub%.1/*}.2/${sub#*/}" dev eth0
-	ip -n "$c" link set eth0 up
-	ip -n "$c" route add default via "${sub%/*}"
-}
-
 @test "multi-network mode: three vxlan networks in one flanneld, each its own routes and nexthops; pings in each; nothing purged, a restart rewrites nothing" {
 	local net vni=1 sub
 	for net in blue green red; do
@@ -169,7 +151,8 @@ net_container() {
 	for i in 1 2; do
 		for net in blue green red; do
 			wait_for 15 test -s "$RUN/n$i/$net.env"
-			net_container "$i" "$net"
+			# veth names: "c<id><host><n>" fits IFNAMSIZ.
+			env_container "$i" "$RUN/n$i/$net.env" "$i${net:0:1}"
 		done
 	done
 	for net in blue green red; do
@@ -177,7 +160,7 @@ net_container() {
 		# nexthop shape: the route names a nexthop on this network's device.
 		wait_for 10 bash -c "ip -n '$(host_ns 1)' route show '$sub' | grep -q nhid" ||
 			{ ip -n "$(host_ns 1)" route; cat "$RUN/multi1.log"; false; }
-		wait_for 10 ip netns exec "$(fl_id)c1${net:0:1}" ping -c 1 -W 1 "${sub%.0/24}.2"
+		wait_for 10 ip netns exec "$(fl_id)c11${net:0:1}" ping -c 1 -W 1 "${sub%.0/24}.2"
 	done
 	ip -n "$(host_ns 1)" -d link show flannel.3 | grep -q 'vxlan id 3'
 	# Three nexthop ids on each host, one per network and far apart.
