@@ -47,8 +47,16 @@ static int knh_add(const struct nl_nexthop *nh, void *arg)
 	struct kstate *k = arg;
 	struct nl_nexthop *e;
 
-	if (nh->id < k->nh_lo || nh->id > k->nh_hi)
+	if (nh->id < k->nh_lo || nh->id > k->nh_hi) {
+		/* An earlier version's numbering: adopted only through our routes. */
+		if (nh->protocol == RTPROT_FLANNEL && nh_legacy(k->a, nh->id)) {
+			e = htab_put(&k->legacy, &nh->id, NULL);
+			if (!e)
+				return -1;
+			*e = *nh;
+		}
 		return 0;
+	}
 	if (nh->id > k->max_nhid)
 		k->max_nhid = nh->id;
 	if (nh->protocol != RTPROT_FLANNEL)
@@ -102,6 +110,7 @@ void kstate_free(struct kstate *k)
 		return;
 	htab_free(&k->routes);
 	htab_free(&k->nexthops);
+	htab_free(&k->legacy);
 	htab_free(&k->neighs);
 	htab_free(&k->fdbs);
 	free(k);
@@ -135,8 +144,10 @@ struct kstate *kstate_dump(struct applier *a)
 		return NULL;
 	htab_init(&k->routes, sizeof(struct nl_route), sizeof(struct prefix));
 	htab_init(&k->nexthops, sizeof(struct nl_nexthop), sizeof(uint32_t));
+	htab_init(&k->legacy, sizeof(struct nl_nexthop), sizeof(uint32_t));
 	htab_init(&k->neighs, sizeof(struct kneigh), sizeof(struct neigh_key));
 	htab_init(&k->fdbs, sizeof(struct kfdb), sizeof(struct fdb_key));
+	k->a = a;
 	k->nh_lo = a->nh_lo;
 	k->nh_hi = a->nh_hi;
 	k->net[0] = &a->o.network;
@@ -178,13 +189,15 @@ static void adopt_route(struct applier *a, struct peer *p, struct kstate *k)
 		p->fwd.gw = r->gw;
 		p->fwd.oif = r->oif;
 		p->fwd.onlink = !!(r->flags & RTNH_F_ONLINK);
-	} else if (a->nexthops && (nh = htab_get(&k->nexthops, &r->nhid)) != NULL) {
+	} else if (a->nexthops && ((nh = htab_get(&k->nexthops, &r->nhid)) != NULL ||
+				   (nh = htab_get(&k->legacy, &r->nhid)) != NULL)) {
 		p->have |= HAVE_NH;
 		p->nhid = nh->id;
 		p->fwd.gw = nh->gw;
 		p->fwd.oif = nh->oif;
 		p->fwd.onlink = !!(nh->flags & RTNH_F_ONLINK);
 		htab_del(&k->nexthops, &r->nhid);
+		htab_del(&k->legacy, &r->nhid);
 	}
 	htab_del(&k->routes, &p->subnet);
 }

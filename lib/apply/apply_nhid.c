@@ -15,9 +15,13 @@
  * people type) is the applier's that knows no network, and what earlier
  * versions numbered from; the others are picked by a hash of the network,
  * so that they stay the same across restarts. */
-#define NH_SEQ_BITS 20
 #define NH_RANGES (1u << (32 - NH_SEQ_BITS))
-#define NH_RANGE0_BASE 0x10000u
+
+bool nh_legacy(const struct applier *a, uint32_t id)
+{
+	return a->nh_lo != NH_RANGE0_BASE && id >= NH_RANGE0_BASE &&
+	       id < (1u << NH_SEQ_BITS);
+}
 
 void nh_range(struct applier *a)
 {

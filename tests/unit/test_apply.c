@@ -107,7 +107,8 @@ static struct applier *applier_on(int ifindex, const char *name, const char *net
 	be.data = &cfg;
 	snprintf(o.devname[0], sizeof(o.devname[0]), "%s", name);
 	o.dev_seen[0] = true;
-	prefix_parse(network, &o.network);
+	if (network)
+		prefix_parse(network, &o.network);
 	prefix_parse(own, &o.own);
 	return applier_new(&be, &o);
 }
@@ -356,6 +357,51 @@ static void test_two_networks(void)
 	applier_free(b);
 }
 
+static int count_flannel_nh(const struct nl_nexthop *nh, void *arg)
+{
+	if (nh->protocol == RTPROT_FLANNEL && nh->id < (1u << NH_SEQ_BITS))
+		++*(int *)arg;
+	return 0;
+}
+
+/* Nexthops numbered before ranges (from 65536, as an applier that knows no
+ * network still numbers them) are taken over through the routes that use
+ * them: an upgrade rewrites nothing. */
+static void test_legacy_ids(void)
+{
+	struct applier *a = applier_on(dev, "flannel.1", NULL, "100.64.1.0/24");
+	unsigned long before;
+	int n = 0;
+
+	need(a);
+	ok(a->nh_lo == NH_RANGE0_BASE, "without a network: ids from 65536");
+	feed(a, "{\"type\":\"snapshot\",\"revision\":30}");
+	feed_range(a, "added", 400, 405);
+	feed(a, "{\"type\":\"sync\",\"revision\":30}");
+	applier_flush(a);
+	applier_free(a);
+	nl_nexthop_dump(nl, count_flannel_nh, &n);
+	is_int(n, 5, "five nexthops numbered the old way");
+	a = new_applier();
+	need(a);
+	before = nl_batch_total(applier_nl(a));
+	feed(a, "{\"type\":\"snapshot\",\"revision\":31}");
+	feed_range(a, "added", 400, 405);
+	is_int(nl_batch_total(applier_nl(a)) - before, 0,
+	       "an applier with a range of its own adopts them, writes nothing");
+	/* (The sync purges what earlier tests left in its network.) */
+	feed(a, "{\"type\":\"sync\",\"revision\":31}");
+	applier_flush(a);
+	n = 0;
+	nl_nexthop_dump(nl, count_flannel_nh, &n);
+	is_int(n, 5, "and keeps them through its sync");
+	feed_range(a, "removed", 400, 402);
+	n = 0;
+	nl_nexthop_dump(nl, count_flannel_nh, &n);
+	is_int(n, 3, "a removed lease takes its old-numbered nexthop with it");
+	applier_free(a);
+}
+
 static void test_alloc_failures(void)
 {
 	int crashes = 0;
@@ -395,6 +441,7 @@ int main(void)
 	test_apply();
 	test_refused();
 	test_two_networks();
+	test_legacy_ids();
 	test_alloc_failures();
 	nl_close(nl);
 	return tap_done();
