@@ -349,7 +349,7 @@ mesh_ping() {
 	kill -0 "$FLANNELD_PID_1"
 }
 
-@test "multi-network: one VNI in two vxlan networks is refused, naming both, exit 78" {
+@test "multi-network: one VNI in two vxlan networks, or one fixed device (udp) in two networks, is refused naming both, exit 78" {
 	etcdctl_ put /coreos.com/network/blue/config \
 		'{"Network":"100.65.0.0/16","Backend":{"Type":"vxlan","VNI":5}}' >/dev/null
 	etcdctl_ put /coreos.com/network/green/config \
@@ -370,6 +370,20 @@ mesh_ping() {
 	[[ "$output" == *"networks green and red both use vxlan VNI 1"* ]]
 	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
 		--networks=blue,green
+	[ "$status" -eq 0 ]
+	# Backends with one fixed device: two networks of one of them cannot share a host;
+	# host-gw has no device, any number of networks can use it.
+	etcdctl_ put /coreos.com/network/blue/config '{"Network":"100.65.0.0/16"}' >/dev/null
+	etcdctl_ put /coreos.com/network/red/config '{"Network":"100.67.0.0/16","Backend":{"Type":"udp"}}' >/dev/null
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--networks=blue,green,red
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"networks blue and red would both use device flannel0 (backend udp)"* ]]
+	etcdctl_ put /coreos.com/network/blue/config '{"Network":"100.65.0.0/16","Backend":{"Type":"host-gw"}}' >/dev/null
+	etcdctl_ put /coreos.com/network/red/config '{"Network":"100.67.0.0/16","Backend":{"Type":"host-gw"}}' >/dev/null
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--networks=blue,green,red
 	[ "$status" -eq 0 ]
 }
 

@@ -161,7 +161,37 @@ int flanneld_check_backend(struct network *n)
 	return 0;
 }
 
-/* Two vxlan networks with one VNI would share one device: refuse it. */
+/* Two networks whose backends keep the same device (udp's flannel0,
+ * wireguard's flannel-wg, ipip's flannel.ipip, ...) would fight over it. */
+static int check_devices(struct daemon *d)
+{
+	char dev[FLANNELD_MAX_NETWORKS][2][64];
+
+	for (int i = 0; i < d->n_nets; i++) {
+		const struct network *n = &d->nets[i];
+
+		for (int f = 0; f < 2; f++) {
+			dev[i][f][0] = '\0';
+			if (n->be->device)
+				n->be->device(&n->cfg, f ? AF_INET6 : AF_INET, dev[i][f],
+					      sizeof(dev[i][f]));
+			for (int j = 0; j < i && dev[i][f][0]; j++)
+				for (int g = 0; g < 2; g++)
+					if (strcmp(dev[j][g], dev[i][f]) == 0) {
+						log_err("networks %s and %s would both use device %s "
+							"(backend %s): on one host only one network "
+							"can have it",
+							d->nets[j].name, n->name, dev[i][f],
+							n->cfg.backend_type);
+						return FL_ERR_CONFIG;
+					}
+		}
+	}
+	return 0;
+}
+
+/* Two vxlan networks with one VNI would share one device: refuse it, with
+ * the key to change; then any other device two networks would share. */
 int flanneld_check_vnis(struct daemon *d)
 {
 	uint32_t vni[FLANNELD_MAX_NETWORKS];
@@ -185,7 +215,7 @@ int flanneld_check_vnis(struct daemon *d)
 				return FL_ERR_CONFIG;
 			}
 	}
-	return 0;
+	return check_devices(d);
 }
 
 int flanneld_setup_networks(struct daemon *d)
