@@ -48,8 +48,9 @@ static int knh_add(const struct nl_nexthop *nh, void *arg)
 	struct nl_nexthop *e;
 
 	if (nh->id < k->nh_lo || nh->id > k->nh_hi) {
-		/* An earlier version's numbering: adopted only through our routes. */
-		if (nh->protocol == RTPROT_FLANNEL && nh_legacy(k->a, nh->id)) {
+		/* Another network's, or numbered by an earlier version (or by
+		 * hand): ours only through a route of ours that uses it. */
+		if (nh->protocol == RTPROT_FLANNEL) {
 			e = htab_put(&k->legacy, &nh->id, NULL);
 			if (!e)
 				return -1;
@@ -147,7 +148,6 @@ struct kstate *kstate_dump(struct applier *a)
 	htab_init(&k->legacy, sizeof(struct nl_nexthop), sizeof(uint32_t));
 	htab_init(&k->neighs, sizeof(struct kneigh), sizeof(struct neigh_key));
 	htab_init(&k->fdbs, sizeof(struct kfdb), sizeof(struct fdb_key));
-	k->a = a;
 	k->nh_lo = a->nh_lo;
 	k->nh_hi = a->nh_hi;
 	k->net[0] = &a->o.network;
@@ -261,6 +261,13 @@ int kstate_purge(struct applier *a, struct kstate *k)
 		if (nl_route_queue(a->nl, NL_DELETE, r, NULL, 0) < 0)
 			return -1;
 		a->st.purged++;
+		/* A nexthop outside our range that only our stale route used. */
+		if (r->nhid && (nh = htab_get(&k->legacy, &r->nhid)) != NULL) {
+			if (nl_nexthop_queue(a->nl, NL_DELETE, nh, NULL, 0) < 0)
+				return -1;
+			a->st.purged++;
+			htab_del(&k->legacy, &r->nhid);
+		}
 	}
 	/* Nexthops a subnet uses were taken out by adoption; new ones have
 	 * higher ids than any dumped. */

@@ -17,12 +17,6 @@
  * so that they stay the same across restarts. */
 #define NH_RANGES (1u << (32 - NH_SEQ_BITS))
 
-bool nh_legacy(const struct applier *a, uint32_t id)
-{
-	return a->nh_lo != NH_RANGE0_BASE && id >= NH_RANGE0_BASE &&
-	       id < (1u << NH_SEQ_BITS);
-}
-
 void nh_range(struct applier *a)
 {
 	const struct prefix *net[2] = { &a->o.network, &a->o.network6 };

@@ -49,10 +49,10 @@ struct kfdb {
 struct kstate {
 	struct htab routes;   /* struct nl_route, key dst */
 	struct htab nexthops; /* struct nl_nexthop, key id (ours only) */
-	struct htab legacy;   /* range 0 ones, ours if a route of ours uses them */
+	struct htab legacy;   /* flannel ones outside our range: ours only
+			       * through a route of ours that uses them */
 	struct htab neighs;   /* struct kneigh */
 	struct htab fdbs;     /* struct kfdb */
-	const struct applier *a;
 	uint32_t nh_lo, nh_hi; /* our range of nexthop ids (the applier's) */
 	uint32_t max_nhid;    /* of the nexthops in that range, ours or not */
 	const struct prefix *net[2]; /* routes outside these are another network's */
@@ -108,8 +108,6 @@ int dev_of(const struct applier *a, int family);
 #define NH_SEQ_BITS 20          /* ids per network's range: 2^20 */
 #define NH_RANGE0_BASE 0x10000u /* range 0: no known network; before ranges, all */
 void nh_range(struct applier *a);
-/* An id of range 0 while ours is another: numbered before ranges existed. */
-bool nh_legacy(const struct applier *a, uint32_t id);
 int nh_alloc(struct applier *a, uint32_t *id);
 
 /* apply_kernel.c */
