@@ -519,10 +519,9 @@ rt_routes() { ip -n "$1" route show proto 76 | wc -l; }
 		echo '{"type":"sync","revision":1}'
 	} >"$D/full"
 	# The hooks' effect: one file per subnet, holding the lease's PUBLIC_IP.
-	ext() {
-		DIR=$1 flannel-ext apply --backend-type=any --subnet-file="$D/env" --pass-env=DIR \
-			--add='echo "$PUBLIC_IP" >"$DIR/${SUBNET%/*}"' --remove='rm -f "$DIR/${SUBNET%/*}"'
-	}
+	EXT=(flannel-ext apply --backend-type=any --subnet-file="$D/env" --pass-env=DIR
+		--add='echo "$PUBLIC_IP" >"$DIR/${SUBNET%/*}"' --remove='rm -f "$DIR/${SUBNET%/*}"')
+	ext() { DIR=$1 "${EXT[@]}"; }
 	effect() { (cd "$1" && grep -r . | sort); }
 	clean="$D/clean" hit="$D/hit"
 	mkdir "$clean"
@@ -533,14 +532,20 @@ rt_routes() { ip -n "$1" route show proto 76 | wc -l; }
 		rm -rf "$hit"
 		mkdir "$hit"
 		mkfifo "$D/fifo.$ms"
-		ext "$hit" <"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
+		# A simple command, so that $! is flannel-ext itself (a function
+		# would put a subshell there, and the SIGKILL would miss the tool);
+		# setsid execs in place and gives it a process group of its own.
+		DIR=$hit setsid "${EXT[@]}" <"$D/fifo.$ms" >"$D/kill.$ms.log" 2>&1 3>&- &
 		pid=$!
 		track_pid "$pid"
 		{ head -n -1 "$D/full"; sleep 5; } >"$D/fifo.$ms" 3>&- &
 		track_pid "$!"
+		wait_for 5 grep -qx flannel-ext "/proc/$pid/comm"
 		sleep "0.$(printf '%03d' "$ms")"
 		kill -9 "$pid"
 		wait "$pid" 2>/dev/null || true
+		# The hooks it had started run to their end, as they would on a host.
+		wait_for 10 bash -c "! pgrep -g $pid >/dev/null"
 		hit_points="$hit_points $ms ms: $(find "$hit" -type f | wc -l) hooks run;"
 		ext "$hit" <"$D/full" >"$D/restart.$ms.log" 2>&1
 		effect "$hit" >"$D/got.$ms"

@@ -261,6 +261,7 @@ static int stream_ended(struct etcd_watch *w, int rc, int http, const char *caus
 	return ETCD_ERR_UNAVAILABLE;
 }
 
+/* The member of a silent stream asked whether it is alive (etcd.h). */
 static int probe(struct etcd_watch *w)
 {
 	struct etcd_tx *t;
@@ -269,8 +270,6 @@ static int probe(struct etcd_watch *w)
 	long http = 0;
 	int rc;
 
-	if (w->rw || w->done)
-		return w->done && w->cb_rc ? w->cb_rc : ETCD_OK;
 	t = w->e->tx[w->ep_idx];
 	rc = t->ops->request(t, "POST", "/v3/kv/range", w->probe, etcd_auth(w->e), &http, &resp,
 			     cause, sizeof(cause));
