@@ -269,11 +269,9 @@ static void on_added(struct ctl *c, const struct event *ev)
 	err[0] = '\0';
 	if (strcmp(l->backend_type, "ipsec") != 0)
 		snprintf(err, sizeof(err), "BackendType is \"%s\", not ipsec", l->backend_type);
-	else if (subnet_check_remote(&l->subnet, c->own_known ? &c->own : NULL,
-				     &c->network, err, sizeof(err)) == 0 &&
-		 addr_is_unusable(&l->public_ip))
-		snprintf(err, sizeof(err), "public IP %s is not usable",
-			 addr_format(&l->public_ip, s, sizeof(s)));
+	else
+		peer_check_remote(&l->subnet, &l->public_ip, c->own_known ? &c->own : NULL,
+				  &c->network, err, sizeof(err));
 	if (err[0]) {
 		log_warn("skip lease %s: %s", prefix_format(&l->subnet, s, sizeof(s)), err);
 		state_refused(c->state, &l->subnet, err);

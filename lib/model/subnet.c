@@ -368,6 +368,21 @@ int subnet_check_remote(const struct prefix *s, const struct prefix *own, const 
 	return -1;
 }
 
+int peer_check_remote(const struct prefix *s, const struct ipaddr *pub, const struct prefix *own,
+		      const struct prefix *net, char *err, size_t errlen)
+{
+	char b[ADDR_STRLEN];
+
+	if (subnet_check_remote(s, own, net, err, errlen) < 0)
+		return -1;
+	if (pub->family == s->addr.family && !addr_is_unusable(pub))
+		return 0;
+	snprintf(err, errlen, "public IP%s %s is not usable",
+		 s->addr.family == AF_INET6 ? "v6" : "",
+		 pub->family ? addr_format(pub, b, sizeof(b)) : "(none)");
+	return -1;
+}
+
 void subnet_lens_add(struct subnet_lens *l, const struct prefix *p)
 {
 	l->bits[p->addr.family == AF_INET6][p->len / 64 % 3] |= 1ULL << (p->len % 64);

@@ -68,6 +68,10 @@ bool addr_is_aligned(const struct ipaddr *a, unsigned len);
  */
 int subnet_check_remote(const struct prefix *s, const struct prefix *own, const struct prefix *net,
 			char *err, size_t errlen);
+/* The same for a peer's subnet, and its public IP of that family usable
+ * (addr_is_unusable): "public IP[v6] ADDR is not usable" otherwise. */
+int peer_check_remote(const struct prefix *s, const struct ipaddr *pub, const struct prefix *own,
+		      const struct prefix *net, char *err, size_t errlen);
 
 /* The prefix lengths of the leases held, per family, so that the check below
  * asks only for lengths some lease has (one, /24, on most networks: not 31

@@ -220,11 +220,8 @@ static int update(void *arg, void *rec, bool created, const struct lease *l)
 		state_refused(c->state, &l->subnet6, "an IPv6-only lease: udp carries IPv4");
 		return -1;
 	}
-	if (subnet_check_remote(&l->subnet, &c->own, &c->network, err, sizeof(err)) == 0 &&
-	    addr_is_unusable(&l->public_ip))
-		snprintf(err, sizeof(err), "public IP %s is not usable",
-			 addr_format(&l->public_ip, s, sizeof(s)));
-	if (err[0]) {
+	if (peer_check_remote(&l->subnet, &l->public_ip, &c->own, &c->network, err,
+			      sizeof(err)) < 0) {
 		log_warn("skip lease %s: %s", prefix_format(&l->subnet, s, sizeof(s)), err);
 		state_refused(c->state, &l->subnet, err);
 		return -1;

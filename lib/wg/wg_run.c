@@ -544,19 +544,13 @@ static int side_of(const struct wg_ctl *c, const struct lease *l, int family, st
 	const struct prefix *sub = v6 ? &l->subnet6 : &l->subnet;
 	const struct ipaddr *ip = v6 ? &l->public_ip6 : &l->public_ip;
 	json_t *data = v6 ? l->backend_v6_data : l->backend_data;
-	char a[ADDR_STRLEN];
 
 	memset(s, 0, sizeof(*s));
 	if (!(v6 ? c->v6 : c->v4) || !sub->addr.family || (v6 && !data))
 		return 0; /* not this family's: no side */
-	if (subnet_check_remote(sub, v6 ? &c->own6 : &c->own, v6 ? &c->network6 : &c->network,
-				err, errlen) < 0)
+	if (peer_check_remote(sub, ip, v6 ? &c->own6 : &c->own, v6 ? &c->network6 : &c->network,
+			      err, errlen) < 0)
 		return -1;
-	if (ip->family != family || addr_is_unusable(ip)) {
-		snprintf(err, errlen, "public IP%s %s is not usable", v6 ? "v6" : "",
-			 ip->family ? addr_format(ip, a, sizeof(a)) : "(none)");
-		return -1;
-	}
 	if (peer_data(data, v6 ? "BackendV6Data" : "BackendData",
 		      v6 && c->n_links == 2 ? c->o->port6 : c->o->port, s, err, errlen) < 0)
 		return -1;
