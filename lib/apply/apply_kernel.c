@@ -16,7 +16,8 @@
  * by id range (apply_nhid.c). */
 static bool route_ours(const struct kstate *k, const struct nl_route *r)
 {
-	const struct prefix *net = k->net[r->dst.addr.family == AF_INET6];
+	const struct prefix *net =
+		r->dst.addr.family == AF_INET6 ? &k->a->o.network6 : &k->a->o.network;
 
 	return !net->addr.family || prefix_contains(net, &r->dst);
 }
@@ -47,11 +48,11 @@ static int knh_add(const struct nl_nexthop *nh, void *arg)
 	struct kstate *k = arg;
 	struct nl_nexthop *e;
 
-	if (nh->id < k->nh_lo || nh->id > k->nh_hi) {
+	if (nh->id < k->a->nh_lo || nh->id > k->a->nh_hi) {
 		/* Another network's, or numbered by an earlier version (or by
 		 * hand): ours only through a route of ours that uses it. */
 		if (nh->protocol == RTPROT_FLANNEL) {
-			e = htab_put(&k->legacy, &nh->id, NULL);
+			e = htab_put(&k->foreign, &nh->id, NULL);
 			if (!e)
 				return -1;
 			*e = *nh;
@@ -111,7 +112,7 @@ void kstate_free(struct kstate *k)
 		return;
 	htab_free(&k->routes);
 	htab_free(&k->nexthops);
-	htab_free(&k->legacy);
+	htab_free(&k->foreign);
 	htab_free(&k->neighs);
 	htab_free(&k->fdbs);
 	free(k);
@@ -145,13 +146,10 @@ struct kstate *kstate_dump(struct applier *a)
 		return NULL;
 	htab_init(&k->routes, sizeof(struct nl_route), sizeof(struct prefix));
 	htab_init(&k->nexthops, sizeof(struct nl_nexthop), sizeof(uint32_t));
-	htab_init(&k->legacy, sizeof(struct nl_nexthop), sizeof(uint32_t));
+	htab_init(&k->foreign, sizeof(struct nl_nexthop), sizeof(uint32_t));
 	htab_init(&k->neighs, sizeof(struct kneigh), sizeof(struct neigh_key));
 	htab_init(&k->fdbs, sizeof(struct kfdb), sizeof(struct fdb_key));
-	k->nh_lo = a->nh_lo;
-	k->nh_hi = a->nh_hi;
-	k->net[0] = &a->o.network;
-	k->net[1] = &a->o.network6;
+	k->a = a;
 	rc = nl_route_dump(a->nl, AF_UNSPEC, RTPROT_FLANNEL, kroute_add, k);
 	if (rc < 0) {
 		log_err("dump routes: %s", nl_strerror(a->nl, rc));
@@ -190,14 +188,14 @@ static void adopt_route(struct applier *a, struct peer *p, struct kstate *k)
 		p->fwd.oif = r->oif;
 		p->fwd.onlink = !!(r->flags & RTNH_F_ONLINK);
 	} else if (a->nexthops && ((nh = htab_get(&k->nexthops, &r->nhid)) != NULL ||
-				   (nh = htab_get(&k->legacy, &r->nhid)) != NULL)) {
+				   (nh = htab_get(&k->foreign, &r->nhid)) != NULL)) {
 		p->have |= HAVE_NH;
 		p->nhid = nh->id;
 		p->fwd.gw = nh->gw;
 		p->fwd.oif = nh->oif;
 		p->fwd.onlink = !!(nh->flags & RTNH_F_ONLINK);
 		htab_del(&k->nexthops, &r->nhid);
-		htab_del(&k->legacy, &r->nhid);
+		htab_del(&k->foreign, &r->nhid);
 	}
 	htab_del(&k->routes, &p->subnet);
 }
@@ -262,15 +260,16 @@ int kstate_purge(struct applier *a, struct kstate *k)
 			return -1;
 		a->st.purged++;
 		/* A nexthop outside our range that only our stale route used. */
-		if (r->nhid && (nh = htab_get(&k->legacy, &r->nhid)) != NULL) {
+		if (r->nhid && (nh = htab_get(&k->foreign, &r->nhid)) != NULL) {
 			if (nl_nexthop_queue(a->nl, NL_DELETE, nh, NULL, 0) < 0)
 				return -1;
 			a->st.purged++;
-			htab_del(&k->legacy, &r->nhid);
+			htab_del(&k->foreign, &r->nhid);
 		}
 	}
 	/* Nexthops a subnet uses were taken out by adoption; new ones have
-	 * higher ids than any dumped. */
+	 * higher ids than any dumped in our range (or, after it wrapped, ids
+	 * no peer held). */
 	for (it = 0; (nh = htab_next(&k->nexthops, &it)) != NULL; a->st.purged++)
 		if (nl_nexthop_queue(a->nl, NL_DELETE, nh, NULL, 0) < 0)
 			return -1;

@@ -49,13 +49,12 @@ struct kfdb {
 struct kstate {
 	struct htab routes;   /* struct nl_route, key dst */
 	struct htab nexthops; /* struct nl_nexthop, key id (ours only) */
-	struct htab legacy;   /* flannel ones outside our range: ours only
+	struct htab foreign;  /* flannel ones outside our range: ours only
 			       * through a route of ours that uses them */
 	struct htab neighs;   /* struct kneigh */
 	struct htab fdbs;     /* struct kfdb */
-	uint32_t nh_lo, nh_hi; /* our range of nexthop ids (the applier's) */
+	const struct applier *a; /* whose dump: its network and nexthop range */
 	uint32_t max_nhid;    /* of the nexthops in that range, ours or not */
-	const struct prefix *net[2]; /* routes outside these are another network's */
 	bool no_nexthops;     /* the kernel has no nexthop objects */
 };
 
