@@ -48,7 +48,7 @@ HDRS     := $(wildcard lib/*/*.h)
 # libFuzzer harnesses (tests/fuzz/fuzz_*.c): clang, their own objects.
 FUZZ_CC  ?= clang
 FUZZ_S   ?= 60
-FUZZ_CHECK_S ?= 20
+FUZZ_CHECK_S ?= 30
 FUZZFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
 	    -fno-sanitize-recover=all -O1 -g
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

@@ -15,7 +15,7 @@
 
 enum {
 	OPT_SUBNET_FILE = OPT_ETCD_LAST, OPT_PUBLIC_IP, OPT_JSON, OPT_PROBE_TIMEOUT,
-	OPT_MAX_SKEW, OPT_IPTABLES, OPT_NFT, OPT_SKIP,
+	OPT_MAX_SKEW, OPT_IPTABLES, OPT_NFT, OPT_SKIP, OPT_STATE_DIR,
 };
 
 static const struct option options[] = {
@@ -28,6 +28,7 @@ static const struct option options[] = {
 	{ "iptables", required_argument, NULL, OPT_IPTABLES },
 	{ "nft", required_argument, NULL, OPT_NFT },
 	{ "skip", required_argument, NULL, OPT_SKIP },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -38,7 +39,8 @@ static void usage(FILE *f)
 		"usage: flannel-check [--etcd-endpoints=URLS] [--etcd-prefix=PREFIX]\n"
 		"                     [--subnet-file=FILE] [--public-ip=ADDR] [--json]\n"
 		"                     [--probe-timeout=MS] [--max-skew=S] [--skip=CHECK,...]\n"
-		"                     [--iptables=PROG] [--nft=PROG] [-v N] [PEER]\n"
+		"                     [--iptables=PROG] [--nft=PROG] [--state-dir=DIR]\n"
+		"                     [-v N] [PEER]\n"
 		"Checks this host's part of the overlay, or one PEER (a subnet or a public\n"
 		"IP) end to end: one line per check, ok, FAIL with what to do, or SKIP.\n"
 		"Exit 0: all ok; 1: a check failed.  See flannel-check(8).\n%s",
@@ -57,6 +59,7 @@ static int parse_one(struct check_opts *o, struct cli_etcd *ce, int opt, const c
 	case OPT_IPTABLES: o->iptables = arg; return 0;
 	case OPT_NFT: o->nft = arg; return 0;
 	case OPT_SKIP: o->skip = arg; return 0;
+	case OPT_STATE_DIR: o->state_dir = arg; return 0;
 	case OPT_PROBE_TIMEOUT:
 	case OPT_MAX_SKEW:
 		if (cli_long(arg, opt == OPT_MAX_SKEW ? 0 : 1, opt == OPT_MAX_SKEW ? 86400 : 60000,
@@ -88,6 +91,7 @@ int main(int argc, char **argv)
 	log_init(argv[0], getenv("JOURNAL_STREAM") != NULL);
 	signal(SIGPIPE, SIG_IGN);
 	check_opts_init(&o);
+	o.state_dir = getenv("FLANNELD_STATE_DIR");
 	cli_etcd_init(&ce);
 	while ((opt = getopt_long(argc, argv, "v:", options, NULL)) != -1)
 		if (parse_one(&o, &ce, opt, optarg) < 0) {

@@ -26,7 +26,7 @@ declare -A RULES=(
 	[status]="base model netlink status"
 	[masq]="base model masq"
 	[cni]="base model cni"
-	[check]="base model etcd netlink apply backend check"
+	[check]="base model etcd netlink apply backend status check"
 	[server]="base model etcd server"
 	[flanneld]="*"
 )

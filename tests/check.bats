@@ -339,8 +339,44 @@ failed() {
 	wait_env 1
 	wait_env 2
 	port_blocked 8285 flannel0
-	grep -q "^SKIP peer .* (192.0.2.2): could not check: the udp backend keeps its peers in flannel-udp" <<<"$output"
+	grep -q "^ok   peer .* (192.0.2.2): installed by flannel-udp (pid [0-9]*)$" <<<"$output"
 	grep -q "^ok   mtu 192.0.2.2: a 1500-byte don't-fragment ping passes (FLANNEL_MTU 1472 + 28 for udp)" <<<"$output"
+}
+
+@test "check: udp backend: a peer as flannel-udp's state file has it: refused with its reason, unknown while flannel-udp is stopped, flannel-udp gone" {
+	[ -c /dev/net/tun ] || require "needs /dev/net/tun"
+	local st pid out=100.65.9.0/24 new=100.64.250.0/24
+	cluster_start 2 '{"Network":"100.64.0.0/16"}'
+	RUN=$D
+	st="$(state_dir 1)/flannel-udp.json"
+	start_flanneld 1 --iptables-forward-rules=false
+	start_flanneld 2 --iptables-forward-rules=false
+	wait_env 1
+	wait_env 2
+	wait_for 10 grep -q '"synced":true' "$st"
+	# A lease outside the network: flannel-udp refuses it, and says why.
+	etcdctl_ put /coreos.com/network/subnets/100.65.9.0-24 \
+		'{"PublicIP":"198.18.0.9","PublicIPv6":null,"BackendType":"udp"}' >/dev/null
+	wait_for 5 grep -q "\"$out\"" "$st"
+	fcheck 1 "$out"
+	failed peer "$out \(198.18.0.9\): nothing installed: flannel-udp refused it: .*outside"
+	# flannel-udp frozen: a lease written meanwhile is one it does not know.
+	pid=$(jq -r .pid "$st")
+	kill -STOP "$pid"
+	etcdctl_ put /coreos.com/network/subnets/100.64.250.0-24 \
+		'{"PublicIP":"198.18.0.10","PublicIPv6":null,"BackendType":"udp"}' >/dev/null
+	fcheck 1 "$new"
+	kill -CONT "$pid"
+	failed peer "$new \(198.18.0.10\): nothing installed: flannel-udp \(pid $pid\) does not know the lease; fix: start or restart"
+	wait_for 5 grep -q "\"$new\"" "$st"
+	fcheck 1 "$new"
+	grep -q "^ok   peer $new (198.18.0.10): installed by flannel-udp (pid $pid)$" <<<"$output"
+	# flannel-udp gone, and flanneld held so that it cannot start it again.
+	kill -STOP "$FLANNELD_PID_1"
+	kill -KILL "$pid"
+	fcheck 1 "$new"
+	kill -CONT "$FLANNELD_PID_1"
+	failed peer "$new \(198.18.0.10\): nothing installed: flannel-udp \(pid $pid, .*flannel-udp.json\) is not running"
 }
 
 @test "check: wireguard backend: UDP 51820 dropped on a peer: FAIL port" {
@@ -357,6 +393,7 @@ failed() {
 	wait_env 1
 	wait_env 2
 	port_blocked 51820 flannel-wg
+	grep -q "^ok   peer .* (192.0.2.2): installed by flannel-wireguard (pid [0-9]*)$" <<<"$output"
 }
 
 @test "check: without CAP_NET_RAW the probes say SKIP and why; without iptables and nft, forward does" {

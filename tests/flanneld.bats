@@ -349,7 +349,7 @@ mesh_ping() {
 	kill -0 "$FLANNELD_PID_1"
 }
 
-@test "multi-network: one VNI in two vxlan networks, or one fixed device (udp) in two networks, is refused naming both, exit 78" {
+@test "multi-network: one VNI in two vxlan networks, one fixed device (udp) or two ipsec networks on one host, is refused naming both, exit 78" {
 	etcdctl_ put /coreos.com/network/blue/config \
 		'{"Network":"100.65.0.0/16","Backend":{"Type":"vxlan","VNI":5}}' >/dev/null
 	etcdctl_ put /coreos.com/network/green/config \
@@ -380,6 +380,19 @@ mesh_ping() {
 	echo "$output"
 	[ "$status" -eq 78 ]
 	[[ "$output" == *"networks blue and red would both use device flannel0 (backend udp)"* ]]
+	# ipsec has no device, but one charon and one set of XFRM policies per host.
+	local psk
+	psk=$(printf 'k%.0s' $(seq 1 96))
+	etcdctl_ put /coreos.com/network/blue/config "{\"Network\":\"100.65.0.0/16\",\"Backend\":{\"Type\":\"ipsec\",\"PSK\":\"$psk\"}}" >/dev/null
+	etcdctl_ put /coreos.com/network/red/config "{\"Network\":\"100.67.0.0/16\",\"Backend\":{\"Type\":\"ipsec\",\"PSK\":\"$psk\"}}" >/dev/null
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--networks=blue,green,red
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"networks blue and red both use the ipsec backend: on one host only one network can"* ]]
+	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \
+		--networks=blue,green
+	[ "$status" -eq 0 ]
 	etcdctl_ put /coreos.com/network/blue/config '{"Network":"100.65.0.0/16","Backend":{"Type":"host-gw"}}' >/dev/null
 	etcdctl_ put /coreos.com/network/red/config '{"Network":"100.67.0.0/16","Backend":{"Type":"host-gw"}}' >/dev/null
 	run in_host 1 "$BIN/flanneld" --etcd-endpoints="$ETCD_EP" --iface=eth0 --dry-run \

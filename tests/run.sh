@@ -60,10 +60,10 @@ fi
 
 # The fuzzing harnesses, FUZZ_CHECK_S seconds each over their corpora, two
 # at a time; each one TAP test.
-if [ -n "${FUZZERS:-}" ] && [ "${FUZZ_CHECK_S:-20}" != 0 ]; then
-	echo "# fuzz: ${FUZZ_CHECK_S:-20} s each"
+if [ -n "${FUZZERS:-}" ] && [ "${FUZZ_CHECK_S:-30}" != 0 ]; then
+	echo "# fuzz: ${FUZZ_CHECK_S:-30} s each"
 	# shellcheck disable=SC2086
-	tests/fuzz/run.sh "${FUZZ_CHECK_S:-20}" $FUZZERS >"$log/fuzz.tap" 2>&1
+	tests/fuzz/run.sh "${FUZZ_CHECK_S:-30}" $FUZZERS >"$log/fuzz.tap" 2>&1
 	cat "$log/fuzz.tap"
 	count "$log/fuzz.tap"
 fi

@@ -348,3 +348,44 @@ print(s.recv(256).decode(), flush=True)' "$D/notify" >"$D/notified" 3>&- &
 	ip -n "$(host_ns 1)" -d link show flannel.3 | grep -q 'vxlan id 3'
 	in_container 1 ping -c 1 -W 2 "$(caddr 2)"
 }
+
+@test "server: reservations: made, listed and deleted through the API; a client whose PublicIP it names gets that subnet, and it stays without TTL" {
+	srv_topo 2
+	no_etcd_route 1
+	srv_start 1
+	local key=/coreos.com/network/subnets/100.64.77.0-24
+	# Made: a key without an etcd lease; made twice, or outside the network: refused.
+	[ "$(req POST /v1/_/reservations '{"Subnet":"100.64.77.0/24","PublicIP":"192.0.2.1"}')" = 200 ]
+	etcdctl_ get "$key" -w json | jq -e '.kvs[0] | (.lease // 0) == 0'
+	etcdctl_ get "$key" --print-value-only | jq -e '.PublicIP == "192.0.2.1"'
+	[ "$(req POST /v1/_/reservations '{"Subnet":"100.64.77.0/24","PublicIP":"192.0.2.1"}')" = 409 ]
+	grep -q 'already leased or reserved' "$D/body"
+	[ "$(req POST /v1/_/reservations '{"Subnet":"100.65.1.0/24","PublicIP":"192.0.2.1"}')" = 400 ]
+	grep -q 'not a subnet of network' "$D/body"
+	[ "$(req POST /v1/_/reservations '{"Subnet":"100.64.78.0/24"}')" = 400 ]
+	[ "$(req POST /v1/_/reservations '{"Subnet":"100.64.79.0/24","PublicIP":"192.0.2.2"}')" = 200 ]
+	# Listed, in upstream's shape.
+	[ "$(req GET /v1/_/reservations)" = 200 ]
+	jq -e 'sort_by(.Subnet) == [{"Subnet":"100.64.77.0/24","PublicIP":"192.0.2.1"},{"Subnet":"100.64.79.0/24","PublicIP":"192.0.2.2"}]' "$D/body"
+	# The client with that PublicIP gets the reserved subnet through the
+	# server, and the key stays without an etcd lease.
+	FL_SRC="--remote=192.0.2.251:$SRV_PORT" lease_start 1 vxlan \
+		--backend-data="$(in_host 1 flannel-vxlan init --iface=eth0)"
+	[ "$(subnet_of 1)" = 100.64.77.0/24 ]
+	sleep 2
+	etcdctl_ get "$key" -w json | jq -e '.kvs[0] | (.lease // 0) == 0'
+	etcdctl_ get "$key" --print-value-only | jq -e '.PublicIP == "192.0.2.1" and .BackendType == "vxlan" and .BackendData.VtepMAC != null'
+	# The reservations path deletes reservations only: a lease there is 409,
+	# a missing key 404.
+	etcdctl_ put /coreos.com/network/subnets/100.64.80.0-24 '{"PublicIP":"192.0.2.2","BackendType":"vxlan"}' \
+		--lease="$(etcdctl_ lease grant 600 | awk '{print $2}')" >/dev/null
+	[ "$(req DELETE /v1/_/reservations/100.64.80.0-24)" = 409 ]
+	grep -q 'is a lease, not a reservation' "$D/body"
+	[ "$(req DELETE /v1/_/reservations/100.64.81.0-24)" = 404 ]
+	# Deleted: gone from etcd and from the list.
+	[ "$(req DELETE /v1/_/reservations/100.64.79.0-24)" = 200 ]
+	[ -z "$(etcdctl_ get /coreos.com/network/subnets/100.64.79.0-24 --print-value-only)" ]
+	[ "$(req GET /v1/_/reservations)" = 200 ]
+	jq -e 'map(.Subnet) == ["100.64.77.0/24"]' "$D/body"
+	kill -0 "$SRV_PID_1"
+}

@@ -270,6 +270,7 @@ static int run_checks(struct check *c)
 	check_offload(c);
 	if ((rc = check_kernel_dump(c)) || (rc = open_applier(c, &d)))
 		return rc;
+	check_tool_state(c);
 	check_own_route(c);
 	check_forward(c);
 	run_peers(c);
@@ -299,6 +300,7 @@ int check_run(const struct check_opts *o)
 	lease_clear(&c.self);
 	if (c.ap)
 		applier_free(c.ap);
+	json_decref(c.tool_state);
 	check_kernel_free(&c.k);
 	if (c.nl)
 		nl_close(c.nl);

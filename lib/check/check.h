@@ -22,6 +22,7 @@ struct check_opts {
 	const char *iptables;    /* iptables(8) to run */
 	const char *nft;         /* nft(8) to run */
 	const char *skip;        /* "offload,clock": checks reported as SKIP, not run; NULL */
+	const char *state_dir;   /* the tools' state files (flannel-state(5)); NULL: the default */
 };
 
 void check_opts_init(struct check_opts *o);

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "check/check_priv.h"
+#include "status/state.h"
 
 #define GROW(arr, n, item)                                                       \
 	do {                                                                     \
@@ -246,6 +248,100 @@ static void check_family(struct check *c, struct check_peer *p, const struct fam
 		     rs == 0 && !nb && !fdb ? "nothing installed: " : "", miss);
 }
 
+void check_tool_state(struct check *c)
+{
+	const char *dir = c->o->state_dir && *c->o->state_dir ? c->o->state_dir : STATE_DIR_DEFAULT;
+
+	if (c->ap || !c->be->tool)
+		return;
+	json_decref(c->tool_state);
+	c->tool_state = NULL;
+	if (snprintf(c->tool_state_path, sizeof(c->tool_state_path), "%s/%s.json", dir,
+		     c->be->tool) >= (int)sizeof(c->tool_state_path)) {
+		snprintf(c->tool_state_why, sizeof(c->tool_state_why), "the path is too long");
+		return;
+	}
+	c->tool_state = state_doc_load(c->tool_state_path, c->tool_state_why,
+				       sizeof(c->tool_state_why));
+	c->tool_gone = c->tool_state && !state_doc_running(c->tool_state);
+}
+
+/*
+ * udp, wireguard and ipsec (and the extension's hooks) keep their peers in
+ * their tools: what the tool's state document says it did with the lease.
+ * It is written at most once a second, so a lease younger than that may
+ * not be in it yet.
+ */
+static void peer_by_state(struct check *c, struct check_peer *p, const char *subj)
+{
+	const json_t *doc = c->tool_state, *e;
+	const char *why;
+	char fix[256];
+
+	if (!c->be->tool) {
+		check_report(c, CHECK_OK, "peer", subj, NULL,
+			     "nothing to install for the %s backend", c->be->name);
+		return;
+	}
+	if (!doc) {
+		check_report(c, CHECK_SKIP, "peer", subj, NULL,
+			     "the %s backend keeps its peers in %s, not in kernel routes; its state "
+			     "%s: %s (see --state-dir)", c->be->name, c->be->tool,
+			     c->tool_state_path[0] ? c->tool_state_path : "file", c->tool_state_why);
+		return;
+	}
+	if (c->tool_gone) {
+		applier_fix(c, fix, sizeof(fix));
+		check_report(c, CHECK_FAIL, "peer", subj, fix,
+			     "nothing installed: %s (pid %lld, %s) is not running", c->be->tool,
+			     (long long)json_integer_value(json_object_get(doc, "pid")),
+			     c->tool_state_path);
+		return;
+	}
+	e = state_doc_peer(doc, p->l.subnet.addr.family ? &p->l.subnet : &p->l.subnet6);
+	if ((!e || !json_is_true(json_object_get(doc, "synced"))) && !c->tool_state_reread) {
+		/* written at most once a second: what changed just now is
+		 * in the next one; read it once more before judging */
+		c->tool_state_reread = true;
+		usleep((STATE_PERIOD_MS + 200) * 1000);
+		check_tool_state(c);
+		peer_by_state(c, p, subj);
+		return;
+	}
+	if (e && json_is_true(json_object_get(e, "installed"))) {
+		p->installed = true;
+		check_report(c, CHECK_OK, "peer", subj, NULL, "installed by %s (pid %lld)",
+			     c->be->tool,
+			     (long long)json_integer_value(json_object_get(doc, "pid")));
+		return;
+	}
+	if (e) {
+		why = json_string_value(json_object_get(e, "reason"));
+		check_report(c, CHECK_FAIL, "peer", subj,
+			     "a fault of the lease is fixed on its host (its flannel-lease writes "
+			     "it), one of this host in its log (journalctl -u flanneld)",
+			     "nothing installed: %s refused it: %s", c->be->tool,
+			     why ? why : "(no reason given)");
+		return;
+	}
+	if (json_integer_value(json_object_get(doc, "peer_count")) >= STATE_PEERS_MAX) {
+		check_report(c, CHECK_SKIP, "peer", subj, NULL,
+			     "%s lists %d peers at most in %s, and not this one", c->be->tool,
+			     STATE_PEERS_MAX, c->tool_state_path);
+		return;
+	}
+	if (!json_is_true(json_object_get(doc, "synced"))) {
+		check_report(c, CHECK_SKIP, "peer", subj, NULL,
+			     "%s has not synced with etcd yet (%s)", c->be->tool,
+			     c->tool_state_path);
+		return;
+	}
+	applier_fix(c, fix, sizeof(fix));
+	check_report(c, CHECK_FAIL, "peer", subj, fix,
+		     "nothing installed: %s (pid %lld) does not know the lease", c->be->tool,
+		     (long long)json_integer_value(json_object_get(doc, "pid")));
+}
+
 void check_peer_installed(struct check *c, struct check_peer *p)
 {
 	const struct fam v4 = { AF_INET, &p->planned, &p->w, p->plan_err, sizeof(p->plan_err),
@@ -257,9 +353,7 @@ void check_peer_installed(struct check *c, struct check_peer *p)
 	if (!c->ap) {
 		p->planned = 0;
 		subject(p, p->l.subnet.addr.family ? AF_INET : AF_INET6, subj, sizeof(subj));
-		check_report(c, CHECK_SKIP, "peer", subj, NULL,
-			     "the %s backend keeps its peers in %s, not in kernel routes",
-			     c->be->name, c->be->tool ? c->be->tool : "its hooks");
+		peer_by_state(c, p, subj);
 		return;
 	}
 	if (p->l.subnet.addr.family)

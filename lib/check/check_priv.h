@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "apply/apply.h"
 #include "backend/backend.h"
 #include "check/check.h"
@@ -66,6 +68,11 @@ struct check {
 	bool has_dev6;
 	struct check_kernel k;
 	struct applier *ap;     /* for the backend's plans */
+	json_t *tool_state;     /* without plans: its tool's state document, or NULL (why) */
+	char tool_state_why[192];
+	char tool_state_path[512];
+	bool tool_gone;         /* the process of tool_state has ended */
+	bool tool_state_reread; /* read again once, a period after the first time */
 	unsigned n_ok, n_fail, n_skip, n_warn;
 };
 
@@ -91,6 +98,8 @@ void check_clock(struct check *c);
 int check_kernel_dump(struct check *c);
 void check_kernel_free(struct check_kernel *k);
 void check_peer_installed(struct check *c, struct check_peer *p);
+/* Without plans (udp, wireguard, ipsec): read its tool's state document. */
+void check_tool_state(struct check *c);
 void check_peer_probe(struct check *c, struct check_peer *p);
 
 /* check_probe.c: ICMP echo with don't-fragment; src family 0: the kernel's

@@ -166,10 +166,21 @@ int flanneld_check_backend(struct network *n)
 static int check_devices(struct daemon *d)
 {
 	char dev[FLANNELD_MAX_NETWORKS][2][64];
+	int ipsec = -1;
 
 	for (int i = 0; i < d->n_nets; i++) {
 		const struct network *n = &d->nets[i];
 
+		/* ipsec has no device, but one charon per host, and each
+		 * flannel-ipsec would purge the other's tagged XFRM policies */
+		if (n->be == &backend_ipsec && ipsec >= 0) {
+			log_err("networks %s and %s both use the ipsec backend: on one host only "
+				"one network can (one charon, one set of XFRM policies)",
+				d->nets[ipsec].name, n->name);
+			return FL_ERR_CONFIG;
+		}
+		if (n->be == &backend_ipsec)
+			ipsec = i;
 		for (int f = 0; f < 2; f++) {
 			dev[i][f][0] = '\0';
 			if (n->be->device)

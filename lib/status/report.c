@@ -39,60 +39,6 @@ static void problem(struct report *r, const char *tool, const char *fmt, ...)
 		r->problems++;
 }
 
-/* A tool name as the state files use it: flannel-vxlan, flanneld. */
-static bool tool_name_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	return n > 0 && n < 32 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
-}
-
-/* One state file, checked for what the report relies on; NULL with why. */
-static json_t *load(const char *path, char *why, size_t len)
-{
-	json_error_t jerr;
-	struct stat st;
-	json_t *o, *pid;
-
-	if (stat(path, &st) < 0) {
-		snprintf(why, len, "%s", strerror(errno));
-		return NULL;
-	}
-	if (st.st_size > (off_t)REPORT_FILE_MAX) {
-		snprintf(why, len, "larger than %u bytes", REPORT_FILE_MAX);
-		return NULL;
-	}
-	o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!o) {
-		snprintf(why, len, "not JSON: %s (line %d)", jerr.text, jerr.line);
-		return NULL;
-	}
-	pid = json_object_get(o, "pid");
-	if (!json_is_object(o) || !jstr(o, "type") || strcmp(jstr(o, "type"), "state") != 0)
-		snprintf(why, len, "not a state document (no \"type\":\"state\")");
-	else if (json_integer_value(json_object_get(o, "version")) != STATE_VERSION)
-		snprintf(why, len, "version is not %d", STATE_VERSION);
-	else if (!tool_name_ok(jstr(o, "tool")))
-		snprintf(why, len, "no valid \"tool\"");
-	else if (!json_is_integer(pid) || json_integer_value(pid) <= 0 ||
-		 json_integer_value(pid) > 0x7fffffff)
-		snprintf(why, len, "no valid \"pid\"");
-	else
-		return o;
-	json_decref(o);
-	return NULL;
-}
-
-/* The process of the file still runs: same pid, same start time. */
-static bool running(const json_t *doc)
-{
-	long pid = (long)json_integer_value(json_object_get(doc, "pid"));
-	json_int_t want = json_integer_value(json_object_get(doc, "pid_start"));
-	long long start = state_proc_start(pid);
-
-	return start >= 0 && (want <= 0 || start == want);
-}
-
 static time_t jtime(const json_t *o, const char *k)
 {
 	const char *s = jstr(o, k);
@@ -263,7 +209,7 @@ static void take_doc(struct report *r, struct nl *nl, const json_t *routes, json
 		     const char *file)
 {
 	const char *tool = jstr(doc, "tool");
-	bool alive = running(doc);
+	bool alive = state_doc_running(doc);
 	json_t *peers = json_object_get(doc, "peers"), *p;
 	size_t i;
 
@@ -330,7 +276,7 @@ int report_collect(struct report *r, const char *dir, bool kernel)
 
 		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
 		free(ents[i]);
-		doc = load(path, why, sizeof(why));
+		doc = state_doc_load(path, why, sizeof(why));
 		if (!doc) {
 			problem(r, NULL, "state file %s: %s", path, why);
 			continue;

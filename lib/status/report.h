@@ -10,9 +10,6 @@
 #include <time.h>
 
 #define REPORT_VERSION 1
-/* A state file larger than this is not read. */
-#define REPORT_FILE_MAX (4u << 20)
-
 struct report {
 	const char *dir;
 	time_t now;

@@ -90,7 +90,9 @@ long long state_proc_start(long pid)
 	buf[n] = '\0';
 	/* After the command name in parentheses (which may hold anything). */
 	p = strrchr(buf, ')');
-	if (!p)
+	/* Field 3, the state: a zombie (its parent has not reaped it yet)
+	 * has ended all the same. */
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
 		return -1;
 	/* Fields 3..21, then 22: starttime. */
 	for (int field = 2; field < 22 && p; field++)

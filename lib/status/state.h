@@ -83,8 +83,19 @@ int state_flush(struct state *st);
 /* The document as it would be written (for tests); the caller decrefs. */
 json_t *state_to_json(const struct state *st);
 
+/* A document larger than this is not read back. */
+#define STATE_FILE_MAX (4u << 20)
+
+/* A document read back (state_doc.c): parsed and checked (type, version,
+ * tool, pid), else NULL with why. */
+json_t *state_doc_load(const char *path, char *why, size_t len);
+/* Its process still runs: the same pid with the same start time. */
+bool state_doc_running(const json_t *doc);
+/* Its peer whose "subnet" or "ipv6_subnet" is subnet, or NULL. */
+const json_t *state_doc_peer(const json_t *doc, const struct prefix *subnet);
+
 /* The start time of process pid, in clock ticks since boot (field 22 of
- * /proc/PID/stat): -1 when there is no such process. */
+ * /proc/PID/stat): -1 when there is no such process, or it is a zombie. */
 long long state_proc_start(long pid);
 
 #endif

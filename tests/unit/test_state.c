@@ -1,5 +1,5 @@
-/* The state writer (lib/status/state.c) and its reader (report.c,
- * metrics.c): events into peers, refusals, the once-a-second write with a
+/* The state writer (lib/status/state.c) and its readers (state_doc.c,
+ * report.c, metrics.c): events into peers, refusals, the once-a-second write with a
  * rename, failures, and the report of a directory of state files. */
 #include <errno.h>
 #include <ftw.h>
@@ -240,6 +240,15 @@ static void test_writes(void)
 	ok(t > STATE_PERIOD_MS - 100 && t <= STATE_PERIOD_MS, "and is retried a period later (%d ms)", t);
 	state_free(st);
 	ok(state_proc_start(getpid()) > 0, "our own start time from /proc");
+	{
+		pid_t z = fork();
+
+		if (z == 0)
+			_exit(0);
+		usleep(100000); /* a zombie until reaped */
+		is_int(state_proc_start(z), -1, "a zombie has ended");
+		waitpid(z, NULL, 0);
+	}
 	is_int(state_proc_start(0x7ffffff0), -1, "no such process");
 }
 
@@ -318,6 +327,49 @@ static void test_report(void)
 	report_free(&r);
 }
 
+/* The document read back: checked fields, the process asked, a peer found by
+ * either subnet. */
+static void test_doc(void)
+{
+	char path[160], why[192];
+	struct prefix p;
+	json_t *doc;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/r", dir);
+	mkdir(path, 0755);
+	write_doc("flannel-udp", (long)getpid(), state_proc_start(getpid()));
+	snprintf(path, sizeof(path), "%s/r/flannel-udp.json", dir);
+	doc = state_doc_load(path, why, sizeof(why));
+	ok(doc != NULL, "a state document loads");
+	ok(state_doc_running(doc), "its process (ours) runs");
+	prefix_parse("100.64.5.0/24", &p);
+	ok(state_doc_peer(doc, &p) != NULL, "its peer found by subnet");
+	prefix_parse("100.64.6.0/24", &p);
+	ok(state_doc_peer(doc, &p) == NULL, "another subnet is not one of its peers");
+	json_decref(doc);
+	write_doc("flannel-udp", (long)getpid(), state_proc_start(getpid()) + 1);
+	doc = state_doc_load(path, why, sizeof(why));
+	ok(doc && !state_doc_running(doc), "the same pid started at another time: not running");
+	json_decref(doc);
+	f = fopen(path, "w");
+	fputs("{\"type\":\"state\",\"version\":2,\"tool\":\"x\",\"pid\":1}\n", f);
+	fclose(f);
+	ok(!state_doc_load(path, why, sizeof(why)) && strstr(why, "version"),
+	   "an unknown version is refused: %s", why);
+	f = fopen(path, "w");
+	fputs("{\"type\":\"state\",\"version\":1,\"tool\":\"a/b\",\"pid\":1}\n", f);
+	fclose(f);
+	ok(!state_doc_load(path, why, sizeof(why)) && strstr(why, "tool"),
+	   "a tool name with a slash is refused: %s", why);
+	ok(!state_doc_load(dir, why, sizeof(why)) && strstr(why, "regular"),
+	   "a directory is not read: %s", why);
+	snprintf(path, sizeof(path), "%s/r/none.json", dir);
+	ok(!state_doc_load(path, why, sizeof(why)) && strstr(why, "No such file"),
+	   "a missing file says so: %s", why);
+	unlink(path);
+}
+
 /* Every allocation of a document failing in turn: NULL or a document, no leak. */
 static void test_alloc_failures(void)
 {
@@ -348,6 +400,7 @@ int main(void)
 	test_events();
 	test_writes();
 	test_report();
+	test_doc();
 	test_alloc_failures();
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return tap_done();
