@@ -374,6 +374,8 @@ failed() {
 	# flannel-udp gone, and flanneld held so that it cannot start it again.
 	kill -STOP "$FLANNELD_PID_1"
 	kill -KILL "$pid"
+	# dead: a zombie that its stopped parent cannot reap, or gone
+	wait_for 5 sh -c "! ps -o stat= -p $pid | grep -q '^[^Z]'"
 	fcheck 1 "$new"
 	kill -CONT "$FLANNELD_PID_1"
 	failed peer "$new \(198.18.0.10\): nothing installed: flannel-udp \(pid $pid, .*flannel-udp.json\) is not running"
